@@ -1,0 +1,201 @@
+// The application's handle on the Raft core. The application loop is:
+//   1. feed in ticks, peer messages and requests (tick, step, propose, ...);
+//   2. if hasReady(), take ready();
+//   3. persist ready.snapshot, ready.entries and ready.hardState (fsync);
+//   4. send ready.messages;
+//   5. apply ready.snapshot and ready.committedEntries (calling
+//      applyConfChange for conf change entries), serve ready.readStates;
+//   6. advance(ready).
+// Nothing may be stepped between ready() and advance().
+import { encodeConfChange } from './confchange.js';
+import { ProposalDroppedError, Raft, Role, makeMessage, type RaftConfig, type ReadState } from './raft.js';
+import {
+  EntryType,
+  MessageType,
+  type ConfChange,
+  type ConfState,
+  type Entry,
+  type HardState,
+  type Message,
+  type NodeId,
+  type Snapshot,
+} from './types.js';
+
+export interface SoftState {
+  lead: NodeId;
+  role: Role;
+}
+
+export interface Ready {
+  /** Set when leader or role changed since the last Ready. */
+  softState?: SoftState;
+  /** Set when term, vote or commit changed; persist before sending messages. */
+  hardState?: HardState;
+  /** Entries to persist (appending, replacing any conflicting suffix). */
+  entries: Entry[];
+  /** A snapshot from the leader to persist and install. */
+  snapshot?: Snapshot;
+  /** Committed entries to apply, in order. */
+  committedEntries: Entry[];
+  messages: Message[];
+  readStates: ReadState[];
+}
+
+export interface Status {
+  id: NodeId;
+  term: number;
+  vote: NodeId;
+  lead: NodeId;
+  role: Role;
+  commit: number;
+  applied: number;
+  lastIndex: number;
+  conf: ConfState;
+  leadTransferee: NodeId;
+}
+
+export class RawNode {
+  readonly raft: Raft;
+  private prevHardState: HardState;
+  private prevSoftState: SoftState;
+
+  constructor(config: RaftConfig) {
+    this.raft = new Raft(config);
+    this.prevHardState = this.hardState();
+    this.prevSoftState = this.softState();
+  }
+
+  tick(): void {
+    this.raft.tick();
+  }
+
+  /** Starts an election now (if this member may). */
+  campaign(): void {
+    this.raft.step(makeMessage({ type: MessageType.Hup, from: this.raft.id }));
+  }
+
+  /** Feeds a message received from a peer. Local-only message types are refused. */
+  step(m: Message): void {
+    if (m.type === MessageType.Hup || m.type === MessageType.SnapStatus || m.type === MessageType.Unreachable) {
+      throw new Error(`raft: message type ${MessageType[m.type]} cannot come from the network`);
+    }
+    this.raft.step(m);
+  }
+
+  /** Proposes data for the log; throws ProposalDroppedError if it cannot be accepted now. */
+  propose(data: Uint8Array): void {
+    this.proposeEntry({ term: 0, index: 0, type: EntryType.Normal, data });
+  }
+
+  proposeConfChange(cc: ConfChange): void {
+    this.proposeEntry({ term: 0, index: 0, type: EntryType.ConfChange, data: encodeConfChange(cc) });
+  }
+
+  private proposeEntry(entry: Entry): void {
+    const accepted = this.raft.step(makeMessage({ type: MessageType.Prop, from: this.raft.id, entries: [entry] }));
+    if (!accepted) {
+      const reason =
+        this.raft.lead === 0 ? 'no leader' : this.raft.leadTransferee !== 0 ? 'leadership transfer in progress' : 'a membership change is still pending';
+      throw new ProposalDroppedError(reason);
+    }
+  }
+
+  /** Asks for a linearizable read position; the answer arrives as a ReadState with this context. */
+  readIndex(context: Uint8Array): void {
+    const accepted = this.raft.step(makeMessage({ type: MessageType.ReadIndex, from: this.raft.id, context }));
+    if (!accepted) throw new ProposalDroppedError('no leader to confirm the read');
+  }
+
+  /** Asks the leader to hand leadership to `target`. */
+  transferLeadership(target: NodeId): void {
+    this.raft.step(makeMessage({ type: MessageType.TransferLeader, from: target, to: this.raft.id }));
+  }
+
+  applyConfChange(cc: ConfChange): ConfState {
+    return this.raft.applyConfChange(cc);
+  }
+
+  reportUnreachable(id: NodeId): void {
+    this.raft.step(makeMessage({ type: MessageType.Unreachable, from: id }));
+  }
+
+  reportSnapshot(id: NodeId, ok: boolean): void {
+    this.raft.step(makeMessage({ type: MessageType.SnapStatus, from: id, reject: !ok }));
+  }
+
+  hasReady(): boolean {
+    const r = this.raft;
+    return (
+      r.msgs.length > 0 ||
+      r.readStates.length > 0 ||
+      r.log.pendingEntries().length > 0 ||
+      r.log.pendingSnapshot() !== undefined ||
+      r.log.hasNextCommittedEntries() ||
+      !sameHardState(this.hardState(), this.prevHardState) ||
+      !sameSoftState(this.softState(), this.prevSoftState)
+    );
+  }
+
+  ready(): Ready {
+    const r = this.raft;
+    const rd: Ready = {
+      entries: [...r.log.pendingEntries()],
+      committedEntries: r.log.nextCommittedEntries(),
+      messages: r.msgs,
+      readStates: r.readStates,
+    };
+    r.msgs = [];
+    r.readStates = [];
+    const snapshot = r.log.pendingSnapshot();
+    if (snapshot) rd.snapshot = snapshot;
+    const hs = this.hardState();
+    if (!sameHardState(hs, this.prevHardState)) rd.hardState = hs;
+    const ss = this.softState();
+    if (!sameSoftState(ss, this.prevSoftState)) rd.softState = ss;
+    return rd;
+  }
+
+  /** Acknowledges that a Ready was persisted, sent and applied. */
+  advance(rd: Ready): void {
+    const log = this.raft.log;
+    if (rd.hardState) this.prevHardState = rd.hardState;
+    if (rd.softState) this.prevSoftState = rd.softState;
+    if (rd.snapshot) log.stableSnapshotTo(rd.snapshot.meta.index);
+    const lastEntry = rd.entries[rd.entries.length - 1];
+    if (lastEntry) log.stableTo(lastEntry.index, lastEntry.term);
+    const lastApplied = rd.committedEntries[rd.committedEntries.length - 1];
+    if (lastApplied) log.appliedTo(lastApplied.index);
+  }
+
+  status(): Status {
+    const r = this.raft;
+    return {
+      id: r.id,
+      term: r.term,
+      vote: r.vote,
+      lead: r.lead,
+      role: r.role,
+      commit: r.log.committed,
+      applied: r.log.applied,
+      lastIndex: r.log.lastIndex(),
+      conf: r.confState(),
+      leadTransferee: r.leadTransferee,
+    };
+  }
+
+  private hardState(): HardState {
+    return { term: this.raft.term, vote: this.raft.vote, commit: this.raft.log.committed };
+  }
+
+  private softState(): SoftState {
+    return { lead: this.raft.lead, role: this.raft.role };
+  }
+}
+
+function sameHardState(a: HardState, b: HardState): boolean {
+  return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
+}
+
+function sameSoftState(a: SoftState, b: SoftState): boolean {
+  return a.lead === b.lead && a.role === b.role;
+}
