@@ -1,0 +1,60 @@
+// File-system steps whose durability the rest of the storage layer relies on.
+import { open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/** Files being written carry this suffix until they are renamed into place. */
+export const TEMP_SUFFIX = '.tmp';
+
+/** Flushes a file's data (and the size, for appends) to stable storage. */
+export type SyncFile = (file: FileHandle) => Promise<void>;
+
+export const syncFileData: SyncFile = (file) => file.datasync();
+
+/** Makes creations, renames and deletions inside `dir` durable. */
+export async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Writes every byte, looping over short writes. */
+export async function writeAll(file: FileHandle, data: Uint8Array): Promise<void> {
+  let written = 0;
+  while (written < data.length) {
+    const { bytesWritten } = await file.write(data, written, data.length - written);
+    written += bytesWritten;
+  }
+}
+
+/**
+ * Creates `dir/name` so that after a crash it either does not exist or holds
+ * all of `chunks`: write a temporary file, fsync it, rename it into place,
+ * fsync the directory.
+ */
+export async function writeFileAtomically(dir: string, name: string, chunks: Uint8Array[], sync: SyncFile = syncFileData): Promise<void> {
+  const finalPath = join(dir, name);
+  const tempPath = finalPath + TEMP_SUFFIX;
+  const file = await open(tempPath, 'w');
+  try {
+    for (const chunk of chunks) await writeAll(file, chunk);
+    await sync(file);
+  } catch (err) {
+    await file.close();
+    await unlink(tempPath).catch(() => undefined);
+    throw err;
+  }
+  await file.close();
+  await rename(tempPath, finalPath);
+  await syncDir(dir);
+}
+
+/** Deletes leftovers of writes interrupted by a crash; returns their names. */
+export async function removeTempFiles(dir: string): Promise<string[]> {
+  const leftovers = (await readdir(dir)).filter((name) => name.endsWith(TEMP_SUFFIX));
+  for (const name of leftovers) await unlink(join(dir, name));
+  if (leftovers.length > 0) await syncDir(dir);
+  return leftovers;
+}
