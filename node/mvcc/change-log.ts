@@ -1,0 +1,63 @@
+// Which keys each retained revision changed, in the order the writes happened
+// (etcd's sub-revision order). Watchers replay history from it, compaction
+// uses it to find the keys it has to prune, and it keeps event order exact
+// across a snapshot. Entries point at the key's history array, so the log
+// costs one reference per change and never copies a key.
+
+import { type History, slotWrittenAt } from './key-index.js';
+
+export class ChangeLog {
+  /** changes[i] holds revision first + i: a lone history, or several in write order. */
+  private changes: (History | History[])[] = [];
+  private first: number;
+
+  constructor(firstRevision = 1) {
+    this.first = firstRevision;
+  }
+
+  /** The oldest revision still logged. */
+  get firstRevision(): number {
+    return this.first;
+  }
+
+  /** The newest revision logged (first - 1 when empty). */
+  get lastRevision(): number {
+    return this.first + this.changes.length - 1;
+  }
+
+  /** Logs the next revision; revisions without changes (the initial one) log []. */
+  append(revision: number, changed: History[]): void {
+    if (revision !== this.lastRevision + 1) {
+      throw new Error(`change log: expected revision ${this.lastRevision + 1}, got ${revision}`);
+    }
+    this.changes.push(changed.length === 1 ? changed[0]! : changed);
+  }
+
+  /** Keys changed at `revision`, in write order; [] outside the logged window. */
+  at(revision: number): readonly History[] {
+    const entry = this.changes[revision - this.first];
+    if (entry === undefined) return [];
+    return isLone(entry) ? [entry] : entry;
+  }
+
+  /**
+   * Forgets revisions before `revision`, and at `revision` itself any change
+   * whose record compaction removed (a tombstone), so every logged change
+   * still resolves to a record.
+   */
+  compact(revision: number): void {
+    if (revision <= this.first) return;
+    const drop = Math.min(revision - this.first, this.changes.length);
+    this.changes.splice(0, drop);
+    this.first += drop;
+    if (this.first === revision && this.changes.length > 0) {
+      const kept = this.at(revision).filter((h) => slotWrittenAt(h, revision) >= 0);
+      this.changes[0] = kept.length === 1 ? kept[0]! : kept;
+    }
+  }
+}
+
+/** A history starts with its key string; a list of histories starts with an array. */
+function isLone(entry: History | History[]): entry is History {
+  return typeof entry[0] === 'string';
+}

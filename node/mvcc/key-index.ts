@@ -1,0 +1,158 @@
+// The ordered key index: every key the store still remembers, in byte order,
+// each with its retained revisions oldest first.
+//
+// Memory layout. A key's history is one flat array:
+//
+//   [key, mod, create, version, lease, value,  mod, create, version, lease, value, ...]
+//
+// with one five-slot record per revision that touched the key. The key string
+// is stored once, shared by the tree and the history; there is no object per
+// revision. A tombstone (the key deleted at `mod`) has version 0, create 0,
+// lease 0 and an empty value. Consecutive records are one "generation" from a
+// create up to its tombstone; version and create revision restart after one.
+
+import bTreeModule from 'sorted-btree';
+import { type ByteString, type KeyRange, compareByteStrings } from './keys.js';
+
+const BTree = bTreeModule.default;
+type BTree<K, V> = InstanceType<typeof bTreeModule.default<K, V>>;
+
+export type History = (number | string)[];
+
+/** Slots per revision record, and the offset of the first record. */
+export const RECORD = 5;
+const FIRST = 1;
+
+/** Rough per-record bookkeeping cost, for the db size estimate. */
+const RECORD_OVERHEAD_BYTES = 48;
+
+export const historyKey = (h: History): ByteString => h[0] as string;
+export const modRevisionAt = (h: History, slot: number): number => h[slot] as number;
+export const createRevisionAt = (h: History, slot: number): number => h[slot + 1] as number;
+export const versionAt = (h: History, slot: number): number => h[slot + 2] as number;
+export const leaseAt = (h: History, slot: number): number => h[slot + 3] as number;
+export const valueAt = (h: History, slot: number): ByteString => h[slot + 4] as string;
+export const isTombstoneAt = (h: History, slot: number): boolean => h[slot + 2] === 0;
+export const recordCount = (h: History): number => (h.length - FIRST) / RECORD;
+export const slotOf = (recordIndex: number): number => FIRST + recordIndex * RECORD;
+export const lastSlot = (h: History): number => h.length - RECORD;
+
+/** The slot of the newest record at or before `revision`, or -1. */
+export function slotAtRevision(h: History, revision: number): number {
+  let lo = 0;
+  let hi = recordCount(h) - 1;
+  if (hi < 0 || modRevisionAt(h, slotOf(0)) > revision) return -1;
+  if (modRevisionAt(h, slotOf(hi)) <= revision) return slotOf(hi);
+  // Invariant: record lo is <= revision, record hi is > revision.
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >>> 1;
+    if (modRevisionAt(h, slotOf(mid)) <= revision) lo = mid;
+    else hi = mid;
+  }
+  return slotOf(lo);
+}
+
+/** The slot of the live (non-tombstone) record visible at `revision`, or -1. */
+export function liveSlotAtRevision(h: History, revision: number): number {
+  const slot = slotAtRevision(h, revision);
+  return slot >= 0 && !isTombstoneAt(h, slot) ? slot : -1;
+}
+
+/** The slot of the record written exactly at `revision`, or -1. */
+export function slotWrittenAt(h: History, revision: number): number {
+  const slot = slotAtRevision(h, revision);
+  return slot >= 0 && modRevisionAt(h, slot) === revision ? slot : -1;
+}
+
+function recordBytes(h: History, slot: number): number {
+  return historyKey(h).length + valueAt(h, slot).length + RECORD_OVERHEAD_BYTES;
+}
+
+export class KeyIndex {
+  private readonly tree: BTree<ByteString, History> = new BTree<ByteString, History>(undefined, compareByteStrings);
+  private bytes = 0;
+  private records = 0;
+
+  /** Keys remembered, including ones whose newest record is a tombstone. */
+  get keyCount(): number {
+    return this.tree.size;
+  }
+
+  get recordCount(): number {
+    return this.records;
+  }
+
+  /** Approximate bytes held by all retained records. */
+  get sizeBytes(): number {
+    return this.bytes;
+  }
+
+  get(key: ByteString): History | undefined {
+    return this.tree.get(key);
+  }
+
+  /** Calls `visit` for each remembered key in the range, in byte order; `false` stops. */
+  forEachInRange(range: KeyRange, visit: (h: History) => boolean | void): void {
+    if (range.single) {
+      const h = this.tree.get(range.start);
+      if (h !== undefined) visit(h);
+      return;
+    }
+    const end = range.end;
+    if (end !== null && end <= range.start) return;
+    for (const [key, h] of this.tree.entries(range.start)) {
+      if (end !== null && key >= end) return;
+      if (visit(h) === false) return;
+    }
+  }
+
+  /** Calls `visit` for every key in byte order, newest records included. */
+  forEach(visit: (h: History) => void): void {
+    this.tree.forEachPair((_key, h) => {
+      visit(h);
+    });
+  }
+
+  /** Appends a record for `key` (which must be newer than its last one) and returns the history. */
+  append(
+    key: ByteString,
+    modRevision: number,
+    createRevision: number,
+    version: number,
+    lease: number,
+    value: ByteString,
+  ): History {
+    let h = this.tree.get(key);
+    if (h === undefined) {
+      h = [key, modRevision, createRevision, version, lease, value];
+      this.tree.set(key, h);
+    } else {
+      h.push(modRevision, createRevision, version, lease, value);
+    }
+    this.bytes += recordBytes(h, lastSlot(h));
+    this.records += 1;
+    return h;
+  }
+
+  /** Takes over a whole history, as restoring a snapshot does. */
+  adopt(h: History): void {
+    this.tree.set(historyKey(h), h);
+    for (let i = 0; i < recordCount(h); i++) this.bytes += recordBytes(h, slotOf(i));
+    this.records += recordCount(h);
+  }
+
+  /**
+   * Drops what a compaction at `revision` makes unreachable from `h`: every
+   * record older than the one visible at `revision`, and that one too if it
+   * is a tombstone. A key left with no records leaves the index.
+   */
+  compactHistory(h: History, revision: number): void {
+    const slot = slotAtRevision(h, revision);
+    if (slot < 0) return;
+    const keepFrom = isTombstoneAt(h, slot) ? slot + RECORD : slot;
+    for (let s = FIRST; s < keepFrom; s += RECORD) this.bytes -= recordBytes(h, s);
+    this.records -= (keepFrom - FIRST) / RECORD;
+    h.splice(FIRST, keepFrom - FIRST);
+    if (h.length === FIRST) this.tree.delete(historyKey(h));
+  }
+}

@@ -1,0 +1,234 @@
+// The binary form of a whole store, for Raft snapshots. The same state always
+// encodes to the same bytes. Layout (integers are LEB128 varints; signed ones
+// are zigzag-encoded first):
+//
+//   "KVMV" magic, format version
+//   applied index, revision, compact revision
+//   leases:    count, then per lease: id, granted TTL (signed), granted index,
+//              granted revision, remaining TTL (signed)
+//   keys:      count, then per key in byte order: key length, key bytes,
+//              record count, then per record: mod revision as a delta from the
+//              previous record (the first from 0), create revision, version,
+//              lease, value length, value bytes
+//   change log: first revision, revision count, then per revision: change
+//              count and each change as the ordinal of its key above
+//   CRC32 of everything before it, 4 bytes big-endian
+
+import { crc32 } from 'node:zlib';
+import {
+  type History,
+  createRevisionAt,
+  historyKey,
+  leaseAt,
+  modRevisionAt,
+  recordCount,
+  slotOf,
+  valueAt,
+  versionAt,
+} from './key-index.js';
+import type { LeaseInfo } from './types.js';
+
+const MAGIC = 'KVMV';
+const FORMAT_VERSION = 1;
+
+export interface SnapshotContent {
+  appliedIndex: number;
+  revision: number;
+  compactRevision: number;
+  leases: LeaseInfo[];
+  /** Every remembered key's history, in key byte order. */
+  histories: History[];
+  changeLogFirstRevision: number;
+  /** For each logged revision, the histories it changed, in write order. */
+  changeLog: History[][];
+}
+
+export function encodeSnapshot(content: SnapshotContent): Uint8Array {
+  const out = new ByteWriter();
+  out.latin1(MAGIC);
+  out.uint(FORMAT_VERSION);
+  out.uint(content.appliedIndex);
+  out.uint(content.revision);
+  out.uint(content.compactRevision);
+
+  out.uint(content.leases.length);
+  for (const lease of content.leases) {
+    out.uint(lease.id);
+    out.int(lease.grantedTtl);
+    out.uint(lease.grantedIndex);
+    out.uint(lease.grantedRevision);
+    out.int(lease.remainingTtl);
+  }
+
+  const ordinals = new Map<History, number>();
+  out.uint(content.histories.length);
+  content.histories.forEach((h, ordinal) => {
+    ordinals.set(h, ordinal);
+    out.bytes(historyKey(h));
+    out.uint(recordCount(h));
+    let previousMod = 0;
+    for (let i = 0; i < recordCount(h); i++) {
+      const slot = slotOf(i);
+      out.uint(modRevisionAt(h, slot) - previousMod);
+      previousMod = modRevisionAt(h, slot);
+      out.uint(createRevisionAt(h, slot));
+      out.uint(versionAt(h, slot));
+      out.uint(leaseAt(h, slot));
+      out.bytes(valueAt(h, slot));
+    }
+  });
+
+  out.uint(content.changeLogFirstRevision);
+  out.uint(content.changeLog.length);
+  for (const changed of content.changeLog) {
+    out.uint(changed.length);
+    for (const h of changed) {
+      const ordinal = ordinals.get(h);
+      if (ordinal === undefined) throw new Error('snapshot: change log names a key the index no longer holds');
+      out.uint(ordinal);
+    }
+  }
+  return out.finishWithChecksum();
+}
+
+export function decodeSnapshot(bytes: Uint8Array): SnapshotContent {
+  const input = new ByteReader(bytes);
+  if (input.latin1(MAGIC.length) !== MAGIC) throw new Error('snapshot: not an MVCC snapshot');
+  const format = input.uint();
+  if (format !== FORMAT_VERSION) throw new Error(`snapshot: unsupported format version ${format}`);
+  const appliedIndex = input.uint();
+  const revision = input.uint();
+  const compactRevision = input.uint();
+
+  const leases: LeaseInfo[] = [];
+  for (let n = input.uint(); n > 0; n--) {
+    leases.push({
+      id: input.uint(),
+      grantedTtl: input.int(),
+      grantedIndex: input.uint(),
+      grantedRevision: input.uint(),
+      remainingTtl: input.int(),
+    });
+  }
+
+  const histories: History[] = [];
+  for (let n = input.uint(); n > 0; n--) {
+    const h: History = [input.latin1(input.uint())];
+    let mod = 0;
+    for (let records = input.uint(); records > 0; records--) {
+      mod += input.uint();
+      const create = input.uint();
+      const version = input.uint();
+      const lease = input.uint();
+      h.push(mod, create, version, lease, input.latin1(input.uint()));
+    }
+    histories.push(h);
+  }
+
+  const changeLogFirstRevision = input.uint();
+  const changeLog: History[][] = [];
+  for (let n = input.uint(); n > 0; n--) {
+    const changed: History[] = [];
+    for (let c = input.uint(); c > 0; c--) {
+      const h = histories[input.uint()];
+      if (h === undefined) throw new Error('snapshot: change log names an unknown key');
+      changed.push(h);
+    }
+    changeLog.push(changed);
+  }
+  input.end();
+  return { appliedIndex, revision, compactRevision, leases, histories, changeLogFirstRevision, changeLog };
+}
+
+/** An append-only byte buffer that grows by doubling. */
+class ByteWriter {
+  private buf = Buffer.allocUnsafe(4096);
+  private length = 0;
+
+  uint(n: number): void {
+    if (!Number.isSafeInteger(n) || n < 0) throw new Error(`snapshot: cannot encode ${n} as unsigned`);
+    this.reserve(8);
+    // Arithmetic, not bit operations: values can exceed 32 bits.
+    while (n >= 0x80) {
+      this.buf[this.length++] = (n % 0x80) | 0x80;
+      n = Math.floor(n / 0x80);
+    }
+    this.buf[this.length++] = n;
+  }
+
+  int(n: number): void {
+    this.uint(n >= 0 ? n * 2 : -n * 2 - 1);
+  }
+
+  /** A length-prefixed byte string. */
+  bytes(s: string): void {
+    this.uint(s.length);
+    this.latin1(s);
+  }
+
+  latin1(s: string): void {
+    this.reserve(s.length);
+    this.length += this.buf.write(s, this.length, 'latin1');
+  }
+
+  finishWithChecksum(): Uint8Array {
+    const checksum = crc32(this.buf.subarray(0, this.length));
+    this.reserve(4);
+    this.buf.writeUInt32BE(checksum, this.length);
+    this.length += 4;
+    const out = new Uint8Array(this.length);
+    out.set(this.buf.subarray(0, this.length));
+    return out;
+  }
+
+  private reserve(extra: number): void {
+    if (this.length + extra <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.length + extra) size *= 2;
+    const bigger = Buffer.allocUnsafe(size);
+    this.buf.copy(bigger, 0, 0, this.length);
+    this.buf = bigger;
+  }
+}
+
+/** Reads what ByteWriter wrote, refusing truncated or corrupted input. */
+class ByteReader {
+  private readonly buf: Buffer;
+  private pos = 0;
+
+  constructor(bytes: Uint8Array) {
+    if (bytes.length < 4) throw new Error('snapshot: truncated');
+    const all = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.buf = all.subarray(0, all.length - 4);
+    if (crc32(this.buf) !== all.readUInt32BE(all.length - 4)) throw new Error('snapshot: checksum mismatch');
+  }
+
+  uint(): number {
+    let n = 0;
+    let scale = 1;
+    for (;;) {
+      if (this.pos >= this.buf.length) throw new Error('snapshot: truncated');
+      const byte = this.buf[this.pos++]!;
+      n += (byte & 0x7f) * scale;
+      if (byte < 0x80) return n;
+      scale *= 0x80;
+      if (scale > 2 ** 56) throw new Error('snapshot: varint too long');
+    }
+  }
+
+  int(): number {
+    const z = this.uint();
+    return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+  }
+
+  latin1(length: number): string {
+    if (this.pos + length > this.buf.length) throw new Error('snapshot: truncated');
+    const s = this.buf.toString('latin1', this.pos, this.pos + length);
+    this.pos += length;
+    return s;
+  }
+
+  end(): void {
+    if (this.pos !== this.buf.length) throw new Error('snapshot: trailing bytes');
+  }
+}

@@ -1,0 +1,302 @@
+// The watch hub: delivers each watcher the events of its key range in
+// revision order, first from history, then live as revisions commit.
+//
+// Every watcher is in one of three states, as in etcd's watchable store:
+//
+//  - synced: it has seen everything up to the current revision and gets each
+//    new revision's events the moment the store commits it;
+//  - unsynced: it is behind (it started in the past); a scheduled catch-up
+//    task replays the store's retained history to it in bounded batches until
+//    it reaches the current revision, then it becomes synced;
+//  - paused: its consumer returned `false` from the callback ("I am full").
+//    It gets nothing until resume(), then catches up like an unsynced one.
+//
+// Memory: a watcher never queues events. A watcher that falls behind only
+// remembers the next revision it needs and reads it from the store's history
+// later, so a slow consumer costs one integer, not a growing buffer. The price
+// is the same as etcd's: if compaction overtakes a lagging watcher, it is
+// canceled with `compactRevision` and the client must re-list.
+//
+// Each batch holds whole revisions, so one txn's events always arrive together.
+// A watcher is canceled for compaction when its next revision is *below* the
+// compact revision, as etcd does; the compact revision itself stays readable.
+
+import type { KeyRange } from './keys.js';
+import { keyRange, rangeContains } from './keys.js';
+import { historyKey } from './key-index.js';
+import type { History } from './key-index.js';
+import type { MvccStore } from './store.js';
+import type { WatchEvent } from './types.js';
+
+export type WatchFilter = 'NOPUT' | 'NODELETE';
+
+/** etcdserverpb.WatchCreateRequest, less the stream-level fields. */
+export interface WatchRequest {
+  key: Uint8Array;
+  rangeEnd?: Uint8Array;
+  /** 0 / absent: only revisions after the current one. */
+  startRevision?: number;
+  prevKv?: boolean;
+  filters?: WatchFilter[];
+  progressNotify?: boolean;
+}
+
+/** One delivery to a watcher: etcdserverpb.WatchResponse less the stream-level fields. */
+export interface WatchBatch {
+  watchId: number;
+  header: { revision: number };
+  events: WatchEvent[];
+  /** A progress notification: no events, and the header revision is current. */
+  progressNotify?: boolean;
+  /** The final batch of a canceled watch. */
+  canceled?: boolean;
+  /** Set when canceled because the next revision needed was compacted. */
+  compactRevision?: number;
+  cancelReason?: string;
+}
+
+/** Receives batches; returning `false` pauses delivery until resume(). */
+export type WatchCallback = (batch: WatchBatch) => boolean | void;
+
+export interface WatchHubOptions {
+  /** A catch-up batch closes once it holds this many events (whole revisions). Default 1000. */
+  maxEventsPerBatch?: number;
+  /** How catch-up work is deferred. Default setImmediate. */
+  schedule?: (task: () => void) => void;
+}
+
+/** Revisions a catch-up task scans before yielding to other work. */
+const REVISIONS_PER_TASK = 10_000;
+
+type WatcherState = 'synced' | 'unsynced' | 'paused' | 'canceled';
+
+export class Watcher {
+  state: WatcherState;
+
+  constructor(
+    private readonly hub: WatchHub,
+    readonly id: number,
+    readonly range: KeyRange,
+    /** The first revision this watcher has not been given yet. */
+    public nextRevision: number,
+    readonly options: { prevKv: boolean; noPut: boolean; noDelete: boolean; progressNotify: boolean },
+    readonly callback: WatchCallback,
+  ) {
+    this.state = 'unsynced';
+  }
+
+  /** Stops delivery. No batch follows, not even a canceled one. */
+  cancel(): void {
+    this.hub.remove(this);
+  }
+
+  /** Restarts delivery after the callback returned false. */
+  resume(): void {
+    this.hub.resume(this);
+  }
+
+  /** Sends a progress notification now if the watcher is caught up; returns whether it did. */
+  requestProgress(): boolean {
+    return this.hub.sendProgress(this);
+  }
+
+  wants(event: WatchEvent): boolean {
+    return event.type === 'PUT' ? !this.options.noPut : !this.options.noDelete;
+  }
+}
+
+export class WatchHub {
+  private readonly watchers = new Map<number, Watcher>();
+  private nextId = 1;
+  private catchUpScheduled = false;
+  private readonly maxEventsPerBatch: number;
+  private readonly schedule: (task: () => void) => void;
+  private readonly unsubscribe: (() => void)[];
+
+  constructor(
+    private readonly store: MvccStore,
+    options: WatchHubOptions = {},
+  ) {
+    this.maxEventsPerBatch = options.maxEventsPerBatch ?? 1000;
+    this.schedule = options.schedule ?? ((task) => void setImmediate(task));
+    this.unsubscribe = [
+      store.onCommit((revision, changed) => this.deliverLive(revision, changed)),
+      store.onCompact(() => this.scheduleCatchUp()),
+    ];
+  }
+
+  get size(): number {
+    return this.watchers.size;
+  }
+
+  /** The revision a progress notification reports: everything up to it has been committed. */
+  progressRevision(): number {
+    return this.store.revision;
+  }
+
+  watch(request: WatchRequest, callback: WatchCallback): Watcher {
+    const start = request.startRevision ?? 0;
+    const filters = request.filters ?? [];
+    const watcher = new Watcher(
+      this,
+      this.nextId++,
+      keyRange(request.key, request.rangeEnd),
+      start > 0 ? start : this.store.revision + 1,
+      {
+        prevKv: request.prevKv ?? false,
+        noPut: filters.includes('NOPUT'),
+        noDelete: filters.includes('NODELETE'),
+        progressNotify: request.progressNotify ?? false,
+      },
+      callback,
+    );
+    this.watchers.set(watcher.id, watcher);
+    if (watcher.nextRevision > this.store.revision) watcher.state = 'synced';
+    else this.scheduleCatchUp();
+    return watcher;
+  }
+
+  /** Sends a progress notification to every caught-up watcher that asked for them. */
+  notifyProgress(): void {
+    for (const watcher of [...this.watchers.values()]) {
+      if (watcher.options.progressNotify) this.sendProgress(watcher);
+    }
+  }
+
+  /** Detaches from the store and drops every watcher. */
+  close(): void {
+    for (const stop of this.unsubscribe) stop();
+    for (const watcher of this.watchers.values()) watcher.state = 'canceled';
+    this.watchers.clear();
+  }
+
+  remove(watcher: Watcher): void {
+    watcher.state = 'canceled';
+    this.watchers.delete(watcher.id);
+  }
+
+  resume(watcher: Watcher): void {
+    if (watcher.state !== 'paused') return;
+    watcher.state = 'unsynced';
+    this.scheduleCatchUp();
+  }
+
+  sendProgress(watcher: Watcher): boolean {
+    if (watcher.state !== 'synced') return false;
+    const revision = this.store.revision;
+    this.deliver(watcher, { watchId: watcher.id, header: { revision }, events: [], progressNotify: true });
+    return true;
+  }
+
+  // ---- live delivery -----------------------------------------------------
+
+  private deliverLive(revision: number, changed: readonly History[]): void {
+    // Build each event at most once, and only if some watcher wants it.
+    const plain: (WatchEvent | undefined)[] = [];
+    const withPrev: (WatchEvent | undefined)[] = [];
+    const eventAt = (i: number, prevKv: boolean): WatchEvent | undefined => {
+      const cache = prevKv ? withPrev : plain;
+      if (!(i in cache)) cache[i] = this.store.eventsOf(revision, [changed[i]!], null, prevKv)[0];
+      return cache[i];
+    };
+
+    for (const watcher of [...this.watchers.values()]) {
+      if (watcher.state !== 'synced' || watcher.nextRevision > revision) continue;
+      const events: WatchEvent[] = [];
+      changed.forEach((h, i) => {
+        if (!rangeContains(watcher.range, historyKey(h))) return;
+        const event = eventAt(i, watcher.options.prevKv);
+        if (event !== undefined && watcher.wants(event)) events.push(event);
+      });
+      watcher.nextRevision = revision + 1;
+      if (events.length > 0) this.deliver(watcher, { watchId: watcher.id, header: { revision }, events });
+    }
+  }
+
+  // ---- catching up from history ------------------------------------------
+
+  private scheduleCatchUp(): void {
+    if (this.catchUpScheduled) return;
+    this.catchUpScheduled = true;
+    this.schedule(() => {
+      this.catchUpScheduled = false;
+      this.catchUp();
+    });
+  }
+
+  private catchUp(): void {
+    let budget = REVISIONS_PER_TASK;
+    for (const watcher of [...this.watchers.values()]) {
+      if (watcher.state !== 'unsynced') continue;
+      budget -= this.catchUpOne(watcher, budget);
+      if (budget <= 0) break;
+    }
+    if ([...this.watchers.values()].some((w) => w.state === 'unsynced')) this.scheduleCatchUp();
+  }
+
+  /** Replays history to one watcher; returns how many revisions it scanned. */
+  private catchUpOne(watcher: Watcher, budget: number): number {
+    let scanned = 0;
+    while (watcher.state === 'unsynced' && scanned < budget) {
+      if (watcher.nextRevision < this.store.compactRevision) {
+        const compactRevision = this.store.compactRevision;
+        this.remove(watcher);
+        this.invoke(watcher, {
+          watchId: watcher.id,
+          header: { revision: this.store.revision },
+          events: [],
+          canceled: true,
+          compactRevision,
+          cancelReason: 'etcdserver: mvcc: required revision has been compacted',
+        });
+        break;
+      }
+      const current = this.store.revision;
+      const events: WatchEvent[] = [];
+      let rev = watcher.nextRevision;
+      for (; rev <= current && events.length < this.maxEventsPerBatch && scanned < budget; rev++, scanned++) {
+        for (const event of this.store.eventsAt(rev, watcher.range, watcher.options.prevKv)) {
+          if (watcher.wants(event)) events.push(event);
+        }
+      }
+      watcher.nextRevision = rev;
+      if (rev > current) watcher.state = 'synced';
+      if (events.length > 0) this.deliver(watcher, { watchId: watcher.id, header: { revision: current }, events });
+    }
+    return Math.max(scanned, 1);
+  }
+
+  // ---- calling consumers -------------------------------------------------
+
+  /** Hands a batch over; a `false` answer pauses the watcher. */
+  private deliver(watcher: Watcher, batch: WatchBatch): void {
+    if (this.invoke(watcher, batch) === false && watcher.state !== 'canceled') watcher.state = 'paused';
+  }
+
+  /**
+   * Calls the consumer. Live batches are delivered from inside the store's
+   * apply, so a throwing consumer must not escape: it loses its watch instead.
+   */
+  private invoke(watcher: Watcher, batch: WatchBatch): boolean | void {
+    try {
+      return watcher.callback(batch);
+    } catch (err) {
+      const wasActive = watcher.state !== 'canceled';
+      this.remove(watcher);
+      if (wasActive) {
+        try {
+          watcher.callback({
+            watchId: watcher.id,
+            header: { revision: this.store.revision },
+            events: [],
+            canceled: true,
+            cancelReason: `watch callback failed: ${err instanceof Error ? err.message : String(err)}`,
+          });
+        } catch {
+          // The consumer is already gone; nothing more to tell it.
+        }
+      }
+      return undefined;
+    }
+  }
+}
