@@ -94,7 +94,7 @@ export class Wal {
   private readonly observeFsync: (seconds: number) => void;
   /** Upper bound on the last index once queued writes land; catches gaps early. */
   private queuedLastIndex: number;
-  private durableSnapshotIndex: number;
+  private snapshotIndexOnDisk: number;
   private fsyncCount = 0;
   private submissionCount = 0;
   private file: FileHandle | undefined;
@@ -117,7 +117,7 @@ export class Wal {
       options.onFsync?.(seconds);
     };
     this.queuedLastIndex = written.lastIndex;
-    this.durableSnapshotIndex = written.marker.index;
+    this.snapshotIndexOnDisk = written.marker.index;
     this.group = new GroupCommit((items) => this.commit(items));
   }
 
@@ -223,8 +223,8 @@ export class Wal {
    * marker, or entries that nothing else holds would be lost.
    */
   async releaseTo(index: number): Promise<void> {
-    if (index > this.durableSnapshotIndex) {
-      throw new RangeError(`wal: cannot release entries up to ${index}; the newest durable snapshot is at ${this.durableSnapshotIndex}`);
+    if (index > this.snapshotIndexOnDisk) {
+      throw new RangeError(`wal: cannot release entries up to ${index}; the newest durable snapshot is at ${this.snapshotIndexOnDisk}`);
     }
     let count = 0;
     while (count < this.segments.length - 1 && this.segments[count]!.maxIndex <= index) count += 1;
@@ -243,6 +243,11 @@ export class Wal {
     const file = this.file;
     this.file = undefined;
     await file?.close();
+  }
+
+  /** Index of the newest snapshot marker known to be on disk. */
+  durableSnapshotIndex(): number {
+    return this.snapshotIndexOnDisk;
   }
 
   segmentFiles(): string[] {
@@ -268,7 +273,7 @@ export class Wal {
     segment.bytes += data.length;
     for (const write of batch) this.noteWritten(write, segment);
     await this.syncCurrent(file);
-    this.durableSnapshotIndex = this.written.marker.index;
+    this.snapshotIndexOnDisk = this.written.marker.index;
   }
 
   private noteWritten(write: PendingWrite, segment: Segment): void {

@@ -1,0 +1,204 @@
+// DiskStorage: what the server gives the Raft core. It keeps the retained log
+// in memory for the core's random reads and makes every change durable
+// through the WAL and snapshot files before the returned promise resolves.
+//
+// Data dir layout:
+//   meta.json   data-format version (data-format.ts)
+//   wal/        WAL segments (wal.ts)
+//   snap/       snapshot files (snapshot-file.ts)
+import { join } from 'node:path';
+import type { Registry } from 'prom-client';
+import { checkDataDir } from './data-format.js';
+import type { SyncFile } from './durable-fs.js';
+import { SnapshotCorruptionError } from './errors.js';
+import { LogCache } from './log-cache.js';
+import { defaultStorageLogger, type Logger } from './logger.js';
+import { DEFAULT_SNAPSHOTS_TO_KEEP, SnapshotStore } from './snapshot-file.js';
+import { Wal, type WalStats } from './wal.js';
+import type { LogStorage } from '../raft/storage.js';
+import type { ConfState, Entry, HardState, Snapshot } from '../raft/types.js';
+
+export interface DiskStorageOptions {
+  /** Written into a new data dir; an existing one keeps its own (see `identity`). */
+  memberId: number;
+  clusterId: number;
+  /** WAL segment size before a new one is started (default 64 MiB). */
+  segmentBytes?: number;
+  /** Snapshot files kept on disk (default 5). */
+  snapshotsToKeep?: number;
+  logger?: Logger;
+  /** Registers `etcd_disk_wal_fsync_duration_seconds` here when given. */
+  registry?: Registry;
+  onFsync?: (seconds: number) => void;
+  syncFile?: SyncFile;
+}
+
+export interface StorageIdentity {
+  memberId: number;
+  clusterId: number;
+}
+
+/** A WAL write that has taken its place in the WAL's order. */
+interface Queued {
+  durable: Promise<void>;
+}
+
+export class DiskStorage implements LogStorage {
+  /** Work that must reach the WAL before anything submitted later. */
+  private orderedTail: Promise<unknown> = Promise.resolve();
+  private orderedPending = 0;
+
+  private constructor(
+    private readonly wal: Wal,
+    private readonly snapshots: SnapshotStore,
+    private readonly log: LogCache,
+    private hardState: HardState,
+    private snap: Snapshot,
+    /** True when open() initialised an empty data dir: the caller bootstraps it. */
+    readonly created: boolean,
+  ) {}
+
+  /** Opens (or initialises) the data dir and recovers the log from it. */
+  static async open(dir: string, options: DiskStorageOptions): Promise<DiskStorage> {
+    const logger = options.logger ?? defaultStorageLogger();
+    const { created } = await checkDataDir(dir);
+    const snapshots = await SnapshotStore.open(join(dir, 'snap'), {
+      keep: options.snapshotsToKeep ?? DEFAULT_SNAPSHOTS_TO_KEEP,
+      logger,
+      ...(options.syncFile && { syncFile: options.syncFile }),
+    });
+    const { wal, state } = await Wal.open(join(dir, 'wal'), { ...options, logger });
+    try {
+      const snap = await loadSnapshotAt(snapshots, state.snapshot.index, state.snapshot.term);
+      // A snapshot newer than the WAL's marker was written just before a
+      // crash and never took effect.
+      const orphans = await snapshots.removeNewerThan(state.snapshot.index);
+      if (orphans.length > 0) logger.info({ files: orphans }, 'storage: removed snapshot files the WAL never recorded');
+      const log = new LogCache(state.snapshot, state.entries);
+      return new DiskStorage(wal, snapshots, log, state.hardState, snap, created);
+    } catch (err) {
+      await wal.close();
+      throw err;
+    }
+  }
+
+  get identity(): StorageIdentity {
+    return { memberId: this.wal.metadata.memberId, clusterId: this.wal.metadata.clusterId };
+  }
+
+  initialState(): { hardState: HardState; conf: ConfState } {
+    const { voters, learners } = this.snap.meta.conf;
+    return { hardState: { ...this.hardState }, conf: { voters: [...voters], learners: [...learners] } };
+  }
+
+  entries(lo: number, hi: number): Entry[] {
+    return this.log.entries(lo, hi);
+  }
+
+  term(i: number): number {
+    return this.log.term(i);
+  }
+
+  firstIndex(): number {
+    return this.log.firstIndex();
+  }
+
+  lastIndex(): number {
+    return this.log.lastIndex();
+  }
+
+  snapshot(): Snapshot {
+    return this.snap;
+  }
+
+  /**
+   * Appends entries (replacing any conflicting suffix) and records the hard
+   * state. Reads see the change at once; the promise resolves when it is on
+   * disk. Calls reach the WAL in call order, snapshots included.
+   */
+  save(hardState: HardState | undefined, entries: readonly Entry[]): Promise<void> {
+    if (this.orderedPending === 0) return this.queueSave(hardState, entries).durable;
+    return this.afterEarlierWork(async () => this.queueSave(hardState, entries));
+  }
+
+  /**
+   * Makes a snapshot durable: the file first, then its marker in the WAL, so
+   * a crash in between leaves the WAL authoritative. If the log holds the
+   * snapshot's last entry the entries after it stay, otherwise (a snapshot
+   * installed from the leader) the log restarts after it. Older snapshots
+   * than the current one are ignored.
+   */
+  saveSnapshot(snapshot: Snapshot): Promise<void> {
+    return this.afterEarlierWork(async () => {
+      if (snapshot.meta.index <= this.snap.meta.index) return { durable: Promise.resolve() };
+      await this.snapshots.save(snapshot);
+      const durable = this.wal.markSnapshot({ index: snapshot.meta.index, term: snapshot.meta.term }).then(async () => {
+        await this.snapshots.purge();
+      });
+      this.log.applySnapshot(snapshot.meta);
+      this.snap = snapshot;
+      return { durable };
+    });
+  }
+
+  /**
+   * Drops entries up to `index` from memory and deletes WAL segments that
+   * only hold entries at or below it and a durable snapshot covers. `index`
+   * may lag the snapshot (to keep entries for slow followers) but not pass it.
+   */
+  async compact(index: number): Promise<void> {
+    if (index > this.snap.meta.index) {
+      throw new RangeError(`storage: cannot compact to ${index}, past the snapshot at ${this.snap.meta.index}`);
+    }
+    this.log.compact(index);
+    await this.wal.releaseTo(Math.min(index, this.wal.durableSnapshotIndex()));
+  }
+
+  /** Waits for queued writes and closes the WAL. */
+  async close(): Promise<void> {
+    await this.orderedTail;
+    await this.wal.close();
+  }
+
+  walStats(): WalStats {
+    return this.wal.stats();
+  }
+
+  walSegments(): string[] {
+    return this.wal.segmentFiles();
+  }
+
+  private queueSave(hardState: HardState | undefined, entries: readonly Entry[]): Queued {
+    const base = this.log.base.index;
+    const fresh = entries.length > 0 && entries[0]!.index <= base ? entries.filter((e) => e.index > base) : entries;
+    try {
+      this.log.assertAppendable(fresh);
+    } catch (err) {
+      return { durable: Promise.reject(err) };
+    }
+    const durable = this.wal.append(fresh, hardState);
+    this.log.append(fresh);
+    if (hardState !== undefined) this.hardState = { ...hardState };
+    return { durable };
+  }
+
+  /** Runs `step` once all earlier ordered work has queued its WAL writes. */
+  private afterEarlierWork(step: () => Promise<Queued>): Promise<void> {
+    this.orderedPending += 1;
+    const queued = this.orderedTail.then(step).finally(() => {
+      this.orderedPending -= 1;
+    });
+    this.orderedTail = queued.catch(() => undefined);
+    return queued.then((q) => q.durable);
+  }
+}
+
+async function loadSnapshotAt(snapshots: SnapshotStore, index: number, term: number): Promise<Snapshot> {
+  if (index === 0) return { meta: { index: 0, term: 0, conf: { voters: [], learners: [] } }, data: new Uint8Array() };
+  try {
+    return await snapshots.load(index, term);
+  } catch (err) {
+    if (!(err instanceof SnapshotCorruptionError)) throw err;
+    throw new SnapshotCorruptionError(err.file, `the WAL starts after this snapshot (index ${index}, term ${term}), but the file is unusable: ${err.reason}`);
+  }
+}
