@@ -1,0 +1,59 @@
+// The image table: the process kubelet cannot pull container images, so each
+// image reference it understands maps to a local program. Entrypoint and
+// default command follow the image semantics Kubernetes applies to
+// container.command (replaces the entrypoint) and container.args (replaces the
+// default command).
+import { join } from 'node:path';
+import { compiledRoot, repoRoot } from '../env/config.js';
+
+export interface ImageSpec {
+  entrypoint: string[];
+  cmd: string[];
+  /** argv[0] values that mean "this image's own program" and are rewritten to the local path. */
+  aliases: Record<string, string>;
+}
+
+/** Strips registry, tag and digest: "ghcr.io/x/kvorum:v1@sha256:.." -> "x/kvorum". */
+export function imageName(ref: string): string {
+  let name = ref.split('@')[0];
+  const lastSlash = name.lastIndexOf('/');
+  const colon = name.lastIndexOf(':');
+  if (colon > lastSlash) name = name.slice(0, colon);
+  const parts = name.split('/');
+  if (parts.length > 1 && (parts[0].includes('.') || parts[0].includes(':') || parts[0] === 'localhost')) parts.shift();
+  if (parts[0] === 'library') parts.shift();
+  return parts.join('/');
+}
+
+export function resolveImage(ref: string): ImageSpec | undefined {
+  const name = imageName(ref);
+  const base = name.split('/').pop() ?? name;
+  if (base === 'kvorum' || name === 'kvorum/kvorum') {
+    const bin = join(repoRoot, 'bin', 'kvorum');
+    return { entrypoint: [bin], cmd: [], aliases: { kvorum: bin, '/usr/local/bin/kvorum': bin, '/kvorum': bin, '/bin/kvorum': bin } };
+  }
+  if (name === 'kvorum-e2e/http-echo') {
+    const script = join(compiledRoot, 'images', 'http-echo.js');
+    return { entrypoint: [process.execPath, script], cmd: [], aliases: { 'http-echo': script } };
+  }
+  if (['busybox', 'alpine', 'debian', 'ubuntu', 'kvorum-e2e/shell'].includes(name)) {
+    return { entrypoint: [], cmd: ['/bin/sh'], aliases: {} };
+  }
+  if (name === 'node' || name === 'kvorum-e2e/node') {
+    return { entrypoint: [], cmd: [process.execPath], aliases: { node: process.execPath } };
+  }
+  return undefined;
+}
+
+/** Kubernetes' rules for combining image defaults with container.command/args. */
+export function containerArgv(image: ImageSpec, command: string[] | undefined, args: string[] | undefined): string[] {
+  let argv: string[];
+  if (command && command.length > 0) argv = [...command, ...(args ?? [])];
+  else argv = [...image.entrypoint, ...(args && args.length > 0 ? args : image.cmd)];
+  if (argv.length > 0 && image.aliases[argv[0]]) {
+    const mapped = image.aliases[argv[0]];
+    // The http-echo alias is a script, run by this Node binary.
+    argv = mapped.endsWith('.js') ? [process.execPath, mapped, ...argv.slice(1)] : [mapped, ...argv.slice(1)];
+  }
+  return argv;
+}
