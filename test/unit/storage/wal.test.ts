@@ -324,3 +324,34 @@ test('leftover temporary segment files are removed on open', async () => {
     assert.deepEqual(await readdir(dir), ['0000000000000001-0000000000000001.wal']);
   });
 });
+
+test('replay bridges deleted segments when the snapshot marker sits right before the oldest entry', async () => {
+  await withTempDir(async (dir) => {
+    const { wal } = await Wal.open(dir, { ...base, segmentBytes: 100 });
+    await wal.append(entries(1, 10, 1)); // segment 1
+    await wal.append(entries(11, 20, 1)); // segment 2 (its head repeats marker 0)
+    await wal.markSnapshot({ index: 10, term: 1 }); // segment 3
+    assert.equal(wal.segmentFiles().length, 3);
+    await wal.releaseTo(10);
+    assert.equal(wal.segmentFiles().length, 2);
+    await wal.close();
+
+    const state = await reopen(dir);
+    assert.deepEqual(state.snapshot, { index: 10, term: 1 });
+    assert.deepEqual(state.entries, entries(11, 20, 1));
+  });
+});
+
+test('a WAL whose oldest segment starts after a gap no marker covers is refused', async () => {
+  await withTempDir(async (dir) => {
+    const { wal } = await Wal.open(dir, { ...base, segmentBytes: 100 });
+    await wal.append(entries(1, 10, 1));
+    await wal.append(entries(11, 20, 1));
+    const [first] = wal.segmentFiles();
+    await wal.close();
+    const { unlink } = await import('node:fs/promises');
+    // Lose the oldest segment without a snapshot covering it.
+    await unlink(join(dir, first!));
+    await assert.rejects(Wal.open(dir, base), /no snapshot marker covers index 10/);
+  });
+});

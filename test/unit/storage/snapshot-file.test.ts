@@ -1,0 +1,108 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFile, readdir, readFile, truncate, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SnapshotStore, snapshotFileName } from '../../../node/storage/snapshot-file.js';
+import { SnapshotCorruptionError } from '../../../node/storage/errors.js';
+import type { Snapshot } from '../../../node/raft/types.js';
+import { capturingLogger, PINO_WARN, silentLogger, withTempDir } from './helpers.js';
+
+function snapshotAt(index: number, term = 2, bytes = 1000): Snapshot {
+  const data = new Uint8Array(bytes);
+  for (let k = 0; k < bytes; k++) data[k] = (index * 31 + k) % 251;
+  return { meta: { index, term, conf: { voters: [1, 2, 3], learners: [4] } }, data };
+}
+
+test('a saved snapshot loads back byte for byte', async () => {
+  await withTempDir(async (dir) => {
+    const store = await SnapshotStore.open(dir, { logger: silentLogger });
+    const snap = snapshotAt(42, 3, 70_000);
+    const info = await store.save(snap);
+    assert.equal(info.file, snapshotFileName(42, 3));
+    assert.deepEqual(await store.load(42, 3), snap);
+    assert.deepEqual((await store.loadNewest()).snapshot, snap);
+  });
+});
+
+test('loadNewest picks the highest index', async () => {
+  await withTempDir(async (dir) => {
+    const store = await SnapshotStore.open(dir, { logger: silentLogger });
+    for (const index of [5, 300, 40]) await store.save(snapshotAt(index));
+    const { snapshot, skipped } = await store.loadNewest();
+    assert.equal(snapshot?.meta.index, 300);
+    assert.deepEqual(skipped, []);
+  });
+});
+
+test('a checksum mismatch is detected and the corrupt file is skipped and reported', async () => {
+  await withTempDir(async (dir) => {
+    const { logger, lines } = capturingLogger();
+    const store = await SnapshotStore.open(dir, { logger });
+    await store.save(snapshotAt(10));
+    await store.save(snapshotAt(20));
+    const newest = join(dir, snapshotFileName(20, 2));
+    const bytes = await readFile(newest);
+    bytes[bytes.length - 10]! ^= 0x01;
+    await writeFile(newest, bytes);
+
+    await assert.rejects(store.load(20, 2), (err: unknown) => err instanceof SnapshotCorruptionError && /SHA-256 checksum mismatch/.test(err.message));
+    const { snapshot, skipped } = await store.loadNewest();
+    assert.equal(snapshot?.meta.index, 10);
+    assert.deepEqual(skipped, [{ file: snapshotFileName(20, 2), reason: 'SHA-256 checksum mismatch' }]);
+    assert.ok(lines.some((l) => l.level === PINO_WARN && /corrupt snapshot/.test(l.msg)));
+    assert.deepEqual((await readdir(dir)).sort(), [snapshotFileName(10, 2), snapshotFileName(20, 2) + '.broken']);
+  });
+});
+
+test('truncated files and files under the wrong name are refused', async () => {
+  await withTempDir(async (dir) => {
+    const store = await SnapshotStore.open(dir, { logger: silentLogger });
+    await store.save(snapshotAt(10));
+    await copyFile(join(dir, snapshotFileName(10, 2)), join(dir, snapshotFileName(11, 2)));
+    await assert.rejects(store.load(11, 2), /not what its name says/);
+    await truncate(join(dir, snapshotFileName(10, 2)), 500);
+    await assert.rejects(store.load(10, 2), /header says/);
+    const { snapshot, skipped } = await store.loadNewest();
+    assert.equal(snapshot, undefined);
+    assert.equal(skipped.length, 2);
+  });
+});
+
+test('a write that fails before its fsync completes leaves no snapshot behind', async () => {
+  await withTempDir(async (dir) => {
+    const store = await SnapshotStore.open(dir, {
+      logger: silentLogger,
+      syncFile: async () => {
+        throw new Error('EIO: simulated');
+      },
+    });
+    await assert.rejects(store.save(snapshotAt(7)), /EIO/);
+    assert.deepEqual(await readdir(dir), []);
+  });
+});
+
+test('a half-written temporary file from a crash is ignored and removed', async () => {
+  await withTempDir(async (dir) => {
+    const first = await SnapshotStore.open(dir, { logger: silentLogger });
+    await first.save(snapshotAt(10));
+    const full = await readFile(join(dir, snapshotFileName(10, 2)));
+    await writeFile(join(dir, snapshotFileName(20, 2) + '.tmp'), full.subarray(0, 100));
+
+    const reopened = await SnapshotStore.open(dir, { logger: silentLogger });
+    assert.deepEqual(await readdir(dir), [snapshotFileName(10, 2)]);
+    assert.equal((await reopened.loadNewest()).snapshot?.meta.index, 10);
+  });
+});
+
+test('purge keeps the newest N snapshot files', async () => {
+  await withTempDir(async (dir) => {
+    const store = await SnapshotStore.open(dir, { keep: 3, logger: silentLogger });
+    for (let index = 1; index <= 7; index++) await store.save(snapshotAt(index * 10, 2, 10));
+    const removed = await store.purge();
+    assert.equal(removed.length, 4);
+    assert.deepEqual(
+      (await store.list()).map((s) => s.index),
+      [70, 60, 50],
+    );
+  });
+});
