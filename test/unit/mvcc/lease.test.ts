@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { MAX_LEASE_TTL } from '../../../node/mvcc/index.js';
+import { Driver, LEASE_NOT_FOUND, assertMvccError, bytes, text } from './helpers.js';
+
+describe('leases', () => {
+  it('grants with the server-chosen id and records what the expiry clock needs', () => {
+    const d = new Driver();
+    d.put('x', '1');
+    const response = d.grant(1001, 30);
+    assert.deepEqual([response.id, response.ttl, response.error], [1001, 30, '']);
+    assert.equal(d.store.revision, 2, 'granting does not take a revision');
+    assert.deepEqual(d.store.lease(1001), {
+      id: 1001,
+      grantedTtl: 30,
+      grantedIndex: d.index,
+      grantedRevision: 2,
+      remainingTtl: 0,
+    });
+  });
+
+  it('rejects a duplicate id, id 0 and a TTL above etcd maximum', () => {
+    const d = new Driver();
+    d.grant(5);
+    assertMvccError(() => d.grant(5), 'FAILED_PRECONDITION', 'etcdserver: lease already exists');
+    assertMvccError(() => d.grant(0), 'NOT_FOUND', LEASE_NOT_FOUND);
+    assertMvccError(() => d.grant(6, MAX_LEASE_TTL + 1), 'OUT_OF_RANGE', 'etcdserver: too large lease TTL');
+  });
+
+  it('lists leases by id and reports attached keys', () => {
+    const d = new Driver();
+    d.grant(30);
+    d.grant(2 ** 52);
+    d.grant(4);
+    assert.deepEqual(d.store.leaseList().map((l) => l.id), [4, 30, 2 ** 52]);
+    d.put('b', '1', { lease: 4 });
+    d.put('a', '1', { lease: 4 });
+    const ttl = d.store.leaseTimeToLive(4, true)!;
+    assert.deepEqual(ttl.keys.map(text), ['a', 'b']);
+    assert.deepEqual(d.store.leaseTimeToLive(4)!.keys, []);
+    assert.equal(d.store.leaseTimeToLive(99), undefined);
+  });
+
+  it('moves a key between leases on put and detaches it on delete or a lease-less put', () => {
+    const d = new Driver();
+    d.grant(1);
+    d.grant(2);
+    d.put('k', 'v', { lease: 1 });
+    d.put('k', 'v', { lease: 2 });
+    assert.deepEqual(d.store.leaseTimeToLive(1, true)!.keys, []);
+    assert.deepEqual(d.store.leaseTimeToLive(2, true)!.keys.map(text), ['k']);
+    d.put('k', 'v');
+    assert.deepEqual(d.store.leaseTimeToLive(2, true)!.keys, []);
+    d.put('j', 'v', { lease: 1 });
+    d.del('j');
+    assert.deepEqual(d.store.leaseTimeToLive(1, true)!.keys, []);
+    d.revoke(1);
+    assert.equal(d.get('k')!.version, 3, 'a detached key survives its old lease');
+  });
+
+  it('revokes by deleting every attached key in one revision', () => {
+    const d = new Driver();
+    d.grant(7);
+    d.put('a', '1', { lease: 7 });
+    d.put('b', '1', { lease: 7 });
+    d.put('c', '1');
+    const revision = d.store.revision;
+    d.revoke(7);
+    assert.equal(d.store.revision, revision + 1);
+    assert.deepEqual(d.dump(), ['c=1']);
+    assert.equal(d.store.lease(7), undefined);
+    assertMvccError(() => d.revoke(7), 'NOT_FOUND', LEASE_NOT_FOUND);
+    assertMvccError(() => d.put('x', '1', { lease: 7 }), 'NOT_FOUND', LEASE_NOT_FOUND);
+  });
+
+  it('revoking a lease without keys takes no revision', () => {
+    const d = new Driver();
+    d.grant(7);
+    d.revoke(7);
+    assert.equal(d.store.revision, 1);
+  });
+
+  it('records checkpoints of the remaining TTL and ignores unknown leases', () => {
+    const d = new Driver();
+    d.grant(7, 100);
+    d.apply({ leaseCheckpoint: { checkpoints: [{ id: 7, remainingTtl: 42 }, { id: 8, remainingTtl: 1 }] } });
+    assert.equal(d.store.lease(7)!.remainingTtl, 42);
+    assert.equal(d.store.lease(8), undefined);
+  });
+
+  it('keeps a lease attached through ignoreLease and shows it in the key', () => {
+    const d = new Driver();
+    d.grant(3);
+    d.apply({ put: { key: bytes('k'), value: bytes('1'), lease: 3 } });
+    d.apply({ put: { key: bytes('k'), value: bytes('2'), ignoreLease: true } });
+    assert.equal(d.get('k')!.lease, 3);
+    d.revoke(3);
+    assert.equal(d.get('k'), undefined);
+  });
+});
