@@ -124,9 +124,10 @@ export class DiskStorage implements LogStorage {
   /**
    * Makes a snapshot durable: the file first, then its marker in the WAL, so
    * a crash in between leaves the WAL authoritative. If the log holds the
-   * snapshot's last entry the entries after it stay, otherwise (a snapshot
-   * installed from the leader) the log restarts after it. Older snapshots
-   * than the current one are ignored.
+   * snapshot's last entry nothing is dropped from memory until compact();
+   * otherwise (a snapshot installed from the leader) the log restarts after
+   * it. Snapshots not newer than the current one are ignored. After a
+   * restart the log starts right after the snapshot.
    */
   saveSnapshot(snapshot: Snapshot): Promise<void> {
     return this.afterEarlierWork(async () => {
@@ -135,7 +136,9 @@ export class DiskStorage implements LogStorage {
       const durable = this.wal.markSnapshot({ index: snapshot.meta.index, term: snapshot.meta.term }).then(async () => {
         await this.snapshots.purge();
       });
-      this.log.applySnapshot(snapshot.meta);
+      // Our own snapshot leaves the log alone until compact(); a leader's
+      // snapshot that the log does not match replaces the log.
+      if (this.log.termAt(snapshot.meta.index) !== snapshot.meta.term) this.log.applySnapshot(snapshot.meta);
       this.snap = snapshot;
       return { durable };
     });

@@ -1,0 +1,180 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdir, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DiskStorage, type DiskStorageOptions } from '../../../node/storage/raft-storage.js';
+import { SnapshotStore, snapshotFileName } from '../../../node/storage/snapshot-file.js';
+import { DATA_FORMAT_FILE } from '../../../node/storage/data-format.js';
+import { DataFormatError, SnapshotCorruptionError } from '../../../node/storage/errors.js';
+import { CompactedError, UnavailableError } from '../../../node/raft/storage.js';
+import type { Snapshot } from '../../../node/raft/types.js';
+import { entries, entry, silentLogger, withTempDir } from './helpers.js';
+
+const options: DiskStorageOptions = { memberId: 1, clusterId: 1000, logger: silentLogger };
+
+function snapshotAt(index: number, term: number, label = `state@${index}`): Snapshot {
+  return { meta: { index, term, conf: { voters: [1, 2, 3], learners: [] } }, data: new Uint8Array(Buffer.from(label)) };
+}
+
+async function reopened(dir: string, extra: Partial<DiskStorageOptions> = {}): Promise<DiskStorage> {
+  return DiskStorage.open(dir, { ...options, ...extra });
+}
+
+test('a fresh data dir opens empty and says it was created', async () => {
+  await withTempDir(async (dir) => {
+    const storage = await DiskStorage.open(dir, options);
+    assert.equal(storage.created, true);
+    assert.deepEqual(storage.identity, { memberId: 1, clusterId: 1000 });
+    assert.equal(storage.firstIndex(), 1);
+    assert.equal(storage.lastIndex(), 0);
+    assert.equal(storage.term(0), 0);
+    assert.deepEqual(storage.initialState(), { hardState: { term: 0, vote: 0, commit: 0 }, conf: { voters: [], learners: [] } });
+    assert.deepEqual((await readdir(dir)).sort(), [DATA_FORMAT_FILE, 'snap', 'wal']);
+    await storage.close();
+  });
+});
+
+test('saved entries and hard state are there after a reopen', async () => {
+  await withTempDir(async (dir) => {
+    const storage = await DiskStorage.open(dir, options);
+    await storage.save({ term: 1, vote: 1, commit: 0 }, entries(1, 3, 1));
+    await storage.save({ term: 2, vote: 2, commit: 3 }, entries(4, 6, 2));
+    assert.deepEqual(storage.entries(2, 5), [entry(2, 1), entry(3, 1), entry(4, 2)]);
+    await storage.close();
+
+    const again = await reopened(dir, { memberId: 5, clusterId: 6 });
+    assert.equal(again.created, false);
+    assert.deepEqual(again.identity, { memberId: 1, clusterId: 1000 }, 'an existing dir keeps its identity');
+    assert.deepEqual(again.entries(1, 7), [...entries(1, 3, 1), ...entries(4, 6, 2)]);
+    assert.deepEqual(again.initialState().hardState, { term: 2, vote: 2, commit: 3 });
+    assert.throws(() => again.entries(1, 8), UnavailableError);
+    await again.close();
+  });
+});
+
+test('a conflicting suffix is replaced in memory and on disk', async () => {
+  await withTempDir(async (dir) => {
+    const storage = await DiskStorage.open(dir, options);
+    await storage.save(undefined, entries(1, 8, 1));
+    await storage.save({ term: 3, vote: 0, commit: 4 }, [entry(5, 3), entry(6, 3)]);
+    assert.equal(storage.lastIndex(), 6);
+    assert.equal(storage.term(6), 3);
+    await storage.close();
+    const again = await reopened(dir);
+    assert.equal(again.lastIndex(), 6);
+    assert.deepEqual(again.entries(4, 7), [entry(4, 1), entry(5, 3), entry(6, 3)]);
+    await again.close();
+  });
+});
+
+test('a save that would leave a gap is rejected and changes nothing', async () => {
+  await withTempDir(async (dir) => {
+    const storage = await DiskStorage.open(dir, options);
+    await storage.save(undefined, entries(1, 3, 1));
+    await assert.rejects(storage.save({ term: 9, vote: 0, commit: 0 }, [entry(5, 1)]), /gap/);
+    assert.equal(storage.lastIndex(), 3);
+    assert.equal(storage.initialState().hardState.term, 0);
+    await storage.close();
+  });
+});
+
+test('a local snapshot keeps later entries; compaction may lag it; reopen starts after it', async () => {
+  await withTempDir(async (dir) => {
+    const storage = await DiskStorage.open(dir, options);
+    await storage.save({ term: 1, vote: 1, commit: 10 }, entries(1, 10, 1));
+    await storage.saveSnapshot(snapshotAt(8, 1));
+    assert.equal(storage.lastIndex(), 10);
+    await storage.compact(3);
+    assert.equal(storage.firstIndex(), 4);
+    assert.equal(storage.term(3), 1);
+    assert.throws(() => storage.entries(3, 5), CompactedError);
+    await assert.rejects(storage.compact(9), /past the snapshot at 8/);
+    await storage.close();
+
+    const again = await reopened(dir);
+    assert.equal(again.firstIndex(), 9);
+    assert.equal(again.lastIndex(), 10);
+    assert.equal(again.term(8), 1);
+    assert.deepEqual(again.snapshot(), snapshotAt(8, 1));
+    assert.deepEqual(again.initialState().conf, { voters: [1, 2, 3], learners: [] });
+    await again.close();
+  });
+});
+
+test("a leader's snapshot replaces a conflicting log, and entries saved right after it follow it", async () => {
+  await withTempDir(async (dir) => {
+    const storage = await DiskStorage.open(dir, options);
+    await storage.save({ term: 1, vote: 1, commit: 2 }, entries(1, 10, 1));
+    // Not awaited in between: the WAL must still see the marker first.
+    const installed = storage.saveSnapshot(snapshotAt(20, 3));
+    const appended = storage.save({ term: 3, vote: 0, commit: 20 }, entries(21, 22, 3));
+    await Promise.all([installed, appended]);
+    assert.equal(storage.firstIndex(), 21);
+    assert.equal(storage.lastIndex(), 22);
+    await storage.close();
+
+    const again = await reopened(dir);
+    assert.equal(again.firstIndex(), 21);
+    assert.deepEqual(again.entries(21, 23), entries(21, 22, 3));
+    assert.equal(again.term(20), 3);
+    assert.deepEqual(again.snapshot().data, snapshotAt(20, 3).data);
+    await again.close();
+  });
+});
+
+test('snapshots and compaction delete old WAL segments and old snapshot files', async () => {
+  await withTempDir(async (dir) => {
+    const storage = await DiskStorage.open(dir, { ...options, segmentBytes: 512, snapshotsToKeep: 2 });
+    for (let i = 1; i <= 100; i++) {
+      await storage.save({ term: 1, vote: 1, commit: i }, [entry(i, 1)]);
+      if (i % 25 === 0) {
+        await storage.saveSnapshot(snapshotAt(i, 1));
+        await storage.compact(i);
+      }
+    }
+    assert.ok(storage.walSegments().length <= 3, `segments left: ${storage.walSegments().length}`);
+    assert.deepEqual((await readdir(join(dir, 'snap'))).sort(), [snapshotFileName(75, 1), snapshotFileName(100, 1)]);
+    await storage.save(undefined, entries(101, 105, 2));
+    await storage.close();
+
+    const again = await reopened(dir);
+    assert.equal(again.snapshot().meta.index, 100);
+    assert.deepEqual(again.entries(101, 106), entries(101, 105, 2));
+    assert.equal(again.initialState().hardState.commit, 100);
+    await again.close();
+  });
+});
+
+test('a snapshot file the WAL never recorded (crash between the two) is discarded', async () => {
+  await withTempDir(async (dir) => {
+    const storage = await DiskStorage.open(dir, options);
+    await storage.save(undefined, entries(1, 10, 1));
+    await storage.close();
+    const orphanStore = await SnapshotStore.open(join(dir, 'snap'), { logger: silentLogger });
+    await orphanStore.save(snapshotAt(9, 1));
+
+    const again = await reopened(dir);
+    assert.equal(again.snapshot().meta.index, 0);
+    assert.equal(again.firstIndex(), 1);
+    assert.deepEqual(await readdir(join(dir, 'snap')), []);
+    await again.close();
+  });
+});
+
+test('a missing snapshot the WAL depends on is a clear error', async () => {
+  await withTempDir(async (dir) => {
+    const storage = await DiskStorage.open(dir, options);
+    await storage.save(undefined, entries(1, 10, 1));
+    await storage.saveSnapshot(snapshotAt(6, 1));
+    await storage.close();
+    await unlink(join(dir, 'snap', snapshotFileName(6, 1)));
+    await assert.rejects(reopened(dir), (err: unknown) => err instanceof SnapshotCorruptionError && /WAL starts after this snapshot \(index 6, term 1\)/.test(err.message));
+  });
+});
+
+test('a data dir from a newer release is refused', async () => {
+  await withTempDir(async (dir) => {
+    await writeFile(join(dir, DATA_FORMAT_FILE), JSON.stringify({ dataFormatVersion: 99, createdBy: 'kvorum 42.0.0' }));
+    await assert.rejects(DiskStorage.open(dir, options), DataFormatError);
+  });
+});
