@@ -133,41 +133,11 @@ export class Wal {
     const leftovers = await removeTempFiles(dir);
     if (leftovers.length > 0) logger.info({ dir, files: leftovers }, 'wal: removed files left by an interrupted segment creation');
 
+    const ownMetadata = { formatVersion: WAL_FORMAT_VERSION, memberId: options.memberId, clusterId: options.clusterId };
     const names = await listSegments(dir);
-    const newMetadata = { formatVersion: WAL_FORMAT_VERSION, memberId: options.memberId, clusterId: options.clusterId };
-    if (names.length === 0) {
-      const empty: WrittenState = { lastIndex: 0, hardState: { term: 0, vote: 0, commit: 0 }, marker: { index: 0, term: 0 } };
-      const first = { seq: 1, firstIndex: 1 };
-      const file = formatSegmentName(first);
-      const head = segmentHead(newMetadata, empty);
-      await writeFileAtomically(dir, file, head, sync);
-      const handle = await open(join(dir, file), 'a');
-      const segment = { ...first, file, bytes: totalBytes(head), maxIndex: 0 };
-      const wal = new Wal(dir, newMetadata, [segment], handle, empty, logger, options);
-      return { wal, state: { hardState: empty.hardState, snapshot: empty.marker, entries: [] } };
-    }
+    if (names.length === 0) return Wal.initialise(dir, ownMetadata, sync, logger, options);
 
-    const replay = new WalReplay();
-    const segments: Segment[] = [];
-    let metadata: SegmentMetadata | undefined;
-    for (const [k, name] of names.entries()) {
-      const isLast = k === names.length - 1;
-      const path = join(dir, name.file);
-      let { records, validBytes } = await readSegment(path, isLast, sync, logger);
-      if (records.length === 0 && isLast) {
-        // The damage reached the segment's head; start it over.
-        const head = segmentHead(metadata ?? newMetadata, { lastIndex: replay.lastIndex(), hardState: replay.currentHardState(), marker: replay.currentSnapshot() });
-        await appendDurably(path, head, sync);
-        logger.warn({ file: path }, 'wal: rewrote the head of the last segment');
-        records = scanRecords(Buffer.concat(head)).records;
-        validBytes = totalBytes(head);
-      }
-      const segmentMetadata = checkHead(path, records, metadata);
-      metadata ??= segmentMetadata;
-      const maxIndex = replaySegment(path, records, replay);
-      segments.push({ ...name, maxIndex, bytes: validBytes });
-    }
-
+    const { segments, metadata, replay } = await recoverSegments(dir, names, ownMetadata, sync, logger);
     let state: ReplayedLog;
     try {
       state = replay.finish();
@@ -177,9 +147,23 @@ export class Wal {
     const current = segments[segments.length - 1]!;
     const handle = await open(join(dir, current.file), 'a');
     const written: WrittenState = { lastIndex: replay.lastIndex(), hardState: state.hardState, marker: state.snapshot };
-    const wal = new Wal(dir, metadata!, segments, handle, written, logger, options);
+    const wal = new Wal(dir, metadata, segments, handle, written, logger, options);
     logger.info({ dir, segments: segments.length, snapshotIndex: state.snapshot.index, lastIndex: written.lastIndex }, 'wal: opened');
     return { wal, state };
+  }
+
+  /** Starts a WAL in an empty directory with a first segment holding just the head. */
+  private static async initialise(dir: string, metadata: SegmentMetadata, sync: SyncFile, logger: Logger, options: WalOptions): Promise<OpenedWal> {
+    const empty: WrittenState = { lastIndex: 0, hardState: { term: 0, vote: 0, commit: 0 }, marker: { index: 0, term: 0 } };
+    const first = { seq: 1, firstIndex: 1 };
+    const file = formatSegmentName(first);
+    const head = segmentHead(metadata, empty);
+    await writeFileAtomically(dir, file, head, sync);
+    const handle = await open(join(dir, file), 'a');
+    const segment = { ...first, file, bytes: totalBytes(head), maxIndex: 0 };
+    const wal = new Wal(dir, metadata, [segment], handle, { ...empty }, logger, options);
+    logger.info({ dir, file }, 'wal: created');
+    return { wal, state: { hardState: empty.hardState, snapshot: empty.marker, entries: [] } };
   }
 
   /**
@@ -189,32 +173,26 @@ export class Wal {
    */
   append(entries: readonly Entry[], hardState?: HardState): Promise<void> {
     if (entries.length === 0 && hardState === undefined) return Promise.resolve();
-    const write: PendingWrite = { records: [] };
-    if (entries.length > 0) {
-      try {
-        assertContiguous(entries);
-      } catch (err) {
-        return Promise.reject(err);
-      }
-      const first = entries[0]!.index;
-      if (first > this.queuedLastIndex + 1) {
-        return Promise.reject(new RangeError(`wal: entry ${first} would leave a gap after index ${this.queuedLastIndex}`));
-      }
-      for (const entry of entries) write.records.push(entryRecord(entry));
-      write.lastEntryIndex = entries[entries.length - 1]!.index;
-      this.queuedLastIndex = write.lastEntryIndex;
+    let write: PendingWrite;
+    try {
+      write = this.encodeAppend(entries, hardState);
+    } catch (err) {
+      return Promise.reject(err);
     }
-    if (hardState !== undefined) {
-      write.records.push(hardStateRecord(hardState));
-      write.hardState = { ...hardState };
-    }
+    if (write.lastEntryIndex !== undefined) this.queuedLastIndex = write.lastEntryIndex;
     return this.submit(write);
   }
 
   /** Records that a snapshot at `marker` is durable; replay starts the log after it. */
   markSnapshot(marker: SnapshotMarker): Promise<void> {
+    let record: Buffer;
+    try {
+      record = snapshotMarkerRecord(marker);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     this.queuedLastIndex = Math.max(this.queuedLastIndex, marker.index);
-    return this.submit({ records: [snapshotMarkerRecord(marker)], marker: { ...marker } });
+    return this.submit({ records: [record], marker: { ...marker } });
   }
 
   /**
@@ -256,6 +234,23 @@ export class Wal {
 
   stats(): WalStats {
     return { fsyncs: this.fsyncCount, batches: this.group.batches, submissions: this.submissionCount, segments: this.segments.length };
+  }
+
+  /** Checks and encodes an append; throws without side effects if it is invalid. */
+  private encodeAppend(entries: readonly Entry[], hardState: HardState | undefined): PendingWrite {
+    const write: PendingWrite = { records: [] };
+    if (entries.length > 0) {
+      assertContiguous(entries);
+      const first = entries[0]!.index;
+      if (first > this.queuedLastIndex + 1) throw new RangeError(`wal: entry ${first} would leave a gap after index ${this.queuedLastIndex}`);
+      for (const entry of entries) write.records.push(entryRecord(entry));
+      write.lastEntryIndex = entries[entries.length - 1]!.index;
+    }
+    if (hardState !== undefined) {
+      write.records.push(hardStateRecord(hardState));
+      write.hardState = { ...hardState };
+    }
+    return write;
   }
 
   private submit(write: PendingWrite): Promise<void> {
@@ -337,6 +332,37 @@ async function listSegments(dir: string): Promise<NamedSegment[]> {
     }
   }
   return segments;
+}
+
+interface RecoveredSegments {
+  segments: Segment[];
+  metadata: SegmentMetadata;
+  replay: WalReplay;
+}
+
+/** Verifies and replays every segment in order, repairing the tail of the last one. */
+async function recoverSegments(dir: string, names: NamedSegment[], ownMetadata: SegmentMetadata, sync: SyncFile, logger: Logger): Promise<RecoveredSegments> {
+  const replay = new WalReplay();
+  const segments: Segment[] = [];
+  let metadata: SegmentMetadata | undefined;
+  for (const [k, name] of names.entries()) {
+    const isLast = k === names.length - 1;
+    const path = join(dir, name.file);
+    let { records, validBytes } = await readSegment(path, isLast, sync, logger);
+    if (records.length === 0 && isLast) {
+      // The damage reached the segment's head; write a fresh one.
+      const head = segmentHead(metadata ?? ownMetadata, { lastIndex: replay.lastIndex(), hardState: replay.currentHardState(), marker: replay.currentSnapshot() });
+      await appendDurably(path, head, sync);
+      logger.warn({ file: path }, 'wal: rewrote the head of the last segment');
+      records = scanRecords(Buffer.concat(head)).records;
+      validBytes = totalBytes(head);
+    }
+    const segmentMetadata = checkHead(path, records, metadata);
+    metadata ??= segmentMetadata;
+    const maxIndex = replaySegment(path, records, replay);
+    segments.push({ ...name, maxIndex, bytes: validBytes });
+  }
+  return { segments, metadata: metadata!, replay };
 }
 
 /** Reads and verifies a segment; a damaged tail is cut off only in the last one. */

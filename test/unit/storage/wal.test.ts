@@ -355,3 +355,34 @@ test('a WAL whose oldest segment starts after a gap no marker covers is refused'
     await assert.rejects(Wal.open(dir, base), /no snapshot marker covers index 10/);
   });
 });
+
+test('damage that reaches the head of the last segment leaves a usable segment', async () => {
+  await withTempDir(async (dir) => {
+    const { wal } = await Wal.open(dir, { ...base, segmentBytes: 100 });
+    await wal.append(entries(1, 5, 1), { term: 1, vote: 7, commit: 5 });
+    await wal.append(entries(6, 10, 1));
+    const [, last] = wal.segmentFiles();
+    await wal.close();
+    await truncate(join(dir, last!), 10);
+
+    const { logger, lines } = capturingLogger();
+    const { wal: again, state } = await Wal.open(dir, { ...base, logger });
+    assert.deepEqual(state.entries, entries(1, 5, 1));
+    assert.deepEqual(state.hardState, { term: 1, vote: 7, commit: 5 });
+    assert.ok(lines.some((l) => /rewrote the head/.test(l.msg)));
+    await again.append([entry(6, 2)]);
+    await again.close();
+    const after = await reopen(dir);
+    assert.deepEqual(after.entries, [...entries(1, 5, 1), entry(6, 2)]);
+    assert.deepEqual(after.hardState, { term: 1, vote: 7, commit: 5 });
+  });
+});
+
+test('a hard state saved without entries survives a reopen', async () => {
+  await withTempDir(async (dir) => {
+    const { wal } = await Wal.open(dir, base);
+    await wal.append([], { term: 4, vote: 2, commit: 0 });
+    await wal.close();
+    assert.deepEqual((await reopen(dir)).hardState, { term: 4, vote: 2, commit: 0 });
+  });
+});
