@@ -28,6 +28,11 @@ export class Inflights {
     if (n > 0) this.lastIndexes.splice(0, n);
   }
 
+  /** Frees the oldest slot: a heartbeat response proves the peer is alive even if appends were lost. */
+  freeFirst(): void {
+    this.lastIndexes.shift();
+  }
+
   full(): boolean {
     return this.lastIndexes.length >= this.capacity;
   }

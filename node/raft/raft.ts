@@ -738,6 +738,7 @@ export class Raft {
   private handleHeartbeatResponse(m: Message, pr: Progress): void {
     pr.recentActive = true;
     pr.probeSent = false;
+    if (pr.state === ProgressState.Replicate && pr.inflights.full()) pr.inflights.freeFirst();
     if (pr.match < this.log.lastIndex()) this.sendAppend(m.from, true);
     if (m.context.length === 0 || this.leaseReads) return;
     const acks = this.readOnly.ack(m.context, m.from);

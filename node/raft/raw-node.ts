@@ -59,8 +59,9 @@ export class RawNode {
   private prevHardState: HardState;
   private prevSoftState: SoftState;
 
-  constructor(config: RaftConfig) {
-    this.raft = new Raft(config);
+  /** `create` lets tests substitute a deliberately altered core. */
+  constructor(config: RaftConfig, create: (config: RaftConfig) => Raft = (c) => new Raft(c)) {
+    this.raft = create(config);
     this.prevHardState = this.hardState();
     this.prevSoftState = this.softState();
   }
