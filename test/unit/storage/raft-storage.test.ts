@@ -178,3 +178,18 @@ test('a data dir from a newer release is refused', async () => {
     await assert.rejects(DiskStorage.open(dir, options), DataFormatError);
   });
 });
+
+test('concurrent saves are group-committed', async () => {
+  await withTempDir(async (dir) => {
+    const storage = await DiskStorage.open(dir, options);
+    await Promise.all(Array.from({ length: 100 }, (_, k) => storage.save({ term: 1, vote: 1, commit: k }, [entry(k + 1, 1)])));
+    const { fsyncs, submissions } = storage.walStats();
+    assert.equal(submissions, 100);
+    assert.ok(fsyncs < 10, `expected shared fsyncs, got ${fsyncs}`);
+    await storage.close();
+    const again = await reopened(dir);
+    assert.equal(again.lastIndex(), 100);
+    assert.equal(again.initialState().hardState.commit, 99);
+    await again.close();
+  });
+});
