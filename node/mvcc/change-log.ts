@@ -33,6 +33,21 @@ export class ChangeLog {
     this.changes.push(changed.length === 1 ? changed[0]! : changed);
   }
 
+  /** Calls `visit` for each key changed at `revision`, in write order, without allocating. */
+  forEachAt(revision: number, visit: (h: History) => void): void {
+    const entry = this.changes[revision - this.first];
+    if (entry === undefined) return;
+    if (isLone(entry)) visit(entry);
+    else entry.forEach((h) => visit(h));
+  }
+
+  /** How many keys `revision` changed. */
+  countAt(revision: number): number {
+    const entry = this.changes[revision - this.first];
+    if (entry === undefined) return 0;
+    return isLone(entry) ? 1 : entry.length;
+  }
+
   /** Keys changed at `revision`, in write order; [] outside the logged window. */
   at(revision: number): readonly History[] {
     const entry = this.changes[revision - this.first];

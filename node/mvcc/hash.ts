@@ -2,6 +2,10 @@
 // that applied the same log can prove they hold the same data. Records are
 // visited in key order, each key's records oldest first; every member retains
 // exactly the same records, so the order is the same everywhere.
+//
+// Each record contributes its four numbers (as float64), its key and value
+// lengths, then the key and value bytes. Records are packed into one buffer
+// and checksummed a chunk at a time.
 
 import { crc32 } from 'node:zlib';
 import {
@@ -16,25 +20,39 @@ import {
   versionAt,
 } from './key-index.js';
 
+const CHUNK_BYTES = 64 * 1024;
+const FIXED_BYTES = 8 * 4 + 4 + 4;
+
 export function hashRecords(index: KeyIndex, upToRevision: number): number {
-  const numbers = Buffer.alloc(8 * 4 + 4 + 4);
+  let buf = Buffer.allocUnsafe(CHUNK_BYTES);
+  let used = 0;
   let crc = 0;
+  const flush = () => {
+    crc = crc32(buf.subarray(0, used), crc);
+    used = 0;
+  };
+
   index.forEach((h) => {
-    const key = Buffer.from(historyKey(h), 'latin1');
+    const key = historyKey(h);
     for (let i = 0; i < recordCount(h); i++) {
       const slot = slotOf(i);
       if (modRevisionAt(h, slot) > upToRevision) break;
-      numbers.writeDoubleBE(modRevisionAt(h, slot), 0);
-      numbers.writeDoubleBE(createRevisionAt(h, slot), 8);
-      numbers.writeDoubleBE(versionAt(h, slot), 16);
-      numbers.writeDoubleBE(leaseAt(h, slot), 24);
-      const value = Buffer.from(valueAt(h, slot), 'latin1');
-      numbers.writeUInt32BE(key.length, 32);
-      numbers.writeUInt32BE(value.length, 36);
-      crc = crc32(numbers, crc);
-      crc = crc32(key, crc);
-      crc = crc32(value, crc);
+      const value = valueAt(h, slot);
+      const size = FIXED_BYTES + key.length + value.length;
+      if (used + size > buf.length) {
+        flush();
+        if (size > buf.length) buf = Buffer.allocUnsafe(size);
+      }
+      used = buf.writeDoubleBE(modRevisionAt(h, slot), used);
+      used = buf.writeDoubleBE(createRevisionAt(h, slot), used);
+      used = buf.writeDoubleBE(versionAt(h, slot), used);
+      used = buf.writeDoubleBE(leaseAt(h, slot), used);
+      used = buf.writeUInt32BE(key.length, used);
+      used = buf.writeUInt32BE(value.length, used);
+      used += buf.write(key, used, 'latin1');
+      used += buf.write(value, used, 'latin1');
     }
   });
+  flush();
   return crc;
 }

@@ -12,6 +12,7 @@
 // create up to its tombstone; version and create revision restart after one.
 
 import bTreeModule from 'sorted-btree';
+import { bulkLoad } from 'sorted-btree/extended/bulkLoad.js';
 import { type ByteString, type KeyRange, compareByteStrings } from './keys.js';
 
 const BTree = bTreeModule.default;
@@ -69,9 +70,21 @@ function recordBytes(h: History, slot: number): number {
 }
 
 export class KeyIndex {
-  private readonly tree: BTree<ByteString, History> = new BTree<ByteString, History>(undefined, compareByteStrings);
   private bytes = 0;
   private records = 0;
+
+  constructor(private readonly tree: BTree<ByteString, History> = new BTree(undefined, compareByteStrings)) {}
+
+  /** Builds an index from whole histories already in key order (a restored snapshot), in O(n). */
+  static fromSortedHistories(histories: History[]): KeyIndex {
+    const maxNodeSize = new BTree<ByteString, History>().maxNodeSize;
+    const index = new KeyIndex(bulkLoad(histories.map(historyKey), histories, maxNodeSize, compareByteStrings));
+    for (const h of histories) {
+      for (let i = 0; i < recordCount(h); i++) index.bytes += recordBytes(h, slotOf(i));
+      index.records += recordCount(h);
+    }
+    return index;
+  }
 
   /** Keys remembered, including ones whose newest record is a tombstone. */
   get keyCount(): number {
@@ -132,13 +145,6 @@ export class KeyIndex {
     this.bytes += recordBytes(h, lastSlot(h));
     this.records += 1;
     return h;
-  }
-
-  /** Takes over a whole history, as restoring a snapshot does. */
-  adopt(h: History): void {
-    this.tree.set(historyKey(h), h);
-    for (let i = 0; i < recordCount(h); i++) this.bytes += recordBytes(h, slotOf(i));
-    this.records += recordCount(h);
   }
 
   /**

@@ -26,6 +26,7 @@ import {
   valueAt,
   versionAt,
 } from './key-index.js';
+import { ChangeLog } from './change-log.js';
 import type { LeaseInfo } from './types.js';
 
 const MAGIC = 'KVMV';
@@ -38,9 +39,8 @@ export interface SnapshotContent {
   leases: LeaseInfo[];
   /** Every remembered key's history, in key byte order. */
   histories: History[];
-  changeLogFirstRevision: number;
-  /** For each logged revision, the histories it changed, in write order. */
-  changeLog: History[][];
+  /** Which of those histories each retained revision changed. */
+  changeLog: ChangeLog;
 }
 
 export function encodeSnapshot(content: SnapshotContent): Uint8Array {
@@ -78,15 +78,16 @@ export function encodeSnapshot(content: SnapshotContent): Uint8Array {
     }
   });
 
-  out.uint(content.changeLogFirstRevision);
-  out.uint(content.changeLog.length);
-  for (const changed of content.changeLog) {
-    out.uint(changed.length);
-    for (const h of changed) {
+  const log = content.changeLog;
+  out.uint(log.firstRevision);
+  out.uint(log.lastRevision - log.firstRevision + 1);
+  for (let revision = log.firstRevision; revision <= log.lastRevision; revision++) {
+    out.uint(log.countAt(revision));
+    log.forEachAt(revision, (h) => {
       const ordinal = ordinals.get(h);
       if (ordinal === undefined) throw new Error('snapshot: change log names a key the index no longer holds');
       out.uint(ordinal);
-    }
+    });
   }
   return out.finishWithChecksum();
 }
@@ -125,19 +126,19 @@ export function decodeSnapshot(bytes: Uint8Array): SnapshotContent {
     histories.push(h);
   }
 
-  const changeLogFirstRevision = input.uint();
-  const changeLog: History[][] = [];
-  for (let n = input.uint(); n > 0; n--) {
+  const firstRevision = input.uint();
+  const changeLog = new ChangeLog(firstRevision);
+  for (let n = input.uint(), revision = firstRevision; n > 0; n--, revision++) {
     const changed: History[] = [];
     for (let c = input.uint(); c > 0; c--) {
       const h = histories[input.uint()];
       if (h === undefined) throw new Error('snapshot: change log names an unknown key');
       changed.push(h);
     }
-    changeLog.push(changed);
+    changeLog.append(revision, changed);
   }
   input.end();
-  return { appliedIndex, revision, compactRevision, leases, histories, changeLogFirstRevision, changeLog };
+  return { appliedIndex, revision, compactRevision, leases, histories, changeLog };
 }
 
 /** An append-only byte buffer that grows by doubling. */

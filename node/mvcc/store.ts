@@ -94,8 +94,8 @@ class WriteContext {
 }
 
 export class MvccStore {
-  private readonly index: KeyIndex;
-  private readonly leases: LeaseTable;
+  private index: KeyIndex;
+  private leases: LeaseTable;
   private changeLog: ChangeLog;
   private currentRevision: number;
   private compacted: number;
@@ -103,6 +103,7 @@ export class MvccStore {
   private readonly maxTxnOps: number;
   private readonly commitListeners = new Set<CommitListener>();
   private readonly compactListeners = new Set<CompactListener>();
+  private readonly restoreListeners = new Set<() => void>();
 
   constructor(options: MvccStoreOptions = {}) {
     this.maxTxnOps = options.maxTxnOps ?? DEFAULT_MAX_TXN_OPS;
@@ -130,7 +131,7 @@ export class MvccStore {
     return this.applied;
   }
 
-  /** Number of live keys at the current revision. */
+  /** Number of live keys at the current revision (walks the index: O(keys)). */
   get keyCount(): number {
     let live = 0;
     this.index.forEach((h) => {
@@ -212,6 +213,8 @@ export class MvccStore {
   }
 
   // ---- watch support -----------------------------------------------------
+  // These hand out the index's internal History arrays; they exist for the
+  // watch hub in this folder and are not meant for other callers.
 
   onCommit(listener: CommitListener): () => void {
     this.commitListeners.add(listener);
@@ -221,6 +224,12 @@ export class MvccStore {
   onCompact(listener: CompactListener): () => void {
     this.compactListeners.add(listener);
     return () => this.compactListeners.delete(listener);
+  }
+
+  /** Called after restoreSnapshot() replaced the whole state. */
+  onRestore(listener: () => void): () => void {
+    this.restoreListeners.add(listener);
+    return () => this.restoreListeners.delete(listener);
   }
 
   /**
@@ -257,46 +266,44 @@ export class MvccStore {
   snapshot(): Uint8Array {
     const histories: History[] = [];
     this.index.forEach((h) => histories.push(h));
-    const log: History[][] = [];
-    for (let rev = this.changeLog.firstRevision; rev <= this.changeLog.lastRevision; rev++) {
-      log.push([...this.changeLog.at(rev)]);
-    }
     return encodeSnapshot({
       appliedIndex: this.applied,
       revision: this.currentRevision,
       compactRevision: this.compacted,
       leases: this.leases.list(),
       histories,
-      changeLogFirstRevision: this.changeLog.firstRevision,
-      changeLog: log,
+      changeLog: this.changeLog,
     });
   }
 
+  /** A new store holding the state `bytes` (from snapshot()) describes. */
   static restore(bytes: Uint8Array, options: MvccStoreOptions = {}): MvccStore {
-    const content = decodeSnapshot(bytes);
     const store = new MvccStore(options);
-    const changeLog = new ChangeLog(content.changeLogFirstRevision);
-    content.changeLog.forEach((changed, i) => changeLog.append(content.changeLogFirstRevision + i, changed));
-    store.replaceState(content.histories, content.leases, changeLog, content);
+    store.restoreSnapshot(bytes);
     return store;
   }
 
-  private replaceState(
-    histories: History[],
-    leases: LeaseInfo[],
-    changeLog: ChangeLog,
-    counters: { appliedIndex: number; revision: number; compactRevision: number },
-  ): void {
-    for (const h of histories) this.index.adopt(h);
-    for (const lease of leases) this.leases.grant(lease);
-    for (const h of histories) {
+  /**
+   * Replaces this store's whole state with a snapshot's, in place, as a
+   * follower does when Raft installs a snapshot. Listeners (the watch hub)
+   * stay attached and are told, so watchers resynchronise from the new history.
+   * A snapshot that fails to decode leaves the store untouched.
+   */
+  restoreSnapshot(bytes: Uint8Array): void {
+    const content = decodeSnapshot(bytes);
+    const leases = new LeaseTable();
+    for (const lease of content.leases) leases.grant(lease);
+    for (const h of content.histories) {
       const slot = lastSlot(h);
-      if (!isTombstoneAt(h, slot) && leaseAt(h, slot) !== 0) this.leases.attach(leaseAt(h, slot), historyKey(h));
+      if (!isTombstoneAt(h, slot) && leaseAt(h, slot) !== 0) leases.attach(leaseAt(h, slot), historyKey(h));
     }
-    this.changeLog = changeLog;
-    this.applied = counters.appliedIndex;
-    this.currentRevision = counters.revision;
-    this.compacted = counters.compactRevision;
+    this.index = KeyIndex.fromSortedHistories(content.histories);
+    this.leases = leases;
+    this.changeLog = content.changeLog;
+    this.applied = content.appliedIndex;
+    this.currentRevision = content.revision;
+    this.compacted = content.compactRevision;
+    for (const listener of this.restoreListeners) listener();
   }
 
   // ---- writes ------------------------------------------------------------
@@ -333,7 +340,7 @@ export class MvccStore {
     // Only keys changed since the last compaction can hold records it makes
     // unreachable; everything older was pruned then.
     for (let rev = Math.max(this.compacted + 1, this.changeLog.firstRevision); rev <= revision; rev++) {
-      for (const h of this.changeLog.at(rev)) this.index.compactHistory(h, revision);
+      this.changeLog.forEachAt(rev, (h) => this.index.compactHistory(h, revision));
     }
     this.changeLog.compact(revision);
     this.compacted = revision;

@@ -122,6 +122,7 @@ export class WatchHub {
     this.unsubscribe = [
       store.onCommit((revision, changed) => this.deliverLive(revision, changed)),
       store.onCompact(() => this.scheduleCatchUp()),
+      store.onRestore(() => this.resynchronise()),
     ];
   }
 
@@ -214,6 +215,14 @@ export class WatchHub {
   }
 
   // ---- catching up from history ------------------------------------------
+
+  /** After the store's state was replaced wholesale, every caught-up watcher re-checks against history. */
+  private resynchronise(): void {
+    for (const watcher of this.watchers.values()) {
+      if (watcher.state === 'synced') watcher.state = 'unsynced';
+    }
+    this.scheduleCatchUp();
+  }
 
   private scheduleCatchUp(): void {
     if (this.catchUpScheduled) return;

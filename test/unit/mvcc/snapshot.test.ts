@@ -102,6 +102,34 @@ describe('snapshot and restore', () => {
     assert.deepEqual(seen.map((s) => s.split('@')[0]), ['PUT 116.47.97=1', 'PUT 116.47.98=']);
   });
 
+  it('restores in place, and watchers catch up on what the snapshot added', () => {
+    const leader = new Driver();
+    const follower = new Driver();
+    for (const d of [leader, follower]) d.put('k', 'both');
+    const tasks: (() => void)[] = [];
+    const hub = new WatchHub(follower.store, { schedule: (t) => tasks.push(t) });
+    const seen: string[] = [];
+    hub.watch({ key: bytes('k'), prevKv: true }, (b) => {
+      seen.push(...b.events.map(describeEvent));
+    });
+    leader.put('k', 'missed-1');
+    leader.put('k', 'missed-2');
+    follower.store.restoreSnapshot(leader.store.snapshot());
+    while (tasks.length > 0) tasks.shift()!();
+    assert.deepEqual(seen, ['PUT 107=missed-1@3/2<both', 'PUT 107=missed-2@4/3<missed-1']);
+    assert.equal(follower.store.appliedIndex, leader.index);
+    follower.store.apply(leader.index + 1, { put: { key: bytes('k'), value: bytes('live') } });
+    assert.equal(seen.at(-1), 'PUT 107=live@5/4<missed-2');
+  });
+
+  it('leaves the store untouched when an in-place restore fails', () => {
+    const d = busyStore();
+    const before = d.store.hash();
+    const bad = d.store.snapshot().slice(0, -1);
+    assert.throws(() => d.store.restoreSnapshot(bad));
+    assert.deepEqual(d.store.hash(), before);
+  });
+
   it('refuses corrupted or truncated input', () => {
     const snapshot = busyStore().store.snapshot();
     const corrupted = snapshot.slice();
