@@ -43,9 +43,15 @@ export function randomRun(seed: number, options: RunOptions = {}): RunResult {
   const snapshotEvery = pick.pick([0, 10, 25, 60]);
   const maxInflightMsgs = pick.pick([1, 2, 8, 32]);
   const maxSizePerMsg = pick.pick([1, 256, 4096]);
+  // Mostly the production settings; sometimes the classic protocol without
+  // PreVote or CheckQuorum, which the core must keep safe as well.
+  const preVote = pick.chance(0.85);
+  const checkQuorum = pick.chance(0.85);
   const sim = new Simulation({
     seed,
     voters,
+    preVote,
+    checkQuorum,
     lossRate,
     dupRate,
     maxDelay,
@@ -55,7 +61,7 @@ export function randomRun(seed: number, options: RunOptions = {}): RunResult {
     createRaft: options.createRaft,
     traceLimit: options.fullTrace ? 0 : 300,
   });
-  const config = `voters=${voters} loss=${lossRate} dup=${dupRate} delay<=${maxDelay} snapshotEvery=${snapshotEvery} inflight=${maxInflightMsgs} msgBytes=${maxSizePerMsg}`;
+  const config = `voters=${voters} preVote=${preVote} checkQuorum=${checkQuorum} loss=${lossRate} dup=${dupRate} delay<=${maxDelay} snapshotEvery=${snapshotEvery} inflight=${maxInflightMsgs} msgBytes=${maxSizePerMsg}`;
   sim.log(`config ${config}`);
   const rng = sim.rng;
   const chaosEnd = options.chaosTime ?? 3000;
