@@ -3,7 +3,7 @@
 // It deliberately covers only what the process kubelet and the tests use.
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
-import yaml from 'js-yaml';
+import { load as loadYaml } from 'js-yaml';
 
 export interface KubeObject {
   apiVersion?: string;
@@ -58,7 +58,7 @@ function fromData(entry: any, dataKey: string, fileKey: string): Buffer | undefi
 
 export function loadKubeconfig(path: string): Credentials {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  const cfg = yaml.load(readFileSync(path, 'utf8')) as any;
+  const cfg = loadYaml(readFileSync(path, 'utf8')) as any;
   const ctxName = cfg['current-context'];
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const ctx = (cfg.contexts as any[]).find((c) => c.name === ctxName)?.context ?? cfg.contexts[0].context;
