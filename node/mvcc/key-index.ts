@@ -111,12 +111,12 @@ export class KeyIndex {
       if (h !== undefined) visit(h);
       return;
     }
-    const end = range.end;
-    if (end !== null && end <= range.start) return;
-    for (const [key, h] of this.tree.entries(range.start)) {
-      if (end !== null && key >= end) return;
-      if (visit(h) === false) return;
-    }
+    const high = range.end ?? this.tree.maxKey();
+    if (high === undefined || high < range.start) return;
+    // forRange stops early when the callback returns {break}; no pair arrays are allocated.
+    this.tree.forRange(range.start, high, range.end === null, (_key, h) =>
+      visit(h) === false ? { break: true } : undefined,
+    );
   }
 
   /** Calls `visit` for every key in byte order, newest records included. */

@@ -255,8 +255,8 @@ export class WatchHub {
           header: { revision: this.store.revision },
           events: [],
           canceled: true,
+          // Like etcd, no cancelReason: clients turn compactRevision into ErrCompacted.
           compactRevision,
-          cancelReason: 'etcdserver: mvcc: required revision has been compacted',
         });
         break;
       }
