@@ -234,17 +234,19 @@ export class WatchHub {
   }
 
   private catchUp(): void {
-    let budget = REVISIONS_PER_TASK;
-    for (const watcher of [...this.watchers.values()]) {
-      if (watcher.state !== 'unsynced') continue;
-      budget -= this.catchUpOne(watcher, budget);
-      if (budget <= 0) break;
+    // Each behind watcher gets an equal share of the task's scan budget, so
+    // one watcher replaying a long history cannot starve the others.
+    const behind = [...this.watchers.values()].filter((w) => w.state === 'unsynced');
+    if (behind.length === 0) return;
+    const share = Math.max(1, Math.floor(REVISIONS_PER_TASK / behind.length));
+    for (const watcher of behind) {
+      if (watcher.state === 'unsynced') this.catchUpOne(watcher, share);
     }
     if ([...this.watchers.values()].some((w) => w.state === 'unsynced')) this.scheduleCatchUp();
   }
 
-  /** Replays history to one watcher; returns how many revisions it scanned. */
-  private catchUpOne(watcher: Watcher, budget: number): number {
+  /** Replays up to `budget` revisions of history to one watcher. */
+  private catchUpOne(watcher: Watcher, budget: number): void {
     let scanned = 0;
     while (watcher.state === 'unsynced' && scanned < budget) {
       if (watcher.nextRevision < this.store.compactRevision) {
@@ -272,7 +274,6 @@ export class WatchHub {
       if (rev > current) watcher.state = 'synced';
       if (events.length > 0) this.deliver(watcher, { watchId: watcher.id, header: { revision: current }, events });
     }
-    return Math.max(scanned, 1);
   }
 
   // ---- calling consumers -------------------------------------------------

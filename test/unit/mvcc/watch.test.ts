@@ -10,6 +10,9 @@ class ManualScheduler {
   readonly schedule = (task: () => void): void => {
     this.tasks.push(task);
   };
+  runOne(): void {
+    this.tasks.shift()?.();
+  }
   runAll(): void {
     for (let guard = 0; this.tasks.length > 0; guard++) {
       assert.ok(guard < 10_000, 'catch-up never settles');
@@ -286,5 +289,20 @@ describe('watch', () => {
     assert.ok(r.batches.every((b) => b.events.length <= 100));
     const revisions = r.batches.flatMap((b) => b.events.map((e) => e.kv.modRevision));
     assert.ok(revisions.every((rev, i) => rev === i + 2));
+  });
+
+  it('shares catch-up work between watchers that are behind', () => {
+    const { d, hub, scheduler } = setup(100);
+    for (let i = 0; i < 30_000; i++) d.put('k', String(i));
+    const first = recorder();
+    const second = recorder();
+    hub.watch({ key: bytes('k'), startRevision: 1 }, first.callback);
+    hub.watch({ key: bytes('k'), startRevision: 1 }, second.callback);
+    scheduler.runOne();
+    const progress = [first.events().length, second.events().length];
+    assert.ok(progress.every((n) => n > 0 && n < 30_000), `both advance a little: ${progress}`);
+    scheduler.runAll();
+    assert.deepEqual(first.events(), second.events());
+    assert.equal(first.events().length, 30_000);
   });
 });
