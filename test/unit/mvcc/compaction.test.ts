@@ -43,6 +43,13 @@ describe('compaction', () => {
     assert.equal(d.store.compactRevision, 7);
   });
 
+  it('refuses compacting revision 0 (a fresh store counts as compacted at 0)', () => {
+    const d = new Driver();
+    assertMvccError(() => d.compact(0), 'OUT_OF_RANGE', COMPACTED);
+    d.compact(1);
+    assert.equal(d.store.compactRevision, 1);
+  });
+
   it('does not change the revision', () => {
     const d = history();
     const response = d.compact(6);

@@ -111,6 +111,23 @@ describe('watch', () => {
     assert.equal(old.batches.length, 1, 'a canceled watcher hears nothing more');
   });
 
+  it('like etcd, misses a delete made exactly at the compact revision when starting there', () => {
+    const { d, hub, scheduler } = setup();
+    d.put('gone', '1'); // 2
+    d.put('kept', '1'); // 3
+    d.txn({
+      success: [
+        { requestDeleteRange: { key: bytes('gone') } },
+        { requestPut: { key: bytes('kept'), value: bytes('2') } },
+      ],
+    }); // 4
+    d.compact(4);
+    const r = recorder();
+    hub.watch({ key: FROM_KEY, rangeEnd: FROM_KEY, startRevision: 4 }, r.callback);
+    scheduler.runAll();
+    assert.deepEqual(r.events(), ['PUT kept=2@4']);
+  });
+
   it('filters out puts or deletes', () => {
     const { d, hub } = setup();
     const noPut = recorder();
