@@ -2,8 +2,8 @@
 
 export { MvccStore } from './store.js';
 export type { MvccStoreOptions, CommitListener, CompactListener } from './store.js';
-export { WatchHub, Watcher } from './watch.js';
-export type { WatchBatch, WatchCallback, WatchFilter, WatchHubOptions, WatchRequest } from './watch.js';
+export { WatchHub } from './watch.js';
+export type { Watch, WatchBatch, WatchCallback, WatchFilter, WatchHubOptions, WatchRequest } from './watch.js';
 export { MvccError, errors } from './errors.js';
 export type { GrpcCode } from './errors.js';
 export { MAX_LEASE_TTL } from './lease.js';

@@ -70,8 +70,20 @@ const REVISIONS_PER_TASK = 10_000;
 
 type WatcherState = 'synced' | 'unsynced' | 'paused' | 'canceled';
 
-export class Watcher {
-  state: WatcherState;
+/** What a consumer holds for one watch. */
+export interface Watch {
+  readonly id: number;
+  /** Stops delivery. No batch follows, not even a canceled one. */
+  cancel(): void;
+  /** Restarts delivery after the callback returned false. */
+  resume(): void;
+  /** Sends a progress notification now if the watch is caught up; returns whether it did. */
+  requestProgress(): boolean;
+}
+
+/** The hub's bookkeeping for one watch. */
+class Watcher implements Watch {
+  state: WatcherState = 'unsynced';
 
   constructor(
     private readonly hub: WatchHub,
@@ -81,21 +93,16 @@ export class Watcher {
     public nextRevision: number,
     readonly options: { prevKv: boolean; noPut: boolean; noDelete: boolean; progressNotify: boolean },
     readonly callback: WatchCallback,
-  ) {
-    this.state = 'unsynced';
-  }
+  ) {}
 
-  /** Stops delivery. No batch follows, not even a canceled one. */
   cancel(): void {
     this.hub.remove(this);
   }
 
-  /** Restarts delivery after the callback returned false. */
   resume(): void {
     this.hub.resume(this);
   }
 
-  /** Sends a progress notification now if the watcher is caught up; returns whether it did. */
   requestProgress(): boolean {
     return this.hub.sendProgress(this);
   }
@@ -135,7 +142,7 @@ export class WatchHub {
     return this.store.revision;
   }
 
-  watch(request: WatchRequest, callback: WatchCallback): Watcher {
+  watch(request: WatchRequest, callback: WatchCallback): Watch {
     const start = request.startRevision ?? 0;
     const filters = request.filters ?? [];
     const watcher = new Watcher(
@@ -171,17 +178,22 @@ export class WatchHub {
     this.watchers.clear();
   }
 
+  // remove/resume/sendProgress back the Watch handle's methods.
+
+  /** @internal */
   remove(watcher: Watcher): void {
     watcher.state = 'canceled';
     this.watchers.delete(watcher.id);
   }
 
+  /** @internal */
   resume(watcher: Watcher): void {
     if (watcher.state !== 'paused') return;
     watcher.state = 'unsynced';
     this.scheduleCatchUp();
   }
 
+  /** @internal */
   sendProgress(watcher: Watcher): boolean {
     if (watcher.state !== 'synced') return false;
     const revision = this.store.revision;
