@@ -250,7 +250,10 @@ function ourProcesses(): ProcEntry[] {
     if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
     try {
       const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      if (cmd.includes(`${stateDir}/`) && !out.has(Number(entry))) out.set(Number(entry), { name: cmd.split('\0')[0], pid: Number(entry) });
+      const argv = cmd.split('\0');
+      const prog = argv[0].split('/').pop() ?? '';
+      const ours = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'minio'].includes(prog) || (prog === 'node' && (argv[1] ?? '').endsWith(join('kubelet', 'main.js')));
+      if (ours && cmd.includes(`${stateDir}/`) && !out.has(Number(entry))) out.set(Number(entry), { name: prog === 'node' ? 'kubelet' : prog, pid: Number(entry) });
     } catch {
       // exited
     }
