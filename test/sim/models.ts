@@ -56,18 +56,19 @@ export const kvModel: Model<KvModelState, KvModelInput, KvModelOutput> = {
   },
 
   key(state) {
-    // Length-prefixed entries in key order: unambiguous, and cheap to build
-    // (no escaping of long appended values).
+    // Entries in key order as `<len>:<key>=<len>:<value>;`: unambiguous,
+    // readable in explanations, and cheap to build (long appended values are
+    // not escaped).
     if (state.size === 0) return '';
     if (state.size === 1) {
       const [[k, v]] = state;
-      return `${k.length}:${k}${v.length}:${v}`;
+      return `${k.length}:${k}=${v.length}:${v};`;
     }
     const keys = [...state.keys()].sort();
     let out = '';
     for (const k of keys) {
       const v = state.get(k) as string;
-      out += `${k.length}:${k}${v.length}:${v}`;
+      out += `${k.length}:${k}=${v.length}:${v};`;
     }
     return out;
   },
