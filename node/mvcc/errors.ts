@@ -31,5 +31,7 @@ export const errors = {
   leaseNotFound: () => new MvccError('NOT_FOUND', 'etcdserver: requested lease not found'),
   leaseExists: () => new MvccError('FAILED_PRECONDITION', 'etcdserver: lease already exists'),
   leaseTtlTooLarge: () => new MvccError('OUT_OF_RANGE', 'etcdserver: too large lease TTL'),
+  /** Not an etcd message: etcd's int64 fields cannot carry a fraction, our numbers can. */
+  notAnInteger: (field: string) => new MvccError('INVALID_ARGUMENT', `etcdserver: ${field} must be an integer`),
   noSpace: () => new MvccError('RESOURCE_EXHAUSTED', 'etcdserver: mvcc: database space exceeded'),
 } as const;

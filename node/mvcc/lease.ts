@@ -33,6 +33,7 @@ export class LeaseTable {
   checkGrant(id: number, ttl: number): void {
     // etcd's lessor answers "not found" for the reserved ID 0.
     if (!Number.isSafeInteger(id) || id <= 0) throw errors.leaseNotFound();
+    if (!Number.isSafeInteger(ttl)) throw errors.notAnInteger('lease TTL');
     if (ttl > MAX_LEASE_TTL) throw errors.leaseTtlTooLarge();
     if (this.leases.has(id)) throw errors.leaseExists();
   }

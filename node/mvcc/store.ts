@@ -100,6 +100,7 @@ export class MvccStore {
   private currentRevision: number;
   private compacted: number;
   private applied: number;
+  private liveKeys = 0;
   private readonly maxTxnOps: number;
   private readonly commitListeners = new Set<CommitListener>();
   private readonly compactListeners = new Set<CompactListener>();
@@ -131,13 +132,9 @@ export class MvccStore {
     return this.applied;
   }
 
-  /** Number of live keys at the current revision (walks the index: O(keys)). */
+  /** Number of live keys at the current revision. */
   get keyCount(): number {
-    let live = 0;
-    this.index.forEach((h) => {
-      if (!isTombstoneAt(h, lastSlot(h))) live += 1;
-    });
-    return live;
+    return this.liveKeys;
   }
 
   /** Approximate bytes of retained data, for the quota and etcd_mvcc_db_total_size_in_bytes. */
@@ -297,7 +294,10 @@ export class MvccStore {
       const slot = lastSlot(h);
       if (!isTombstoneAt(h, slot) && leaseAt(h, slot) !== 0) leases.attach(leaseAt(h, slot), historyKey(h));
     }
+    let liveKeys = 0;
+    for (const h of content.histories) if (!isTombstoneAt(h, lastSlot(h))) liveKeys += 1;
     this.index = KeyIndex.fromSortedHistories(content.histories);
+    this.liveKeys = liveKeys;
     this.leases = leases;
     this.changeLog = content.changeLog;
     this.applied = content.appliedIndex;
@@ -335,6 +335,7 @@ export class MvccStore {
   }
 
   private compact(revision: number): CompactionResponse {
+    if (!Number.isSafeInteger(revision)) throw errors.notAnInteger('compaction revision');
     if (revision <= this.compacted) throw errors.compacted();
     if (revision > this.currentRevision) throw errors.futureRevision();
     // Only keys changed since the last compaction can hold records it makes
@@ -362,6 +363,9 @@ export class MvccStore {
   }
 
   private checkpointLeases(r: LeaseCheckpointRequest): { header: { revision: number } } {
+    for (const c of r.checkpoints) {
+      if (!Number.isSafeInteger(c.remainingTtl)) throw errors.notAnInteger('remaining TTL');
+    }
     for (const c of r.checkpoints) this.leases.checkpoint(c.id, c.remainingTtl);
     return { header: { revision: this.currentRevision } };
   }
@@ -389,6 +393,8 @@ export class MvccStore {
       version = versionAt(h, prev) + 1;
       if (r.prevKv) response.prevKv = toKeyValue(h, prev);
       if (leaseAt(h, prev) !== lease) this.leases.detach(leaseAt(h, prev), key);
+    } else {
+      this.liveKeys += 1;
     }
     this.leases.attach(lease, key);
     w.changed.push(this.index.append(key, w.revision, createRevision, version, lease, value));
@@ -414,6 +420,7 @@ export class MvccStore {
       this.index.append(historyKey(h), w.revision, 0, 0, 0, '');
       w.changed.push(h);
     }
+    this.liveKeys -= doomed.length;
     return doomed.length;
   }
 

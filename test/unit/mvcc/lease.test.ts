@@ -27,6 +27,20 @@ describe('leases', () => {
     assertMvccError(() => d.grant(6, MAX_LEASE_TTL + 1), 'OUT_OF_RANGE', 'etcdserver: too large lease TTL');
   });
 
+  it('refuses numbers that could not be persisted, changing nothing', () => {
+    const d = new Driver();
+    d.grant(7, 100);
+    const invalid = 'etcdserver: remaining TTL must be an integer';
+    assertMvccError(
+      () => d.apply({ leaseCheckpoint: { checkpoints: [{ id: 7, remainingTtl: 5 }, { id: 7, remainingTtl: 1.5 }] } }),
+      'INVALID_ARGUMENT',
+      invalid,
+    );
+    assert.equal(d.store.lease(7)!.remainingTtl, 0);
+    assertMvccError(() => d.grant(8, 2.5), 'INVALID_ARGUMENT', 'etcdserver: lease TTL must be an integer');
+    assertMvccError(() => d.compact(1.5), 'INVALID_ARGUMENT', 'etcdserver: compaction revision must be an integer');
+  });
+
   it('lists leases by id and reports attached keys', () => {
     const d = new Driver();
     d.grant(30);

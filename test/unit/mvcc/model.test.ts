@@ -276,9 +276,11 @@ function runRandom(seed: number, operations: number): void {
       watcher.cancel();
     }
 
+    assert.equal(store.keyCount, model.current.size, `${label} key count`);
     if (step % 500 === 499) {
       const restored = MvccStore.restore(store.snapshot());
       assert.deepEqual(restored.hash(), store.hash(), `${label} restored hash`);
+      assert.equal(restored.keyCount, store.keyCount, `${label} restored key count`);
       assert.deepEqual(Buffer.from(restored.snapshot()), Buffer.from(store.snapshot()), `${label} snapshot bytes`);
     }
   }
