@@ -159,6 +159,7 @@ export class KeyIndex {
     for (let s = FIRST; s < keepFrom; s += RECORD) this.bytes -= recordBytes(h, s);
     this.records -= (keepFrom - FIRST) / RECORD;
     h.splice(FIRST, keepFrom - FIRST);
-    if (h.length === FIRST) this.tree.delete(historyKey(h));
+    // A history emptied here leaves the tree (unless the key already has a newer one).
+    if (h.length === FIRST && this.tree.get(historyKey(h)) === h) this.tree.delete(historyKey(h));
   }
 }
