@@ -471,7 +471,9 @@ export class MvccStore {
   private checkTxn(r: TxnRequest): boolean[] {
     const path: boolean[] = [];
     this.choosePath(r, path);
-    this.checkOps(r, [...path]);
+    // Like etcd: first every put on the chosen branches, then every range.
+    this.forEachChosenOp(r, [...path], (op) => op.requestPut && this.checkPut(op.requestPut));
+    this.forEachChosenOp(r, [...path], (op) => op.requestRange && this.checkTxnRange(op.requestRange));
     return path;
   }
 
@@ -483,12 +485,12 @@ export class MvccStore {
     }
   }
 
-  private checkOps(r: TxnRequest, path: boolean[]): void {
+  /** Visits the non-txn ops that `path` selects, descending into nested txns. */
+  private forEachChosenOp(r: TxnRequest, path: boolean[], visit: (op: RequestOp) => void): void {
     const ops = (path.shift()! ? r.success : r.failure) ?? [];
     for (const op of ops) {
-      if (op.requestPut !== undefined) this.checkPut(op.requestPut);
-      else if (op.requestRange !== undefined) this.checkTxnRange(op.requestRange);
-      else if (op.requestTxn !== undefined) this.checkOps(op.requestTxn, path);
+      if (op.requestTxn !== undefined) this.forEachChosenOp(op.requestTxn, path, visit);
+      else visit(op);
     }
   }
 

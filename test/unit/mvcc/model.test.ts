@@ -15,8 +15,10 @@ import type {
   KeyValue,
   RangeRequest,
   RequestOp,
+  ResponseOp,
   SortOrder,
   SortTarget,
+  TxnRequest,
   WatchEvent,
 } from '../../../node/mvcc/index.js';
 import { COMPACTED, DUPLICATE_KEY, FUTURE, LEASE_NOT_FOUND, bytes, text } from './helpers.js';
@@ -110,6 +112,7 @@ class ModelWrite {
 }
 
 const KEYS = ['a', 'a/1', 'a/2', 'b', 'c', 'c/x', 'd', 'e', 'f', 'g'];
+const NESTED_KEYS = ['n1', 'n2', 'n3'];
 const LEASE_IDS = [11, 12, 13];
 
 function keysIn(state: State, start: string, end: string | undefined): string[] {
@@ -334,7 +337,7 @@ function runRandom(seed: number, operations: number): void {
     );
   }
 
-  function runRandomTxn(label: string): void {
+  function randomCompares(): Compare[] {
     const compares: Compare[] = [];
     for (let i = Math.floor(random() * 3); i > 0; i--) {
       const key = pick(KEYS);
@@ -350,48 +353,104 @@ function runRandom(seed: number, operations: number): void {
       if (target === 'LEASE') c.lease = chance(0.5) ? (actual?.lease ?? 0) : pick(LEASE_IDS);
       compares.push(c);
     }
-    const randomOps = (): RequestOp[] => {
-      const ops: RequestOp[] = [];
-      for (let i = Math.floor(random() * 5); i > 0; i--) {
-        const key = pick(KEYS);
-        const r = random();
-        if (r < 0.45) ops.push({ requestPut: { key: bytes(key), value: bytes(randomValue()) } });
-        else if (r < 0.7) ops.push({ requestDeleteRange: { key: bytes(key) } });
-        else ops.push({ requestRange: { key: bytes(key), ...(chance(0.5) ? { rangeEnd: new Uint8Array([0]) } : {}) } });
-      }
-      return ops;
-    };
-    const success = randomOps();
-    const failure = randomOps();
+    return compares;
+  }
 
+  function randomTxnRange(key: string): RequestOp {
+    const request: RangeRequest = { key: bytes(key) };
+    if (chance(0.5)) request.rangeEnd = new Uint8Array([0]);
+    if (chance(0.1)) request.revision = randomRevision();
+    return { requestRange: request };
+  }
+
+  /** Ops for the top level; a nested txn only writes NESTED_KEYS, so the two never collide. */
+  function randomOps(allowNested: boolean): RequestOp[] {
+    const ops: RequestOp[] = [];
+    for (let i = Math.floor(random() * 5); i > 0; i--) {
+      const key = pick(KEYS);
+      const r = random();
+      const lease = chance(0.1) ? pick(LEASE_IDS) : 0;
+      if (r < 0.45) ops.push({ requestPut: { key: bytes(key), value: bytes(randomValue()), lease } });
+      else if (r < 0.7) ops.push({ requestDeleteRange: { key: bytes(key) } });
+      else ops.push(randomTxnRange(key));
+    }
+    if (allowNested && chance(0.25)) {
+      const nestedOps = (): RequestOp[] =>
+        NESTED_KEYS.filter(() => chance(0.5)).map((key) =>
+          chance(0.7) ? { requestPut: { key: bytes(key), value: bytes(randomValue()) } } : randomTxnRange(key),
+        );
+      ops.splice(Math.floor(random() * (ops.length + 1)), 0, {
+        requestTxn: { compare: randomCompares(), success: nestedOps(), failure: nestedOps() },
+      });
+    }
+    return ops;
+  }
+
+  function describeResponses(responses: ResponseOp[]): string[] {
+    return responses.map((op) => {
+      if (op.responseRange) return op.responseRange.kvs.map(describeKv).join(',');
+      if (op.responsePut) return `put@${op.responsePut.header.revision}`;
+      if (op.responseDeleteRange) return `deleted ${op.responseDeleteRange.deleted}`;
+      const t = op.responseTxn!;
+      return `txn ${t.succeeded} [${describeResponses(t.responses).join(' | ')}]`;
+    });
+  }
+
+  function runRandomTxn(label: string): void {
+    const request: TxnRequest = { compare: randomCompares(), success: randomOps(true), failure: randomOps(true) };
     same(
       `${label} txn`,
       () => {
-        const r = apply({ txn: { compare: compares, success, failure } });
-        const results = r.responses.map((op) => {
-          if (op.responseRange) return op.responseRange.kvs.map(describeKv).join(',');
-          if (op.responsePut) return `put@${op.responsePut.header.revision}`;
-          return `deleted ${op.responseDeleteRange!.deleted}`;
-        });
-        return { revision: r.header.revision, succeeded: r.succeeded, results };
+        const r = apply({ txn: request });
+        return { revision: r.header.revision, succeeded: r.succeeded, results: describeResponses(r.responses) };
       },
       () => {
-        const succeeded = compares.every((c) => modelCompare(model.current, c));
-        const ops = succeeded ? success : failure;
-        for (const list of [success, failure]) checkDuplicates(list);
+        checkDuplicates(request.success!);
+        checkDuplicates(request.failure!);
+        // Every branch decision is made on the state before the txn.
+        const before = model.current;
+        const decisions: boolean[] = [];
+        const decide = (t: TxnRequest): void => {
+          const ok = (t.compare ?? []).every((c) => modelCompare(before, c));
+          decisions.push(ok);
+          for (const op of (ok ? t.success : t.failure) ?? []) if (op.requestTxn) decide(op.requestTxn);
+        };
+        decide(request);
+        const chosen: RequestOp[] = [];
+        const collect = (t: TxnRequest, path: boolean[]): void => {
+          for (const op of (path.shift() ? t.success : t.failure) ?? []) {
+            if (op.requestTxn) collect(op.requestTxn, path);
+            else chosen.push(op);
+          }
+        };
+        collect(request, [...decisions]);
+        for (const op of chosen) {
+          const lease = op.requestPut?.lease ?? 0;
+          if (lease !== 0 && !model.leases.has(lease)) throw new ModelError(LEASE_NOT_FOUND);
+        }
+        for (const op of chosen) if (op.requestRange?.revision && op.requestRange.revision > 0) model.stateAt(op.requestRange.revision);
+
         return model.write((w) => {
-          const results = ops.map((op) => {
-            if (op.requestPut) {
-              w.put(text(op.requestPut.key), text(op.requestPut.value!), 0);
-              return `put@${w.revision}`;
-            }
-            if (op.requestDeleteRange) return `deleted ${w.delete([text(op.requestDeleteRange.key)]).length}`;
-            const r = op.requestRange!;
-            const end = r.rangeEnd ? '\0' : undefined;
-            return keysIn(w.state, text(r.key), end)
-              .map((k) => kvOf(k, w.state.get(k)!))
-              .join(',');
-          });
+          const path = [...decisions];
+          const run = (t: TxnRequest): string[] =>
+            ((path.shift() ? t.success : t.failure) ?? []).map((op) => {
+              if (op.requestPut) {
+                w.put(text(op.requestPut.key), text(op.requestPut.value!), op.requestPut.lease ?? 0);
+                return `put@${w.revision}`;
+              }
+              if (op.requestDeleteRange) return `deleted ${w.delete([text(op.requestDeleteRange.key)]).length}`;
+              if (op.requestTxn) {
+                const succeeded = path[0]!;
+                return `txn ${succeeded} [${run(op.requestTxn).join(' | ')}]`;
+              }
+              const r = op.requestRange!;
+              const state = r.revision && r.revision > 0 ? model.stateAt(r.revision) : w.state;
+              return keysIn(state, text(r.key), r.rangeEnd ? '\0' : undefined)
+                .map((k) => kvOf(k, state.get(k)!))
+                .join(',');
+            });
+          const succeeded = decisions[0]!;
+          const results = run(request);
           return { revision: w.events.length > 0 ? w.revision : w.revision - 1, succeeded, results };
         });
       },
