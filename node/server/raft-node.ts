@@ -1,0 +1,340 @@
+// Drives the Raft core for one member: feeds it ticks and peer messages,
+// and for every Ready persists first (one fsync for the whole batch: group
+// commit), then sends messages, then hands committed entries to the
+// application, then advances. Inputs that arrive while a Ready is being
+// persisted wait in a queue, so they are stepped together afterwards.
+import type { Logger } from 'pino';
+import { ProposalDroppedError, Role } from '../raft/raft.js';
+import { RawNode, type Ready, type SoftState } from '../raft/raw-node.js';
+import type { LogStorage } from '../raft/storage.js';
+import type { ConfChange, ConfState, Entry, Message, NodeId, Snapshot, HardState } from '../raft/types.js';
+
+/** The durable side of the log (DiskStorage in production). */
+export interface DurableLog extends LogStorage {
+  save(hardState: HardState | undefined, entries: readonly Entry[]): Promise<void>;
+  saveSnapshot(snapshot: Snapshot): Promise<void>;
+  compact(index: number): Promise<void>;
+}
+
+export interface MessageSender {
+  send(messages: Message[]): void;
+}
+
+export interface Application {
+  /** Applies committed entries in order (normal and conf change entries). */
+  apply(entries: Entry[]): void;
+  /** Replaces the application state with a snapshot received from the leader. */
+  installSnapshot(snapshot: Snapshot): void;
+  /** The application's state at its applied index, for a local snapshot. */
+  snapshotData(): Uint8Array;
+  leaderChanged?(soft: SoftState): void;
+}
+
+export interface RaftNodeOptions {
+  id: NodeId;
+  storage: DurableLog;
+  transport: MessageSender;
+  app: Application;
+  logger: Logger;
+  /** Milliseconds per tick (etcd's --heartbeat-interval). */
+  tickMs: number;
+  electionTicks: number;
+  heartbeatTicks: number;
+  /** Index already applied to the application state (the snapshot's index on restart). */
+  applied: number;
+  /** Take a snapshot every this many applied entries (etcd's --snapshot-count). */
+  snapshotCount: number;
+  /** Entries kept after a snapshot so slightly lagging followers need no snapshot. */
+  snapshotCatchUpEntries?: number;
+  random?: () => number;
+}
+
+interface PendingRead {
+  resolve: (index: number) => void;
+  reject: (err: Error) => void;
+}
+
+export class RaftNode {
+  readonly raw: RawNode;
+  private readonly opts: RaftNodeOptions;
+  private inbox: Message[] = [];
+  private ticks = 0;
+  private busy = false;
+  private stopped = false;
+  private timer: NodeJS.Timeout | undefined;
+  private appliedIndex: number;
+  private snapshotIndex: number;
+  /** Reads waiting to join the next ReadIndex round. */
+  private readQueue: PendingRead[] = [];
+  /** Reads whose ReadIndex round is in flight, by context. */
+  private readsInFlight = new Map<string, PendingRead[]>();
+  /** Reads confirmed at an index the application has not applied yet. */
+  private readsAwaitingApply: { index: number; reads: PendingRead[] }[] = [];
+  private readSeq = 0;
+  private confState: ConfState;
+  private failure: Error | undefined;
+  /** The leader when the reads in flight were sent; a change means they will never be answered. */
+  private leaderIdAtRead: NodeId = 0;
+
+  constructor(opts: RaftNodeOptions) {
+    this.opts = opts;
+    this.raw = new RawNode({
+      id: opts.id,
+      storage: opts.storage,
+      electionTick: opts.electionTicks,
+      heartbeatTick: opts.heartbeatTicks,
+      applied: opts.applied,
+      random: opts.random ?? Math.random,
+      preVote: true,
+      checkQuorum: true,
+      maxSizePerMsg: 1024 * 1024,
+      maxInflightMsgs: 256,
+    });
+    this.appliedIndex = opts.applied;
+    this.snapshotIndex = opts.storage.snapshot().meta.index;
+    this.confState = opts.storage.initialState().conf;
+  }
+
+  start(): void {
+    this.timer = setInterval(() => {
+      this.ticks++;
+      this.kick();
+    }, this.opts.tickMs);
+    this.kick();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    const err = new Error('etcdserver: server stopped');
+    for (const r of this.readQueue) r.reject(err);
+    for (const reads of this.readsInFlight.values()) for (const r of reads) r.reject(err);
+    for (const w of this.readsAwaitingApply) for (const r of w.reads) r.reject(err);
+    this.readQueue = [];
+    this.readsInFlight.clear();
+    this.readsAwaitingApply = [];
+  }
+
+  /** A message from a peer. */
+  receive(m: Message): void {
+    if (this.stopped) return;
+    this.inbox.push(m);
+    this.kick();
+  }
+
+  /** Proposes data; throws ProposalDroppedError when it cannot be accepted now. */
+  propose(data: Uint8Array): void {
+    this.assertRunning();
+    this.raw.propose(data);
+    this.kick();
+  }
+
+  proposeConfChange(cc: ConfChange): void {
+    this.assertRunning();
+    this.raw.proposeConfChange(cc);
+    this.kick();
+  }
+
+  applyConfChange(cc: ConfChange): ConfState {
+    this.confState = this.raw.applyConfChange(cc);
+    return this.confState;
+  }
+
+  transferLeadership(target: NodeId): void {
+    this.raw.transferLeadership(target);
+    this.kick();
+  }
+
+  reportUnreachable(id: NodeId): void {
+    this.raw.reportUnreachable(id);
+    this.kick();
+  }
+
+  reportSnapshot(id: NodeId, ok: boolean): void {
+    this.raw.reportSnapshot(id, ok);
+    this.kick();
+  }
+
+  /**
+   * Resolves once it is safe to serve a linearizable read from local state:
+   * the leader confirmed its leadership and this member applied up to the
+   * leader's commit index at that moment. Concurrent reads share one round.
+   */
+  linearizableReadBarrier(): Promise<number> {
+    this.assertRunning();
+    return new Promise((resolve, reject) => {
+      this.readQueue.push({ resolve, reject });
+      this.kick();
+    });
+  }
+
+  /**
+   * Resolves once some leader is known, or rejects with etcd's "no leader"
+   * after `timeoutMs` (a member that just started, or lost its leader, gets
+   * an election's worth of time before clients see an error).
+   */
+  whenLeader(timeoutMs: number): Promise<void> {
+    if (this.raw.raft.lead !== 0) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      };
+      const timer = setTimeout(() => {
+        this.leaderWaiters.delete(waiter);
+        reject(new ProposalDroppedError('no leader'));
+      }, timeoutMs);
+      this.leaderWaiters.add(waiter);
+    });
+  }
+
+  private readonly leaderWaiters = new Set<{ resolve: () => void }>();
+
+  get applied(): number {
+    return this.appliedIndex;
+  }
+
+  get isLeader(): boolean {
+    return this.raw.raft.role === Role.Leader;
+  }
+
+  get leaderId(): NodeId {
+    return this.raw.raft.lead;
+  }
+
+  /** Set when persisting failed: the member must stop (it cannot promise durability). */
+  get fatalError(): Error | undefined {
+    return this.failure;
+  }
+
+  private assertRunning(): void {
+    if (this.stopped) throw new ProposalDroppedError('server stopped');
+    if (this.failure) throw new ProposalDroppedError(`storage failed: ${this.failure.message}`);
+  }
+
+  /** Runs the loop unless it is already waiting on a Ready. */
+  private kick(): void {
+    if (this.busy || this.stopped) return;
+    this.busy = true;
+    queueMicrotask(() => void this.run());
+  }
+
+  private async run(): Promise<void> {
+    try {
+      for (;;) {
+        if (this.stopped) return;
+        this.stepInputs();
+        if (!this.raw.hasReady()) return;
+        const rd = this.raw.ready();
+        await this.persist(rd);
+        if (this.stopped) return;
+        this.opts.transport.send(rd.messages);
+        this.applyReady(rd);
+        this.raw.advance(rd);
+        this.serveReads();
+        await this.maybeSnapshot();
+      }
+    } catch (err) {
+      this.failure = err instanceof Error ? err : new Error(String(err));
+      this.opts.logger.fatal({ err: this.failure }, 'raft loop failed; the member stops serving');
+      this.stop();
+    } finally {
+      this.busy = false;
+      // Inputs that arrived during the last await are handled now.
+      if (!this.stopped && (this.inbox.length > 0 || this.ticks > 0 || this.raw.hasReady())) this.kick();
+    }
+  }
+
+  private stepInputs(): void {
+    const inbox = this.inbox;
+    this.inbox = [];
+    for (const m of inbox) {
+      try {
+        this.raw.step(m);
+      } catch (err) {
+        this.opts.logger.warn({ err, from: m.from, type: m.type }, 'dropping a peer message the core refused');
+      }
+    }
+    for (; this.ticks > 0; this.ticks--) this.raw.tick();
+    if (this.readQueue.length > 0) this.startReadRound();
+  }
+
+  private startReadRound(): void {
+    const context = new TextEncoder().encode(`r${this.opts.id}.${++this.readSeq}`);
+    const reads = this.readQueue;
+    this.readQueue = [];
+    try {
+      this.raw.readIndex(context);
+      this.readsInFlight.set(contextKey(context), reads);
+    } catch (err) {
+      const error = err instanceof ProposalDroppedError ? new Error('etcdserver: no leader') : (err as Error);
+      for (const r of reads) r.reject(error);
+    }
+  }
+
+  private async persist(rd: Ready): Promise<void> {
+    if (rd.snapshot) await this.opts.storage.saveSnapshot(rd.snapshot);
+    if (rd.hardState || rd.entries.length > 0) await this.opts.storage.save(rd.hardState, rd.entries);
+  }
+
+  private applyReady(rd: Ready): void {
+    if (rd.softState) this.opts.app.leaderChanged?.(rd.softState);
+    if (rd.softState && rd.softState.lead !== 0 && this.leaderWaiters.size > 0) {
+      for (const w of this.leaderWaiters) w.resolve();
+      this.leaderWaiters.clear();
+    }
+    if (rd.snapshot) {
+      this.opts.app.installSnapshot(rd.snapshot);
+      this.appliedIndex = rd.snapshot.meta.index;
+      this.snapshotIndex = rd.snapshot.meta.index;
+      this.confState = rd.snapshot.meta.conf;
+    }
+    if (rd.committedEntries.length > 0) {
+      this.opts.app.apply(rd.committedEntries);
+      this.appliedIndex = rd.committedEntries[rd.committedEntries.length - 1]!.index;
+    }
+    for (const rs of rd.readStates) {
+      const key = contextKey(rs.context);
+      const reads = this.readsInFlight.get(key);
+      if (!reads) continue;
+      this.readsInFlight.delete(key);
+      this.readsAwaitingApply.push({ index: rs.index, reads });
+    }
+    // A member that lost its leader will never hear back about reads in flight.
+    if (rd.softState && this.readsInFlight.size > 0 && rd.softState.lead !== this.leaderIdAtRead) {
+      const err = new Error('etcdserver: leader changed');
+      for (const reads of this.readsInFlight.values()) for (const r of reads) r.reject(err);
+      this.readsInFlight.clear();
+    }
+    if (rd.softState) this.leaderIdAtRead = rd.softState.lead;
+  }
+
+  private serveReads(): void {
+    if (this.readsAwaitingApply.length === 0) return;
+    const still: { index: number; reads: PendingRead[] }[] = [];
+    for (const w of this.readsAwaitingApply) {
+      if (w.index <= this.appliedIndex) for (const r of w.reads) r.resolve(w.index);
+      else still.push(w);
+    }
+    this.readsAwaitingApply = still;
+  }
+
+  private async maybeSnapshot(): Promise<void> {
+    if (this.appliedIndex - this.snapshotIndex < this.opts.snapshotCount) return;
+    const index = this.appliedIndex;
+    const term = this.raw.raft.log.term(index);
+    if (term === undefined) return;
+    const snapshot: Snapshot = { meta: { index, term, conf: this.confState }, data: this.opts.app.snapshotData() };
+    await this.opts.storage.saveSnapshot(snapshot);
+    this.snapshotIndex = index;
+    const keep = this.opts.snapshotCatchUpEntries ?? 5000;
+    if (index > keep) await this.opts.storage.compact(index - keep);
+    this.opts.logger.info({ index, term }, 'saved snapshot and compacted the log');
+  }
+}
+
+function contextKey(ctx: Uint8Array): string {
+  return Buffer.from(ctx).toString('latin1');
+}
