@@ -204,6 +204,7 @@ export class WatchHub {
   // ---- live delivery -----------------------------------------------------
 
   private deliverLive(revision: number, changed: readonly History[]): void {
+    const keys = changed.map(historyKey);
     // Build each event at most once, and only if some watcher wants it.
     const plain: (WatchEvent | undefined)[] = [];
     const withPrev: (WatchEvent | undefined)[] = [];
@@ -213,16 +214,18 @@ export class WatchHub {
       return cache[i];
     };
 
-    for (const watcher of [...this.watchers.values()]) {
+    // Iterating the live map is safe: a watcher canceled by a callback is
+    // skipped, and one added by a callback starts after this revision.
+    for (const watcher of this.watchers.values()) {
       if (watcher.state !== 'synced' || watcher.nextRevision > revision) continue;
-      const events: WatchEvent[] = [];
-      changed.forEach((h, i) => {
-        if (!rangeContains(watcher.range, historyKey(h))) return;
-        const event = eventAt(i, watcher.options.prevKv);
-        if (event !== undefined && watcher.wants(event)) events.push(event);
-      });
       watcher.nextRevision = revision + 1;
-      if (events.length > 0) this.deliver(watcher, { watchId: watcher.id, header: { revision }, events });
+      let events: WatchEvent[] | undefined;
+      for (let i = 0; i < keys.length; i++) {
+        if (!rangeContains(watcher.range, keys[i]!)) continue;
+        const event = eventAt(i, watcher.options.prevKv);
+        if (event !== undefined && watcher.wants(event)) (events ??= []).push(event);
+      }
+      if (events !== undefined) this.deliver(watcher, { watchId: watcher.id, header: { revision }, events });
     }
   }
 
