@@ -13,6 +13,7 @@
 
 import {
   type History,
+  type KeyIndex,
   createRevisionAt,
   historyKey,
   leaseAt,
@@ -21,7 +22,6 @@ import {
   valueAt,
   versionAt,
 } from './key-index.js';
-import type { KeyIndex } from './key-index.js';
 import { fromByteString, keyRange } from './keys.js';
 import type { KeyValue, RangeRequest, SortTarget } from './types.js';
 

@@ -21,10 +21,8 @@
 // A watcher is canceled for compaction when its next revision is *below* the
 // compact revision, as etcd does; the compact revision itself stays readable.
 
-import type { KeyRange } from './keys.js';
-import { keyRange, rangeContains } from './keys.js';
-import { historyKey } from './key-index.js';
-import type { History } from './key-index.js';
+import { type History, historyKey } from './key-index.js';
+import { type KeyRange, keyRange, rangeContains } from './keys.js';
 import type { MvccStore } from './store.js';
 import type { WatchEvent } from './types.js';
 
