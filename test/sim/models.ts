@@ -3,7 +3,12 @@
 // kvModel: a map from string keys to string values with get, put, append and
 // compare-and-swap; a missing key reads as ''. Keys are independent, so the
 // model partitions a history by key and the checker handles each key alone.
+// Within a key it also leaves out lost writes whose effect no operation could
+// ever have seen (see dropInvisibleWrites): they cannot change the verdict,
+// and they are what makes the search expensive.
 import type { Model, Operation } from './linearizability.js';
+
+type KvOperation = Operation<KvModelInput, KvModelOutput>;
 
 export type KvModelInput =
   | { op: 'get'; key: string }
@@ -25,6 +30,84 @@ function withValue(state: KvModelState, key: string, value: string): KvModelStat
   if (value === '') next.delete(key);
   else next.set(key, value);
   return next;
+}
+
+/** Splits a key-value history into one sub-history per key, keeping order. */
+export function partitionByKey(history: KvOperation[]): KvOperation[][] {
+  const byKey = new Map<string, KvOperation[]>();
+  for (const op of history) {
+    let list = byKey.get(op.input.key);
+    if (list === undefined) {
+      list = [];
+      byKey.set(op.input.key, list);
+    }
+    list.push(op);
+  }
+  return [...byKey.values()];
+}
+
+/** Past this much string scanning the reduction is skipped (it is only an optimisation). */
+const SCAN_LIMIT = 50_000_000;
+
+/**
+ * Given the operations on ONE key, returns them without the lost writes
+ * (output unknown) that provably do not matter: the history without them is
+ * linearizable exactly when the history with them is.
+ *
+ * A lost put, append or cas writing a non-empty string w is left out when
+ *  (a) no get output and no cas expectation in the history contains w, and
+ *  (b) every cas answered "not swapped" either returned before the lost write
+ *      was called, or expected '' while '' can no longer be the value: no
+ *      operation writes '' and an answered non-empty write returned before
+ *      the lost write was called.
+ * Why: take a linearization that includes the lost write W. Until the next
+ * put or successful cas, every value of the key contains w, so by (a) no
+ * answered get or successful cas falls in that stretch, and no cas could
+ * swap there. Remove W and drop any unanswered operation whose outcome would
+ * change: values in the stretch change, but only appends (always legal) and,
+ * by (b), failed cas whose expectation still cannot match remain; after the
+ * stretch the values are the same again. So the history without W is
+ * linearizable too. The converse holds because W may always never happen.
+ * The conditions only mention gets, cas expectations and answered operations,
+ * none of which are removed, so many lost writes can be removed at once.
+ */
+export function dropInvisibleWrites(ops: KvOperation[]): KvOperation[] {
+  const lost = ops.filter((o) => o.output === undefined && o.input.op !== 'get');
+  if (lost.length === 0) return ops;
+  const seen = new Set<string>();
+  let writesEmpty = false;
+  let firstNonEmptyWrite = Infinity;
+  const failedCas: KvOperation[] = [];
+  for (const o of ops) {
+    const i = o.input;
+    if (i.op === 'get') {
+      if (o.output !== undefined && 'value' in o.output) seen.add(o.output.value);
+      continue;
+    }
+    if (i.op === 'cas') seen.add(i.expect);
+    if (i.op !== 'append' && i.value === '') writesEmpty = true;
+    if (o.output === undefined || !Number.isFinite(o.ret)) continue;
+    const wrote = i.op === 'cas' ? 'ok' in o.output && o.output.ok : true;
+    if (wrote && i.value !== '') firstNonEmptyWrite = Math.min(firstNonEmptyWrite, o.ret);
+    if (i.op === 'cas' && 'ok' in o.output && !o.output.ok) failedCas.push(o);
+  }
+  const observed = [...seen];
+  const total = observed.reduce((n, v) => n + v.length + 1, 0);
+  if (total * lost.length > SCAN_LIMIT) return ops;
+  const joined = observed.join('\u0000');
+  const invisible = new Set<KvOperation>();
+  for (const w of lost) {
+    const value = (w.input as { value: string }).value;
+    if (value === '') continue;
+    const shown = value.includes('\u0000') ? observed.some((v) => v.includes(value)) : joined.includes(value);
+    if (shown) continue;
+    const emptyImpossible = !writesEmpty && firstNonEmptyWrite < w.call;
+    const casOk = failedCas.every(
+      (c) => c.ret < w.call || ((c.input as { expect: string }).expect === '' && emptyImpossible),
+    );
+    if (casOk) invisible.add(w);
+  }
+  return invisible.size === 0 ? ops : ops.filter((o) => !invisible.has(o));
 }
 
 function quote(s: string): string {
@@ -74,16 +157,7 @@ export const kvModel: Model<KvModelState, KvModelInput, KvModelOutput> = {
   },
 
   partition(history) {
-    const byKey = new Map<string, Operation<KvModelInput, KvModelOutput>[]>();
-    for (const op of history) {
-      let list = byKey.get(op.input.key);
-      if (list === undefined) {
-        list = [];
-        byKey.set(op.input.key, list);
-      }
-      list.push(op);
-    }
-    return [...byKey.values()];
+    return partitionByKey(history).map(dropInvisibleWrites);
   },
 
   describe(input, output) {

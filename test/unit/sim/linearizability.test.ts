@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkLinearizable, type CheckResult, type Model, type Operation } from '../../sim/linearizability.js';
-import { kvModel, type KvModelInput, type KvModelOutput } from '../../sim/models.js';
+import { dropInvisibleWrites, kvModel, type KvModelInput, type KvModelOutput } from '../../sim/models.js';
 
 type Op = Operation<KvModelInput, KvModelOutput>;
 
@@ -335,29 +335,36 @@ function bruteForce(history: Op[]): boolean {
   return go(kvModel.init());
 }
 
-function smallRandomHistory(rng: Rand, keys: readonly string[]): Op[] {
-  const values = ['', 'a', 'b'];
+interface SmallOptions {
+  keys: readonly string[];
+  /** Values written by put, append and cas. */
+  written: readonly string[];
+  /** Values a get may report and a cas may expect. */
+  observed: readonly string[];
+}
+
+function smallRandomHistory(rng: Rand, o: SmallOptions): Op[] {
   const h: Op[] = [];
   const count = rng.int(1, 7);
   for (let k = 0; k < count; k++) {
     const call = rng.int(0, 8);
     const ret = call + rng.int(0, 4);
     const client = k;
-    const key = rng.pick(keys);
-    const lost = rng.chance(0.2);
+    const key = rng.pick(o.keys);
+    const lost = rng.chance(0.25);
     const r = lost ? null : ret;
     switch (rng.int(0, 3)) {
       case 0:
-        h.push(get(client, call, r, key, rng.pick(values)));
+        h.push(get(client, call, r, key, rng.pick(o.observed)));
         break;
       case 1:
-        h.push(put(client, call, r, key, rng.pick(values.slice(1))));
+        h.push(put(client, call, r, key, rng.pick(o.written)));
         break;
       case 2:
-        h.push(append(client, call, r, key, rng.pick(values.slice(1))));
+        h.push(append(client, call, r, key, rng.pick(o.written)));
         break;
       default:
-        h.push(cas(client, call, r, key, rng.pick(values), rng.pick(values), rng.chance(0.5)));
+        h.push(cas(client, call, r, key, rng.pick(o.observed), rng.pick(o.written), rng.chance(0.5)));
     }
     // Sometimes a client that gave up: no output, but a finite ret.
     if (!lost && rng.chance(0.05)) h[h.length - 1] = { ...h[h.length - 1], output: undefined };
@@ -365,22 +372,77 @@ function smallRandomHistory(rng: Rand, keys: readonly string[]): Op[] {
   return h;
 }
 
-test('agrees with a brute-force search on thousands of small random histories', () => {
-  const rng = new Rand(12345);
+function crossCheck(seed: number, trials: number, pick: (trial: number) => SmallOptions): { ok: number; illegal: number; dropped: number } {
+  const rng = new Rand(seed);
   let ok = 0;
   let illegal = 0;
-  for (let trial = 0; trial < 4000; trial++) {
-    // One key, or two (which exercises partitioning: brute force sees one history).
-    const h = smallRandomHistory(rng, trial % 4 === 3 ? ['x', 'y'] : ['x']);
+  let dropped = 0;
+  for (let trial = 0; trial < trials; trial++) {
+    const h = smallRandomHistory(rng, pick(trial));
     const expected = bruteForce(h);
     const got = check(h).result;
     assert.equal(got, expected ? 'ok' : 'illegal', `trial ${trial}: ${JSON.stringify(h)}`);
     if (expected) ok++;
     else illegal++;
+    const parts = kvModel.partition?.(h) ?? [h];
+    dropped += h.length - parts.reduce((n, p) => n + p.length, 0);
   }
+  return { ok, illegal, dropped };
+}
+
+test('agrees with a brute-force search on thousands of small random histories', () => {
+  const values = ['', 'a', 'b'];
+  const r = crossCheck(12345, 4000, (trial) => ({
+    // One key, or two (which exercises partitioning: brute force sees one history).
+    keys: trial % 4 === 3 ? ['x', 'y'] : ['x'],
+    written: values.slice(1),
+    observed: values,
+  }));
   // Both outcomes must be well represented for the comparison to mean anything.
-  assert.ok(ok > 500, `only ${ok} linearizable histories`);
-  assert.ok(illegal > 500, `only ${illegal} illegal histories`);
+  assert.ok(r.ok > 500, `only ${r.ok} linearizable histories`);
+  assert.ok(r.illegal > 500, `only ${r.illegal} illegal histories`);
+});
+
+test('leaving out invisible lost writes never changes the verdict (brute-force cross-check)', () => {
+  // Overlapping strings, '' written sometimes, and cas expectations both empty
+  // and not, so every condition of the reduction is exercised.
+  const r = crossCheck(777, 6000, (trial) => ({
+    keys: ['x'],
+    written: trial % 3 === 0 ? ['a', 'b', 'ab', 'c', ''] : ['a', 'b', 'ab', 'c'],
+    observed: trial % 2 === 0 ? ['', 'a', 'ab', 'abc', 'ca'] : ['', 'a', 'b', 'ba', 'bc'],
+  }));
+  assert.ok(r.ok > 500, `only ${r.ok} linearizable histories`);
+  assert.ok(r.illegal > 500, `only ${r.illegal} illegal histories`);
+  assert.ok(r.dropped > 300, `only ${r.dropped} operations left out`);
+});
+
+test('which lost writes are left out', () => {
+  const lostB = put(2, 2, null, 'x', 'b');
+  // Never observed: left out.
+  assert.deepEqual(dropInvisibleWrites([put(1, 0, 1, 'x', 'a'), lostB, get(3, 5, 6, 'x', 'a')]).length, 2);
+  // Observed by a read (even inside a longer value): kept.
+  assert.equal(dropInvisibleWrites([put(1, 0, 1, 'x', 'a'), lostB, get(3, 5, 6, 'x', 'bz')]).length, 3);
+  // Expected by a cas: kept.
+  assert.equal(dropInvisibleWrites([lostB, cas(3, 5, 6, 'x', 'b', 'c', false)]).length, 2);
+  // A failed cas after it might be explained only by it: kept, and needed.
+  const explainsCas = [put(1, 0, 1, 'x', 'a'), lostB, cas(3, 3, 4, 'x', 'a', 'c', false), put(1, 5, 6, 'x', 'd'), get(3, 7, 8, 'x', 'd')];
+  assert.equal(dropInvisibleWrites(explainsCas).length, 5);
+  assertOk(explainsCas);
+  // The same with an empty expectation, before anything was written: kept, and needed.
+  const explainsEmptyCas = [put(2, 0, null, 'x', 'b'), cas(3, 1, 2, 'x', '', 'c', false), put(1, 3, 4, 'x', 'd'), get(3, 5, 6, 'x', 'd')];
+  assert.equal(dropInvisibleWrites(explainsEmptyCas).length, 4);
+  assertOk(explainsEmptyCas);
+  // An empty expectation after a completed write cannot match any more: left out.
+  assert.equal(dropInvisibleWrites([put(1, 0, 1, 'x', 'a'), lostB, cas(3, 3, 4, 'x', '', 'c', false)]).length, 2);
+  // ... unless something may write '' again.
+  assert.equal(
+    dropInvisibleWrites([put(1, 0, 1, 'x', 'a'), lostB, cas(3, 3, 4, 'x', '', 'c', false), put(1, 9, 10, 'x', '')]).length,
+    4,
+  );
+  // A cas that failed before the lost write was called does not matter: left out.
+  assert.equal(dropInvisibleWrites([cas(3, 0, 1, 'x', 'q', 'c', false), lostB]).length, 1);
+  // Writes of '' and answered writes are never left out.
+  assert.equal(dropInvisibleWrites([put(2, 2, null, 'x', ''), put(1, 0, 1, 'x', 'a')]).length, 2);
 });
 
 // ---- large histories from a real sequential execution --------------------------
