@@ -1,0 +1,198 @@
+// Conversions between etcd's protobuf messages as @grpc/proto-loader hands
+// them over (field names exactly as in etcd's .proto files, 64-bit integers
+// as decimal strings, bytes as Buffers, enums by name) and the server's own
+// types (camelCase, numbers, Uint8Array).
+import type {
+  Compare,
+  DeleteRangeRequest,
+  DeleteRangeResponse,
+  KeyValue,
+  PutRequest,
+  PutResponse,
+  RangeRequest,
+  RangeResponse,
+  RequestOp,
+  ResponseOp,
+  SortOrder,
+  SortTarget,
+  TxnRequest,
+  TxnResponse,
+  WatchEvent,
+} from '../../mvcc/types.js';
+import type { Header } from '../../server/etcd-server.js';
+import type { Member } from '../../server/membership.js';
+import { ServerError } from '../../server/errors.js';
+
+/** A protobuf message as proto-loader represents it. */
+export type Pb = Record<string, unknown>;
+
+/** int64/uint64 fields arrive as decimal strings (or numbers from some clients). */
+export function int(value: unknown, field: string): number {
+  if (value === undefined || value === null || value === '') return 0;
+  const n = typeof value === 'number' ? value : Number(value);
+  if (!Number.isSafeInteger(n)) {
+    throw new ServerError('INVALID_ARGUMENT', `etcdserver: field ${field} (${String(value)}) is out of range`);
+  }
+  return n;
+}
+
+export function str64(n: number): string {
+  return String(n);
+}
+
+function bytesOf(value: unknown): Uint8Array {
+  if (value === undefined || value === null) return new Uint8Array();
+  if (value instanceof Uint8Array) return value;
+  if (typeof value === 'string') return Buffer.from(value, 'base64');
+  throw new ServerError('INVALID_ARGUMENT', 'etcdserver: malformed bytes field');
+}
+
+function optionalBytes(value: unknown): Uint8Array | undefined {
+  const b = bytesOf(value);
+  return b.length === 0 ? undefined : b;
+}
+
+function buf(b: Uint8Array): Buffer {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+}
+
+export function headerPb(h: Header): Pb {
+  return { cluster_id: str64(h.clusterId), member_id: str64(h.memberId), revision: str64(h.revision), raft_term: str64(h.raftTerm) };
+}
+
+export function keyValuePb(kv: KeyValue): Pb {
+  return {
+    key: buf(kv.key),
+    create_revision: str64(kv.createRevision),
+    mod_revision: str64(kv.modRevision),
+    version: str64(kv.version),
+    value: buf(kv.value),
+    lease: str64(kv.lease),
+  };
+}
+
+const SORT_ORDERS: readonly SortOrder[] = ['NONE', 'ASCEND', 'DESCEND'];
+const SORT_TARGETS: readonly SortTarget[] = ['KEY', 'VERSION', 'CREATE', 'MOD', 'VALUE'];
+
+function enumValue<T extends string>(value: unknown, names: readonly T[], field: string): T {
+  if (value === undefined || value === null) return names[0]!;
+  if (typeof value === 'number') {
+    const name = names[value];
+    if (name) return name;
+  } else if (typeof value === 'string' && (names as readonly string[]).includes(value)) {
+    return value as T;
+  }
+  throw new ServerError('INVALID_ARGUMENT', `etcdserver: invalid ${field} ${String(value)}`);
+}
+
+export function rangeRequest(pb: Pb): RangeRequest {
+  return {
+    key: bytesOf(pb.key),
+    ...(optionalBytes(pb.range_end) && { rangeEnd: bytesOf(pb.range_end) }),
+    limit: int(pb.limit, 'limit'),
+    revision: int(pb.revision, 'revision'),
+    sortOrder: enumValue(pb.sort_order, SORT_ORDERS, 'sort order'),
+    sortTarget: enumValue(pb.sort_target, SORT_TARGETS, 'sort target'),
+    serializable: pb.serializable === true,
+    keysOnly: pb.keys_only === true,
+    countOnly: pb.count_only === true,
+    minModRevision: int(pb.min_mod_revision, 'min_mod_revision'),
+    maxModRevision: int(pb.max_mod_revision, 'max_mod_revision'),
+    minCreateRevision: int(pb.min_create_revision, 'min_create_revision'),
+    maxCreateRevision: int(pb.max_create_revision, 'max_create_revision'),
+  };
+}
+
+export function rangeResponsePb(r: RangeResponse, header: Header): Pb {
+  return { header: headerPb(header), kvs: r.kvs.map(keyValuePb), more: r.more, count: str64(r.count) };
+}
+
+export function putRequest(pb: Pb): PutRequest {
+  return {
+    key: bytesOf(pb.key),
+    value: bytesOf(pb.value),
+    lease: int(pb.lease, 'lease'),
+    prevKv: pb.prev_kv === true,
+    ignoreValue: pb.ignore_value === true,
+    ignoreLease: pb.ignore_lease === true,
+  };
+}
+
+export function putResponsePb(r: PutResponse, header: Header): Pb {
+  return { header: headerPb(header), ...(r.prevKv && { prev_kv: keyValuePb(r.prevKv) }) };
+}
+
+export function deleteRangeRequest(pb: Pb): DeleteRangeRequest {
+  return { key: bytesOf(pb.key), ...(optionalBytes(pb.range_end) && { rangeEnd: bytesOf(pb.range_end) }), prevKv: pb.prev_kv === true };
+}
+
+export function deleteRangeResponsePb(r: DeleteRangeResponse, header: Header): Pb {
+  return { header: headerPb(header), deleted: str64(r.deleted), prev_kvs: r.prevKvs.map(keyValuePb) };
+}
+
+const COMPARE_RESULTS = ['EQUAL', 'GREATER', 'LESS', 'NOT_EQUAL'] as const;
+const COMPARE_TARGETS = ['VERSION', 'CREATE', 'MOD', 'VALUE', 'LEASE'] as const;
+
+function compare(pb: Pb): Compare {
+  return {
+    result: enumValue(pb.result, COMPARE_RESULTS, 'compare result'),
+    target: enumValue(pb.target, COMPARE_TARGETS, 'compare target'),
+    key: bytesOf(pb.key),
+    ...(optionalBytes(pb.range_end) && { rangeEnd: bytesOf(pb.range_end) }),
+    version: int(pb.version, 'version'),
+    createRevision: int(pb.create_revision, 'create_revision'),
+    modRevision: int(pb.mod_revision, 'mod_revision'),
+    value: bytesOf(pb.value),
+    lease: int(pb.lease, 'lease'),
+  };
+}
+
+function requestOp(pb: Pb): RequestOp {
+  if (pb.request_range) return { requestRange: rangeRequest(pb.request_range as Pb) };
+  if (pb.request_put) return { requestPut: putRequest(pb.request_put as Pb) };
+  if (pb.request_delete_range) return { requestDeleteRange: deleteRangeRequest(pb.request_delete_range as Pb) };
+  if (pb.request_txn) return { requestTxn: txnRequest(pb.request_txn as Pb) };
+  throw new ServerError('INVALID_ARGUMENT', 'etcdserver: txn operation has no request');
+}
+
+export function txnRequest(pb: Pb): TxnRequest {
+  return {
+    compare: ((pb.compare as Pb[] | undefined) ?? []).map(compare),
+    success: ((pb.success as Pb[] | undefined) ?? []).map(requestOp),
+    failure: ((pb.failure as Pb[] | undefined) ?? []).map(requestOp),
+  };
+}
+
+function responseOpPb(op: ResponseOp, header: Header): Pb {
+  if (op.responseRange) return { response_range: rangeResponsePb(op.responseRange, header) };
+  if (op.responsePut) return { response_put: putResponsePb(op.responsePut, header) };
+  if (op.responseDeleteRange) return { response_delete_range: deleteRangeResponsePb(op.responseDeleteRange, header) };
+  return { response_txn: txnResponsePb(op.responseTxn!, header) };
+}
+
+export function txnResponsePb(r: TxnResponse, header: Header): Pb {
+  // Nested responses carry the same header as the txn, as etcd's do.
+  const h = { ...header, revision: r.header.revision };
+  return { header: headerPb(h), succeeded: r.succeeded, responses: r.responses.map((op) => responseOpPb(op, h)) };
+}
+
+export function eventPb(e: WatchEvent): Pb {
+  return { type: e.type, kv: keyValuePb(e.kv), ...(e.prevKv && { prev_kv: keyValuePb(e.prevKv) }) };
+}
+
+export function memberPb(m: Member): Pb {
+  return { ID: str64(m.id), name: m.name, peerURLs: m.peerUrls, clientURLs: m.clientUrls, isLearner: m.isLearner };
+}
+
+/** Approximate encoded size of a request's keys and values, for the request size limit. */
+export function txnPayloadSize(t: TxnRequest): number {
+  let n = 0;
+  for (const c of t.compare ?? []) n += c.key.length + (c.value?.length ?? 0) + (c.rangeEnd?.length ?? 0);
+  for (const op of [...(t.success ?? []), ...(t.failure ?? [])]) {
+    if (op.requestPut) n += op.requestPut.key.length + (op.requestPut.value?.length ?? 0);
+    else if (op.requestDeleteRange) n += op.requestDeleteRange.key.length + (op.requestDeleteRange.rangeEnd?.length ?? 0);
+    else if (op.requestTxn) n += txnPayloadSize(op.requestTxn);
+    else if (op.requestRange) n += op.requestRange.key.length + (op.requestRange.rangeEnd?.length ?? 0);
+  }
+  return n;
+}

@@ -1,0 +1,331 @@
+// The etcd v3 gRPC services (KV, Watch, Lease, Cluster, Maintenance, Auth)
+// on top of one EtcdServer. Handlers translate messages, enforce the request
+// size limit, and map server errors to gRPC statuses with etcd's messages,
+// which clients recognise by their text.
+import { status, type ServerDuplexStream, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import type { Watch, WatchBatch, WatchFilter } from '../../mvcc/watch.js';
+import type { EtcdServer } from '../../server/etcd-server.js';
+import { ServerError, type StatusCode } from '../../server/errors.js';
+import {
+  deleteRangeRequest,
+  deleteRangeResponsePb,
+  eventPb,
+  headerPb,
+  int,
+  memberPb,
+  putRequest,
+  putResponsePb,
+  rangeRequest,
+  rangeResponsePb,
+  str64,
+  txnRequest,
+  txnPayloadSize,
+  txnResponsePb,
+  type Pb,
+} from './convert.js';
+
+export interface ServiceContext {
+  server: EtcdServer;
+  logger: Logger;
+  version: string;
+  maxRequestBytes: number;
+  /** The snapshot stream's bytes (the server state wrapped in the snapshot file format). */
+  snapshotStream: () => Uint8Array;
+}
+
+const GRPC_CODES: Record<StatusCode, status> = {
+  INVALID_ARGUMENT: status.INVALID_ARGUMENT,
+  OUT_OF_RANGE: status.OUT_OF_RANGE,
+  NOT_FOUND: status.NOT_FOUND,
+  FAILED_PRECONDITION: status.FAILED_PRECONDITION,
+  RESOURCE_EXHAUSTED: status.RESOURCE_EXHAUSTED,
+  UNAVAILABLE: status.UNAVAILABLE,
+  DEADLINE_EXCEEDED: status.DEADLINE_EXCEEDED,
+  UNIMPLEMENTED: status.UNIMPLEMENTED,
+  INTERNAL: status.INTERNAL,
+};
+
+export function toGrpcError(err: unknown, logger: Logger): { code: status; details: string } {
+  if (err instanceof ServerError || (err instanceof Error && 'code' in err && typeof err.code === 'string' && err.code in GRPC_CODES)) {
+    return { code: GRPC_CODES[(err as ServerError).code], details: err.message };
+  }
+  logger.error({ err }, 'unexpected error serving a request');
+  return { code: status.INTERNAL, details: `etcdserver: ${err instanceof Error ? err.message : String(err)}` };
+}
+
+/** Wraps an async unary handler: validation errors and server errors become statuses. */
+function unary(ctx: ServiceContext, handle: (req: Pb) => Promise<Pb> | Pb) {
+  return (call: ServerUnaryCall<Pb, Pb>, callback: sendUnaryData<Pb>): void => {
+    Promise.resolve()
+      .then(() => handle(call.request))
+      .then(
+        (res) => callback(null, res),
+        (err: unknown) => callback(toGrpcError(err, ctx.logger)),
+      );
+  };
+}
+
+function checkSize(ctx: ServiceContext, size: number): void {
+  if (size > ctx.maxRequestBytes) throw new ServerError('INVALID_ARGUMENT', 'etcdserver: request is too large');
+}
+
+export function kvService(ctx: ServiceContext): UntypedServiceImplementation {
+  const s = ctx.server;
+  return {
+    Range: unary(ctx, async (req) => rangeResponsePb(await s.range(rangeRequest(req)), s.header())),
+    Put: unary(ctx, async (req) => {
+      const put = putRequest(req);
+      checkSize(ctx, put.key.length + (put.value?.length ?? 0));
+      const res = await s.put(put);
+      return putResponsePb(res, { ...s.header(), revision: res.header.revision });
+    }),
+    DeleteRange: unary(ctx, async (req) => {
+      const res = await s.deleteRange(deleteRangeRequest(req));
+      return deleteRangeResponsePb(res, { ...s.header(), revision: res.header.revision });
+    }),
+    Txn: unary(ctx, async (req) => {
+      const txn = txnRequest(req);
+      checkSize(ctx, txnPayloadSize(txn));
+      const res = await s.txn(txn);
+      return txnResponsePb(res, { ...s.header(), revision: res.header.revision });
+    }),
+    Compact: unary(ctx, async (req) => {
+      const res = await s.compact(int(req.revision, 'revision'), req.physical === true);
+      return { header: headerPb({ ...s.header(), revision: res.header.revision }) };
+    }),
+  };
+}
+
+export function leaseService(ctx: ServiceContext): UntypedServiceImplementation {
+  const s = ctx.server;
+  return {
+    LeaseGrant: unary(ctx, async (req) => {
+      const res = await s.leaseGrant(int(req.TTL, 'TTL'), int(req.ID, 'ID'));
+      return { header: headerPb(s.header()), ID: str64(res.id), TTL: str64(res.ttl), error: res.error ?? '' };
+    }),
+    LeaseRevoke: unary(ctx, async (req) => {
+      await s.leaseRevoke(int(req.ID, 'ID'));
+      return { header: headerPb(s.header()) };
+    }),
+    LeaseTimeToLive: unary(ctx, async (req) => {
+      const res = await s.leaseTimeToLive(int(req.ID, 'ID'), req.keys === true);
+      return {
+        header: headerPb(s.header()),
+        ID: str64(res.id),
+        TTL: str64(res.ttl),
+        grantedTTL: str64(res.grantedTtl),
+        keys: res.keys.map((k) => Buffer.from(k)),
+      };
+    }),
+    LeaseLeases: unary(ctx, async () => ({ header: headerPb(s.header()), leases: (await s.leaseLeases()).map((id) => ({ ID: str64(id) })) })),
+    LeaseKeepAlive: (call: ServerDuplexStream<Pb, Pb>) => {
+      call.on('data', (req: Pb) => {
+        let id = 0;
+        try {
+          id = int(req.ID, 'ID');
+        } catch (err) {
+          call.destroy(Object.assign(new Error((err as Error).message), { code: status.INVALID_ARGUMENT }));
+          return;
+        }
+        s.leaseKeepAlive(id).then(
+          (ttl) => call.write({ header: headerPb(s.header()), ID: str64(id), TTL: str64(ttl) }),
+          (err: unknown) => {
+            // An unknown or expired lease is answered with TTL 0, as etcd does.
+            if (err instanceof ServerError && err.code === 'NOT_FOUND') {
+              call.write({ header: headerPb(s.header()), ID: str64(id), TTL: '0' });
+            } else {
+              const e = toGrpcError(err, ctx.logger);
+              call.destroy(Object.assign(new Error(e.details), { code: e.code }));
+            }
+          },
+        );
+      });
+      call.on('end', () => call.end());
+      call.on('error', () => {});
+    },
+  };
+}
+
+export function watchService(ctx: ServiceContext): UntypedServiceImplementation {
+  const s = ctx.server;
+  return {
+    Watch: (call: ServerDuplexStream<Pb, Pb>) => {
+      const watchers = new Map<number, Watch>();
+      let nextId = 0;
+      let closed = false;
+      const send = (msg: Pb): boolean => (closed ? false : call.write(msg));
+      const deliver = (streamId: number, batch: WatchBatch): boolean | void => {
+        const msg: Pb = {
+          header: headerPb({ ...s.header(), revision: batch.header.revision }),
+          watch_id: str64(streamId),
+          events: batch.events.map(eventPb),
+        };
+        if (batch.canceled) {
+          msg.canceled = true;
+          watchers.delete(streamId);
+          if (batch.compactRevision) msg.compact_revision = str64(batch.compactRevision);
+          if (batch.cancelReason) msg.cancel_reason = batch.cancelReason;
+        }
+        const ok = send(msg);
+        if (!ok && !closed) {
+          // Slow reader: pause this watcher until the stream drains.
+          call.once('drain', () => watchers.get(streamId)?.resume());
+          return false;
+        }
+        return undefined;
+      };
+      call.on('data', (req: Pb) => {
+        try {
+          if (req.create_request) {
+            const c = req.create_request as Pb;
+            const requested = int(c.watch_id, 'watch_id');
+            const id = requested > 0 ? requested : nextId++;
+            if (watchers.has(id)) throw new ServerError('INVALID_ARGUMENT', 'etcdserver: duplicate watch ID');
+            const filters = ((c.filters as (string | number)[] | undefined) ?? []).map((f) => (f === 'NOPUT' || f === 0 ? 'NOPUT' : 'NODELETE')) as WatchFilter[];
+            const key = c.key as Buffer | undefined;
+            if (!key || key.length === 0) throw new ServerError('INVALID_ARGUMENT', 'etcdserver: key is not provided');
+            const rangeEnd = c.range_end as Buffer | undefined;
+            // Announce the watch before any event for it can be sent.
+            send({ header: headerPb(s.header()), watch_id: str64(id), created: true });
+            const watcher = s.watchHub.watch(
+              {
+                key,
+                ...(rangeEnd && rangeEnd.length > 0 && { rangeEnd }),
+                startRevision: int(c.start_revision, 'start_revision'),
+                prevKv: c.prev_kv === true,
+                filters,
+                progressNotify: c.progress_notify === true,
+              },
+              (batch) => deliver(id, batch),
+            );
+            watchers.set(id, watcher);
+          } else if (req.cancel_request) {
+            const id = int((req.cancel_request as Pb).watch_id, 'watch_id');
+            const w = watchers.get(id);
+            if (w) {
+              w.cancel();
+              watchers.delete(id);
+            }
+            send({ header: headerPb(s.header()), watch_id: str64(id), canceled: true });
+          } else if (req.progress_request) {
+            send({ header: headerPb({ ...s.header(), revision: s.watchHub.progressRevision() }), watch_id: '-1' });
+          }
+        } catch (err) {
+          const e = toGrpcError(err, ctx.logger);
+          send({ header: headerPb(s.header()), watch_id: '-1', canceled: true, cancel_reason: e.details });
+        }
+      });
+      const close = (): void => {
+        if (closed) return;
+        closed = true;
+        for (const w of watchers.values()) w.cancel();
+        watchers.clear();
+      };
+      call.on('end', () => {
+        close();
+        call.end();
+      });
+      call.on('cancelled', close);
+      call.on('error', close);
+      call.on('close', close);
+    },
+  };
+}
+
+export function clusterService(ctx: ServiceContext): UntypedServiceImplementation {
+  const s = ctx.server;
+  return {
+    MemberList: unary(ctx, async (req) => ({ header: headerPb(s.header()), members: (await s.memberList(req.linearizable !== false)).map(memberPb) })),
+    MemberAdd: unary(ctx, async (req) => {
+      const { member, members } = await s.memberAdd((req.peerURLs as string[] | undefined) ?? [], req.isLearner === true);
+      return { header: headerPb(s.header()), member: memberPb(member), members: members.map(memberPb) };
+    }),
+    MemberRemove: unary(ctx, async (req) => ({ header: headerPb(s.header()), members: (await s.memberRemove(int(req.ID, 'ID'))).map(memberPb) })),
+    MemberUpdate: unary(ctx, async (req) => ({
+      header: headerPb(s.header()),
+      members: (await s.memberUpdate(int(req.ID, 'ID'), (req.peerURLs as string[] | undefined) ?? [])).map(memberPb),
+    })),
+    MemberPromote: unary(ctx, async (req) => ({ header: headerPb(s.header()), members: (await s.memberPromote(int(req.ID, 'ID'))).map(memberPb) })),
+  };
+}
+
+export function maintenanceService(ctx: ServiceContext): UntypedServiceImplementation {
+  const s = ctx.server;
+  return {
+    Status: unary(ctx, () => {
+      const st = s.status(ctx.version);
+      return {
+        header: headerPb(st.header),
+        version: st.version,
+        dbSize: str64(st.dbSize),
+        leader: str64(st.leader),
+        raftIndex: str64(st.raftIndex),
+        raftTerm: str64(st.raftTerm),
+        raftAppliedIndex: str64(st.raftAppliedIndex),
+        errors: st.errors,
+        dbSizeInUse: str64(st.dbSizeInUse),
+        isLearner: st.isLearner,
+      };
+    }),
+    Alarm: unary(ctx, async (req) => {
+      const action = req.action === 'DEACTIVATE' || req.action === 2 ? 'DEACTIVATE' : req.action === 'ACTIVATE' || req.action === 1 ? 'ACTIVATE' : 'GET';
+      if (action === 'DEACTIVATE') {
+        const alarm = req.alarm === 'CORRUPT' || req.alarm === 2 ? 'CORRUPT' : 'NOSPACE';
+        await s.alarmDeactivate(int(req.memberID, 'memberID'), alarm);
+      } else if (action === 'ACTIVATE') {
+        throw new ServerError('INVALID_ARGUMENT', 'etcdserver: alarms can only be raised by the cluster itself');
+      }
+      return { header: headerPb(s.header()), alarms: s.alarmList().map((a) => ({ memberID: str64(a.memberId), alarm: a.alarm })) };
+    }),
+    Defragment: unary(ctx, () => ({ header: headerPb(s.header()) })),
+    Hash: unary(ctx, async () => ({ header: headerPb(s.header()), hash: (await s.hashKv(0)).hash })),
+    HashKV: unary(ctx, async (req) => {
+      const h = await s.hashKv(int(req.revision, 'revision'));
+      return { header: headerPb(s.header()), hash: h.hash, compact_revision: str64(h.compactRevision), hash_revision: str64(h.hashRevision) };
+    }),
+    MoveLeader: unary(ctx, async (req) => {
+      await s.moveLeader(int(req.targetID, 'targetID'));
+      return { header: headerPb(s.header()) };
+    }),
+    Downgrade: unary(ctx, () => {
+      throw new ServerError('UNIMPLEMENTED', 'etcdserver: downgrade is not supported');
+    }),
+    Snapshot: (call: ServerWritableStream<Pb, Pb>) => {
+      let bytes: Uint8Array;
+      try {
+        bytes = ctx.snapshotStream();
+      } catch (err) {
+        const e = toGrpcError(err, ctx.logger);
+        call.destroy(Object.assign(new Error(e.details), { code: e.code }));
+        return;
+      }
+      const chunk = 32 * 1024;
+      let offset = 0;
+      const header = headerPb(s.header());
+      const pump = (): void => {
+        while (offset < bytes.length) {
+          const end = Math.min(offset + chunk, bytes.length);
+          const ok = call.write({ header, blob: Buffer.from(bytes.subarray(offset, end)), remaining_bytes: str64(bytes.length - end) });
+          offset = end;
+          if (!ok) {
+            call.once('drain', pump);
+            return;
+          }
+        }
+        call.end();
+      };
+      pump();
+    },
+  };
+}
+
+/** Authentication is not offered yet: every Auth call says so clearly. */
+export function authService(methods: string[]): UntypedServiceImplementation {
+  const impl: UntypedServiceImplementation = {};
+  for (const name of methods) {
+    impl[name] = (_call: ServerUnaryCall<Pb, Pb>, callback: sendUnaryData<Pb>) =>
+      callback({ code: status.UNIMPLEMENTED, details: 'etcdserver: authentication is not supported by this server' });
+  }
+  return impl;
+}

@@ -1,0 +1,95 @@
+// Prometheus metrics under etcd's names, so existing etcd dashboards and
+// alert rules work unchanged. One registry per member (tests run several
+// members in one process).
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { EtcdServer } from '../server/etcd-server.js';
+import type { ServerHooks } from '../server/etcd-server.js';
+import { Role } from '../raft/raft.js';
+
+export interface NodeMetrics {
+  registry: Registry;
+  hooks: ServerHooks;
+  /** Starts reading gauges from the server at scrape time. */
+  bind(server: EtcdServer): void;
+}
+
+export function createNodeMetrics(options: { defaultMetrics?: boolean } = {}): NodeMetrics {
+  const registry = new Registry();
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  let server: EtcdServer | undefined;
+
+  const hasLeader = new Gauge({ name: 'etcd_server_has_leader', help: 'Whether or not a leader exists. 1 is existence, 0 is not.', registers: [registry] });
+  const isLeader = new Gauge({ name: 'etcd_server_is_leader', help: 'Whether or not this member is a leader. 1 if is, 0 otherwise.', registers: [registry] });
+  const isLearner = new Gauge({ name: 'etcd_server_is_learner', help: 'Whether or not this member is a learner. 1 if is, 0 otherwise.', registers: [registry] });
+  const leaderChanges = new Counter({ name: 'etcd_server_leader_changes_seen_total', help: 'The number of leader changes seen.', registers: [registry] });
+  const committed = new Counter({ name: 'etcd_server_proposals_committed_total', help: 'The total number of consensus proposals committed.', registers: [registry] });
+  const failed = new Counter({ name: 'etcd_server_proposals_failed_total', help: 'The total number of failed proposals seen.', registers: [registry] });
+  new Gauge({
+    name: 'etcd_server_proposals_applied_total',
+    help: 'The total number of consensus proposals applied.',
+    registers: [registry],
+    collect() {
+      if (server?.node) this.set(server.node.applied);
+    },
+  });
+  new Gauge({
+    name: 'etcd_mvcc_db_total_size_in_bytes',
+    help: 'Total size of the underlying database physically allocated in bytes.',
+    registers: [registry],
+    collect() {
+      if (server) this.set(server.store.sizeBytes);
+    },
+  });
+  new Gauge({
+    name: 'etcd_mvcc_db_total_size_in_use_in_bytes',
+    help: 'Total size of the underlying database logically in use in bytes.',
+    registers: [registry],
+    collect() {
+      if (server) this.set(server.store.sizeBytes);
+    },
+  });
+  new Gauge({
+    name: 'etcd_debugging_mvcc_keys_total',
+    help: 'Total number of keys.',
+    registers: [registry],
+    collect() {
+      if (server) this.set(server.store.keyCount);
+    },
+  });
+  new Gauge({
+    name: 'etcd_debugging_mvcc_watcher_total',
+    help: 'Total number of watchers.',
+    registers: [registry],
+    collect() {
+      if (server) this.set(server.watchHub.size);
+    },
+  });
+  const serverId = new Gauge({ name: 'etcd_server_id', help: 'Server or member ID in hexadecimal format. 1 for current member.', labelNames: ['server_id'], registers: [registry] });
+
+  let lastLeader = 0;
+  const hooks: ServerHooks = {
+    onLeaderChange(soft) {
+      hasLeader.set(soft.lead !== 0 ? 1 : 0);
+      isLeader.set(soft.role === Role.Leader ? 1 : 0);
+      if (soft.lead !== 0 && soft.lead !== lastLeader) leaderChanges.inc();
+      if (soft.lead !== 0) lastLeader = soft.lead;
+    },
+    onProposalCommitted: () => committed.inc(),
+    onProposalFailed: () => failed.inc(),
+    onMembershipChange(members) {
+      if (!server) return;
+      isLearner.set(members.find((m) => m.id === server!.identity.memberId)?.isLearner ? 1 : 0);
+    },
+  };
+  hasLeader.set(0);
+  isLeader.set(0);
+  isLearner.set(0);
+  return {
+    registry,
+    hooks,
+    bind(s) {
+      server = s;
+      serverId.set({ server_id: s.identity.memberId.toString(16) }, 1);
+    },
+  };
+}
