@@ -33,6 +33,13 @@
 //    same responded operations linearized and a subset of the optional ones
 //    linearized (having more optional operations left can only help).
 //
+// Read-only operations. When the model says an operation never changes the
+// state where it is legal (Model.readOnly: a get, a failed cas), a responded
+// one that is legal in the current state is linearized at once and its
+// alternatives are not explored: any way to finish from there can move it to
+// the front. Without this, concurrent reads of one value multiply the search
+// by every subset of them.
+//
 // Cost. Typical simulator histories (a few clients, a few hundred operations
 // per key, a few percent lost) take milliseconds. The search is exponential
 // in the worst case: proving a history illegal when it holds many lost writes
@@ -62,6 +69,13 @@ export interface Model<S, I, O> {
   /** Optional: split a history into independent sub-histories (e.g. per key). */
   partition?(history: Operation<I, O>[]): Operation<I, O>[][];
   describe?(input: I, output: O | undefined): string;
+  /**
+   * Optional: true when, whatever the state, a step of this operation that is
+   * legal leaves the state unchanged (a read, a failed compare-and-swap). The
+   * checker then linearizes such an operation as soon as it is legal, which
+   * removes the explosion of orders among concurrent reads.
+   */
+  readOnly?(input: I, output: O | undefined): boolean;
 }
 
 export type CheckResult =
@@ -142,6 +156,8 @@ interface Frame<S> {
   op: number;
   /** The call node of the linearized operation (the cursor to resume from). */
   node: EventNode;
+  /** Made without alternatives (a legal read-only operation). */
+  forced: boolean;
   state: S;
   stateKey: string;
 }
@@ -206,6 +222,8 @@ function searchPartition<S, I, O>(model: Model<S, I, O>, ops: Operation<I, O>[],
   // Bit positions: responded operations and optional operations are numbered separately.
   const bit = new Int32Array(n);
   const optional: boolean[] = [];
+  /** Responded operations the model declares read-only (see Model.readOnly). */
+  const readOnly: boolean[] = [];
   const events: EventNode[] = [];
   const callNode: EventNode[] = [];
   const retNode: (EventNode | null)[] = [];
@@ -215,6 +233,7 @@ function searchPartition<S, I, O>(model: Model<S, I, O>, ops: Operation<I, O>[],
     const op = ops[i];
     const opt = isOptional(op);
     optional.push(opt);
+    readOnly.push(!opt && model.readOnly !== undefined && model.readOnly(op.input, op.output));
     const c: EventNode = { op: i, isCall: true, time: op.call, prev: null, next: null };
     callNode.push(c);
     events.push(c);
@@ -245,12 +264,70 @@ function searchPartition<S, I, O>(model: Model<S, I, O>, ops: Operation<I, O>[],
   let deepest: number[] = [];
   let deepestRequired = -1;
   let steps = 0;
+  const outOfBudget = (): SearchOutcome => ({
+    kind: 'unknown',
+    steps: steps - 1,
+    deepestRequired: Math.max(deepestRequired, 0),
+    required,
+  });
+
+  /**
+   * Linearizes the operation of call node `node`, whose step from the current
+   * state gave `next`, unless an explored configuration covers the result.
+   * Returns whether it moved.
+   */
+  const advance = (node: EventNode, next: S, forced: boolean): boolean => {
+    const i = node.op;
+    const nextKey = next === state ? stateKey : model.key(next);
+    if (optional[i] && nextKey === stateKey) return false;
+
+    // Tentatively mark the operation and look the configuration up.
+    const w = bit[i] >>> 5;
+    const mask = 1 << (bit[i] & 31);
+    let hash = reqHash;
+    if (optional[i]) optBits[w] |= mask;
+    else {
+      reqBits[w] |= mask;
+      hash ^= zobrist[bit[i]];
+    }
+    let byHash = cache.get(nextKey);
+    if (byHash === undefined) {
+      byHash = new Map();
+      cache.set(nextKey, byHash);
+    }
+    let bucket = byHash.get(hash);
+    if (bucket === undefined) {
+      bucket = [];
+      byHash.set(hash, bucket);
+    } else {
+      for (const e of bucket) {
+        if (sameBits(e.required, reqBits) && subsetBits(e.optional, optBits)) {
+          if (optional[i]) optBits[w] &= ~mask;
+          else reqBits[w] &= ~mask;
+          return false;
+        }
+      }
+    }
+    bucket.push({ required: reqBits.slice(), optional: optBits.slice() });
+
+    stack.push({ op: i, node, state, stateKey, forced });
+    unlink(node);
+    if (!optional[i]) {
+      unlink(retNode[i] as EventNode);
+      reqHash = hash;
+      reqDepth++;
+    }
+    state = next;
+    stateKey = nextKey;
+    return true;
+  };
 
   // The cursor: the next candidate to try at the current configuration. The
   // candidates are the calls that come before the first return in the list
   // (an operation called after some pending operation returned must wait for
-  // it), tried in list order.
-  let cursor: EventNode | null = head.next;
+  // it), tried in list order. `fresh` marks a configuration just entered.
+  let cursor: EventNode | null = null;
+  let fresh = true;
 
   for (;;) {
     if (reqDepth === required) return { kind: 'ok' };
@@ -259,7 +336,33 @@ function searchPartition<S, I, O>(model: Model<S, I, O>, ops: Operation<I, O>[],
       deepest = stack.map((f) => f.op);
     }
 
-    const node = cursor;
+    if (fresh) {
+      fresh = false;
+      cursor = head.next;
+      // A read-only candidate that is legal here is linearized at once, with
+      // no alternatives: in any way to finish from here it can be moved to
+      // the front, as it changes no state and nothing pending must precede it.
+      let forced: EventNode | null = null;
+      let next: S = state;
+      for (let c = head.next; c !== null && c.isCall; c = c.next) {
+        if (!readOnly[c.op]) continue;
+        if (++steps > maxSteps) return outOfBudget();
+        const res = model.step(state, ops[c.op].input, ops[c.op].output);
+        if (res.ok) {
+          forced = c;
+          next = res.state;
+          break;
+        }
+      }
+      if (forced !== null) {
+        // If the result is already covered, nothing can succeed from here.
+        if (advance(forced, next, true)) fresh = true;
+        else cursor = null;
+        continue;
+      }
+    }
+
+    const node: EventNode | null = cursor;
     if (node === null || !node.isCall) {
       // Dead end: undo the last linearization and try its next alternative.
       const frame = stack.pop();
@@ -277,65 +380,18 @@ function searchPartition<S, I, O>(model: Model<S, I, O>, ops: Operation<I, O>[],
       }
       state = frame.state;
       stateKey = frame.stateKey;
-      cursor = frame.node.next;
+      // A forced move had no alternatives.
+      cursor = frame.forced ? null : frame.node.next;
       continue;
     }
 
-    const i = node.op;
     cursor = node.next;
-    if (++steps > maxSteps) {
-      return { kind: 'unknown', steps: steps - 1, deepestRequired: Math.max(deepestRequired, 0), required };
-    }
-    const op = ops[i];
+    // Read-only candidates were all tried on entry, and none was legal.
+    if (readOnly[node.op]) continue;
+    if (++steps > maxSteps) return outOfBudget();
+    const op = ops[node.op];
     const res = model.step(state, op.input, op.output);
-    if (!res.ok) continue;
-    const nextKey = res.state === state ? stateKey : model.key(res.state);
-    if (optional[i] && nextKey === stateKey) continue;
-
-    // Tentatively mark the operation and look the configuration up.
-    const w = bit[i] >>> 5;
-    const mask = 1 << (bit[i] & 31);
-    let hash = reqHash;
-    if (optional[i]) optBits[w] |= mask;
-    else {
-      reqBits[w] |= mask;
-      hash ^= zobrist[bit[i]];
-    }
-    let byHash = cache.get(nextKey);
-    if (byHash === undefined) {
-      byHash = new Map();
-      cache.set(nextKey, byHash);
-    }
-    let bucket = byHash.get(hash);
-    let seen = false;
-    if (bucket === undefined) {
-      bucket = [];
-      byHash.set(hash, bucket);
-    } else {
-      for (const e of bucket) {
-        if (sameBits(e.required, reqBits) && subsetBits(e.optional, optBits)) {
-          seen = true;
-          break;
-        }
-      }
-    }
-    if (seen) {
-      if (optional[i]) optBits[w] &= ~mask;
-      else reqBits[w] &= ~mask;
-      continue;
-    }
-    bucket.push({ required: reqBits.slice(), optional: optBits.slice() });
-
-    stack.push({ op: i, node, state, stateKey });
-    unlink(node);
-    if (!optional[i]) {
-      unlink(retNode[i] as EventNode);
-      reqHash = hash;
-      reqDepth++;
-    }
-    state = res.state;
-    stateKey = nextKey;
-    cursor = head.next;
+    if (res.ok && advance(node, res.state, false)) fresh = true;
   }
 }
 

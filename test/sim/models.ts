@@ -160,6 +160,13 @@ export const kvModel: Model<KvModelState, KvModelInput, KvModelOutput> = {
     return partitionByKey(history).map(dropInvisibleWrites);
   },
 
+  readOnly(input, output) {
+    // A get never writes; a cas answered "not swapped" is legal only where it
+    // does not swap.
+    if (input.op === 'get') return true;
+    return input.op === 'cas' && output !== undefined && 'ok' in output && !output.ok;
+  },
+
   describe(input, output) {
     const unknown = output === undefined;
     switch (input.op) {
