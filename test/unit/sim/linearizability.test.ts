@@ -169,6 +169,17 @@ test('a client that gave up (no output, finite ret) may still see its write land
   assertOk([gaveUp, get(2, 10, 11, 'x', '')]);
 });
 
+test('an operation with an output but no return time is optional, and checked if it is used', () => {
+  // Unusual, but well defined: it may have happened at any time after its call, or never.
+  const odd: Op = { clientId: 1, input: { op: 'get', key: 'x' }, output: { value: 'zzz' }, call: 0, ret: Infinity };
+  assertOk([odd, put(2, 1, 2, 'x', 'a'), get(3, 3, 4, 'x', 'a')]);
+  const oddCas: Op = { clientId: 1, input: { op: 'cas', key: 'x', expect: '', value: 'q' }, output: { ok: true }, call: 0, ret: Infinity };
+  assertOk([oddCas, get(3, 3, 4, 'x', 'q')]);
+  assertOk([oddCas, get(3, 3, 4, 'x', '')]);
+  // If it took effect, it did so as answered: a swap from '' only.
+  assertIllegal([oddCas, put(2, 0, 1, 'x', 'a'), get(3, 3, 4, 'x', 'q')]);
+});
+
 test('the classic violation: sequential reads see a concurrent write, then the old value', () => {
   const h = [
     put(1, 0, 1, 'x', 'old'),
