@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Operation } from '../../sim/linearizability.js';
-import { kvModel, type KvModelInput, type KvModelOutput, type KvModelState } from '../../sim/models.js';
+import { kvModel, markUnobservedWrites, UNOBSERVED, type KvModelInput, type KvModelOutput, type KvModelState } from '../../sim/models.js';
 
 function run(inputs: [KvModelInput, KvModelOutput | undefined][]): { ok: boolean; state: KvModelState } {
   let state = kvModel.init();
@@ -115,4 +115,53 @@ test('operations are described readably', () => {
   assert.equal(d({ op: 'append', key: 'x', value: 'v' }, undefined), 'append("x", "v") -> ?');
   assert.equal(d({ op: 'cas', key: 'x', expect: 'a', value: 'b' }, { ok: true }), 'cas("x", expect "a", set "b") -> swapped');
   assert.equal(d({ op: 'cas', key: 'x', expect: 'a', value: 'b' }, { ok: false }), 'cas("x", expect "a", set "b") -> not swapped');
+});
+
+test('writes of strings no get or cas mentions are marked, and their values all behave alike', () => {
+  const op = (input: KvModelInput, output: KvModelOutput | undefined, call: number, ret: number): Operation<KvModelInput, KvModelOutput> => ({
+    clientId: 1,
+    input,
+    output,
+    call,
+    ret,
+  });
+  const history = [
+    op({ op: 'put', key: 'x', value: 'seen' }, {}, 0, 1),
+    op({ op: 'append', key: 'x', value: 'hidden' }, {}, 2, 3),
+    op({ op: 'get', key: 'x' }, { value: 'seen' }, 4, 5),
+    op({ op: 'cas', key: 'x', expect: 'seen', value: 'other' }, { ok: false }, 6, 7),
+  ];
+  const [part] = kvModel.partition?.(history) ?? [];
+  assert.equal(part.length, 4);
+  // The original operations are untouched; the marked one is a copy.
+  assert.equal(part[0], history[0]);
+  assert.notEqual(part[1], history[1]);
+  assert.deepEqual(part[1].input, history[1].input);
+  assert.match(kvModel.describe?.(part[1].input, part[1].output) ?? '', /never read/);
+  assert.doesNotMatch(kvModel.describe?.(part[0].input, part[0].output) ?? '', /never read/);
+
+  // After the marked append the value is UNOBSERVED: no answered get matches,
+  // no cas swaps, appends keep it, a put replaces it.
+  let s = kvModel.step(kvModel.init(), part[0].input, {}).state;
+  s = kvModel.step(s, part[1].input, {}).state;
+  assert.equal(s.get('x'), UNOBSERVED);
+  assert.equal(kvModel.key(s), '1:x=?;');
+  assert.equal(kvModel.step(s, { op: 'get', key: 'x' }, { value: 'seenhidden' }).ok, false);
+  assert.equal(kvModel.step(s, { op: 'get', key: 'x' }, undefined).ok, true);
+  assert.equal(kvModel.step(s, { op: 'cas', key: 'x', expect: 'seenhidden', value: 'y' }, { ok: true }).ok, false);
+  assert.equal(kvModel.step(s, { op: 'cas', key: 'x', expect: 'seenhidden', value: 'y' }, { ok: false }).ok, true);
+  assert.equal(kvModel.step(s, { op: 'append', key: 'x', value: 'more' }, {}).state.get('x'), UNOBSERVED);
+  assert.equal(kvModel.step(s, { op: 'put', key: 'x', value: 'fresh' }, {}).state.get('x'), 'fresh');
+  // Unmarked inputs with the same fields are not affected.
+  const plain = kvModel.step(kvModel.step(kvModel.init(), history[0].input, {}).state, history[1].input, {}).state;
+  assert.equal(plain.get('x'), 'seenhidden');
+});
+
+test('nothing is marked when every written string is mentioned', () => {
+  const history: Operation<KvModelInput, KvModelOutput>[] = [
+    { clientId: 1, input: { op: 'put', key: 'x', value: 'a' }, output: {}, call: 0, ret: 1 },
+    { clientId: 1, input: { op: 'append', key: 'x', value: 'b' }, output: {}, call: 2, ret: 3 },
+    { clientId: 2, input: { op: 'get', key: 'x' }, output: { value: 'ab' }, call: 4, ret: 5 },
+  ];
+  assert.equal(markUnobservedWrites(history), history);
 });
