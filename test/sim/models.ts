@@ -10,7 +10,7 @@
 // so that every value containing such a string counts as one state.
 import type { Model, Operation } from './linearizability.js';
 
-type KvOperation = Operation<KvModelInput, KvModelOutput>;
+export type KvOperation = Operation<KvModelInput, KvModelOutput>;
 
 export type KvModelInput =
   | { op: 'get'; key: string }
