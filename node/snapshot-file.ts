@@ -1,0 +1,182 @@
+// The backup file `kvorum snapshot save` writes and `snapshot restore` reads:
+// one member's whole server state (the bytes of encodeServerSnapshot) in a
+// small self-checking envelope. The same envelope is what the Maintenance
+// Snapshot stream carries, so a saved stream is a valid file as it is.
+//
+// Layout (integers big-endian):
+//
+//   offset  size  field
+//        0    10  magic, the ASCII bytes "KVORUMSNAP"
+//       10     2  format version (1)
+//       12     8  payload length in bytes
+//       20     n  payload
+//     20+n    32  SHA-256 of bytes [0, 20+n)
+//
+// The length field lets a truncated file be told apart from a corrupt one.
+// `sha256` values returned below are the SHA-256 of the whole file, i.e.
+// what `sha256sum` prints for it.
+import { createHash, randomBytes } from 'node:crypto';
+import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { MvccStore } from './mvcc/store.js';
+import { decodeServerSnapshot } from './server/etcd-server.js';
+
+export const SNAPSHOT_MAGIC = 'KVORUMSNAP';
+export const SNAPSHOT_FILE_VERSION = 1;
+const MAGIC_BYTES = Buffer.from(SNAPSHOT_MAGIC, 'ascii');
+const HEADER_BYTES = MAGIC_BYTES.length + 2 + 8;
+const CHECKSUM_BYTES = 32;
+
+/** A snapshot file or stream that cannot be used; `reason` says why. */
+export class SnapshotFileError extends Error {
+  constructor(
+    /** The file, or "snapshot" for bytes in memory. */
+    readonly subject: string,
+    readonly reason: string,
+  ) {
+    super(`${subject} ${reason}`);
+    this.name = 'SnapshotFileError';
+  }
+}
+
+/** Puts a server snapshot payload into the envelope. */
+export function wrapSnapshot(payload: Uint8Array): Uint8Array {
+  const out = new Uint8Array(HEADER_BYTES + payload.length + CHECKSUM_BYTES);
+  out.set(MAGIC_BYTES, 0);
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  view.setUint16(MAGIC_BYTES.length, SNAPSHOT_FILE_VERSION);
+  view.setBigUint64(MAGIC_BYTES.length + 2, BigInt(payload.length));
+  out.set(payload, HEADER_BYTES);
+  const digest = createHash('sha256').update(out.subarray(0, HEADER_BYTES + payload.length)).digest();
+  out.set(digest, HEADER_BYTES + payload.length);
+  return out;
+}
+
+export interface UnwrapOptions {
+  /** Do not compare the trailing checksum (the envelope must still be well formed). */
+  skipHashCheck?: boolean;
+}
+
+/** Whether `bytes` start like a snapshot envelope. */
+export function looksLikeSnapshotFile(bytes: Uint8Array): boolean {
+  return bytes.length >= MAGIC_BYTES.length && Buffer.from(bytes.buffer, bytes.byteOffset, MAGIC_BYTES.length).equals(MAGIC_BYTES);
+}
+
+/** Checks the envelope and returns the payload inside it (a view into `bytes`). */
+export function unwrapSnapshot(bytes: Uint8Array, options: UnwrapOptions = {}): Uint8Array {
+  return unwrapAs('snapshot', bytes, options);
+}
+
+function unwrapAs(subject: string, bytes: Uint8Array, options: UnwrapOptions): Uint8Array {
+  if (!looksLikeSnapshotFile(bytes)) {
+    throw new SnapshotFileError(subject, `is not a Kvorum snapshot (it does not start with "${SNAPSHOT_MAGIC}")`);
+  }
+  if (bytes.length < HEADER_BYTES) throw new SnapshotFileError(subject, `is truncated: only ${bytes.length} bytes, shorter than the header`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const version = view.getUint16(MAGIC_BYTES.length);
+  if (version !== SNAPSHOT_FILE_VERSION) {
+    throw new SnapshotFileError(subject, `has snapshot format version ${version}; this release reads version ${SNAPSHOT_FILE_VERSION}`);
+  }
+  const declared = view.getBigUint64(MAGIC_BYTES.length + 2);
+  const expected = BigInt(HEADER_BYTES + CHECKSUM_BYTES) + declared;
+  if (BigInt(bytes.length) < expected) {
+    throw new SnapshotFileError(subject, `is truncated: ${bytes.length} bytes, but its header promises ${expected}`);
+  }
+  if (BigInt(bytes.length) > expected) {
+    throw new SnapshotFileError(subject, `is corrupt: ${bytes.length} bytes, more than the ${expected} its header promises`);
+  }
+  const end = HEADER_BYTES + Number(declared);
+  if (!options.skipHashCheck) {
+    const digest = createHash('sha256').update(bytes.subarray(0, end)).digest();
+    if (!digest.equals(bytes.subarray(end))) throw new SnapshotFileError(subject, 'is corrupt: checksum mismatch');
+  }
+  return bytes.subarray(HEADER_BYTES, end);
+}
+
+function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/**
+ * Writes `payload` in the envelope to `path` so that a crash leaves either
+ * no file (or the previous one) or the complete new one: a temporary file
+ * beside it is written and fsynced, renamed over `path`, and the directory
+ * fsynced.
+ */
+export async function writeSnapshotFile(path: string, payload: Uint8Array): Promise<{ sha256: string; size: number }> {
+  const bytes = wrapSnapshot(payload);
+  const dir = dirname(path);
+  const temp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.part`);
+  const file = await open(temp, 'wx', 0o600);
+  try {
+    let written = 0;
+    while (written < bytes.length) {
+      const { bytesWritten } = await file.write(bytes, written, bytes.length - written);
+      written += bytesWritten;
+    }
+    await file.sync();
+    await file.close();
+  } catch (err) {
+    await file.close().catch(() => undefined);
+    await unlink(temp).catch(() => undefined);
+    throw err;
+  }
+  try {
+    await rename(temp, path);
+  } catch (err) {
+    await unlink(temp).catch(() => undefined);
+    throw err;
+  }
+  const dirHandle = await open(dir, 'r');
+  try {
+    await dirHandle.sync();
+  } finally {
+    await dirHandle.close();
+  }
+  return { sha256: sha256Hex(bytes), size: bytes.length };
+}
+
+/** Reads and checks a snapshot file; errors name the file. */
+export async function readSnapshotFile(path: string, options: UnwrapOptions = {}): Promise<{ payload: Uint8Array; sha256: string }> {
+  const bytes = new Uint8Array(await readFile(path));
+  const payload = unwrapAs(`snapshot file ${path}`, bytes, options);
+  return { payload, sha256: sha256Hex(bytes) };
+}
+
+export interface SnapshotStatus {
+  /** CRC32 of the key-value records at the snapshot's revision, as 8 hex digits (what HashKV reports). */
+  hash: string;
+  revision: number;
+  /** Live keys at the snapshot's revision. */
+  totalKeys: number;
+  /** Approximate bytes of retained MVCC data (what Status reports as the db size). */
+  totalSize: number;
+}
+
+/** Summarises a snapshot file, like `etcdutl snapshot status`. */
+export async function snapshotStatus(path: string): Promise<SnapshotStatus> {
+  const { payload } = await readSnapshotFile(path);
+  const store = restoreMvcc(payload, `snapshot file ${path}`);
+  return {
+    hash: store.hash().hash.toString(16).padStart(8, '0'),
+    revision: store.revision,
+    totalKeys: store.keyCount,
+    totalSize: store.sizeBytes,
+  };
+}
+
+/** Decodes a server snapshot payload's MVCC state, with an error naming `subject` when it is unreadable. */
+export function restoreMvcc(payload: Uint8Array, subject: string): MvccStore {
+  let mvcc: unknown;
+  try {
+    mvcc = decodeServerSnapshot(payload).mvcc;
+  } catch (err) {
+    throw new SnapshotFileError(subject, `holds a payload that does not decode: ${(err as Error).message}`);
+  }
+  if (!(mvcc instanceof Uint8Array)) throw new SnapshotFileError(subject, 'holds a payload without key-value state');
+  try {
+    return MvccStore.restore(mvcc);
+  } catch (err) {
+    throw new SnapshotFileError(subject, `holds key-value state that does not decode: ${(err as Error).message}`);
+  }
+}

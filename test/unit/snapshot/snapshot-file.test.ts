@@ -1,0 +1,182 @@
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MvccStore } from '../../../node/mvcc/store.js';
+import { encodeServerSnapshot } from '../../../node/server/etcd-server.js';
+import { Membership } from '../../../node/server/membership.js';
+import {
+  SnapshotFileError,
+  readSnapshotFile,
+  snapshotStatus,
+  unwrapSnapshot,
+  wrapSnapshot,
+  writeSnapshotFile,
+} from '../../../node/snapshot-file.js';
+
+const root = mkdtempSync(join(tmpdir(), 'kvorum-snapfile-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+
+const enc = new TextEncoder();
+
+function samplePayload(): Uint8Array {
+  const store = new MvccStore();
+  store.apply(1, { put: { key: enc.encode('a'), value: enc.encode('1') } });
+  store.apply(2, { put: { key: enc.encode('b'), value: enc.encode('2') } });
+  store.apply(3, { put: { key: enc.encode('a'), value: enc.encode('3') } });
+  store.apply(4, { deleteRange: { key: enc.encode('b') } });
+  store.apply(5, { put: { key: enc.encode('c'), value: enc.encode('4') } });
+  return encodeServerSnapshot(store, new Membership(), []);
+}
+
+async function rejects(path: string, pattern: RegExp): Promise<void> {
+  await assert.rejects(readSnapshotFile(path), (err: unknown) => {
+    assert.ok(err instanceof SnapshotFileError, `expected a SnapshotFileError, got ${String(err)}`);
+    assert.match(err.message, pattern);
+    return true;
+  });
+}
+
+describe('snapshot envelope in memory', () => {
+  it('round-trips a payload', () => {
+    const payload = samplePayload();
+    const wrapped = wrapSnapshot(payload);
+    assert.equal(wrapped.length, payload.length + 20 + 32);
+    assert.equal(Buffer.from(wrapped.subarray(0, 10)).toString('ascii'), 'KVORUMSNAP');
+    assert.ok(Buffer.from(unwrapSnapshot(wrapped)).equals(payload));
+  });
+
+  it('round-trips an empty payload', () => {
+    assert.equal(unwrapSnapshot(wrapSnapshot(new Uint8Array())).length, 0);
+  });
+
+  it('refuses a flipped payload byte unless the hash check is skipped', () => {
+    const payload = samplePayload();
+    const wrapped = wrapSnapshot(payload);
+    wrapped[25] ^= 0x01;
+    assert.throws(() => unwrapSnapshot(wrapped), /snapshot is corrupt: checksum mismatch/);
+    assert.equal(unwrapSnapshot(wrapped, { skipHashCheck: true }).length, payload.length);
+  });
+
+  it('refuses trailing garbage', () => {
+    const wrapped = wrapSnapshot(samplePayload());
+    const longer = new Uint8Array(wrapped.length + 3);
+    longer.set(wrapped);
+    assert.throws(() => unwrapSnapshot(longer), /is corrupt: .* more than the/);
+  });
+});
+
+describe('snapshot files', () => {
+  it('writes atomically and reads back the same payload and checksum', async () => {
+    const payload = samplePayload();
+    const path = join(root, 'ok.snap');
+    const written = await writeSnapshotFile(path, payload);
+    const onDisk = readFileSync(path);
+    assert.equal(written.size, onDisk.length);
+    assert.equal(written.sha256, createHash('sha256').update(onDisk).digest('hex'));
+    const read = await readSnapshotFile(path);
+    assert.ok(Buffer.from(read.payload).equals(payload));
+    assert.equal(read.sha256, written.sha256);
+    // No temporary files are left behind.
+    assert.deepEqual(
+      readdirSync(root).filter((f) => f.includes('ok.snap')),
+      ['ok.snap'],
+    );
+  });
+
+  it('replaces an existing file', async () => {
+    const path = join(root, 'replace.snap');
+    await writeSnapshotFile(path, new Uint8Array([1, 2, 3]));
+    await writeSnapshotFile(path, new Uint8Array([4, 5]));
+    assert.deepEqual([...(await readSnapshotFile(path)).payload], [4, 5]);
+  });
+
+  it('refuses a file with a flipped byte, naming the file', async () => {
+    const path = join(root, 'flipped.snap');
+    await writeSnapshotFile(path, samplePayload());
+    const bytes = readFileSync(path);
+    bytes[bytes.length - 40] ^= 0x80;
+    writeFileSync(path, bytes);
+    await rejects(path, new RegExp(`^snapshot file ${path.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} is corrupt: checksum mismatch$`));
+  });
+
+  it('refuses a corrupted trailing checksum', async () => {
+    const path = join(root, 'badsum.snap');
+    await writeSnapshotFile(path, samplePayload());
+    const bytes = readFileSync(path);
+    bytes[bytes.length - 1] ^= 0x01;
+    writeFileSync(path, bytes);
+    await rejects(path, /is corrupt: checksum mismatch/);
+  });
+
+  it('refuses a truncated file', async () => {
+    const path = join(root, 'short.snap');
+    await writeSnapshotFile(path, samplePayload());
+    const bytes = readFileSync(path);
+    writeFileSync(path, bytes.subarray(0, bytes.length - 10));
+    await rejects(path, /is truncated: \d+ bytes, but its header promises \d+/);
+    writeFileSync(path, bytes.subarray(0, 14));
+    await rejects(path, /is truncated: only 14 bytes/);
+  });
+
+  it('refuses wrong magic bytes', async () => {
+    const path = join(root, 'magic.snap');
+    await writeSnapshotFile(path, samplePayload());
+    const bytes = readFileSync(path);
+    bytes[0] = 'X'.charCodeAt(0);
+    writeFileSync(path, bytes);
+    await rejects(path, /is not a Kvorum snapshot/);
+    writeFileSync(path, 'hello');
+    await rejects(path, /is not a Kvorum snapshot/);
+  });
+
+  it('refuses an unknown format version', async () => {
+    const path = join(root, 'version.snap');
+    const bytes = Buffer.from(wrapSnapshot(samplePayload()));
+    bytes.writeUInt16BE(99, 10);
+    writeFileSync(path, bytes);
+    await rejects(path, /has snapshot format version 99; this release reads version 1/);
+  });
+
+  it('reports a missing file with the file system error', async () => {
+    await assert.rejects(readSnapshotFile(join(root, 'missing.snap')), /ENOENT/);
+  });
+});
+
+describe('snapshotStatus', () => {
+  it('reports the revision, live keys, size and a KV hash', async () => {
+    const path = join(root, 'status.snap');
+    const payload = samplePayload();
+    await writeSnapshotFile(path, payload);
+    const status = await snapshotStatus(path);
+    // Five writes on top of the empty store's revision 1.
+    assert.equal(status.revision, 6);
+    assert.equal(status.totalKeys, 2);
+    assert.ok(status.totalSize > 0);
+    assert.match(status.hash, /^[0-9a-f]{8}$/);
+
+    const store = new MvccStore();
+    store.apply(1, { put: { key: enc.encode('a'), value: enc.encode('1') } });
+    store.apply(2, { put: { key: enc.encode('b'), value: enc.encode('2') } });
+    store.apply(3, { put: { key: enc.encode('a'), value: enc.encode('3') } });
+    store.apply(4, { deleteRange: { key: enc.encode('b') } });
+    store.apply(5, { put: { key: enc.encode('c'), value: enc.encode('4') } });
+    assert.equal(status.hash, store.hash().hash.toString(16).padStart(8, '0'));
+
+    const other = join(root, 'status2.snap');
+    store.apply(6, { put: { key: enc.encode('d'), value: enc.encode('5') } });
+    await writeSnapshotFile(other, encodeServerSnapshot(store, new Membership(), []));
+    const status2 = await snapshotStatus(other);
+    assert.equal(status2.revision, 7);
+    assert.equal(status2.totalKeys, 3);
+    assert.notEqual(status2.hash, status.hash);
+  });
+
+  it('refuses a payload that is not a server snapshot', async () => {
+    const path = join(root, 'garbage-payload.snap');
+    await writeSnapshotFile(path, new Uint8Array([1, 2, 3, 4]));
+    await assert.rejects(snapshotStatus(path), /snapshot file .* holds/);
+  });
+});
