@@ -1,0 +1,177 @@
+// `npm run bench [-- --quick]`: Kvorum side by side with etcd 3.4 on this machine.
+// Prints one table to stdout and writes it, with a machine description, to
+// bench/RESULTS.md. Not a test: nothing here asserts a time.
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { SystemSpec } from './cluster.js';
+import { runCommand } from './proc.js';
+import { machine, notes, table } from './report.js';
+import { rowDefs, suiteConfig, SuiteRun, type Tools } from './suite.js';
+
+interface Options {
+  quick: boolean;
+  out?: string;
+  only?: 'etcd' | 'kvorum';
+  keep: boolean;
+  dataRoot: string;
+  checkPerf?: string[];
+}
+
+const USAGE = `usage: npm run bench -- [--quick] [--only etcd|kvorum] [--check-perf m,l,xl] [--out FILE|-] [--data-root DIR] [--keep]
+  --quick        small totals, a few seconds per workload (check perf skipped unless --check-perf)
+  --only         run one system only
+  --check-perf   which etcdctl check perf loads to run (each takes 60 s per system)
+  --out          where to write the results (default bench/RESULTS.md; '-' writes nothing)
+  --data-root    parent of the temporary data dirs (default: the OS temp dir)
+  --keep         keep data dirs and member logs afterwards`;
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = { quick: false, keep: false, dataRoot: tmpdir() };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      return v;
+    };
+    if (a === '--quick') o.quick = true;
+    else if (a === '--keep') o.keep = true;
+    else if (a === '--out') o.out = value();
+    else if (a === '--data-root') o.dataRoot = value();
+    else if (a === '--check-perf') o.checkPerf = value().split(',').filter(Boolean);
+    else if (a === '--only') {
+      const v = value();
+      if (v !== 'etcd' && v !== 'kvorum') throw new Error('--only takes etcd or kvorum');
+      o.only = v;
+    } else if (a === '--help' || a === '-h') {
+      process.stdout.write(USAGE + '\n');
+      process.exit(0);
+    } else throw new Error(`unknown argument ${a}\n${USAGE}`);
+  }
+  return o;
+}
+
+/** The repository root: the nearest ancestor holding bench/tools.sh. */
+function repoRoot(): string {
+  for (const start of [process.cwd(), dirname(fileURLToPath(import.meta.url))]) {
+    let dir = resolve(start);
+    for (;;) {
+      if (existsSync(join(dir, 'bench', 'tools.sh')) && existsSync(join(dir, 'package.json'))) return dir;
+      const up = dirname(dir);
+      if (up === dir) break;
+      dir = up;
+    }
+  }
+  throw new Error('cannot find the repository root (bench/tools.sh)');
+}
+
+async function prepareTools(repo: string): Promise<Tools & { benchmarkVersion: string }> {
+  const r = await runCommand('bash', [join(repo, 'bench', 'tools.sh')], { timeoutMs: 30 * 60_000 });
+  if (r.code !== 0) throw new Error(`bench/tools.sh failed:\n${r.stderr}`);
+  const found: Record<string, string> = {};
+  for (const line of r.stdout.split('\n')) {
+    const m = /^(\w+)=(.+)$/.exec(line.trim());
+    if (m) found[m[1]] = m[2];
+  }
+  for (const k of ['etcd', 'etcdctl', 'benchmark']) if (!found[k]) throw new Error(`bench/tools.sh did not report ${k}`);
+  const gomod = readFileSync(join(repo, 'bench', 'tools', 'go.mod'), 'utf8');
+  const version = /^\s*go\.etcd\.io\/etcd\/v3 (\S+)/m.exec(gomod)?.[1] ?? '?';
+  return { etcd: found.etcd, etcdctl: found.etcdctl, benchmark: found.benchmark, benchmarkVersion: version };
+}
+
+/** Kvorum runs if `node bin/kvorum node --help` succeeds; otherwise the reason. */
+async function kvorumUsable(repo: string): Promise<string | undefined> {
+  const r = await runCommand(process.execPath, ['bin/kvorum', 'node', '--help'], { cwd: repo, timeoutMs: 30_000 });
+  if (r.code === 0) return undefined;
+  const msg = (r.stderr.trim() || r.stdout.trim()).split('\n')[0] ?? '';
+  return `\`kvorum node --help\` exited ${r.code ?? r.signal}${msg ? `: ${msg}` : ''}`;
+}
+
+function progress(msg: string): void {
+  process.stderr.write(`[bench] ${msg}\n`);
+}
+
+async function main(): Promise<number> {
+  const opts = parseArgs(process.argv.slice(2));
+  const repo = repoRoot();
+  const started = performance.now();
+  progress('preparing tools (bench/tools.sh)');
+  const tools = await prepareTools(repo);
+  const etcdVersion = /etcd Version:\s*(\S+)/.exec((await runCommand(tools.etcd, ['--version'], { timeoutMs: 10_000 })).stdout)?.[1] ?? '?';
+
+  const cfg = suiteConfig(opts.quick);
+  if (opts.checkPerf) cfg.checkPerfLoads = opts.checkPerf;
+  const rows = rowDefs(cfg);
+
+  const etcdSpec: SystemSpec = { kind: 'etcd', label: `etcd ${etcdVersion}`, command: tools.etcd, argsPrefix: [], cwd: repo };
+  const unusable = await kvorumUsable(repo);
+  const kvorumSpec: SystemSpec = unusable
+    ? { kind: 'kvorum', label: `etcd ${etcdVersion} standing in for kvorum`, command: tools.etcd, argsPrefix: [], cwd: repo }
+    : { kind: 'kvorum', label: 'kvorum', command: process.execPath, argsPrefix: ['bin/kvorum', 'node'], cwd: repo };
+  if (unusable) progress(`Kvorum node not runnable (${unusable}); the kvorum column runs etcd instead, labelled as such`);
+
+  const workDir = mkdtempSync(join(opts.dataRoot, 'kvorum-bench-'));
+  const results = { etcd: new Map(), kvorum: new Map() } as Record<'etcd' | 'kvorum', SuiteRun['cells']>;
+  try {
+    for (const spec of [etcdSpec, kvorumSpec]) {
+      if (opts.only && opts.only !== spec.kind) continue;
+      progress(`${spec.kind} column: ${spec.label}`);
+      const t0 = performance.now();
+      const run = new SuiteRun(spec, tools, cfg, workDir, progress);
+      await run.run();
+      results[spec.kind] = run.cells;
+      progress(`${spec.kind} column done in ${((performance.now() - t0) / 1000).toFixed(0)}s`);
+    }
+  } finally {
+    if (!opts.keep) rmSync(workDir, { recursive: true, force: true });
+    else progress(`kept data dirs and logs in ${workDir}`);
+  }
+
+  const kvorumHeader = unusable ? `kvorum column = ${kvorumSpec.label}` : 'kvorum';
+  const tbl = table(rows, results.etcd, results.kvorum, kvorumHeader);
+  process.stdout.write(tbl + '\n');
+  const totalSecs = (performance.now() - started) / 1000;
+  progress(`total ${totalSecs.toFixed(0)}s`);
+
+  const out = opts.out ?? join(repo, 'bench', 'RESULTS.md');
+  if (out !== '-') {
+    const md = [
+      '# Kvorum vs etcd benchmark results',
+      '',
+      `Generated by \`npm run bench${opts.quick ? ' -- --quick' : ''}\` (bench/run.ts) in ${totalSecs.toFixed(0)} s. ` +
+        'Load comes from etcd\'s own `benchmark` tool and `etcdctl check perf`; each system ran alone as a fresh 3-member cluster on 127.0.0.1, ' +
+        'started with the same etcd-style flags. Throughput ratio = kvorum/etcd; latency ratio = kvorum p99 / etcd p99; other ratios = kvorum value / etcd value.',
+      '',
+      ...(unusable
+        ? [`**The kvorum column is NOT Kvorum**: the Kvorum node was not runnable (${unusable}), so etcd ran in its place to exercise the harness.`, '']
+        : []),
+      '## Machine',
+      '',
+      ...(await machine(opts.dataRoot, tools, repo)),
+      '',
+      '## Results',
+      '',
+      tbl,
+      '',
+      '## Notes',
+      '',
+      ...notes(rows, results.etcd, results.kvorum),
+      '',
+    ].join('\n');
+    writeFileSync(out, md);
+    progress(`wrote ${out}`);
+  }
+  return 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

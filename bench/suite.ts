@@ -1,0 +1,386 @@
+// The benchmark suite: which workloads run, with what sizes, and how each one
+// turns into a table cell. Runs one system at a time on fresh clusters.
+import { mkdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { Cluster, pickPorts, type SystemSpec } from './cluster.js';
+import { lastProgress, parseBenchmark, parseCheckPerf, type Summary } from './parse.js';
+import { runCommand, sleep } from './proc.js';
+
+export interface Tools {
+  etcd: string;
+  etcdctl: string;
+  benchmark: string;
+}
+
+/** One measured figure for one system. */
+export type Cell =
+  | { ok: true; rps?: number; avgMs?: number; p99Ms?: number; value?: number; unit?: string; note?: string }
+  | { ok: false; error: string };
+
+export type RowKind = 'throughput' | 'latency' | 'lower-better' | 'higher-better';
+
+export interface RowDef {
+  key: string;
+  label: string;
+  kind: RowKind;
+}
+
+export interface SuiteConfig {
+  quick: boolean;
+  /** Per benchmark-tool invocation. */
+  stepTimeoutMs: number;
+  putTotals: { c1: number; c100: number; c1000: number };
+  rangeTotal: number;
+  txnTotal: number;
+  watch: { streams: number; perStream: number; puts: number };
+  watchLatency: { watchers: number; puts: number; rate: number };
+  leaseTotal: number;
+  checkPerfLoads: string[];
+  checkPerfTimeoutMs: number;
+  memKeys: number;
+  catchupWrites: number;
+  basePort: number;
+}
+
+export function suiteConfig(quick: boolean): SuiteConfig {
+  return quick
+    ? {
+        quick,
+        stepTimeoutMs: 30_000,
+        putTotals: { c1: 1_000, c100: 5_000, c1000: 10_000 },
+        rangeTotal: 5_000,
+        txnTotal: 3_000,
+        watch: { streams: 10, perStream: 10, puts: 300 },
+        watchLatency: { watchers: 100, puts: 200, rate: 100 },
+        leaseTotal: 5_000,
+        checkPerfLoads: [],
+        checkPerfTimeoutMs: 120_000,
+        memKeys: 200_000,
+        catchupWrites: 20_000,
+        basePort: 23379,
+      }
+    : {
+        quick,
+        stepTimeoutMs: 180_000,
+        putTotals: { c1: 10_000, c100: 100_000, c1000: 200_000 },
+        rangeTotal: 100_000,
+        txnTotal: 50_000,
+        watch: { streams: 10, perStream: 100, puts: 2_000 },
+        watchLatency: { watchers: 100, puts: 2_000, rate: 200 },
+        leaseTotal: 50_000,
+        checkPerfLoads: ['m', 'l', 'xl'],
+        checkPerfTimeoutMs: 150_000,
+        memKeys: 1_000_000,
+        catchupWrites: 100_000,
+        basePort: 23379,
+      };
+}
+
+export function rowDefs(cfg: SuiteConfig): RowDef[] {
+  const rows: RowDef[] = [
+    { key: 'put-1', label: 'put, 1 client / 1 conn, 256 B', kind: 'throughput' },
+    { key: 'put-100', label: 'put, 100 clients / 10 conns, 256 B', kind: 'throughput' },
+    { key: 'put-1000', label: 'put, 1000 clients / 100 conns, 256 B', kind: 'throughput' },
+    { key: 'range-l', label: 'range, linearizable, 100 clients', kind: 'throughput' },
+    { key: 'range-s', label: 'range, serializable, 100 clients', kind: 'throughput' },
+    { key: 'txn-put', label: 'txn-put, 100 clients / 10 conns, 256 B', kind: 'throughput' },
+    { key: 'watch', label: `watch, ${cfg.watch.streams * cfg.watch.perStream} watchers: events received`, kind: 'throughput' },
+    { key: 'watch-latency', label: `watch event latency, ${cfg.watchLatency.watchers} watchers, ${cfg.watchLatency.rate} puts/s`, kind: 'latency' },
+    { key: 'lease-keepalive', label: 'lease-keepalive, 100 clients / 10 conns', kind: 'throughput' },
+  ];
+  for (const load of ['m', 'l', 'xl']) {
+    rows.push({ key: `check-perf-${load}`, label: `etcdctl check perf --load=${load}`, kind: 'throughput' });
+  }
+  rows.push(
+    { key: 'rss-per-m', label: `RSS per 1M keys (from ${fmtCount(cfg.memKeys)} keys, 256 B)`, kind: 'lower-better' },
+    { key: 'restart', label: `restart-to-ready, follower with ${fmtCount(cfg.memKeys)} keys`, kind: 'lower-better' },
+    { key: 'snapshot', label: 'etcdctl snapshot save throughput', kind: 'higher-better' },
+    { key: 'catchup', label: `catch-up after ${fmtCount(cfg.catchupWrites)} writes while down`, kind: 'lower-better' },
+  );
+  return rows;
+}
+
+export function fmtCount(n: number): string {
+  if (n >= 1_000_000 && n % 1_000_000 === 0) return `${n / 1_000_000}M`;
+  if (n >= 1_000 && n % 1_000 === 0) return `${n / 1_000}k`;
+  return String(n);
+}
+
+export type Progress = (msg: string) => void;
+
+/** Runs every workload against one system; never throws, failures become cells. */
+export class SuiteRun {
+  readonly cells = new Map<string, Cell>();
+
+  constructor(
+    private readonly spec: SystemSpec,
+    private readonly tools: Tools,
+    private readonly cfg: SuiteConfig,
+    private readonly workDir: string,
+    private readonly log: Progress,
+  ) {}
+
+  private fail(keys: string[], error: string): void {
+    for (const k of keys) if (!this.cells.has(k)) this.cells.set(k, { ok: false, error });
+  }
+
+  private async bench(cluster: Cluster, globals: string[], args: string[], endpoints = cluster.endpoints()): Promise<Summary[]> {
+    for (let i = 0; i < cluster.size; i++) {
+      if (endpoints.includes(cluster.endpoint(i)) && !cluster.running(i)) throw new Error(`member m${i + 1} is not running`);
+    }
+    const r = await runCommand(this.tools.benchmark, ['--endpoints', endpoints.join(','), '--dial-timeout', '5s', ...globals, ...args], {
+      timeoutMs: this.cfg.stepTimeoutMs,
+    });
+    if (r.timedOut) {
+      const p = lastProgress(r.stdout + r.stderr);
+      const partial = p ? ` at ${p.done}/${p.total} (~${Math.round(p.done / (r.elapsedMs / 1000))} req/s)` : '';
+      throw new Error(`timed out after ${Math.round(r.elapsedMs / 1000)}s${partial}`);
+    }
+    const summaries = parseBenchmark(r.stdout);
+    if (r.code !== 0 || summaries.length === 0) {
+      const tail = (r.stderr.trim() || r.stdout.trim()).split('\n').filter((l) => !/INFO: \[/.test(l)).slice(-1)[0] ?? '';
+      throw new Error(`benchmark exited ${r.code ?? r.signal}: ${tail.slice(0, 160)}`);
+    }
+    return summaries;
+  }
+
+  private async step(key: string, fn: () => Promise<Cell>): Promise<void> {
+    const t0 = performance.now();
+    try {
+      this.cells.set(key, await fn());
+    } catch (e) {
+      this.cells.set(key, { ok: false, error: e instanceof Error ? e.message : String(e) });
+    }
+    const c = this.cells.get(key) as Cell;
+    this.log(`  ${key}: ${c.ok ? describe(c) : `failed: ${c.error}`} (${((performance.now() - t0) / 1000).toFixed(1)}s)`);
+  }
+
+  private async freshCluster(name: string): Promise<Cluster> {
+    const dir = join(this.workDir, `${this.spec.kind}-${name}`);
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    const base = await pickPorts(this.cfg.basePort);
+    const cluster = new Cluster(this.spec, dir, base, this.tools.etcdctl);
+    try {
+      const ms = await cluster.start(60_000);
+      this.log(`  cluster ${name} ready in ${(ms / 1000).toFixed(1)}s on ports ${cluster.endpoints().join(',')}`);
+    } catch (e) {
+      await cluster.stop();
+      throw e;
+    }
+    return cluster;
+  }
+
+  private async finish(cluster: Cluster): Promise<void> {
+    await cluster.stop();
+    for (let i = 0; i < cluster.size; i++) rmSync(cluster.dataDir(i), { recursive: true, force: true });
+  }
+
+  async run(): Promise<void> {
+    await this.workloads();
+    await this.durability();
+  }
+
+  private async workloads(): Promise<void> {
+    const keys = ['put-1', 'put-100', 'put-1000', 'range-l', 'range-s', 'txn-put', 'watch', 'watch-latency', 'lease-keepalive'];
+    const perfKeys = ['m', 'l', 'xl'].map((l) => `check-perf-${l}`);
+    let cluster: Cluster;
+    try {
+      cluster = await this.freshCluster('workloads');
+    } catch (e) {
+      this.fail([...keys, ...perfKeys], `cluster did not start: ${e instanceof Error ? e.message : String(e)}`);
+      return;
+    }
+    try {
+      const c = this.cfg;
+      const put = (clients: number, conns: number, total: number) => (): Promise<Cell> =>
+        this.bench(cluster, ['--clients', String(clients), '--conns', String(conns)], ['put', '--total', String(total), '--val-size', '256', '--key-space-size', '100000']).then(
+          (s) => fromSummary(s[0]),
+        );
+      await this.step('put-1', put(1, 1, c.putTotals.c1));
+      await this.step('put-100', put(100, 10, c.putTotals.c100));
+      await this.step('put-1000', put(1000, 100, c.putTotals.c1000));
+
+      const seed = await runCommand(this.tools.etcdctl, ['--endpoints', cluster.endpoints().join(','), 'put', 'bench-range-key', 'x'.repeat(256)], { timeoutMs: 10_000 });
+      const seedErr = seed.code === 0 ? '' : `seeding the range key failed: ${(seed.stderr || seed.stdout).trim()}`;
+      for (const mode of ['l', 's']) {
+        await this.step(`range-${mode}`, async () => {
+          if (seedErr) throw new Error(seedErr);
+          const s = await this.bench(cluster, ['--clients', '100', '--conns', '10'], ['range', 'bench-range-key', '--consistency', mode, '--total', String(c.rangeTotal)]);
+          return fromSummary(s[0]);
+        });
+      }
+      await this.step('txn-put', async () => {
+        const s = await this.bench(cluster, ['--clients', '100', '--conns', '10'], ['txn-put', '--total', String(c.txnTotal), '--val-size', '256', '--key-space-size', '100000']);
+        return fromSummary(s[0]);
+      });
+      await this.step('watch', async () => {
+        const s = await this.bench(cluster, ['--clients', String(c.watch.streams), '--conns', String(c.watch.streams)], [
+          'watch', '--streams', String(c.watch.streams), '--watch-per-stream', String(c.watch.perStream),
+          '--put-total', String(c.watch.puts), '--watched-key-total', String(c.watch.streams),
+        ]);
+        const events = s.find((x) => /events received/i.test(x.title)) ?? s[s.length - 1];
+        const creation = s.find((x) => /creation/i.test(x.title));
+        const cell = fromSummary(events);
+        if (cell.ok && creation?.requestsPerSec !== undefined) cell.note = `watch creation ${Math.round(creation.requestsPerSec)}/s`;
+        return cell;
+      });
+      await this.step('watch-latency', async () => {
+        const w = c.watchLatency;
+        const s = await this.bench(cluster, ['--clients', String(w.watchers), '--conns', '10'], ['watch-latency', '--total', String(w.puts), '--put-rate', String(w.rate), '--val-size', '256']);
+        const cell = fromSummary(s[0]);
+        if (cell.ok) delete cell.rps;
+        return cell;
+      });
+      await this.step('lease-keepalive', async () => {
+        const s = await this.bench(cluster, ['--clients', '100', '--conns', '10'], ['lease-keepalive', '--total', String(c.leaseTotal)]);
+        return fromSummary(s[0]);
+      });
+      for (const load of ['m', 'l', 'xl']) {
+        if (!c.checkPerfLoads.includes(load)) {
+          this.cells.set(`check-perf-${load}`, { ok: false, error: c.quick ? 'skipped in --quick (check perf always runs 60 s)' : 'skipped' });
+          continue;
+        }
+        await this.step(`check-perf-${load}`, () => this.checkPerf(cluster, load));
+      }
+    } finally {
+      await this.finish(cluster);
+    }
+  }
+
+  private async checkPerf(cluster: Cluster, load: string): Promise<Cell> {
+    for (let i = 0; i < cluster.size; i++) if (!cluster.running(i)) throw new Error(`member m${i + 1} is not running`);
+    const r = await runCommand(this.tools.etcdctl, ['--endpoints', cluster.endpoints().join(','), 'check', 'perf', `--load=${load}`], {
+      timeoutMs: this.cfg.checkPerfTimeoutMs,
+    });
+    const p = parseCheckPerf(r.stdout + '\n' + r.stderr);
+    if (r.timedOut && p.writesPerSec === undefined) throw new Error(`killed after ${Math.round(r.elapsedMs / 1000)}s without a result`);
+    if (p.writesPerSec === undefined) {
+      throw new Error(`no result (exit ${r.code}): ${(r.stderr.trim() || r.stdout.trim()).split('\n').slice(-1)[0]?.slice(0, 160) ?? ''}`);
+    }
+    const fails = p.lines.filter((l) => l.startsWith('FAIL:')).map((l) => l.replace(/^FAIL:\s*/, ''));
+    return {
+      ok: true,
+      rps: p.writesPerSec,
+      note: `${p.verdict ?? '?'}${fails.length ? ` (${fails.join('; ')})` : ''}, slowest ${fmtMs(p.slowestMs)}, stddev ${fmtMs(p.stddevMs)}`,
+    };
+  }
+
+  /** Memory, restart-to-ready, snapshot save and catch-up, on one fresh cluster. */
+  private async durability(): Promise<void> {
+    const keys = ['rss-per-m', 'restart', 'snapshot', 'catchup'];
+    let cluster: Cluster;
+    try {
+      cluster = await this.freshCluster('durability');
+    } catch (e) {
+      this.fail(keys, `cluster did not start: ${e instanceof Error ? e.message : String(e)}`);
+      return;
+    }
+    try {
+      const n = this.cfg.memKeys;
+      let loaded = false;
+      await this.step('rss-per-m', async () => {
+        await sleep(1000);
+        const before = [0, 1, 2].map((i) => cluster.rss(i) ?? 0);
+        const t0 = performance.now();
+        await this.bench(cluster, ['--clients', '100', '--conns', '10'], [
+          'put', '--total', String(n), '--key-space-size', String(n), '--sequential-keys', '--val-size', '256',
+        ]);
+        const loadSecs = (performance.now() - t0) / 1000;
+        loaded = true;
+        await sleep(2000);
+        const leader = await cluster.leader();
+        const after = [0, 1, 2].map((i) => cluster.rss(i) ?? 0);
+        const per = (i: number): number => ((after[i] - before[i]) / n) * 1_000_000;
+        return {
+          ok: true,
+          value: per(leader) / 2 ** 20,
+          unit: 'MiB',
+          note: `leader ${mib(before[leader])}→${mib(after[leader])}; members ${after.map(mib).join('/')}; load ${fmtCount(n)} keys took ${loadSecs.toFixed(1)}s`,
+        };
+      });
+      await this.step('restart', async () => {
+        if (!loaded) throw new Error(`needs the ${fmtCount(n)} keys of the memory step`);
+        const leader = await cluster.leader();
+        const target = (await cluster.status(leader)).revision;
+        const f = (leader + 1) % cluster.size;
+        await cluster.stopMember(f, 'SIGKILL');
+        const t0 = performance.now();
+        cluster.startMember(f);
+        await cluster.waitHealthy([cluster.endpoint(f)], 120_000);
+        const healthy = (performance.now() - t0) / 1000;
+        await this.waitRevision(cluster, f, target, t0 + 120_000);
+        const ready = (performance.now() - t0) / 1000;
+        return { ok: true, value: ready, unit: 's', note: `healthy after ${healthy.toFixed(2)}s, at revision ${target}` };
+      });
+      await this.step('snapshot', async () => {
+        const leader = await cluster.leader();
+        const file = join(cluster.dir, 'snapshot.db');
+        rmSync(file, { force: true });
+        const r = await runCommand(this.tools.etcdctl, ['--endpoints', cluster.endpoint(leader), '--command-timeout', '120s', 'snapshot', 'save', file], { timeoutMs: 150_000 });
+        if (r.code !== 0) throw new Error(`snapshot save exited ${r.code ?? r.signal}: ${(r.stderr || r.stdout).trim().split('\n').slice(-1)[0]?.slice(0, 160) ?? ''}`);
+        const bytes = statSync(file).size;
+        rmSync(file, { force: true });
+        const secs = r.elapsedMs / 1000;
+        return { ok: true, value: bytes / 2 ** 20 / secs, unit: 'MiB/s', note: `${mib(bytes)} in ${secs.toFixed(2)}s` };
+      });
+      await this.step('catchup', async () => {
+        const leader = await cluster.leader();
+        const f = (leader + 2) % cluster.size;
+        await cluster.stopMember(f, 'SIGTERM');
+        const others = cluster.endpoints().filter((_, i) => i !== f);
+        await this.bench(cluster, ['--clients', '100', '--conns', '10'], [
+          'put', '--total', String(this.cfg.catchupWrites), '--key-space-size', '100000', '--val-size', '256',
+        ], others);
+        const target = (await cluster.status(await cluster.leader())).revision;
+        const t0 = performance.now();
+        cluster.startMember(f);
+        await this.waitRevision(cluster, f, target, t0 + 180_000);
+        const secs = (performance.now() - t0) / 1000;
+        return { ok: true, value: secs, unit: 's', note: `from process start to revision ${target}` };
+      });
+    } finally {
+      await this.finish(cluster);
+    }
+  }
+
+  private async waitRevision(cluster: Cluster, i: number, target: number, deadline: number): Promise<void> {
+    let last = '';
+    while (performance.now() < deadline) {
+      if (!cluster.running(i)) throw new Error(`member m${i + 1} exited while catching up`);
+      try {
+        const s = await cluster.status(i);
+        if (s.revision >= target) return;
+        last = `at revision ${s.revision} of ${target}`;
+      } catch (e) {
+        last = e instanceof Error ? e.message : String(e);
+      }
+      await sleep(50);
+    }
+    throw new Error(`did not reach revision ${target}: ${last.slice(0, 160)}`);
+  }
+}
+
+function fromSummary(s: Summary): Cell & { ok: true } {
+  return { ok: true, rps: s.requestsPerSec, avgMs: s.avgMs, p99Ms: s.p99Ms };
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+}
+
+export function fmtMs(ms: number | undefined): string {
+  if (ms === undefined) return '?';
+  if (ms >= 1000) return `${(ms / 1000).toFixed(2)} s`;
+  if (ms >= 10) return `${ms.toFixed(0)} ms`;
+  return `${ms.toFixed(1)} ms`;
+}
+
+export function describe(c: Cell & { ok: true }): string {
+  const parts: string[] = [];
+  if (c.rps !== undefined) parts.push(`${Math.round(c.rps)}/s`);
+  if (c.avgMs !== undefined && c.rps === undefined) parts.push(`avg ${fmtMs(c.avgMs)}`);
+  if (c.p99Ms !== undefined) parts.push(`p99 ${fmtMs(c.p99Ms)}`);
+  if (c.value !== undefined) parts.push(`${c.value >= 100 ? c.value.toFixed(0) : c.value.toFixed(2)} ${c.unit ?? ''}`.trim());
+  return parts.join(', ');
+}
