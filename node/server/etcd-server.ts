@@ -100,7 +100,17 @@ export function encodeServerSnapshot(store: MvccStore, membership: Membership, a
 }
 
 export function decodeServerSnapshot(data: Uint8Array): SnapshotPayload {
-  return deserialize(data) as SnapshotPayload;
+  let payload: unknown;
+  try {
+    payload = deserialize(data);
+  } catch (err) {
+    throw new Error(`server snapshot is malformed: ${(err as Error).message}`);
+  }
+  const p = payload as Partial<SnapshotPayload> | null;
+  if (!p || !(p.mvcc instanceof Uint8Array) || !Array.isArray(p.membership?.members) || !Array.isArray(p.membership?.removed) || !Array.isArray(p.alarms)) {
+    throw new Error('server snapshot is malformed: expected mvcc bytes, a membership table and alarms');
+  }
+  return p as SnapshotPayload;
 }
 
 export class EtcdServer {
@@ -561,6 +571,10 @@ export class EtcdServer {
   installSnapshot(snapshot: Snapshot): void {
     const payload = decodeServerSnapshot(snapshot.data);
     this.store.restoreSnapshot(payload.mvcc);
+    if (this.store.appliedIndex > snapshot.meta.index) {
+      // Its state would skip entries the log still has to apply.
+      throw new Error(`snapshot at index ${snapshot.meta.index} holds state applied up to ${this.store.appliedIndex}`);
+    }
     this.store.markApplied(snapshot.meta.index);
     const before = new Set(this.membership.list().map((m) => m.id));
     this.membership = Membership.fromJSON(payload.membership);
