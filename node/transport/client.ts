@@ -1,0 +1,174 @@
+// The dialing side of the peer protocol: open a message stream (an HTTP
+// Upgrade, after which the socket carries frames), post a snapshot, ask a
+// member who it is. Each uses its own connection (no agent pooling), so a
+// multi-megabyte snapshot never queues behind, or in front of, heartbeats.
+import { request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { Socket } from 'node:net';
+import { HEADER_CLUSTER, PATH_MEMBERS, PATH_SNAPSHOT, PATH_STREAM, UPGRADE_TOKEN, parseId, type Identity } from './protocol.js';
+import { clientTlsOptions, type PeerTlsOptions } from './tls.js';
+
+/** A dial or request the peer refused or that failed on the way. */
+export class PeerRequestError extends Error {
+  override readonly name = 'PeerRequestError';
+  constructor(
+    message: string,
+    /** The HTTP status when the peer answered, else undefined. */
+    readonly status?: number,
+    /** The peer's cluster ID, when it answered with one. */
+    readonly peerCluster?: number,
+  ) {
+    super(message);
+  }
+}
+
+const MAX_ERROR_BODY = 4096;
+
+function open(base: string, path: string, options: RequestOptions, tls: PeerTlsOptions | undefined): ClientRequest {
+  const url = new URL(path, base);
+  if (url.protocol === 'https:') return httpsRequest(url, { ...options, ...clientTlsOptions(tls) });
+  if (url.protocol === 'http:') return httpRequest(url, options);
+  throw new PeerRequestError(`unsupported peer URL scheme ${url.protocol} in ${base}`);
+}
+
+/** Reads a short error body and turns a non-success answer into a PeerRequestError. */
+function refusal(res: IncomingMessage, what: string): Promise<PeerRequestError> {
+  return new Promise((resolve) => {
+    let body = '';
+    res.setEncoding('utf8');
+    res.on('data', (s: string) => {
+      if (body.length < MAX_ERROR_BODY) body += s;
+    });
+    const done = (): void => {
+      const reason = body.trim().slice(0, MAX_ERROR_BODY) || res.statusMessage || 'no reason given';
+      resolve(new PeerRequestError(`${what} refused with HTTP ${res.statusCode}: ${reason}`, res.statusCode, parseId(res.headers[HEADER_CLUSTER])));
+    };
+    res.on('end', done);
+    res.on('error', done);
+  });
+}
+
+export interface RequestSettings {
+  tls?: PeerTlsOptions;
+  /** Inactivity limit: the request fails when nothing moves for this long. */
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+export interface OpenedStream {
+  socket: Socket;
+  /** Bytes the peer sent right after the upgrade answer. */
+  head: Buffer;
+}
+
+/** Opens a message stream to the peer at base (an http:// or https:// URL). */
+export function dialStream(base: string, headers: Record<string, string>, settings: RequestSettings): Promise<OpenedStream> {
+  return new Promise((resolve, reject) => {
+    let req: ClientRequest;
+    try {
+      req = open(
+        base,
+        PATH_STREAM,
+        {
+          method: 'GET',
+          agent: false,
+          headers: { ...headers, connection: 'Upgrade', upgrade: UPGRADE_TOKEN },
+          ...(settings.signal && { signal: settings.signal }),
+        },
+        settings.tls,
+      );
+    } catch (err) {
+      reject(err);
+      return;
+    }
+    req.setTimeout(settings.timeoutMs, () => req.destroy(new PeerRequestError(`no answer from ${base} within ${settings.timeoutMs} ms`)));
+    req.once('upgrade', (_res: IncomingMessage, socket: Socket, head: Buffer) => {
+      socket.setTimeout(0);
+      socket.setNoDelay(true);
+      resolve({ socket, head });
+    });
+    req.once('response', (res: IncomingMessage) => {
+      refusal(res, `stream to ${base}`).then(reject, reject);
+    });
+    req.once('error', reject);
+    req.end();
+  });
+}
+
+/** Posts one encoded snapshot message; resolves once the peer has handed it to Raft. */
+export function postSnapshot(base: string, headers: Record<string, string>, body: Uint8Array, settings: RequestSettings): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let req: ClientRequest;
+    try {
+      req = open(
+        base,
+        PATH_SNAPSHOT,
+        {
+          method: 'POST',
+          agent: false,
+          headers: { ...headers, 'content-type': 'application/octet-stream', 'content-length': String(body.length) },
+          ...(settings.signal && { signal: settings.signal }),
+        },
+        settings.tls,
+      );
+    } catch (err) {
+      reject(err);
+      return;
+    }
+    req.setTimeout(settings.timeoutMs, () => req.destroy(new PeerRequestError(`snapshot to ${base} stalled for ${settings.timeoutMs} ms`)));
+    req.once('response', (res: IncomingMessage) => {
+      if (res.statusCode === 204) {
+        res.resume();
+        resolve();
+      } else {
+        refusal(res, `snapshot to ${base}`).then(reject, reject);
+      }
+    });
+    req.once('error', reject);
+    req.end(body);
+  });
+}
+
+/** Asks the member at base for its member and cluster IDs (GET /members). */
+export function fetchIdentity(base: string, settings: RequestSettings): Promise<Identity> {
+  return new Promise((resolve, reject) => {
+    let req: ClientRequest;
+    try {
+      req = open(base, PATH_MEMBERS, { method: 'GET', agent: false, ...(settings.signal && { signal: settings.signal }) }, settings.tls);
+    } catch (err) {
+      reject(err);
+      return;
+    }
+    req.setTimeout(settings.timeoutMs, () => req.destroy(new PeerRequestError(`no answer from ${base} within ${settings.timeoutMs} ms`)));
+    req.once('response', (res: IncomingMessage) => {
+      if (res.statusCode !== 200) {
+        refusal(res, `identity request to ${base}`).then(reject, reject);
+        return;
+      }
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (s: string) => {
+        body += s;
+        if (body.length > MAX_ERROR_BODY) req.destroy(new PeerRequestError(`identity answer from ${base} is too long`));
+      });
+      res.on('end', () => {
+        const parsed = parseIdentity(body);
+        if (parsed) resolve(parsed);
+        else reject(new PeerRequestError(`malformed identity answer from ${base}: ${body.slice(0, 200)}`));
+      });
+    });
+    req.once('error', reject);
+    req.end();
+  });
+}
+
+function parseIdentity(body: string): Identity | undefined {
+  try {
+    const json = JSON.parse(body) as { memberId?: unknown; clusterId?: unknown };
+    const memberId = parseId(json.memberId as string);
+    const clusterId = parseId(json.clusterId as string);
+    return memberId !== undefined && clusterId !== undefined ? { memberId, clusterId } : undefined;
+  } catch {
+    return undefined;
+  }
+}
