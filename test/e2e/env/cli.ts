@@ -7,9 +7,20 @@ import { down, up } from './cluster.js';
 
 const command = process.argv[2];
 
+/** A failed start stops what it started, unless KVORUM_E2E_KEEP=1 asks to keep it for debugging. */
+async function upOrCleanUp(): Promise<Awaited<ReturnType<typeof up>>> {
+  try {
+    return await up();
+  } catch (e) {
+    process.stderr.write(`[e2e] start failed; logs in ${paths.logs}\n`);
+    if (process.env.KVORUM_E2E_KEEP !== '1') await down();
+    throw e;
+  }
+}
+
 async function main(): Promise<number> {
   if (command === 'up') {
-    const r = await up();
+    const r = await upOrCleanUp();
     process.stdout.write(`export KUBECONFIG=${paths.kubeconfig}\n`);
     process.stdout.write(`# ready in ${r.seconds.toFixed(1)}s; state in ${stateDir}; tools in ${paths.tools}\n`);
     return 0;
@@ -19,7 +30,7 @@ async function main(): Promise<number> {
     return 0;
   }
   if (command === 'test') {
-    const r = await up();
+    const r = await upOrCleanUp();
     process.stdout.write(`# e2e:up took ${r.seconds.toFixed(1)}s${r.built ? ' (including builds)' : ''}\n`);
     const filters = process.argv.slice(3);
     const files = readdirSync(compiledRoot)

@@ -38,6 +38,7 @@ const say = (msg: string): void => {
 
 export const s3Port = Number(process.env.KVORUM_E2E_S3_PORT ?? 39000);
 const s3InfoPath = join(stateDir, 's3.json');
+const readyMarker = join(stateDir, 'ready');
 const nodeCount = Number(process.env.KVORUM_E2E_NODES ?? 1);
 
 /** Runs tools/build.sh (which builds only what is missing) and returns the binary paths. */
@@ -121,7 +122,8 @@ export const apiServerURL = `https://${net.hostIP}:${ports.apiserver}`;
 /** True when a previous `up` is still running and answering. */
 async function isUp(): Promise<boolean> {
   const pids = readPids();
-  if (pids.length === 0 || !pids.every((p) => alive(p.pid)) || !existsSync(paths.kubeconfig)) return false;
+  const expected = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubelet', 'minio'];
+  if (!existsSync(readyMarker) || !expected.every((n) => pids.some((p) => p.name === n && alive(p.pid)))) return false;
   const client = KubeClient.fromKubeconfig(paths.kubeconfig);
   try {
     await client.get('/readyz');
@@ -238,6 +240,7 @@ export async function up(): Promise<{ seconds: number; built: boolean }> {
     admin.close();
   }
   const seconds = (Date.now() - t0) / 1000;
+  writeFileSync(readyMarker, `${new Date().toISOString()}\n`);
   say(`environment ready in ${seconds.toFixed(1)}s (state ${stateDir})`);
   return { seconds, built };
 }

@@ -127,7 +127,9 @@ export class KubeClient {
   async request<T = KubeObject>(method: string, path: string, body?: unknown, contentType?: string): Promise<T> {
     const { status, text } = await this.raw(method, path, body, contentType);
     if (status < 200 || status >= 300) throw new ApiError(status, text, `${method} ${path}`);
-    return (text ? JSON.parse(text) : {}) as T;
+    if (!text) return {} as T;
+    // Health endpoints answer plain text.
+    return (text.startsWith('{') || text.startsWith('[') ? JSON.parse(text) : text) as T;
   }
 
   get<T = KubeObject>(path: string): Promise<T> {
