@@ -7,7 +7,7 @@ import { runCommand } from './proc.js';
 
 function cellText(c: Cell | undefined): string {
   if (!c) return 'not run';
-  if (!c.ok) return `failed: ${c.error}`;
+  if (!c.ok) return c.skipped ? c.error : `failed: ${c.error}`;
   return describe(c);
 }
 
