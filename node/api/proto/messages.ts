@@ -8,8 +8,9 @@
 // For messages a handler sends, use `Outgoing<T>`: every field optional
 // (the serializer writes absent fields as their defaults), sub-messages may be
 // null. Put int64/uint64 values in as decimal strings, converting with
-// int64ToString/uint64ToString from int64.ts; never as bigints, which the
-// serializer does not understand (it would silently write 0).
+// int64ToString/uint64ToString from int64.ts: those check the range, whereas
+// the serializer silently wraps out-of-range values (a uint64 maximum written
+// to an int64 field arrives as -1).
 import type { Int64, Uint64 } from './int64.js';
 
 export type { Int64, Uint64 } from './int64.js';
