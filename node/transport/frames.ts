@@ -14,19 +14,18 @@ export enum FrameKind {
 const LENGTH_BYTES = 4;
 const HEADER_BYTES = LENGTH_BYTES + 1;
 
-/** Encodes messages (with their precomputed encoded sizes) as consecutive frames in one buffer. */
-export function encodeMessageFrames(messages: readonly Message[], sizes: readonly number[], count: number): Buffer {
+/** Encodes messages, given their frame sizes from messageFrameSize, as consecutive frames in one buffer. */
+export function encodeMessageFrames(messages: readonly Message[], frameSizes: readonly number[], count: number): Buffer {
   let total = 0;
-  for (let i = 0; i < count; i++) total += HEADER_BYTES + sizes[i]!;
+  for (let i = 0; i < count; i++) total += frameSizes[i]!;
   const out = Buffer.allocUnsafe(total);
   let pos = 0;
   for (let i = 0; i < count; i++) {
-    const size = sizes[i]!;
-    out.writeUInt32BE(size + 1, pos);
+    const frameEnd = pos + frameSizes[i]!;
+    out.writeUInt32BE(frameSizes[i]! - LENGTH_BYTES, pos);
     out[pos + LENGTH_BYTES] = FrameKind.Message;
-    const end = encodeMessageInto(messages[i]!, out, pos + HEADER_BYTES);
-    if (end !== pos + HEADER_BYTES + size) throw new CodecError('message changed while it was being encoded');
-    pos = end;
+    pos = encodeMessageInto(messages[i]!, out, pos + HEADER_BYTES);
+    if (pos !== frameEnd) throw new CodecError('message changed between sizing and encoding');
   }
   return out;
 }
