@@ -1,0 +1,256 @@
+// TypeScript shapes of the kvorum.io/v1alpha1 custom resources. They follow
+// the OpenAPI schemas in crds/; optional here means optional in the schema
+// (the API server may have filled defaults in, see defaults.ts).
+import type {
+  BACKUP_PHASES,
+  CLUSTER_PHASES,
+  MEMBER_ROLES,
+  RETENTION_ACTIONS,
+  TLS_MODES,
+} from './constants.js';
+
+/** A Kubernetes quantity as it appears in JSON: "1Gi", "500M" or a plain number. */
+export type Quantity = string | number;
+
+export type TLSMode = (typeof TLS_MODES)[number];
+export type RetentionAction = (typeof RETENTION_ACTIONS)[number];
+export type ClusterPhase = (typeof CLUSTER_PHASES)[number];
+export type BackupPhase = (typeof BACKUP_PHASES)[number];
+export type MemberRole = (typeof MEMBER_ROLES)[number];
+
+/** The parts of metav1.ObjectMeta the operator reads and writes. */
+export interface ObjectMeta {
+  name?: string;
+  namespace?: string;
+  uid?: string;
+  resourceVersion?: string;
+  generation?: number;
+  creationTimestamp?: string;
+  deletionTimestamp?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  finalizers?: string[];
+  ownerReferences?: OwnerReference[];
+}
+
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller?: boolean;
+  blockOwnerDeletion?: boolean;
+}
+
+/** metav1.Condition. */
+export interface Condition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  observedGeneration?: number;
+  lastTransitionTime: string;
+  reason: string;
+  message: string;
+}
+
+export interface StorageSpec {
+  size?: Quantity;
+  storageClassName?: string;
+  retentionPolicy?: {
+    /** Claims of members removed by a scale-down. */
+    whenScaled?: RetentionAction;
+    /** Claims of all members when the KVCluster is deleted. */
+    whenDeleted?: RetentionAction;
+  };
+}
+
+/** core/v1 ResourceRequirements (limits and requests). */
+export interface ResourceRequirements {
+  limits?: Record<string, Quantity>;
+  requests?: Record<string, Quantity>;
+}
+
+export interface Toleration {
+  key?: string;
+  operator?: 'Exists' | 'Equal';
+  value?: string;
+  effect?: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
+  tolerationSeconds?: number;
+}
+
+export interface TopologySpreadConstraint {
+  maxSkew: number;
+  topologyKey: string;
+  whenUnsatisfiable: 'DoNotSchedule' | 'ScheduleAnyway';
+  minDomains?: number;
+  nodeAffinityPolicy?: 'Honor' | 'Ignore';
+  nodeTaintsPolicy?: 'Honor' | 'Ignore';
+  matchLabelKeys?: string[];
+  labelSelector?: Record<string, unknown>;
+}
+
+export interface PodTemplateSpec {
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  /** core/v1 Affinity, passed through unchanged. */
+  affinity?: Record<string, unknown>;
+  tolerations?: Toleration[];
+  topologySpreadConstraints?: TopologySpreadConstraint[];
+  nodeSelector?: Record<string, string>;
+  priorityClassName?: string;
+}
+
+export interface TLSSpec {
+  mode?: TLSMode;
+  serverSecretName?: string;
+  peerSecretName?: string;
+  clientSecretName?: string;
+  caSecretName?: string;
+}
+
+export interface CredentialsSecretRef {
+  name: string;
+  accessKeyIdKey?: string;
+  secretAccessKeyKey?: string;
+}
+
+export interface ObjectStoreDestination {
+  bucket: string;
+  prefix?: string;
+  /** S3-compatible endpoint URL; absent means AWS S3. */
+  endpoint?: string;
+  region?: string;
+  forcePathStyle?: boolean;
+}
+
+export interface BackupSpec {
+  destination: ObjectStoreDestination;
+  credentialsSecret?: CredentialsSecretRef;
+}
+
+export interface ObjectStoreLocation {
+  bucket: string;
+  key: string;
+  endpoint?: string;
+  region?: string;
+  forcePathStyle?: boolean;
+  credentialsSecret?: CredentialsSecretRef;
+}
+
+export interface BootstrapSpec {
+  /** Exactly one of backupName and location. */
+  fromBackup?: {
+    backupName?: string;
+    location?: ObjectStoreLocation;
+  };
+}
+
+export interface NodeConfig {
+  electionTimeoutMs?: number;
+  heartbeatIntervalMs?: number;
+  snapshotCount?: number;
+  quotaBackendBytes?: Quantity;
+}
+
+export interface KVClusterSpec {
+  replicas?: number;
+  version?: string;
+  image?: string;
+  storage?: StorageSpec;
+  resources?: ResourceRequirements;
+  podTemplate?: PodTemplateSpec;
+  tls?: TLSSpec;
+  backup?: BackupSpec;
+  bootstrap?: BootstrapSpec;
+  nodeConfig?: NodeConfig;
+}
+
+export interface MemberStatus {
+  name: string;
+  /** Raft member ID in hexadecimal. */
+  id?: string;
+  peerURL?: string;
+  clientURL?: string;
+  role?: MemberRole;
+  healthy?: boolean;
+  appliedIndex?: number;
+}
+
+export interface KVClusterStatus {
+  phase?: ClusterPhase;
+  conditions?: Condition[];
+  members?: MemberStatus[];
+  leader?: string;
+  readyReplicas?: number;
+  currentVersion?: string;
+  clusterID?: string;
+  /** RFC 3339 completion time of the newest completed backup. */
+  lastSuccessfulBackup?: string;
+  observedGeneration?: number;
+  /** Label selector of the member pods (scale subresource). */
+  selector?: string;
+}
+
+export interface KVCluster {
+  apiVersion: string;
+  kind: 'KVCluster';
+  metadata: ObjectMeta;
+  spec: KVClusterSpec;
+  status?: KVClusterStatus;
+}
+
+export interface KVBackupSpec {
+  cluster: string;
+  /** Overrides the cluster's spec.backup.destination. */
+  destination?: ObjectStoreDestination;
+  /** Overrides the cluster's spec.backup.credentialsSecret. */
+  credentialsSecret?: CredentialsSecretRef;
+}
+
+export interface KVBackupStatus {
+  phase?: BackupPhase;
+  /** s3://bucket/key of the snapshot object. */
+  location?: string;
+  size?: number;
+  revision?: number;
+  sha256?: string;
+  startedAt?: string;
+  completedAt?: string;
+  error?: string;
+  observedGeneration?: number;
+}
+
+export interface KVBackup {
+  apiVersion: string;
+  kind: 'KVBackup';
+  metadata: ObjectMeta;
+  spec: KVBackupSpec;
+  status?: KVBackupStatus;
+}
+
+export interface KVBackupScheduleSpec {
+  cluster: string;
+  /** Five-field cron expression, UTC. */
+  schedule: string;
+  retention?: {
+    keepLast?: number;
+    /** Go-style duration, e.g. "168h". */
+    maxAge?: string;
+  };
+  suspend?: boolean;
+}
+
+export interface KVBackupScheduleStatus {
+  lastScheduleTime?: string;
+  lastSuccessfulTime?: string;
+  /** Names of unfinished KVBackups created by the schedule. */
+  active?: string[];
+  observedGeneration?: number;
+}
+
+export interface KVBackupSchedule {
+  apiVersion: string;
+  kind: 'KVBackupSchedule';
+  metadata: ObjectMeta;
+  spec: KVBackupScheduleSpec;
+  status?: KVBackupScheduleStatus;
+}
