@@ -68,7 +68,9 @@ export class Peer {
   private lastPongAt = 0;
   private lastUnreachableReport = -Infinity;
   private lastFailureLogged = '';
+  /** Cancels snapshot uploads in flight when the peer stops. */
   private readonly abort = new AbortController();
+  private dialing: { url: string; abort: AbortController } | undefined;
   private readonly label: { To: string };
   private readonly log: Logger;
 
@@ -137,6 +139,9 @@ export class Peer {
     if (this.state === 'down') {
       clearTimeout(this.retryTimer);
       this.dial();
+    } else if (this.state === 'connecting' && this.dialing && !this.urls.includes(this.dialing.url)) {
+      this.dialing.abort.abort();
+      this.dial();
     } else if (this.socket && !this.urls.includes(this.socketUrl)) {
       this.log.info({ urls }, 'peer URLs changed; reconnecting');
       this.socket.destroy();
@@ -147,6 +152,7 @@ export class Peer {
     if (this.state === 'stopped') return;
     this.state = 'stopped';
     this.abort.abort();
+    this.dialing?.abort.abort();
     clearTimeout(this.retryTimer);
     clearInterval(this.pingTimer);
     this.socket?.destroy();
@@ -167,10 +173,17 @@ export class Peer {
       return;
     }
     this.state = 'connecting';
-    dialStream(url, dialHeaders(this.self, this.id), { tls: this.tls, timeoutMs: this.tuning.dialTimeoutMs, signal: this.abort.signal }).then(
-      ({ socket, head }) => this.connectedTo(url, socket, head),
+    const attempt = new AbortController();
+    this.dialing = { url, abort: attempt };
+    const signal = attempt.signal;
+    dialStream(url, dialHeaders(this.self, this.id), { tls: this.tls, timeoutMs: this.tuning.dialTimeoutMs, signal }).then(
+      ({ socket, head }) => {
+        if (signal.aborted) socket.destroy();
+        else this.connectedTo(url, socket, head);
+      },
       (err: unknown) => {
-        if (this.state === 'stopped') return;
+        // Aborted by stop() or by a URL change that already started a new dial.
+        if (signal.aborted) return;
         this.urlIndex++;
         this.failed(err);
       },
@@ -178,9 +191,10 @@ export class Peer {
   }
 
   private connectedTo(url: string, socket: Socket, head: Buffer): void {
-    if (this.state === 'stopped' || !this.urls.includes(url)) {
+    this.dialing = undefined;
+    if (!this.urls.includes(url)) {
       socket.destroy();
-      if (this.state !== 'stopped') this.dial();
+      this.dial();
       return;
     }
     const wasDown = this.failures > 0;
