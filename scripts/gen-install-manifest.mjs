@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // Generates manifests/install.yaml (for `kubectl apply -f`) from the Helm chart:
 // a Namespace, then `helm template` of charts/kvorum-operator with its CRDs.
+// crds/ is the source of truth for the CRDs: writing also copies crds/*.yaml
+// into charts/kvorum-operator/crds/ first.
 //
-//   node scripts/gen-install-manifest.mjs           write manifests/install.yaml
+//   node scripts/gen-install-manifest.mjs           sync chart CRDs, write manifests/install.yaml
 //   node scripts/gen-install-manifest.mjs --stdout  print it instead
 //   node scripts/gen-install-manifest.mjs --check   exit 1 if the committed file is stale
 //
@@ -10,7 +12,7 @@
 // (${KVORUM_TOOLS_DIR:-~/.cache/kvorum-tools}/helm-*/helm). Exit status 3 means
 // no helm binary was found.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -56,7 +58,15 @@ function render(helm) {
   return header + (body.startsWith('---') ? body : `---\n${body}`);
 }
 
+function syncChartCrds() {
+  const from = join(root, 'crds');
+  const to = join(root, 'charts', 'kvorum-operator', 'crds');
+  for (const name of readdirSync(from).filter((n) => n.endsWith('.yaml'))) copyFileSync(join(from, name), join(to, name));
+}
+
 const args = process.argv.slice(2);
+const writing = !args.includes('--stdout') && !args.includes('--check');
+if (writing) syncChartCrds();
 const helm = findHelm();
 if (!helm) {
   process.stderr.write('gen-install-manifest: no helm binary (set $HELM, put helm on PATH, or run test/e2e/tools/build.sh)\n');
