@@ -6,9 +6,9 @@ import { closeSync, mkdirSync, openSync, rmSync, writeFileSync, existsSync, stat
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ApiError, type KubeClient, type KubeObject } from '../kube/client.js';
-import { net as netConfig, ports } from '../env/config.js';
+import { net as netConfig, ports, repoRoot } from '../env/config.js';
 import { containerArgv, resolveImage } from './images.js';
 import { containerEnv, expand } from './env.js';
 import { prepareVolumes, VolumeNotReady } from './volumes.js';
@@ -227,18 +227,41 @@ export class PodWorker {
     this.scheduleStatus();
   }
 
+  /**
+   * Writes the script that sets up a container's mounts and then execs its
+   * program. Sources are first bound into a private tmpfs staging area, so a
+   * mountPath that shadows the state directory (for example /work) cannot
+   * hide the sources of later mounts; targets are mounted parents first.
+   */
   private wrapperScript(run: Run): string {
-    const lines = ['set -e'];
-    for (const m of run.spec.volumeMounts ?? []) {
+    const stage = `/run/kve2e/${this.uid}/${run.spec.name}`;
+    const lines = ['set -e', `mkdir -p ${shellQuote(stage)}`, `mount -t tmpfs -o size=1m kve2e-stage ${shellQuote(stage)}`];
+    const targets: { staged: string; target: string; dir: boolean; readOnly: boolean }[] = [];
+    (run.spec.volumeMounts ?? []).forEach((m: { name: string; mountPath: string; subPath?: string; readOnly?: boolean }, i: number) => {
       const base = this.volumes.get(m.name);
       if (!base) throw new Error(`volume mount ${m.name}: no such volume`);
+      // Programs run from the host's filesystem: a mount over their directories would hide them.
+      for (const needed of [repoRoot, dirname(process.execPath)]) {
+        const mp = m.mountPath.replace(/\/+$/, '') || '/';
+        if (needed === mp || needed.startsWith(mp === '/' ? '/' : `${mp}/`)) {
+          throw new Error(`volume mount ${m.name} at ${m.mountPath} would hide ${needed}, which the process kubelet runs programs from`);
+        }
+      }
       const src = m.subPath ? join(base, m.subPath) : base;
       if (m.subPath && !existsSync(src)) mkdirSync(src, { recursive: true });
-      const target = shellQuote(m.mountPath);
-      if (statSync(src).isDirectory()) lines.push(`mkdir -p ${target}`);
+      const dir = statSync(src).isDirectory();
+      const staged = `${stage}/${i}`;
+      lines.push(dir ? `mkdir ${shellQuote(staged)}` : `touch ${shellQuote(staged)}`, `mount --bind ${shellQuote(src)} ${shellQuote(staged)}`);
+      targets.push({ staged, target: m.mountPath, dir, readOnly: m.readOnly === true });
+    });
+    const shadowsStage = (t: string): boolean => stage === t || stage.startsWith(t.endsWith('/') ? t : `${t}/`);
+    targets.sort((a, b) => Number(shadowsStage(a.target)) - Number(shadowsStage(b.target)) || a.target.split('/').length - b.target.split('/').length);
+    for (const t of targets) {
+      const target = shellQuote(t.target);
+      if (t.dir) lines.push(`mkdir -p ${target}`);
       else lines.push(`mkdir -p "$(dirname ${target})"; [ -e ${target} ] || touch ${target}`);
-      lines.push(`mount --bind ${shellQuote(src)} ${target}`);
-      if (m.readOnly) lines.push(`mount -o remount,bind,ro ${target}`);
+      lines.push(`mount --bind ${shellQuote(t.staged)} ${target}`);
+      if (t.readOnly) lines.push(`mount -o remount,bind,ro ${target}`);
     }
     if (run.spec.workingDir) lines.push(`mkdir -p ${shellQuote(run.spec.workingDir)}`, `cd ${shellQuote(run.spec.workingDir)}`);
     lines.push('exec "$@"');
@@ -547,6 +570,8 @@ export class PodWorker {
     deletePodNetwork(this.netns);
     this.host.releaseIP(this.uid);
     rmSync(this.dir, { recursive: true, force: true });
+    // Staging mount points (empty on the host: the mounts were private to the pod).
+    rmSync(`/run/kve2e/${this.uid}`, { recursive: true, force: true });
     this.networkReady = false;
     this.host.changed();
   }
