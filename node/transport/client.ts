@@ -95,8 +95,10 @@ export function dialStream(base: string, headers: Record<string, string>, settin
   });
 }
 
-/** Posts one encoded snapshot message; resolves once the peer has handed it to Raft. */
-export function postSnapshot(base: string, headers: Record<string, string>, body: Uint8Array, settings: RequestSettings): Promise<void> {
+/** Posts one encoded snapshot message (given in parts); resolves once the peer has handed it to Raft. */
+export function postSnapshot(base: string, headers: Record<string, string>, body: readonly Uint8Array[], settings: RequestSettings): Promise<void> {
+  let length = 0;
+  for (const part of body) length += part.length;
   return new Promise((resolve, reject) => {
     let req: ClientRequest;
     try {
@@ -106,7 +108,7 @@ export function postSnapshot(base: string, headers: Record<string, string>, body
         {
           method: 'POST',
           agent: false,
-          headers: { ...headers, 'content-type': 'application/octet-stream', 'content-length': String(body.length) },
+          headers: { ...headers, 'content-type': 'application/octet-stream', 'content-length': String(length) },
           ...(settings.signal && { signal: settings.signal }),
         },
         settings.tls,
@@ -125,7 +127,8 @@ export function postSnapshot(base: string, headers: Record<string, string>, body
       }
     });
     req.once('error', reject);
-    req.end(body);
+    for (const part of body) if (part.length > 0) req.write(part);
+    req.end();
   });
 }
 

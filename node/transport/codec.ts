@@ -28,6 +28,7 @@ const FIXED_HEADER = 3;
 // The smallest possible entry (term, index, type, dataLen) and list member.
 const MIN_ENTRY_BYTES = 4;
 const MIN_ID_BYTES = 1;
+const EMPTY = new Uint8Array(0);
 
 // ---- sizes ---------------------------------------------------------------
 
@@ -109,9 +110,10 @@ function putIds(buf: Uint8Array, pos: number, ids: readonly number[]): number {
 
 /**
  * Writes m at buf[pos..pos+size) where size = encodedSize(m) (which the caller
- * has computed, and which validated m); returns the end position.
+ * has computed, and which validated m); returns the end position. Without
+ * snapshot data, stops after the data's length prefix (see encodeMessageParts).
  */
-export function encodeMessageInto(m: Message, buf: Uint8Array, pos: number): number {
+export function encodeMessageInto(m: Message, buf: Uint8Array, pos: number, withSnapshotData = true): number {
   buf[pos++] = CODEC_VERSION;
   buf[pos++] = m.type;
   buf[pos++] = (m.reject ? FLAG_REJECT : 0) | (m.snapshot ? FLAG_SNAPSHOT : 0);
@@ -137,7 +139,11 @@ export function encodeMessageInto(m: Message, buf: Uint8Array, pos: number): num
     pos = putVarint(buf, pos, s.meta.term);
     pos = putIds(buf, pos, s.meta.conf.voters);
     pos = putIds(buf, pos, s.meta.conf.learners);
-    pos = putBytes(buf, pos, s.data);
+    if (withSnapshotData) {
+      pos = putBytes(buf, pos, s.data);
+    } else {
+      pos = putVarint(buf, pos, s.data.length);
+    }
   }
   return pos;
 }
@@ -146,6 +152,18 @@ export function encodeMessage(m: Message): Uint8Array {
   const out = new Uint8Array(encodedSize(m));
   encodeMessageInto(m, out, 0);
   return out;
+}
+
+/**
+ * Encodes m as two parts whose concatenation is encodeMessage(m): everything
+ * but the snapshot data, then the snapshot data itself (empty without a
+ * snapshot), so a many-megabyte snapshot is sent without being copied.
+ */
+export function encodeMessageParts(m: Message): [Uint8Array, Uint8Array] {
+  const data = m.snapshot?.data ?? EMPTY;
+  const head = new Uint8Array(encodedSize(m) - data.length);
+  encodeMessageInto(m, head, 0, false);
+  return [head, data];
 }
 
 // ---- decoding ------------------------------------------------------------
@@ -286,8 +304,6 @@ export function decodeMessage(bytes: Uint8Array, options: DecodeOptions = {}): M
   }
   return m;
 }
-
-const EMPTY = new Uint8Array(0);
 
 function materialize(bytes: Uint8Array, spans: number[], alias: boolean): Uint8Array[] {
   const views = new Array<Uint8Array>(spans.length / 2);

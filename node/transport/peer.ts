@@ -12,7 +12,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { MessageType, type Message, type NodeId } from '../raft/types.js';
 import { dialStream, postSnapshot, PeerRequestError } from './client.js';
-import { encodeMessage } from './codec.js';
+import { encodeMessageParts } from './codec.js';
 import { FrameKind, FrameReader, encodeControlFrame, encodeMessageFrames, messageFrameSize } from './frames.js';
 import type { TransportMetrics } from './metrics.js';
 import { dialHeaders, formatId, type Identity } from './protocol.js';
@@ -355,25 +355,26 @@ export class Peer {
   private sendSnapshot(m: Message): void {
     if (this.state === 'stopped') return;
     const url = this.currentUrl();
-    let body: Uint8Array;
+    let body: Uint8Array[];
     try {
       if (url === undefined) throw new Error('the peer has no URLs');
-      body = encodeMessage(m);
+      body = encodeMessageParts(m);
     } catch (err) {
       this.log.error({ err: (err as Error).message }, 'cannot send a snapshot');
       this.snapshotDone(false);
       return;
     }
     const started = performance.now();
+    const bytes = body[0]!.length + body[1]!.length;
     const index = m.snapshot?.meta.index;
-    this.log.info({ index, bytes: body.length, url }, 'sending a snapshot');
+    this.log.info({ index, bytes, url }, 'sending a snapshot');
     postSnapshot(url, dialHeaders(this.self, this.id), body, { tls: this.tls, timeoutMs: this.tuning.snapshotTimeoutMs, signal: this.abort.signal }).then(
       () => {
         const seconds = (performance.now() - started) / 1000;
-        this.metrics.sentBytes.inc(this.label, body.length);
+        this.metrics.sentBytes.inc(this.label, bytes);
         this.metrics.snapshotSendSuccess.inc(this.label);
         this.metrics.snapshotSendSeconds.observe(this.label, seconds);
-        this.log.info({ index, bytes: body.length, seconds }, 'snapshot delivered');
+        this.log.info({ index, bytes, seconds }, 'snapshot delivered');
         this.snapshotDone(true);
       },
       (err: unknown) => {

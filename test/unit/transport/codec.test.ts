@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EntryType, MessageType, type Message } from '../../../node/raft/types.js';
-import { CODEC_VERSION, CodecError, decodeMessage, encodeMessage, encodedSize } from '../../../node/transport/codec.js';
+import { CODEC_VERSION, CodecError, decodeMessage, encodeMessage, encodeMessageParts, encodedSize } from '../../../node/transport/codec.js';
 import { entry, msg } from './helpers.js';
 
 const MAX = Number.MAX_SAFE_INTEGER;
@@ -88,6 +88,18 @@ test('a snapshot with its conf state and data round-trips', () => {
   const decoded = roundTrip(m);
   assert.equal(decoded.snapshot?.data.length, 1 << 20);
   roundTrip(msg({ type: MessageType.Snap, from: 1, to: 3, snapshot: { meta: { index: 0, term: 0, conf: { voters: [], learners: [] } }, data: new Uint8Array(0) } }));
+});
+
+test('the two-part encoding concatenates to the one-part encoding and leaves snapshot data uncopied', () => {
+  const data = filled(1000, 5);
+  const snap = msg({ type: MessageType.Snap, from: 1, to: 2, snapshot: { meta: { index: 9, term: 2, conf: { voters: [1], learners: [] } }, data } });
+  const [head, tail] = encodeMessageParts(snap);
+  assert.equal(tail, data);
+  assert.deepEqual(Uint8Array.from([...head, ...tail]), encodeMessage(snap));
+  const plain = msg({ type: MessageType.App, from: 1, to: 2, entries: [entry(1, data)] });
+  const [whole, none] = encodeMessageParts(plain);
+  assert.equal(none.length, 0);
+  assert.deepEqual(whole, encodeMessage(plain));
 });
 
 test('decoded byte fields are plain Uint8Arrays that do not alias the input', () => {
