@@ -63,16 +63,16 @@ export function parseCheckPerf(text: string): CheckPerf {
   const lines = text
     .split(/[\r\n]+/)
     .map((l) => l.trim())
-    .filter((l) => /^(PASS|FAIL)\b/.test(l));
+    .filter((l) => /^(PASS|FAIL)\b|took too long|too high/.test(l));
   const sec = (re: RegExp): number | undefined => {
     const v = num(re, text);
     return v === undefined ? undefined : v * 1000;
   };
   const final = lines.length > 0 ? lines[lines.length - 1] : '';
   return {
-    writesPerSec: num(/Throughput is (\d+) writes\/s/, text),
-    slowestMs: sec(/Slowest request took ([\d.]+)s/),
-    stddevMs: sec(/Stddev is ([\d.]+)s/),
+    writesPerSec: num(/Throughput (?:is|too low:) (\d+) writes\/s/, text),
+    slowestMs: sec(/Slowest request took (?:too long: )?([\d.]+)s/),
+    stddevMs: sec(/Stddev (?:is|too high:) ([\d.]+)s/),
     verdict: final === 'PASS' ? 'PASS' : final.startsWith('FAIL') ? 'FAIL' : undefined,
     lines,
   };

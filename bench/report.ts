@@ -20,7 +20,7 @@ function ratio(a: number | undefined, b: number | undefined): string | undefined
 export function ratioText(row: RowDef, etcd: Cell | undefined, kvorum: Cell | undefined): string {
   if (!etcd?.ok || !kvorum?.ok) return '—';
   const parts: string[] = [];
-  if (row.kind === 'throughput') {
+  if (row.kind === 'throughput' || row.kind === 'rate') {
     const t = ratio(kvorum.rps, etcd.rps);
     if (t) parts.push(`thr ${t}`);
   }

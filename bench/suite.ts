@@ -17,7 +17,7 @@ export type Cell =
   | { ok: true; rps?: number; avgMs?: number; p99Ms?: number; value?: number; unit?: string; note?: string }
   | { ok: false; error: string; skipped?: boolean };
 
-export type RowKind = 'throughput' | 'latency' | 'lower-better' | 'higher-better';
+export type RowKind = 'throughput' | 'rate' | 'latency' | 'lower-better' | 'higher-better';
 
 export interface RowDef {
   key: string;
@@ -42,6 +42,8 @@ export interface SuiteConfig {
   memLoadTimeoutMs: number;
   catchupWrites: number;
   basePort: number;
+  /** Wall-clock budget per system; steps that would start after it are skipped. */
+  budgetMs: number;
 }
 
 export function suiteConfig(quick: boolean): SuiteConfig {
@@ -61,13 +63,14 @@ export function suiteConfig(quick: boolean): SuiteConfig {
         memLoadTimeoutMs: 60_000,
         catchupWrites: 20_000,
         basePort: 23379,
+        budgetMs: 150_000,
       }
     : {
         quick,
         stepTimeoutMs: 180_000,
-        putTotals: { c1: 10_000, c100: 100_000, c1000: 200_000 },
-        rangeTotal: 100_000,
-        txnTotal: 50_000,
+        putTotals: { c1: 5_000, c100: 50_000, c1000: 100_000 },
+        rangeTotal: 50_000,
+        txnTotal: 30_000,
         watch: { streams: 10, perStream: 100, puts: 2_000 },
         watchLatency: { watchers: 100, puts: 2_000, rate: 200 },
         leaseTotal: 50_000,
@@ -77,6 +80,7 @@ export function suiteConfig(quick: boolean): SuiteConfig {
         memLoadTimeoutMs: 360_000,
         catchupWrites: 100_000,
         basePort: 23379,
+        budgetMs: 11 * 60_000,
       };
 }
 
@@ -88,7 +92,7 @@ export function rowDefs(cfg: SuiteConfig): RowDef[] {
     { key: 'range-l', label: 'range, linearizable, 100 clients', kind: 'throughput' },
     { key: 'range-s', label: 'range, serializable, 100 clients', kind: 'throughput' },
     { key: 'txn-put', label: 'txn-put, 100 clients / 10 conns, 256 B', kind: 'throughput' },
-    { key: 'watch', label: `watch, ${cfg.watch.streams * cfg.watch.perStream} watchers: events received`, kind: 'throughput' },
+    { key: 'watch', label: `watch, ${cfg.watch.streams * cfg.watch.perStream} watchers: events received`, kind: 'rate' },
     { key: 'watch-latency', label: `watch event latency, ${cfg.watchLatency.watchers} watchers, ${cfg.watchLatency.rate} puts/s`, kind: 'latency' },
     { key: 'lease-keepalive', label: 'lease-keepalive, 100 clients / 10 conns', kind: 'throughput' },
   ];
@@ -115,6 +119,7 @@ export type Progress = (msg: string) => void;
 /** Runs every workload against one system; never throws, failures become cells. */
 export class SuiteRun {
   readonly cells = new Map<string, Cell>();
+  private readonly deadline: number;
 
   constructor(
     private readonly spec: SystemSpec,
@@ -122,7 +127,13 @@ export class SuiteRun {
     private readonly cfg: SuiteConfig,
     private readonly workDir: string,
     private readonly log: Progress,
-  ) {}
+  ) {
+    this.deadline = performance.now() + cfg.budgetMs;
+  }
+
+  private remainingMs(): number {
+    return this.deadline - performance.now();
+  }
 
   private fail(keys: string[], error: string): void {
     for (const k of keys) if (!this.cells.has(k)) this.cells.set(k, { ok: false, error });
@@ -150,6 +161,11 @@ export class SuiteRun {
 
   private async step(key: string, fn: () => Promise<Cell>): Promise<void> {
     const t0 = performance.now();
+    if (this.remainingMs() <= 0) {
+      this.cells.set(key, { ok: false, skipped: true, error: `skipped: the ${Math.round(this.cfg.budgetMs / 1000)} s budget of this system was used up` });
+      this.log(`  ${key}: skipped (time budget used up)`);
+      return;
+    }
     try {
       this.cells.set(key, await fn());
     } catch (e) {
@@ -262,7 +278,7 @@ export class SuiteRun {
     if (p.writesPerSec === undefined) {
       throw new Error(`no result (exit ${r.code}): ${(r.stderr.trim() || r.stdout.trim()).split('\n').slice(-1)[0]?.slice(0, 160) ?? ''}`);
     }
-    const fails = p.lines.filter((l) => l.startsWith('FAIL:')).map((l) => l.replace(/^FAIL:\s*/, ''));
+    const fails = p.lines.filter((l) => !l.startsWith('PASS') && l !== 'FAIL').map((l) => l.replace(/^FAIL:\s*/, ''));
     return {
       ok: true,
       rps: p.writesPerSec,
@@ -291,7 +307,7 @@ export class SuiteRun {
         try {
           await this.bench(cluster, ['--clients', '100', '--conns', '10'], [
             'put', '--total', String(n), '--key-space-size', String(n), '--sequential-keys', '--val-size', '256',
-          ], cluster.endpoints(), this.cfg.memLoadTimeoutMs);
+          ], cluster.endpoints(), Math.max(10_000, Math.min(this.cfg.memLoadTimeoutMs, this.remainingMs())));
         } catch (e) {
           const msg = e instanceof Error ? e.message : String(e);
           if (!msg.startsWith('timed out')) throw e;
@@ -402,7 +418,7 @@ export function describe(c: Cell & { ok: true }): string {
   const parts: string[] = [];
   if (c.rps !== undefined) parts.push(`${Math.round(c.rps)}/s`);
   if (c.avgMs !== undefined && c.rps === undefined) parts.push(`avg ${fmtMs(c.avgMs)}`);
-  if (c.p99Ms !== undefined) parts.push(`p99 ${fmtMs(c.p99Ms)}`);
+  if (c.p99Ms !== undefined && c.p99Ms >= 0.05) parts.push(`p99 ${fmtMs(c.p99Ms)}`);
   if (c.value !== undefined) parts.push(`${c.value >= 100 ? c.value.toFixed(0) : c.value.toFixed(2)} ${c.unit ?? ''}`.trim());
   return parts.join(', ');
 }
