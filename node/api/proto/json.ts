@@ -392,3 +392,12 @@ export function fromGatewayJson<T = Record<string, unknown>>(typeName: string, i
   const opts: Required<FromJsonOptions> = { rejectUnknownFields: options.rejectUnknownFields ?? false, defaults: options.defaults ?? true };
   return messageFromJson(messageSchema(schema, typeName), json, '', schema, opts) as T;
 }
+
+/**
+ * One message of a server stream (Watch, LeaseKeepAlive, Snapshot) as the
+ * gateway writes it: each message is wrapped as `{"result": ...}` and the
+ * objects follow one another in the HTTP response body.
+ */
+export function toGatewayStreamChunk(typeName: string, message: object): JsonObject {
+  return { result: toGatewayJson(typeName, message) };
+}

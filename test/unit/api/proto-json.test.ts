@@ -7,6 +7,7 @@ import {
   quoteLargeIntegers,
   stringifyGatewayJson,
   toGatewayJson,
+  toGatewayStreamChunk,
 } from '../../../node/api/proto/json.js';
 import { loadEtcdProtos } from '../../../node/api/proto/load.js';
 import type { LeaseTimeToLiveRequest, RangeRequest, TxnRequest, WatchRequest } from '../../../node/api/proto/messages.js';
@@ -178,4 +179,10 @@ test('json: strict base64 accepts the standard and URL-safe alphabets, padded or
   assert.throws(() => decodeBase64Strict('Zm9vYg='), /bad padding/);
   assert.throws(() => decodeBase64Strict('Zm9vYh=='), /trailing bits/);
   assert.throws(() => decodeBase64Strict('Zm 9v'), /unexpected character/);
+});
+
+test('json: stream messages are wrapped in {"result": ...}', () => {
+  assert.deepEqual(toGatewayStreamChunk('etcdserverpb.WatchResponse', { header: { revision: '1' }, created: true, watch_id: '0', events: [] }), {
+    result: { header: { revision: '1' }, created: true },
+  });
 });
