@@ -10,9 +10,13 @@
 //       10     2  format version (1)
 //       12     8  payload length in bytes
 //       20     n  payload
-//     20+n    32  SHA-256 of bytes [0, 20+n)
+//     20+n     p  zero padding, so that 20+n+p is a multiple of 512
+//   20+n+p    32  SHA-256 of bytes [0, 20+n+p)
 //
 // The length field lets a truncated file be told apart from a corrupt one.
+// The padding and trailer follow etcd's own snapshot framing (a 512-aligned
+// body followed by its SHA-256), which `etcdctl snapshot save` checks, so
+// etcdctl can save a Kvorum snapshot and the file it writes is this format.
 // `sha256` values returned below are the SHA-256 of the whole file, i.e.
 // what `sha256sum` prints for it.
 import { createHash, randomBytes } from 'node:crypto';
@@ -26,6 +30,11 @@ export const SNAPSHOT_FILE_VERSION = 1;
 const MAGIC_BYTES = Buffer.from(SNAPSHOT_MAGIC, 'ascii');
 const HEADER_BYTES = MAGIC_BYTES.length + 2 + 8;
 const CHECKSUM_BYTES = 32;
+const ALIGN = 512;
+
+function alignedBodyLength(payloadLength: number): number {
+  return Math.ceil((HEADER_BYTES + payloadLength) / ALIGN) * ALIGN;
+}
 
 /** A snapshot file or stream that cannot be used; `reason` says why. */
 export class SnapshotFileError extends Error {
@@ -41,14 +50,15 @@ export class SnapshotFileError extends Error {
 
 /** Puts a server snapshot payload into the envelope. */
 export function wrapSnapshot(payload: Uint8Array): Uint8Array {
-  const out = new Uint8Array(HEADER_BYTES + payload.length + CHECKSUM_BYTES);
+  const body = alignedBodyLength(payload.length);
+  const out = new Uint8Array(body + CHECKSUM_BYTES); // zero-filled: the padding
   out.set(MAGIC_BYTES, 0);
   const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   view.setUint16(MAGIC_BYTES.length, SNAPSHOT_FILE_VERSION);
   view.setBigUint64(MAGIC_BYTES.length + 2, BigInt(payload.length));
   out.set(payload, HEADER_BYTES);
-  const digest = createHash('sha256').update(out.subarray(0, HEADER_BYTES + payload.length)).digest();
-  out.set(digest, HEADER_BYTES + payload.length);
+  const digest = createHash('sha256').update(out.subarray(0, body)).digest();
+  out.set(digest, body);
   return out;
 }
 
@@ -78,17 +88,19 @@ function unwrapAs(subject: string, bytes: Uint8Array, options: UnwrapOptions): U
     throw new SnapshotFileError(subject, `has snapshot format version ${version}; this release reads version ${SNAPSHOT_FILE_VERSION}`);
   }
   const declared = view.getBigUint64(MAGIC_BYTES.length + 2);
-  const expected = BigInt(HEADER_BYTES + CHECKSUM_BYTES) + declared;
-  if (BigInt(bytes.length) < expected) {
+  if (declared > BigInt(Number.MAX_SAFE_INTEGER)) throw new SnapshotFileError(subject, `is corrupt: its header declares ${declared} payload bytes`);
+  const end = HEADER_BYTES + Number(declared);
+  const body = alignedBodyLength(Number(declared));
+  const expected = body + CHECKSUM_BYTES;
+  if (bytes.length < expected) {
     throw new SnapshotFileError(subject, `is truncated: ${bytes.length} bytes, but its header promises ${expected}`);
   }
-  if (BigInt(bytes.length) > expected) {
+  if (bytes.length > expected) {
     throw new SnapshotFileError(subject, `is corrupt: ${bytes.length} bytes, more than the ${expected} its header promises`);
   }
-  const end = HEADER_BYTES + Number(declared);
   if (!options.skipHashCheck) {
-    const digest = createHash('sha256').update(bytes.subarray(0, end)).digest();
-    if (!digest.equals(bytes.subarray(end))) throw new SnapshotFileError(subject, 'is corrupt: checksum mismatch');
+    const digest = createHash('sha256').update(bytes.subarray(0, body)).digest();
+    if (!digest.equals(bytes.subarray(body))) throw new SnapshotFileError(subject, 'is corrupt: checksum mismatch');
   }
   return bytes.subarray(HEADER_BYTES, end);
 }

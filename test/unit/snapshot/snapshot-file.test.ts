@@ -43,7 +43,11 @@ describe('snapshot envelope in memory', () => {
   it('round-trips a payload', () => {
     const payload = samplePayload();
     const wrapped = wrapSnapshot(payload);
-    assert.equal(wrapped.length, payload.length + 20 + 32);
+    // etcd's framing: a body padded to 512 bytes, then its SHA-256.
+    assert.equal(wrapped.length, Math.ceil((payload.length + 20) / 512) * 512 + 32);
+    assert.equal(wrapped.length % 512, 32);
+    const body = wrapped.subarray(0, wrapped.length - 32);
+    assert.ok(createHash('sha256').update(body).digest().equals(Buffer.from(wrapped.subarray(wrapped.length - 32))), 'the trailer is the SHA-256 of the body');
     assert.equal(Buffer.from(wrapped.subarray(0, 10)).toString('ascii'), 'KVORUMSNAP');
     assert.ok(Buffer.from(unwrapSnapshot(wrapped)).equals(payload));
   });

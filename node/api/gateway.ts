@@ -1,0 +1,173 @@
+// etcd's JSON gateway: POST /v3/<service>/<method> with a JSON request body,
+// answered with JSON (base64 bytes, 64-bit integers as strings, field names
+// as in the .proto files). Requests run through the very same handlers as
+// gRPC calls. Streaming methods (watch, lease keep-alive, snapshot) read a
+// stream of JSON objects and write one `{"result": ...}` object per message.
+import { EventEmitter } from 'node:events';
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import type { Express, Request, Response } from 'express';
+import { lookupGatewayRoute, type GatewayRoute } from './proto/gateway-routes.js';
+import { GatewayJsonError, fromGatewayJson, toGatewayJson } from './proto/json.js';
+import type { Pb } from './grpc/convert.js';
+import { authService, clusterService, kvService, leaseService, maintenanceService, watchService, type ServiceContext } from './grpc/services.js';
+
+type Handler = (call: unknown, callback?: (err: { code: number; details: string } | null, res?: Pb) => void) => void;
+
+/** grpc-gateway's mapping of gRPC codes to HTTP statuses. */
+const HTTP_STATUS: Record<number, number> = {
+  [GrpcStatus.INVALID_ARGUMENT]: 400,
+  [GrpcStatus.OUT_OF_RANGE]: 400,
+  [GrpcStatus.FAILED_PRECONDITION]: 400,
+  [GrpcStatus.NOT_FOUND]: 404,
+  [GrpcStatus.RESOURCE_EXHAUSTED]: 429,
+  [GrpcStatus.UNIMPLEMENTED]: 501,
+  [GrpcStatus.UNAVAILABLE]: 503,
+  [GrpcStatus.DEADLINE_EXCEEDED]: 504,
+  [GrpcStatus.INTERNAL]: 500,
+};
+
+function sendError(res: Response, code: number, message: string): void {
+  res.status(HTTP_STATUS[code] ?? 500).json({ error: message, code, message });
+}
+
+export function mountGateway(app: Express, ctx: ServiceContext): void {
+  const handlers: Record<string, Record<string, Handler>> = {
+    KV: kvService(ctx) as Record<string, Handler>,
+    Watch: watchService(ctx) as Record<string, Handler>,
+    Lease: leaseService(ctx) as Record<string, Handler>,
+    Cluster: clusterService(ctx) as Record<string, Handler>,
+    Maintenance: maintenanceService(ctx) as Record<string, Handler>,
+    Auth: authService([]) as Record<string, Handler>,
+  };
+  app.post(/^\/v3(beta|alpha)?\//, (req: Request, res: Response) => {
+    const route = lookupGatewayRoute(req.path, { legacyPrefixes: ['/v3beta/', '/v3alpha/'] });
+    const handler = route && handlers[route.service]?.[route.method];
+    if (!route) return sendError(res, GrpcStatus.NOT_FOUND, `no gateway method at ${req.path}`);
+    if (!handler) return sendError(res, GrpcStatus.UNIMPLEMENTED, `etcdserver: ${route.service}.${route.method} is not supported by this server`);
+    if (route.requestStream) return streamCall(req, res, route, handler, ctx);
+    readBody(req, ctx.maxRequestBytes + 512 * 1024).then(
+      (text) => {
+        let request: Pb;
+        try {
+          request = fromGatewayJson<Pb>(route.requestType, text.trim() === '' ? '{}' : text);
+        } catch (err) {
+          return sendError(res, GrpcStatus.INVALID_ARGUMENT, err instanceof GatewayJsonError ? err.message : `malformed JSON request: ${(err as Error).message}`);
+        }
+        if (route.responseStream) return serverStream(res, route, handler, request);
+        handler({ request }, (err, out) => {
+          if (err) return sendError(res, err.code, err.details);
+          res.type('application/json').send(JSON.stringify(toGatewayJson(route.responseType, out ?? {})));
+        });
+      },
+      (err: Error) => sendError(res, GrpcStatus.INVALID_ARGUMENT, err.message),
+    );
+  });
+}
+
+function readBody(req: Request, limit: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let size = 0;
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        reject(new Error('etcdserver: request is too large'));
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+/** A stand-in for a gRPC stream call whose writes go out as gateway JSON lines. */
+class GatewayStream extends EventEmitter {
+  constructor(
+    private readonly res: Response,
+    private readonly route: GatewayRoute,
+    readonly request?: Pb,
+  ) {
+    super();
+    res.on('drain', () => this.emit('drain'));
+    res.on('close', () => this.emit('cancelled'));
+  }
+
+  write(msg: Pb): boolean {
+    return this.res.write(`${JSON.stringify({ result: toGatewayJson(this.route.responseType, msg) })}\n`);
+  }
+
+  end(): void {
+    this.res.end();
+  }
+
+  destroy(err?: Error & { code?: number }): void {
+    if (err) this.res.write(`${JSON.stringify({ error: { code: err.code ?? 2, message: err.message } })}\n`);
+    this.res.end();
+  }
+}
+
+function serverStream(res: Response, route: GatewayRoute, handler: Handler, request: Pb): void {
+  res.type('application/json');
+  handler(new GatewayStream(res, route, request));
+}
+
+/** Splits a byte stream of concatenated JSON objects (whitespace allowed between them). */
+function* splitJsonObjects(buffer: { text: string }): Generator<string> {
+  let depth = 0;
+  let inString = false;
+  let escaped = false;
+  let start = -1;
+  let consumed = 0;
+  const t = buffer.text;
+  for (let i = 0; i < t.length; i++) {
+    const ch = t[i];
+    if (inString) {
+      if (escaped) escaped = false;
+      else if (ch === '\\') escaped = true;
+      else if (ch === '"') inString = false;
+      continue;
+    }
+    if (ch === '"') inString = true;
+    else if (ch === '{') {
+      if (depth === 0) start = i;
+      depth++;
+    } else if (ch === '}') {
+      depth--;
+      if (depth === 0 && start >= 0) {
+        yield t.slice(start, i + 1);
+        consumed = i + 1;
+        start = -1;
+      }
+    }
+  }
+  buffer.text = t.slice(consumed);
+}
+
+function streamCall(req: Request, res: Response, route: GatewayRoute, handler: Handler, ctx: ServiceContext): void {
+  res.type('application/json');
+  const call = new GatewayStream(res, route);
+  handler(call);
+  const pending = { text: '' };
+  req.setEncoding('utf8');
+  req.on('data', (chunk: string) => {
+    pending.text += chunk;
+    if (pending.text.length > ctx.maxRequestBytes + 512 * 1024) {
+      call.destroy(Object.assign(new Error('etcdserver: request is too large'), { code: GrpcStatus.INVALID_ARGUMENT }));
+      req.destroy();
+      return;
+    }
+    for (const text of splitJsonObjects(pending)) {
+      try {
+        call.emit('data', fromGatewayJson<Pb>(route.requestType, text));
+      } catch (err) {
+        call.destroy(Object.assign(new Error(err instanceof GatewayJsonError ? err.message : 'malformed JSON'), { code: GrpcStatus.INVALID_ARGUMENT }));
+        req.destroy();
+        return;
+      }
+    }
+  });
+  // The stream lives until the client goes away (the response closes), not
+  // until its request body ends: `curl -d '{...}' /v3/watch` keeps watching.
+}

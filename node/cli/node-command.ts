@@ -1,0 +1,162 @@
+// `kvorum node`: one member, configured with etcd's flags (or ETCD_* env).
+// Wires the peer transport, the member (storage, Raft, state machine), the
+// gRPC services and HTTP endpoints on every client URL, and the metrics URL.
+// SIGTERM/SIGINT stop it gracefully; kill -9 is survivable by design (every
+// acknowledged write is durable on a quorum).
+import { Server as GrpcServer } from '@grpc/grpc-js';
+import { createServer } from 'node:http';
+import { pino, type Logger } from 'pino';
+import { ConfigError, nodeHelp, parseNodeConfig, type NodeConfig } from '../config.js';
+import { listenClients, type ClientListener } from '../api/client-listener.js';
+import { healthApp } from '../api/http.js';
+import { createNodeMetrics } from '../api/metrics.js';
+import { authService, clusterService, kvService, leaseService, maintenanceService, watchService, type ServiceContext } from '../api/grpc/services.js';
+import { etcdServices } from '../api/proto/load.js';
+import { mountGateway } from '../api/gateway.js';
+import { wrapSnapshot } from '../snapshot-file.js';
+import { PeerTransport } from '../transport/transport.js';
+import { peerTlsFromFiles } from '../transport/tls.js';
+import type { Message } from '../raft/types.js';
+import { startMember, type RunningMember } from '../server/member.js';
+import { discoverJoinIdentity } from '../server/join.js';
+import { ETCD_API_VERSION } from '../version.js';
+
+export async function runNode(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(nodeHelp());
+    return 0;
+  }
+  let cfg: NodeConfig;
+  try {
+    cfg = parseNodeConfig(argv, process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`kvorum node: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const logger = pino({ level: cfg.logLevel, base: { member: cfg.name } });
+  for (const warning of cfg.warnings) logger.warn(warning);
+  const member = await startNode(cfg, logger);
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string): void => {
+      logger.info({ signal }, 'stopping');
+      member.stop().then(resolve, (err: unknown) => {
+        logger.error({ err }, 'error while stopping');
+        resolve();
+      });
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  return 0;
+}
+
+export interface StartedNode {
+  member: RunningMember;
+  stop(): Promise<void>;
+}
+
+export async function startNode(cfg: NodeConfig, logger: Logger): Promise<StartedNode> {
+  const metrics = createNodeMetrics();
+  let deliver: (m: Message) => void = () => {};
+  let running: RunningMember | undefined;
+  let transport: PeerTransport | undefined;
+
+  const joinIdentity =
+    cfg.initialClusterState === 'existing'
+      ? await discoverJoinIdentity(cfg.dataDir, cfg.initialCluster, cfg.initialAdvertisePeerUrls, cfg.peerTls, logger)
+      : undefined;
+
+  running = await startMember(
+    {
+      name: cfg.name,
+      dataDir: cfg.dataDir,
+      initialCluster: cfg.initialCluster,
+      initialClusterState: cfg.initialClusterState,
+      clusterToken: cfg.initialClusterToken,
+      advertisePeerUrls: cfg.initialAdvertisePeerUrls,
+      advertiseClientUrls: cfg.advertiseClientUrls,
+      tickMs: cfg.heartbeatMs,
+      electionMs: cfg.electionMs,
+      snapshotCount: cfg.snapshotCount,
+      snapshotCatchUpEntries: cfg.snapshotCatchUpEntries,
+      limits: { quotaBytes: cfg.quotaBackendBytes, requestTimeoutMs: cfg.requestTimeoutMs, maxTxnOps: cfg.maxTxnOps },
+      logger,
+      registry: metrics.registry,
+      hooks: metrics.hooks,
+      ...(joinIdentity && { joinIdentity }),
+    },
+    ({ memberId, clusterId }) => {
+      transport = new PeerTransport({
+        selfId: memberId,
+        clusterId,
+        listenUrl: cfg.listenPeerUrls[0]!.href,
+        ...(cfg.peerTls && { tls: peerTlsFromFiles(cfg.peerTls) }),
+        logger,
+        registry: metrics.registry,
+        onMessage: (m) => deliver(m),
+        onUnreachable: (id) => running?.node.reportUnreachable(id),
+        onSnapshotStatus: (id, ok) => running?.node.reportSnapshot(id, ok),
+      });
+      const t = transport;
+      return {
+        send: (messages) => t.send(messages),
+        addPeer: (id, urls) => t.addPeer(id, urls),
+        removePeer: (id) => t.removePeer(id),
+        updatePeer: (id, urls) => t.updatePeer(id, urls),
+        onReceive: (d) => {
+          deliver = d;
+        },
+      };
+    },
+  );
+  await transport!.start();
+  metrics.bind(running.server);
+  logger.info({ member: running.memberId.toString(16), cluster: running.clusterId.toString(16), peer: cfg.listenPeerUrls.map((u) => u.href) }, 'member started');
+
+  const ctx: ServiceContext = {
+    server: running.server,
+    logger,
+    version: ETCD_API_VERSION,
+    maxRequestBytes: cfg.maxRequestBytes,
+    snapshotStream: () => wrapSnapshot(running!.server.snapshotBytes()),
+  };
+  // gRPC's own frame limit sits above the request limit, so an oversized
+  // put gets etcd's "request is too large" rather than a transport error.
+  const grpc = new GrpcServer({
+    'grpc.max_receive_message_length': cfg.maxRequestBytes + 512 * 1024,
+    'grpc.max_send_message_length': 2 ** 31 - 1,
+  });
+  grpc.addService(etcdServices.KV, kvService(ctx));
+  grpc.addService(etcdServices.Watch, watchService(ctx));
+  grpc.addService(etcdServices.Lease, leaseService(ctx));
+  grpc.addService(etcdServices.Cluster, clusterService(ctx));
+  grpc.addService(etcdServices.Maintenance, maintenanceService(ctx));
+  grpc.addService(etcdServices.Auth, authService(Object.keys(etcdServices.Auth)));
+
+  const app = healthApp(running.server, metrics.registry, (a) => mountGateway(a, ctx));
+  const listeners: ClientListener[] = [];
+  for (const url of cfg.listenClientUrls) {
+    listeners.push(await listenClients(url, grpc, app, cfg.clientTls));
+    logger.info({ url: url.href }, 'serving client requests (gRPC and HTTP)');
+  }
+  const metricsServers = cfg.listenMetricsUrls.map((url) => {
+    const server = createServer(healthApp(running!.server, metrics.registry));
+    server.listen(Number(url.port), url.hostname);
+    logger.info({ url: url.href }, 'serving metrics and health');
+    return server;
+  });
+
+  return {
+    member: running,
+    async stop() {
+      for (const l of listeners) await l.close();
+      for (const s of metricsServers) s.close();
+      grpc.forceShutdown();
+      await transport!.stop();
+      await running!.stop();
+    },
+  };
+}

@@ -1,0 +1,174 @@
+// Test fixture: a cluster of real member processes on loopback, either
+// Kvorum (`bin/kvorum node`) or etcd (Debian's etcd 3.4), started with the
+// same etcd flags, plus helpers to run etcdctl against it.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export type Flavor = 'kvorum' | 'etcd';
+
+export interface ProcessMember {
+  name: string;
+  clientUrl: string;
+  peerUrl: string;
+  dataDir: string;
+  process?: ChildProcess;
+  log: string[];
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolvePort(port));
+    });
+  });
+}
+
+export function hostPort(url: string): string {
+  return url.replace(/^https?:\/\//, '');
+}
+
+export function hasEtcdctl(): boolean {
+  return spawnSync('etcdctl', ['version'], { encoding: 'utf8' }).status === 0;
+}
+
+export function hasEtcd(): boolean {
+  return spawnSync('etcd', ['--version'], { encoding: 'utf8' }).status === 0;
+}
+
+export class ProcessCluster {
+  readonly root: string;
+  readonly members: ProcessMember[] = [];
+
+  private constructor(
+    readonly flavor: Flavor,
+    readonly token: string,
+  ) {
+    this.root = mkdtempSync(join(tmpdir(), `${flavor}-it-`));
+  }
+
+  static async create(flavor: Flavor, size: number): Promise<ProcessCluster> {
+    const c = new ProcessCluster(flavor, `it-${process.pid}-${Date.now()}`);
+    for (let i = 1; i <= size; i++) {
+      c.members.push({
+        name: `m${i}`,
+        clientUrl: `http://127.0.0.1:${await freePort()}`,
+        peerUrl: `http://127.0.0.1:${await freePort()}`,
+        dataDir: join(c.root, `m${i}`),
+        log: [],
+      });
+    }
+    return c;
+  }
+
+  /**
+   * Endpoints as host:port. (etcdctl 3.4 puts a scheme-prefixed endpoint into
+   * the HTTP/2 :authority header for per-endpoint commands, which Node's
+   * HTTP/2 server refuses as malformed; see README "Compatibility".)
+   */
+  get endpoints(): string {
+    return this.members.map((m) => hostPort(m.clientUrl)).join(',');
+  }
+
+  args(m: ProcessMember, state: 'new' | 'existing' = 'new', cluster = this.members): string[] {
+    return [
+      `--name=${m.name}`,
+      `--data-dir=${m.dataDir}`,
+      `--listen-client-urls=${m.clientUrl}`,
+      `--advertise-client-urls=${m.clientUrl}`,
+      `--listen-peer-urls=${m.peerUrl}`,
+      `--initial-advertise-peer-urls=${m.peerUrl}`,
+      `--initial-cluster=${cluster.map((x) => `${x.name}=${x.peerUrl}`).join(',')}`,
+      `--initial-cluster-state=${state}`,
+      `--initial-cluster-token=${this.token}`,
+      '--heartbeat-interval=50',
+      '--election-timeout=500',
+      '--log-level=warn',
+    ];
+  }
+
+  start(m: ProcessMember, state: 'new' | 'existing' = 'new', cluster = this.members): void {
+    const [cmd, args] =
+      this.flavor === 'kvorum' ? [process.execPath, [resolve('bin/kvorum'), 'node', ...this.args(m, state, cluster)]] : ['etcd', this.args(m, state, cluster)];
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ETCD_UNSUPPORTED_ARCH: '' } });
+    m.process = child;
+    for (const s of [child.stdout!, child.stderr!]) {
+      s.setEncoding('utf8');
+      s.on('data', (chunk: string) => {
+        m.log.push(chunk);
+        if (m.log.length > 200) m.log.splice(0, m.log.length - 200);
+      });
+    }
+  }
+
+  async startAll(): Promise<void> {
+    for (const m of this.members) this.start(m);
+    await this.waitHealthy();
+  }
+
+  /** Sends a signal and waits for the process to exit. */
+  async kill(m: ProcessMember, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const child = m.process;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    child.kill(signal);
+    await exited;
+    m.process = undefined;
+  }
+
+  /** Waits until every running member reports healthy (it has a leader). */
+  async waitHealthy(timeoutMs = 20000, members = this.members.filter((m) => m.process)): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (const m of members) {
+      for (;;) {
+        try {
+          const res = await fetch(`${m.clientUrl}/health`, { signal: AbortSignal.timeout(1000) });
+          if (res.ok && ((await res.json()) as { health: string }).health === 'true') break;
+        } catch {
+          // not up yet
+        }
+        if (Date.now() > deadline) throw new Error(`${m.name} not healthy in time; log:\n${m.log.join('').slice(-3000)}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  }
+
+  /** Runs etcdctl against the given endpoints (all members by default). */
+  etcdctl(args: string[], opts: { endpoints?: string; input?: string; timeoutMs?: number } = {}): { status: number; stdout: string; stderr: string } {
+    const r = spawnSync('etcdctl', [`--endpoints=${opts.endpoints ? opts.endpoints.split(',').map(hostPort).join(',') : this.endpoints}`, '--command-timeout=10s', ...args], {
+      encoding: 'utf8',
+      env: { ...process.env, ETCDCTL_API: '3' },
+      input: opts.input,
+      timeout: opts.timeoutMs ?? 30000,
+    });
+    return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  /** etcdctl that must succeed; returns stdout. */
+  ctl(args: string[], opts: { endpoints?: string; input?: string } = {}): string {
+    const r = this.etcdctl(args, opts);
+    if (r.status !== 0) throw new Error(`etcdctl ${args.join(' ')} failed (${r.status}): ${r.stderr}${r.stdout}`);
+    return r.stdout;
+  }
+
+  async leader(): Promise<ProcessMember> {
+    const out = JSON.parse(this.ctl(['endpoint', 'status', '-w', 'json'])) as { Endpoint: string; Status: { header: { member_id: number | string }; leader: number | string } }[];
+    const lead = out.find((s) => String(s.Status.leader) === String(s.Status.header.member_id));
+    if (!lead) throw new Error('no leader in endpoint status');
+    return this.members.find((m) => hostPort(m.clientUrl) === hostPort(lead.Endpoint))!;
+  }
+
+  async stopAll(): Promise<void> {
+    for (const m of this.members) await this.kill(m, 'SIGTERM');
+  }
+
+  async destroy(): Promise<void> {
+    for (const m of this.members) await this.kill(m, 'SIGKILL');
+    rmSync(this.root, { recursive: true, force: true });
+  }
+}
