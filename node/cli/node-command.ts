@@ -61,7 +61,6 @@ export interface StartedNode {
 export async function startNode(cfg: NodeConfig, logger: Logger): Promise<StartedNode> {
   const metrics = createNodeMetrics();
   let deliver: (m: Message) => void = () => {};
-  let running: RunningMember | undefined;
   let transport: PeerTransport | undefined;
 
   const joinIdentity =
@@ -69,7 +68,7 @@ export async function startNode(cfg: NodeConfig, logger: Logger): Promise<Starte
       ? await discoverJoinIdentity(cfg.dataDir, cfg.initialCluster, cfg.initialAdvertisePeerUrls, cfg.peerTls, logger)
       : undefined;
 
-  running = await startMember(
+  const running: RunningMember = await startMember(
     {
       name: cfg.name,
       dataDir: cfg.dataDir,
@@ -97,8 +96,8 @@ export async function startNode(cfg: NodeConfig, logger: Logger): Promise<Starte
         logger,
         registry: metrics.registry,
         onMessage: (m) => deliver(m),
-        onUnreachable: (id) => running?.node.reportUnreachable(id),
-        onSnapshotStatus: (id, ok) => running?.node.reportSnapshot(id, ok),
+        onUnreachable: (id) => running.node.reportUnreachable(id),
+        onSnapshotStatus: (id, ok) => running.node.reportSnapshot(id, ok),
       });
       const t = transport;
       return {
@@ -121,7 +120,7 @@ export async function startNode(cfg: NodeConfig, logger: Logger): Promise<Starte
     logger,
     version: ETCD_API_VERSION,
     maxRequestBytes: cfg.maxRequestBytes,
-    snapshotStream: () => wrapSnapshot(running!.server.snapshotBytes()),
+    snapshotStream: () => wrapSnapshot(running.server.snapshotBytes()),
   };
   // gRPC's own frame limit sits above the request limit, so an oversized
   // put gets etcd's "request is too large" rather than a transport error.
@@ -143,7 +142,7 @@ export async function startNode(cfg: NodeConfig, logger: Logger): Promise<Starte
     logger.info({ url: url.href }, 'serving client requests (gRPC and HTTP)');
   }
   const metricsServers = cfg.listenMetricsUrls.map((url) => {
-    const server = createServer(healthApp(running!.server, metrics.registry));
+    const server = createServer(healthApp(running.server, metrics.registry));
     server.listen(Number(url.port), url.hostname);
     logger.info({ url: url.href }, 'serving metrics and health');
     return server;
@@ -156,7 +155,7 @@ export async function startNode(cfg: NodeConfig, logger: Logger): Promise<Starte
       for (const s of metricsServers) s.close();
       grpc.forceShutdown();
       await transport!.stop();
-      await running!.stop();
+      await running.stop();
     },
   };
 }

@@ -9,8 +9,9 @@
 //
 // Encoding is canonical (shortest varints, no unknown flag bits, no trailing
 // bytes), so decode(bytes) succeeding implies encode(result) equals bytes.
-// Decoded byte fields never alias the input: they are copied into one fresh
-// buffer per message, so a retained entry does not pin a whole socket chunk.
+// Decoded byte fields never alias the input: they are copied out (one
+// allocation per message, small ones from a shared slab), so a retained entry
+// does not pin a whole socket chunk.
 import { EntryType, MessageType, type Entry, type Message, type Snapshot } from '../raft/types.js';
 
 export const CODEC_VERSION = 1;
@@ -307,26 +308,52 @@ export function decodeMessage(bytes: Uint8Array, options: DecodeOptions = {}): M
 
 function materialize(bytes: Uint8Array, spans: number[], alias: boolean): Uint8Array[] {
   const views = new Array<Uint8Array>(spans.length / 2);
+  // Views of a plain Uint8Array are cheaper to make than Buffer views.
+  const src = plainView(bytes, 0, bytes.length);
   if (alias) {
-    for (let i = 0; i < views.length; i++) views[i] = plainView(bytes, spans[2 * i]!, spans[2 * i + 1]!);
+    for (let i = 0; i < views.length; i++) views[i] = src.subarray(spans[2 * i]!, spans[2 * i + 1]!);
     return views;
   }
   let total = 0;
   for (let i = 0; i < spans.length; i += 2) total += spans[i + 1]! - spans[i]!;
-  const arena = new Uint8Array(total);
+  const arena = allocate(total);
   let pos = 0;
   for (let i = 0; i < views.length; i++) {
     const start = spans[2 * i]!;
-    const end = spans[2 * i + 1]!;
-    arena.set(bytes.subarray(start, end), pos);
-    views[i] = arena.subarray(pos, pos + end - start);
-    pos += end - start;
+    const len = spans[2 * i + 1]! - start;
+    if (len <= 64) {
+      for (let j = 0; j < len; j++) arena[pos + j] = src[start + j]!;
+    } else {
+      arena.set(src.subarray(start, start + len), pos);
+    }
+    views[i] = arena.subarray(pos, pos + len);
+    pos += len;
   }
   return views;
+}
+
+// Small messages take their bytes from a shared slab, as Buffer.allocUnsafe
+// does from its pool: a fresh ArrayBuffer per heartbeat would dominate the
+// cost of decoding. A retained small entry pins at most one slab.
+const SLAB_BYTES = 16 * 1024;
+const SLAB_MAX_ALLOCATION = 2 * 1024;
+let slab = new ArrayBuffer(SLAB_BYTES);
+let slabUsed = 0;
+
+function allocate(n: number): Uint8Array {
+  if (n > SLAB_MAX_ALLOCATION) return new Uint8Array(n);
+  if (slabUsed + n > SLAB_BYTES) {
+    slab = new ArrayBuffer(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const out = new Uint8Array(slab, slabUsed, n);
+  slabUsed += n;
+  return out;
 }
 
 // A plain Uint8Array view, even when the input is a Buffer (whose slice
 // semantics differ), so decoded messages look the same either way.
 function plainView(bytes: Uint8Array, start: number, end: number): Uint8Array {
+  if (bytes.constructor === Uint8Array && start === 0 && end === bytes.length) return bytes;
   return new Uint8Array(bytes.buffer, bytes.byteOffset + start, end - start);
 }
