@@ -321,7 +321,7 @@ function materialize(bytes: Uint8Array, spans: number[], alias: boolean): Uint8A
   for (let i = 0; i < views.length; i++) {
     const start = spans[2 * i]!;
     const len = spans[2 * i + 1]! - start;
-    if (len <= 64) {
+    if (len <= 16) {
       for (let j = 0; j < len; j++) arena[pos + j] = src[start + j]!;
     } else {
       arena.set(src.subarray(start, start + len), pos);
