@@ -22,7 +22,7 @@ export function ratioText(row: RowDef, etcd: Cell | undefined, kvorum: Cell | un
   const parts: string[] = [];
   if (row.kind === 'throughput' || row.kind === 'rate') {
     const t = ratio(kvorum.rps, etcd.rps);
-    if (t) parts.push(`thr ${t}`);
+    if (t) parts.push(`thr ${etcd.approx || kvorum.approx ? '~' : ''}${t}`);
   }
   if (row.kind === 'throughput' || row.kind === 'latency') {
     const l = ratio(kvorum.p99Ms, etcd.p99Ms);
