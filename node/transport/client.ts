@@ -5,7 +5,7 @@
 import { request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
-import { HEADER_CLUSTER, PATH_MEMBERS, PATH_SNAPSHOT, PATH_STREAM, UPGRADE_TOKEN, parseId, type Identity } from './protocol.js';
+import { HEADER_CLUSTER, PATH_MEMBERS, PATH_SNAPSHOT, PATH_STREAM, UPGRADE_TOKEN, parseId, type Identity, type MemberInfo, type MembersDocument } from './protocol.js';
 import { clientTlsOptions, type PeerTlsOptions } from './tls.js';
 
 /** A dial or request the peer refused or that failed on the way. */
@@ -23,6 +23,7 @@ export class PeerRequestError extends Error {
 }
 
 const MAX_ERROR_BODY = 4096;
+const MAX_MEMBERS_BODY = 1024 * 1024;
 
 function open(base: string, path: string, options: RequestOptions, tls: PeerTlsOptions | undefined): ClientRequest {
   const url = new URL(path, base);
@@ -132,8 +133,8 @@ export function postSnapshot(base: string, headers: Record<string, string>, body
   });
 }
 
-/** Asks the member at base for its member and cluster IDs (GET /members). */
-export function fetchIdentity(base: string, settings: RequestSettings): Promise<Identity> {
+/** Asks the member at base for its member and cluster IDs, and the member list when it serves one (GET /members). */
+export function fetchIdentity(base: string, settings: RequestSettings): Promise<Identity & { members?: MemberInfo[] }> {
   return new Promise((resolve, reject) => {
     let req: ClientRequest;
     try {
@@ -152,7 +153,7 @@ export function fetchIdentity(base: string, settings: RequestSettings): Promise<
       res.setEncoding('utf8');
       res.on('data', (s: string) => {
         body += s;
-        if (body.length > MAX_ERROR_BODY) req.destroy(new PeerRequestError(`identity answer from ${base} is too long`));
+        if (body.length > MAX_MEMBERS_BODY) req.destroy(new PeerRequestError(`identity answer from ${base} is too long`));
       });
       res.on('end', () => {
         const parsed = parseIdentity(body);
@@ -165,13 +166,22 @@ export function fetchIdentity(base: string, settings: RequestSettings): Promise<
   });
 }
 
-function parseIdentity(body: string): Identity | undefined {
+function parseIdentity(body: string): (Identity & { members?: MemberInfo[] }) | undefined {
+  let doc: Partial<MembersDocument>;
   try {
-    const json = JSON.parse(body) as { memberId?: unknown; clusterId?: unknown };
-    const memberId = parseId(json.memberId as string);
-    const clusterId = parseId(json.clusterId as string);
-    return memberId !== undefined && clusterId !== undefined ? { memberId, clusterId } : undefined;
+    doc = JSON.parse(body) as Partial<MembersDocument>;
   } catch {
     return undefined;
   }
+  const memberId = parseId(doc.memberId);
+  const clusterId = parseId(doc.clusterId);
+  if (memberId === undefined || clusterId === undefined) return undefined;
+  if (!Array.isArray(doc.members)) return { memberId, clusterId };
+  const members: MemberInfo[] = [];
+  for (const m of doc.members) {
+    const id = parseId(m?.id);
+    if (id === undefined || !Array.isArray(m.peerUrls)) return undefined;
+    members.push({ id, name: String(m.name ?? ''), peerUrls: m.peerUrls.map(String), isLearner: m.isLearner === true });
+  }
+  return { memberId, clusterId, members };
 }

@@ -1,7 +1,8 @@
 // The accepting side of the peer port. One HTTP(S) server carries:
 //   GET  /raft/stream   (Upgrade) a long-lived stream of framed messages from one peer
 //   POST /raft/snapshot one snapshot message, answered 204 once handed to Raft
-//   GET  /members       this member's ID and cluster ID, for joiners and the operator
+//   GET  /members       this member's ID and cluster ID (and the member list when
+//                       the application supplies it), for joiners and the operator
 // Every stream and snapshot passes the identity check (protocol, cluster, target
 // member) before a byte of it is decoded.
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -22,7 +23,9 @@ import {
   UPGRADE_TOKEN,
   admit,
   formatId,
+  membersDocument,
   type Identity,
+  type MemberInfo,
 } from './protocol.js';
 import { serverTlsOptions, type PeerTlsOptions } from './tls.js';
 
@@ -31,6 +34,8 @@ export interface ListenerOptions {
   tls?: PeerTlsOptions;
   logger: Logger;
   metrics: TransportMetrics;
+  /** The cluster's members for GET /members; only IDs are served without it. */
+  members?: () => MemberInfo[];
   /** Called for every accepted message, in arrival order per stream. */
   deliver: (m: Message) => void;
   maxFrameBytes: number;
@@ -103,7 +108,7 @@ export class PeerListener {
     for (const [k, v] of Object.entries(this.identityHeaders())) res.setHeader(k, v);
     const path = (req.url ?? '').split('?')[0];
     if (req.method === 'GET' && path === PATH_MEMBERS) {
-      const body = JSON.stringify({ memberId: formatId(this.opts.self.memberId), clusterId: formatId(this.opts.self.clusterId) });
+      const body = JSON.stringify(membersDocument(this.opts.self, this.opts.members?.()));
       res.writeHead(200, { 'content-type': 'application/json' }).end(body);
       return;
     }

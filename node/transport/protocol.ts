@@ -72,3 +72,24 @@ export function admit(self: Identity, headers: IncomingHttpHeaders): Admission {
   }
   return { ok: true, from };
 }
+
+/** A cluster member as GET /members lists it (when the application supplies the list). */
+export interface MemberInfo {
+  id: NodeId;
+  name: string;
+  peerUrls: string[];
+  isLearner: boolean;
+}
+
+/** The JSON of GET /members; IDs as hex strings. */
+export interface MembersDocument {
+  memberId: string;
+  clusterId: string;
+  members?: { id: string; name: string; peerUrls: string[]; isLearner: boolean }[];
+}
+
+export function membersDocument(self: Identity, members: MemberInfo[] | undefined): MembersDocument {
+  const doc: MembersDocument = { memberId: formatId(self.memberId), clusterId: formatId(self.clusterId) };
+  if (members) doc.members = members.map((m) => ({ id: formatId(m.id), name: m.name, peerUrls: [...m.peerUrls], isLearner: m.isLearner }));
+  return doc;
+}

@@ -18,7 +18,7 @@ import type { Message, NodeId } from '../raft/types.js';
 import { PeerListener } from './listener.js';
 import { createTransportMetrics, type TransportMetrics } from './metrics.js';
 import { Peer, type PeerTuning } from './peer.js';
-import { formatId, type Identity } from './protocol.js';
+import { formatId, type Identity, type MemberInfo } from './protocol.js';
 import type { PeerTlsOptions } from './tls.js';
 
 export interface TransportTuning extends PeerTuning {
@@ -60,6 +60,8 @@ export interface PeerTransportOptions {
   onUnreachable?: (id: NodeId) => void;
   /** A snapshot message was handed to the peer's Raft (true) or could not be (false). */
   onSnapshotStatus?: (id: NodeId, ok: boolean) => void;
+  /** The member list GET /members reports (a joining member finds its ID there); IDs only when absent. */
+  members?: () => MemberInfo[];
   tuning?: Partial<TransportTuning>;
 }
 
@@ -97,6 +99,7 @@ export class PeerTransport {
       logger: this.log,
       metrics: this.metrics,
       deliver: opts.onMessage,
+      ...(opts.members && { members: opts.members }),
       maxFrameBytes: this.tuning.maxFrameBytes,
       maxSnapshotBytes: this.tuning.maxSnapshotBytes,
       idleTimeoutMs: this.tuning.idleTimeoutMs,

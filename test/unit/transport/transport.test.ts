@@ -131,7 +131,7 @@ test('a member of another cluster is refused on both sides with a clear log line
   }
 });
 
-test('GET /members answers with the member and cluster IDs', async () => {
+test('GET /members answers with the member and cluster IDs, and the member list when given one', async () => {
   const a = await startMember(0x1f2e3d);
   try {
     assert.deepEqual(await fetchIdentity(a.transport.url, { timeoutMs: 2000 }), { memberId: 0x1f2e3d, clusterId: CLUSTER });
@@ -141,6 +141,21 @@ test('GET /members answers with the member and cluster IDs', async () => {
     assert.equal((await fetch(`${a.transport.url}/nope`)).status, 404);
   } finally {
     await a.transport.stop();
+  }
+  const members = [
+    { id: 0x1f2e3d, name: 'one', peerUrls: ['http://10.0.0.1:2380'], isLearner: false },
+    { id: 2 ** 52 + 1, name: 'two', peerUrls: ['http://10.0.0.2:2380'], isLearner: true },
+  ];
+  const b = await startMember(0x1f2e3d, { members: () => members });
+  try {
+    assert.deepEqual(await fetchIdentity(b.transport.url, { timeoutMs: 2000 }), { memberId: 0x1f2e3d, clusterId: CLUSTER, members });
+    const doc = (await (await fetch(`${b.transport.url}/members`)).json()) as { members: { id: string }[] };
+    assert.deepEqual(
+      doc.members.map((m) => m.id),
+      ['1f2e3d', '10000000000001'],
+    );
+  } finally {
+    await b.transport.stop();
   }
 });
 
