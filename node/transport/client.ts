@@ -91,7 +91,14 @@ export function dialStream(base: string, headers: Record<string, string>, settin
     req.once('response', (res: IncomingMessage) => {
       refusal(res, `stream to ${base}`).then(reject, reject);
     });
-    req.once('error', reject);
+    req.once('error', (err: NodeJS.ErrnoException) => {
+      // TLS 1.3 servers refuse a client certificate after the handshake, which the client only sees as a hang-up.
+      if (base.startsWith('https:') && (err.code === 'ECONNRESET' || err.message === 'socket hang up')) {
+        reject(new PeerRequestError(`${err.message} from ${base} (a TLS peer hangs up like this when it refuses our client certificate)`));
+      } else {
+        reject(err);
+      }
+    });
     req.end();
   });
 }

@@ -219,3 +219,42 @@ test('updatePeer moves the stream to the new URL', async () => {
     hole.server.close();
   }
 });
+
+test('removePeer stops the stream; later messages to it are dropped and counted', async () => {
+  const [a, b] = [await startMember(1), await startMember(2)];
+  try {
+    mesh([a, b]);
+    await stream(a, b, 10);
+    a.transport.removePeer(2);
+    assert.equal(a.transport.isConnected(2), false);
+    a.transport.send([app(1, 2, 10)]);
+    await sleep(50);
+    assert.equal(b.received.length, 10);
+    assert.equal(await metricValue(a.registry, 'etcd_network_peer_sent_failures_total{To="2"}'), 1);
+  } finally {
+    await a.transport.stop();
+    await b.transport.stop();
+  }
+});
+
+test('a peer that accepts the stream but never answers pings is redialed', async () => {
+  // Completes the upgrade, then stays silent: a hung process or a half-open connection.
+  const sockets: Socket[] = [];
+  const mute = createServer((s) => {
+    sockets.push(s);
+    s.once('data', () => s.write('HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: kvorum-raft\r\n\r\n'));
+  });
+  await new Promise<void>((resolve) => mute.listen(0, '127.0.0.1', resolve));
+  const address = mute.address();
+  const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  const a = await startMember(1, { tuning: { pingIntervalMs: 20, deadAfterMs: 100 } });
+  try {
+    a.transport.addPeer(2, [url]);
+    await waitFor(() => sockets.length >= 3, 'repeated dials after silent streams', 5000);
+    assert.ok(a.log.has(/stopped answering pings/));
+  } finally {
+    await a.transport.stop();
+    for (const s of sockets) s.destroy();
+    mute.close();
+  }
+});
