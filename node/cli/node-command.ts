@@ -13,6 +13,7 @@ import { createNodeMetrics } from '../api/metrics.js';
 import { authService, clusterService, kvService, leaseService, maintenanceService, watchService, type ServiceContext } from '../api/grpc/services.js';
 import { etcdServices } from '../api/proto/load.js';
 import { mountGateway } from '../api/gateway.js';
+import { LeaderForwarder } from '../api/grpc/forward.js';
 import { wrapSnapshot } from '../snapshot-file.js';
 import { PeerTransport } from '../transport/transport.js';
 import { peerTlsFromFiles } from '../transport/tls.js';
@@ -115,8 +116,10 @@ export async function startNode(cfg: NodeConfig, logger: Logger): Promise<Starte
   metrics.bind(running.server);
   logger.info({ member: running.memberId.toString(16), cluster: running.clusterId.toString(16), peer: cfg.listenPeerUrls.map((u) => u.href) }, 'member started');
 
+  const forwarder = new LeaderForwarder(running.server, cfg.requestTimeoutMs);
   const ctx: ServiceContext = {
     server: running.server,
+    forwarder,
     logger,
     version: ETCD_API_VERSION,
     maxRequestBytes: cfg.maxRequestBytes,
@@ -154,6 +157,7 @@ export async function startNode(cfg: NodeConfig, logger: Logger): Promise<Starte
       for (const l of listeners) await l.close();
       for (const s of metricsServers) s.close();
       grpc.forceShutdown();
+      forwarder.close();
       await transport!.stop();
       await running.stop();
     },

@@ -70,7 +70,10 @@ describe('etcdctl against a 3-member Kvorum cluster', { skip }, () => {
   });
 
   test('endpoint status and health, member list', () => {
-    const health = c.ctl(['endpoint', 'health']);
+    // etcdctl 3.4 prints health results on stderr.
+    const h = c.etcdctl(['endpoint', 'health']);
+    assert.equal(h.status, 0, h.stderr);
+    const health = h.stdout + h.stderr;
     assert.equal((health.match(/is healthy/g) ?? []).length, 3, health);
     const status = JSON.parse(c.ctl(['endpoint', 'status', '-w', 'json'])) as { Status: { leader: number; raftTerm: number } }[];
     assert.equal(status.length, 3);
@@ -98,13 +101,13 @@ describe('etcdctl against a 3-member Kvorum cluster', { skip }, () => {
 
   test('member add as learner, promote refused while it is absent, remove', () => {
     const add = c.ctl(['member', 'add', 'm4', '--peer-urls=http://127.0.0.1:1', '--learner']);
-    const id = /Member ([0-9a-f]+) added to cluster/.exec(add)?.[1];
+    const id = /Member\s+([0-9a-f]+) added to cluster/.exec(add)?.[1];
     assert.ok(id, add);
     assert.match(c.ctl(['member', 'list']), new RegExp(`${id}, unstarted, , http://127.0.0.1:1, , true`));
     const promote = c.etcdctl(['member', 'promote', id]);
     assert.notEqual(promote.status, 0);
     assert.match(promote.stderr, /can only promote a learner member which is in sync with leader/);
-    assert.match(c.ctl(['member', 'remove', id]), new RegExp(`Member ${id} removed from cluster`));
+    assert.match(c.ctl(['member', 'remove', id]), new RegExp(`Member\\s+${id} removed from cluster`));
     assert.equal(c.ctl(['member', 'list']).trim().split('\n').length, 3);
   });
 

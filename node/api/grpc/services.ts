@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { Watch, WatchBatch, WatchFilter } from '../../mvcc/watch.js';
 import type { EtcdServer } from '../../server/etcd-server.js';
 import { ServerError, type StatusCode } from '../../server/errors.js';
+import type { LeaderForwarder } from './forward.js';
 import {
   deleteRangeRequest,
   deleteRangeResponsePb,
@@ -27,6 +28,8 @@ import {
 
 export interface ServiceContext {
   server: EtcdServer;
+  /** Sends membership changes to the leader when this member is a follower. */
+  forwarder?: LeaderForwarder;
   logger: Logger;
   version: string;
   maxRequestBytes: number;
@@ -47,6 +50,9 @@ const GRPC_CODES: Record<StatusCode, status> = {
 };
 
 export function toGrpcError(err: unknown, logger: Logger): { code: status; details: string } {
+  if (err instanceof Error && typeof (err as { grpcCode?: unknown }).grpcCode === 'number') {
+    return { code: (err as unknown as { grpcCode: status }).grpcCode, details: err.message };
+  }
   if (err instanceof ServerError || (err instanceof Error && 'code' in err && typeof err.code === 'string' && err.code in GRPC_CODES)) {
     return { code: GRPC_CODES[(err as ServerError).code], details: err.message };
   }
@@ -235,18 +241,22 @@ export function watchService(ctx: ServiceContext): UntypedServiceImplementation 
 
 export function clusterService(ctx: ServiceContext): UntypedServiceImplementation {
   const s = ctx.server;
+  // Changes go to the leader; a follower relays them and answers with the
+  // leader's reply.
+  const change = (method: 'MemberAdd' | 'MemberRemove' | 'MemberPromote' | 'MemberUpdate', local: (req: Pb) => Promise<Pb>) =>
+    unary(ctx, (req) => (ctx.forwarder?.shouldForward() ? ctx.forwarder.cluster(method, req) : local(req)));
   return {
     MemberList: unary(ctx, async (req) => ({ header: headerPb(s.header()), members: (await s.memberList(req.linearizable !== false)).map(memberPb) })),
-    MemberAdd: unary(ctx, async (req) => {
+    MemberAdd: change('MemberAdd', async (req) => {
       const { member, members } = await s.memberAdd((req.peerURLs as string[] | undefined) ?? [], req.isLearner === true);
       return { header: headerPb(s.header()), member: memberPb(member), members: members.map(memberPb) };
     }),
-    MemberRemove: unary(ctx, async (req) => ({ header: headerPb(s.header()), members: (await s.memberRemove(int(req.ID, 'ID'))).map(memberPb) })),
-    MemberUpdate: unary(ctx, async (req) => ({
+    MemberRemove: change('MemberRemove', async (req) => ({ header: headerPb(s.header()), members: (await s.memberRemove(int(req.ID, 'ID'))).map(memberPb) })),
+    MemberUpdate: change('MemberUpdate', async (req) => ({
       header: headerPb(s.header()),
       members: (await s.memberUpdate(int(req.ID, 'ID'), (req.peerURLs as string[] | undefined) ?? [])).map(memberPb),
     })),
-    MemberPromote: unary(ctx, async (req) => ({ header: headerPb(s.header()), members: (await s.memberPromote(int(req.ID, 'ID'))).map(memberPb) })),
+    MemberPromote: change('MemberPromote', async (req) => ({ header: headerPb(s.header()), members: (await s.memberPromote(int(req.ID, 'ID'))).map(memberPb) })),
   };
 }
 
