@@ -5,7 +5,7 @@
 //                       the application supplies it), for joiners and the operator
 // Every stream and snapshot passes the identity check (protocol, cluster, target
 // member) before a byte of it is decoded.
-import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { STATUS_CODES, createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -264,7 +264,7 @@ export class PeerListener {
 
 function writeRawResponse(socket: Duplex, status: number, reason: string, headers: Record<string, string>): void {
   const body = reason + '\n';
-  const lines = [`HTTP/1.1 ${status} ${status === 412 ? 'Precondition Failed' : status === 404 ? 'Not Found' : 'Bad Request'}`, 'connection: close', 'content-type: text/plain'];
+  const lines = [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}`, 'connection: close', 'content-type: text/plain'];
   for (const [k, v] of Object.entries(headers)) lines.push(`${k}: ${v}`);
   lines.push(`content-length: ${Buffer.byteLength(body)}`);
   socket.end(lines.join('\r\n') + '\r\n\r\n' + body);
