@@ -15,25 +15,34 @@ function findRepoRoot(): string {
 
 export const repoRoot = findRepoRoot();
 export const compiledRoot = join(repoRoot, '.build', 'e2e', 'test', 'e2e');
-export const stateDir = resolve(process.env.KVORUM_E2E_DIR ?? join(repoRoot, '.e2e'));
+/**
+ * The instance's subnet octet: 10.<octet>.0.0/16 holds the host address
+ * 10.<octet>.0.1 and the pod addresses. Different octets give independent
+ * environments (bridge, namespaces, ports, state directory) on one machine.
+ */
+export const subnetOctet = Number(process.env.KVORUM_E2E_SUBNET ?? 244);
+if (!Number.isInteger(subnetOctet) || subnetOctet < 1 || subnetOctet > 254) throw new Error(`KVORUM_E2E_SUBNET must be 1..254`);
+const isDefault = subnetOctet === 244;
+
+export const stateDir = resolve(process.env.KVORUM_E2E_DIR ?? join(repoRoot, isDefault ? '.e2e' : `.e2e-${subnetOctet}`));
 export const toolsScript = join(repoRoot, 'test', 'e2e', 'tools', 'build.sh');
 
 export const net = {
-  bridge: process.env.KVORUM_E2E_BRIDGE ?? 'kve2e0',
-  /** Host side of the pod network: the API server and every Node's InternalIP. */
-  hostIP: process.env.KVORUM_E2E_HOST_IP ?? '10.244.0.1',
+  bridge: process.env.KVORUM_E2E_BRIDGE ?? (isDefault ? 'kve2e0' : `kve2e${subnetOctet}`),
+  /** Host side of the pod network: the API server, MinIO and every Node's InternalIP. */
+  hostIP: `10.${subnetOctet}.0.1`,
   prefix: 16,
-  /** Pod addresses are 10.244.<1..250>.<1..254>. */
-  podBase: [10, 244],
+  /** Pod addresses are 10.<octet>.<1..250>.<2..254>. */
+  podBase: [10, subnetOctet],
   serviceCIDR: '10.96.0.0/16',
-  netnsPrefix: 'kve2e-',
+  netnsPrefix: isDefault ? 'kve2e-' : `kve${subnetOctet}-`,
   vethPrefix: 'kve',
 };
 
 export const ports = {
   apiserver: Number(process.env.KVORUM_E2E_API_PORT ?? 6443),
-  etcdClient: Number(process.env.KVORUM_E2E_ETCD_PORT ?? 32379),
-  etcdPeer: Number(process.env.KVORUM_E2E_ETCD_PEER_PORT ?? 32380),
+  etcdClient: Number(process.env.KVORUM_E2E_ETCD_PORT ?? 30001 + subnetOctet * 10),
+  etcdPeer: Number(process.env.KVORUM_E2E_ETCD_PEER_PORT ?? 30002 + subnetOctet * 10),
 };
 
 export const paths = {
