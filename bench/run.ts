@@ -89,6 +89,14 @@ async function kvorumUsable(repo: string): Promise<string | undefined> {
   return `\`kvorum node --help\` exited ${r.code ?? r.signal}${msg ? `: ${msg}` : ''}`;
 }
 
+function loadavg(): string {
+  try {
+    return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  } catch {
+    return '?';
+  }
+}
+
 function progress(msg: string): void {
   process.stderr.write(`[bench] ${msg}\n`);
 }
@@ -114,15 +122,19 @@ async function main(): Promise<number> {
 
   const workDir = mkdtempSync(join(opts.dataRoot, 'kvorum-bench-'));
   const results = { etcd: new Map(), kvorum: new Map() } as Record<'etcd' | 'kvorum', SuiteRun['cells']>;
+  const columnNotes: string[] = [];
   try {
     for (const spec of [etcdSpec, kvorumSpec]) {
       if (opts.only && opts.only !== spec.kind) continue;
       progress(`${spec.kind} column: ${spec.label}`);
       const t0 = performance.now();
+      const loadBefore = loadavg();
       const run = new SuiteRun(spec, tools, cfg, workDir, progress);
       await run.run();
       results[spec.kind] = run.cells;
-      progress(`${spec.kind} column done in ${((performance.now() - t0) / 1000).toFixed(0)}s`);
+      const secs = (performance.now() - t0) / 1000;
+      progress(`${spec.kind} column done in ${secs.toFixed(0)}s`);
+      columnNotes.push(`- ${spec.kind} column (${spec.label}): ran ${secs.toFixed(0)} s; load average (1/5/15 min) ${loadBefore} before, ${loadavg()} after`);
     }
   } finally {
     if (!opts.keep) rmSync(workDir, { recursive: true, force: true });
@@ -157,6 +169,10 @@ async function main(): Promise<number> {
       '',
       '## Notes',
       '',
+      ...columnNotes,
+      '- The machine is shared: other work (builds, tests) may have run at the same time, so single figures can move by a factor of ~2 between runs; the load averages above hint at how busy it was.',
+      '- RSS growth counts everything a member keeps after those writes, not only the keys (etcd, for one, keeps up to --snapshot-count=100000 Raft entries in memory), so the per-1M figure is a linear extrapolation, not a promise. Restart and catch-up are timed from process start to the leader\'s revision on the restarted member.',
+      '- A cell marked "cut short" hit its time bound; its rate is requests done / elapsed time.',
       ...notes(rows, results.etcd, results.kvorum),
       '',
     ].join('\n');

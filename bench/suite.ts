@@ -14,7 +14,7 @@ export interface Tools {
 
 /** One measured figure for one system. */
 export type Cell =
-  | { ok: true; rps?: number; avgMs?: number; p99Ms?: number; value?: number; unit?: string; note?: string; approx?: boolean }
+  | { ok: true; rps?: number; avgMs?: number; p99Ms?: number; value?: number; unit?: string; note?: string; approx?: boolean; detail?: string }
   | { ok: false; error: string; skipped?: boolean };
 
 export type RowKind = 'throughput' | 'rate' | 'latency' | 'lower-better' | 'higher-better';
@@ -111,6 +111,7 @@ export function rowDefs(cfg: SuiteConfig): RowDef[] {
 export function fmtCount(n: number): string {
   if (n >= 1_000_000 && n % 1_000_000 === 0) return `${n / 1_000_000}M`;
   if (n >= 1_000 && n % 1_000 === 0) return `${n / 1_000}k`;
+  if (n >= 10_000) return `${(n / 1_000).toFixed(1)}k`;
   return String(n);
 }
 
@@ -328,6 +329,7 @@ export class SuiteRun {
           ok: true,
           value: per(leader) / 2 ** 20,
           unit: 'MiB',
+          detail: `from ${fmtCount(loaded)} keys`,
           note: `${cut}${fmtCount(loaded)} keys loaded in ${loadSecs.toFixed(1)}s; leader RSS ${mib(before[leader])}→${mib(after[leader])}; members now ${after.map(mib).join(' / ')}`,
         };
       });
@@ -343,7 +345,7 @@ export class SuiteRun {
         const healthy = (performance.now() - t0) / 1000;
         await this.waitRevision(cluster, f, target, t0 + 120_000);
         const ready = (performance.now() - t0) / 1000;
-        return { ok: true, value: ready, unit: 's', note: `${fmtCount(loaded)} keys; healthy after ${healthy.toFixed(2)}s, leader's revision ${target} reached after ${ready.toFixed(2)}s` };
+        return { ok: true, value: ready, unit: 's', detail: `${fmtCount(loaded)} keys`, note: `${fmtCount(loaded)} keys; healthy after ${healthy.toFixed(2)}s, leader's revision ${target} reached after ${ready.toFixed(2)}s` };
       });
       await this.step('snapshot', async () => {
         const leader = await cluster.leader();
@@ -437,5 +439,6 @@ export function describe(c: Cell & { ok: true }): string {
   if (c.avgMs !== undefined && c.rps === undefined) parts.push(`avg ${fmtMs(c.avgMs)}`);
   if (c.p99Ms !== undefined && c.p99Ms >= 0.05) parts.push(`p99 ${fmtMs(c.p99Ms)}`);
   if (c.value !== undefined) parts.push(`${c.value >= 100 ? c.value.toFixed(0) : c.value.toFixed(2)} ${c.unit ?? ''}`.trim());
+  if (c.detail) parts.push(c.detail);
   return parts.join(', ');
 }
