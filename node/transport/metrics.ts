@@ -1,6 +1,6 @@
 // Peer network metrics under etcd's names and labels, so etcd dashboards
 // (peer traffic, RTT, failures) read a Kvorum cluster unchanged.
-import { Counter, Histogram, Registry, exponentialBuckets } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, exponentialBuckets } from 'prom-client';
 
 export interface TransportMetrics {
   sentBytes: Counter<'To'>;
@@ -11,6 +11,8 @@ export interface TransportMetrics {
   snapshotSendSuccess: Counter<'To'>;
   snapshotSendFailures: Counter<'To'>;
   snapshotSendSeconds: Histogram<'To'>;
+  activePeers: Gauge<'Local' | 'Remote'>;
+  disconnectedPeers: Counter<'Local' | 'Remote'>;
 }
 
 export function createTransportMetrics(registry: Registry): TransportMetrics {
@@ -55,6 +57,13 @@ export function createTransportMetrics(registry: Registry): TransportMetrics {
       help: 'Total latency distributions of v3 snapshot sends',
       labelNames: ['To'],
       buckets: exponentialBuckets(0.1, 2, 14),
+      registers,
+    }),
+    activePeers: new Gauge({ name: 'etcd_network_active_peers', help: 'The current number of active peer connections.', labelNames: ['Local', 'Remote'], registers }),
+    disconnectedPeers: new Counter({
+      name: 'etcd_network_disconnected_peers_total',
+      help: 'The total number of disconnected peers.',
+      labelNames: ['Local', 'Remote'],
       registers,
     }),
   };

@@ -72,6 +72,7 @@ export class Peer {
   private readonly abort = new AbortController();
   private dialing: { url: string; abort: AbortController } | undefined;
   private readonly label: { To: string };
+  private readonly pair: { Local: string; Remote: string };
   private readonly log: Logger;
 
   constructor(
@@ -87,6 +88,7 @@ export class Peer {
     this.urls = [...urls];
     this.queue = new MessageQueue(tuning.maxQueueMessages, tuning.maxQueueBytes);
     this.label = { To: formatId(id) };
+    this.pair = { Local: formatId(self.memberId), Remote: formatId(id) };
     this.log = logger.child({ peer: formatId(id) });
     this.dial();
   }
@@ -158,6 +160,7 @@ export class Peer {
     this.socket?.destroy();
     this.socket = undefined;
     this.queue.clear();
+    this.metrics.activePeers.remove(this.pair);
   }
 
   // ---- connection lifecycle ------------------------------------------------
@@ -203,6 +206,7 @@ export class Peer {
     this.socketUrl = url;
     this.awaitingDrain = false;
     this.lastFailureLogged = '';
+    this.metrics.activePeers.set(this.pair, 1);
     if (wasDown) this.log.info({ url }, 'peer stream connected');
     else this.log.debug({ url }, 'peer stream connected');
 
@@ -238,7 +242,9 @@ export class Peer {
     if (this.socket !== socket) return;
     this.socket = undefined;
     clearInterval(this.pingTimer);
+    this.metrics.activePeers.set(this.pair, 0);
     if (this.state === 'stopped') return;
+    this.metrics.disconnectedPeers.inc(this.pair);
     const healthy = this.failures === 0;
     this.failures++;
     if (healthy) {

@@ -38,6 +38,7 @@ test('two transports exchange thousands of messages in order, both ways, and cou
     assert.ok((await metricValue(a.registry, 'etcd_network_peer_sent_bytes_total{To="2"}')) > 5000 * 10);
     assert.ok((await metricValue(b.registry, 'etcd_network_peer_received_bytes_total{From="1"}')) > 5000 * 10);
     await waitFor(() => a.transport.isConnected(2), 'a connected to b');
+    assert.equal(await metricValue(a.registry, 'etcd_network_active_peers{Local="1",Remote="2"}'), 1);
     // A ping goes out as soon as the stream opens.
     let rttCount = 0;
     await waitFor(() => {
@@ -76,6 +77,8 @@ test('a peer restarted on the same port is reconnected to, and order holds after
     mesh([a, b]);
     await stream(a, b, 200);
     await b.transport.stop();
+    await waitFor(() => !a.transport.isConnected(2), 'a to notice');
+    assert.equal(await metricValue(a.registry, 'etcd_network_disconnected_peers_total{Local="1",Remote="2"}'), 1);
     // While b is gone, sends are dropped and reported, not buffered without bound.
     for (let i = 0; i < 100 && (a.unreachable.length === 0 || i < 10); i++) {
       a.transport.send([app(1, 2, 10_000 + i)]);
