@@ -7,7 +7,7 @@ import { MessageType, type Message } from '../../../node/raft/types.js';
 import { entry, msg, startMember, waitFor } from './helpers.js';
 
 const ENTRY_BYTES = 64;
-const MAX_MESSAGES = 300_000;
+const MAX_MESSAGES = 1_000_000;
 const MAX_SECONDS = 5;
 /** Messages in flight at most, below the 4096-message queue bound, so nothing is dropped. */
 const WINDOW = 3000;
