@@ -3,6 +3,7 @@
 // but written in batches, so many small messages cost one socket write.
 import type { Message } from '../raft/types.js';
 import { CodecError, encodeMessageInto, encodedSize } from './codec.js';
+import { FillingBuffer } from './filling-buffer.js';
 
 export enum FrameKind {
   Message = 1,
@@ -51,13 +52,13 @@ export class FrameError extends Error {
 /**
  * Reassembles frames from arbitrary socket chunks. A frame lying inside one
  * chunk is handed over as a view (no copy); a frame spanning chunks is
- * collected into a buffer of its exact size, allocated once.
+ * collected into a buffer that grows with what arrives, not with what the
+ * length prefix claims.
  */
 export class FrameReader {
   private readonly lengthBytes = Buffer.alloc(LENGTH_BYTES);
   private lengthFill = 0;
-  private frame: Buffer | undefined;
-  private frameFill = 0;
+  private frame: FillingBuffer | undefined;
 
   constructor(
     private readonly maxFrameBytes: number,
@@ -69,12 +70,9 @@ export class FrameReader {
     let pos = 0;
     while (pos < chunk.length) {
       if (this.frame) {
-        const n = Math.min(this.frame.length - this.frameFill, chunk.length - pos);
-        chunk.copy(this.frame, this.frameFill, pos, pos + n);
-        this.frameFill += n;
-        pos += n;
-        if (this.frameFill === this.frame.length) {
-          const frame = this.frame;
+        pos += this.frame.append(chunk, pos);
+        if (this.frame.complete) {
+          const frame = this.frame.bytes();
           this.frame = undefined;
           this.deliver(frame);
         }
@@ -98,8 +96,7 @@ export class FrameReader {
         this.deliver(chunk.subarray(pos, pos + length));
         pos += length;
       } else {
-        this.frame = Buffer.allocUnsafe(length);
-        this.frameFill = 0;
+        this.frame = new FillingBuffer(length);
       }
     }
   }

@@ -12,6 +12,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { MessageType, type Message, type NodeId } from '../raft/types.js';
 import { CodecError, decodeMessage } from './codec.js';
+import { FillingBuffer } from './filling-buffer.js';
 import { FrameKind, FrameReader, encodeControlFrame } from './frames.js';
 import type { TransportMetrics } from './metrics.js';
 import {
@@ -145,25 +146,19 @@ export class PeerListener {
       this.log.warn({ from: formatId(from), reason }, 'refused a snapshot');
       this.refuse(res, status, reason);
     };
-    // Preallocated to the announced size; the decoded message may alias it.
-    const body = Buffer.allocUnsafe(length);
-    let filled = 0;
+    const body = new FillingBuffer(length);
     req.socket.setTimeout(this.opts.idleTimeoutMs, () => req.destroy());
     req.on('data', (chunk: Buffer) => {
-      if (filled + chunk.length > length) {
-        req.destroy();
-        return;
-      }
-      chunk.copy(body, filled);
-      filled += chunk.length;
+      if (body.append(chunk) < chunk.length) req.destroy();
     });
     req.on('error', () => this.opts.metrics.receivedFailures.inc(label));
     req.on('end', () => {
-      this.opts.metrics.receivedBytes.inc(label, filled);
-      if (filled !== length) return fail(400, `snapshot body has ${filled} of ${length} bytes`);
+      this.opts.metrics.receivedBytes.inc(label, body.length);
+      if (!body.complete) return fail(400, `snapshot body has ${body.length} of ${length} bytes`);
       let m: Message;
       try {
-        m = decodeMessage(body, { alias: true });
+        // The body buffer belongs to this message alone, so the snapshot data may share it.
+        m = decodeMessage(body.bytes(), { alias: true });
       } catch (err) {
         return fail(400, err instanceof CodecError ? err.message : String(err));
       }

@@ -4,6 +4,7 @@ import { MessageType, type Message } from '../../../node/raft/types.js';
 import { decodeMessage } from '../../../node/transport/codec.js';
 import { FrameError, FrameKind, FrameReader, encodeControlFrame, encodeMessageFrames, messageFrameSize } from '../../../node/transport/frames.js';
 import { MessageQueue } from '../../../node/transport/queue.js';
+import { FillingBuffer } from '../../../node/transport/filling-buffer.js';
 import { entry, msg } from './helpers.js';
 
 function batch(count: number): Message[] {
@@ -55,4 +56,23 @@ test('the message queue holds its count and byte bounds and keeps order', () => 
   assert.deepEqual([...out, ...rest].map((x) => x.index), [0, 1, 2, 3]);
   assert.equal(q.length, 0);
   assert.equal(q.byteLength, 0);
+});
+
+test('an announced length reserves memory only as bytes arrive', () => {
+  const before = process.memoryUsage().arrayBuffers;
+  const claims = Array.from({ length: 8 }, () => new FillingBuffer(2 ** 31));
+  assert.ok(process.memoryUsage().arrayBuffers - before < 4 * 1024 * 1024, 'eight 2 GiB claims hold well under 4 MiB');
+  const b = new FillingBuffer(200_000);
+  const chunk = Buffer.alloc(70_000, 1);
+  assert.equal(b.append(chunk), 70_000);
+  assert.equal(b.append(chunk), 70_000);
+  assert.equal(b.append(chunk), 60_000, 'never past the announced length');
+  assert.ok(b.complete);
+  assert.equal(b.bytes().length, 200_000);
+  assert.equal(b.bytes().buffer.byteLength >= 200_000, true);
+  assert.equal(claims[0]!.length, 0);
+
+  const { reader, frames } = collect(2 ** 30);
+  reader.push(Buffer.from([0x3f, 0xff, 0xff, 0xff, 1, 2, 3]));
+  assert.equal(frames.length, 0, 'a partial 1 GiB frame waits without reserving 1 GiB');
 });

@@ -1,9 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { request } from 'node:http';
+import { dialHeaders } from '../../../node/transport/protocol.js';
 import { performance } from 'node:perf_hooks';
 import { MessageType, type Message } from '../../../node/raft/types.js';
-import { metricValue, msg, sleep, startMember, waitFor } from './helpers.js';
+import { CLUSTER, metricValue, msg, sleep, startMember, waitFor } from './helpers.js';
 
 const SNAPSHOT_BYTES = 20 * 1024 * 1024;
 
@@ -102,6 +104,28 @@ test('a snapshot refused by the receiving application reports failure', async ()
     assert.deepEqual(a.snapshotStatus, [{ id: 2, ok: false }]);
   } finally {
     await a.transport.stop();
+    await b.transport.stop();
+  }
+});
+
+test('a snapshot upload that claims gigabytes and then stops costs neither memory nor the listener', async () => {
+  const b = await startMember(2);
+  try {
+    const before = process.memoryUsage().arrayBuffers;
+    const req = request(`${b.transport.url}/raft/snapshot`, {
+      method: 'POST',
+      headers: { ...dialHeaders({ memberId: 1, clusterId: CLUSTER }, 2), 'content-length': String(3 * 2 ** 30) },
+    });
+    req.on('error', () => undefined);
+    req.write(Buffer.alloc(1000));
+    await sleep(50);
+    assert.ok(process.memoryUsage().arrayBuffers - before < 16 * 1024 * 1024, 'no 3 GiB reservation');
+    req.destroy();
+    await sleep(20);
+    const res = await fetch(`${b.transport.url}/members`);
+    assert.equal(res.status, 200);
+    assert.equal(b.received.length, 0);
+  } finally {
     await b.transport.stop();
   }
 });
