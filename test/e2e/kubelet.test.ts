@@ -92,9 +92,50 @@ describe('process kubelet', () => {
     assert.equal(env.DERIVED, 'mode-strict');
     assert.equal(await (await fetch(`${base}/file?path=/etc/kvorum/tls/tls.key`)).text(), secretValue);
     assert.equal(await (await fetch(`${base}/file?path=/scratch/init.txt`)).text(), 'prepared-by-init\n');
+    // A Secret update reaches the mounted files without a restart.
+    const rotated = randomBytes(8).toString('hex');
+    await client.mergePatch(`/api/v1/namespaces/${ns}/secrets/tls`, { stringData: { 'tls.key': rotated } });
+    await eventually('rotated key visible in the pod', 40_000, async () => (await (await fetch(`${base}/file?path=/etc/kvorum/tls/tls.key`)).text()) === rotated);
     // The TLS volume is read-only inside the pod.
     const write = await fetch(`${base}/file?path=/etc/kvorum/tls/other`, { method: 'PUT', body: 'x' });
     assert.equal(write.status, 502);
+  });
+
+  test('replicas with required hostname anti-affinity spread over the Nodes and hold Leases', async () => {
+    const nodes = await client.get<{ items: KubeObject[] }>('/api/v1/nodes');
+    assert.ok(nodes.items.length >= 3, `at least 3 nodes, got ${nodes.items.length}`);
+    for (const n of nodes.items) {
+      const lease = await client.get(`/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${n.metadata.name}`);
+      const age = Date.now() - Date.parse(lease.spec.renewTime);
+      assert.ok(age < 30_000, `lease of ${n.metadata.name} renewed ${age}ms ago`);
+    }
+    await client.create(`/apis/apps/v1/namespaces/${ns}/deployments`, {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'spread' },
+      spec: {
+        replicas: 3,
+        selector: { matchLabels: { app: 'spread' } },
+        template: {
+          metadata: { labels: { app: 'spread' } },
+          spec: {
+            affinity: {
+              podAntiAffinity: {
+                requiredDuringSchedulingIgnoredDuringExecution: [{ topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: { app: 'spread' } } }],
+              },
+            },
+            containers: [{ name: 'echo', image: 'kvorum-e2e/http-echo' }],
+          },
+        },
+      },
+    });
+    const dep = await eventually('deployment available', 60_000, async () => {
+      const d = await client.get(`/apis/apps/v1/namespaces/${ns}/deployments/spread`);
+      return d.status?.readyReplicas === 3 && d;
+    });
+    assert.equal(dep.status.availableReplicas, 3);
+    const list = await client.get<{ items: KubeObject[] }>(`${pods}?labelSelector=app%3Dspread`);
+    assert.equal(new Set(list.items.map((p) => p.spec.nodeName)).size, 3, 'one replica per node');
   });
 
   test('a crashing container is restarted with back-off and reported as CrashLoopBackOff', async () => {

@@ -39,7 +39,8 @@ const say = (msg: string): void => {
 export const s3Port = Number(process.env.KVORUM_E2E_S3_PORT ?? 39000);
 const s3InfoPath = join(stateDir, 's3.json');
 const readyMarker = join(stateDir, 'ready');
-const nodeCount = Number(process.env.KVORUM_E2E_NODES ?? 1);
+// Several Nodes (all on this host) let workloads with hostname anti-affinity schedule.
+const nodeCount = Number(process.env.KVORUM_E2E_NODES ?? 3);
 
 /** Runs tools/build.sh (which builds only what is missing) and returns the binary paths. */
 export function buildTools(): { tools: Tools; built: boolean; seconds: number } {

@@ -70,6 +70,7 @@ export class PodWorker {
   private terminating = false;
   private stopped = false;
   private statusTimer?: NodeJS.Timeout;
+  private refreshTimer?: NodeJS.Timeout;
   private statusChain: Promise<void> = Promise.resolve();
   private startTime = now();
   private volumes = new Map<string, string>();
@@ -143,12 +144,23 @@ export class PodWorker {
       if (this.stopped) return;
       this.initDone = true;
       this.phase = 'Running';
+      this.refreshTimer = setInterval(() => void this.refreshVolumes(), 10_000);
       for (const run of this.runs.values()) if (!run.init) void this.supervise(run);
       this.scheduleStatus();
     } catch (e) {
       this.log(`failed: ${(e as Error).stack ?? e}`);
       this.phase = 'Failed';
       this.scheduleStatus();
+    }
+  }
+
+  /** Propagates Secret and ConfigMap changes into mounted volumes, like the kubelet's periodic sync. */
+  private async refreshVolumes(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      await prepareVolumes(this.host.client, this.pod, this.dir, true);
+    } catch (e) {
+      if (!(e instanceof VolumeNotReady)) this.log(`volume refresh: ${(e as Error).message}`);
     }
   }
 
@@ -567,6 +579,7 @@ export class PodWorker {
 
   private teardown(): void {
     if (this.statusTimer) clearTimeout(this.statusTimer);
+    if (this.refreshTimer) clearInterval(this.refreshTimer);
     deletePodNetwork(this.netns);
     this.host.releaseIP(this.uid);
     rmSync(this.dir, { recursive: true, force: true });

@@ -108,8 +108,10 @@ async function serviceAccountToken(client: KubeClient, pod: KubeObject, audience
 /**
  * Prepares every volume of `pod` under `podDir` and returns volume name -> host
  * directory. Throws VolumeNotReady while a referenced object is missing.
+ * With `refresh`, rewrites Secret/ConfigMap/downward API contents in place
+ * (as the kubelet's periodic sync does) without requesting new tokens.
  */
-export async function prepareVolumes(client: KubeClient, pod: KubeObject, podDir: string): Promise<Map<string, string>> {
+export async function prepareVolumes(client: KubeClient, pod: KubeObject, podDir: string, refresh = false): Promise<Map<string, string>> {
   const ns = pod.metadata.namespace ?? 'default';
   const result = new Map<string, string>();
   for (const vol of (pod.spec.volumes ?? []) as KubeObject['spec'][]) {
@@ -131,6 +133,8 @@ export async function prepareVolumes(client: KubeClient, pod: KubeObject, podDir
       const files = new Map<string, { data: Buffer; mode: number }>();
       for (const src of vol.projected.sources ?? []) {
         if (src.serviceAccountToken) {
+          // Tokens are long-lived (the API server extends kubelet-style requests); keep the first one.
+          if (refresh) continue;
           const t = src.serviceAccountToken;
           files.set(t.path, { data: await serviceAccountToken(client, pod, t.audience, t.expirationSeconds), mode: 0o600 });
         } else if (src.configMap) {
