@@ -1,7 +1,7 @@
 // The sending half towards one peer: a bounded queue drained in batches into
-// one persistent stream, reconnection with jittered exponential back-off, ping
-// frames for round-trip time and liveness, and snapshots on connections of
-// their own.
+// one persistent stream, reconnection with jittered exponential back-off, and
+// ping frames for round-trip time and liveness. Snapshots are handed to a
+// SnapshotSender, which uses connections of its own.
 //
 // States: connecting (a dial is in flight; messages queue), connected
 // (messages flow), down (the last dial failed; messages are dropped at once,
@@ -11,12 +11,12 @@ import { performance } from 'node:perf_hooks';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { MessageType, type Message, type NodeId } from '../raft/types.js';
-import { dialStream, postSnapshot, PeerRequestError } from './client.js';
-import { encodeMessageParts } from './codec.js';
+import { dialStream, PeerRequestError } from './client.js';
 import { FrameKind, FrameReader, encodeControlFrame, encodeMessageFrames, messageFrameSize } from './frames.js';
 import type { TransportMetrics } from './metrics.js';
 import { dialHeaders, formatId, type Identity } from './protocol.js';
 import { MessageQueue } from './queue.js';
+import { SnapshotSender } from './snapshot-sender.js';
 import type { PeerTlsOptions } from './tls.js';
 
 export interface PeerTuning {
@@ -68,8 +68,7 @@ export class Peer {
   private lastPongAt = 0;
   private lastUnreachableReport = -Infinity;
   private lastFailureLogged = '';
-  /** Cancels snapshot uploads in flight when the peer stops. */
-  private readonly abort = new AbortController();
+  private readonly snapshots: SnapshotSender;
   private dialing: { url: string; abort: AbortController } | undefined;
   private readonly label: { To: string };
   private readonly pair: { Local: string; Remote: string };
@@ -90,6 +89,15 @@ export class Peer {
     this.label = { To: formatId(id) };
     this.pair = { Local: formatId(self.memberId), Remote: formatId(id) };
     this.log = logger.child({ peer: formatId(id) });
+    this.snapshots = new SnapshotSender({
+      id,
+      self,
+      tls,
+      timeoutMs: tuning.snapshotTimeoutMs,
+      metrics,
+      log: this.log,
+      onStatus: (ok) => callbacks.onSnapshotStatus(id, ok),
+    });
     this.dial();
   }
 
@@ -108,7 +116,7 @@ export class Peer {
 
   send(m: Message): void {
     if (m.type === MessageType.Snap) {
-      this.sendSnapshot(m);
+      this.snapshots.send(m, this.currentUrl());
       return;
     }
     if (this.state === 'down' || this.state === 'stopped') {
@@ -153,7 +161,7 @@ export class Peer {
   stop(): void {
     if (this.state === 'stopped') return;
     this.state = 'stopped';
-    this.abort.abort();
+    this.snapshots.stop();
     this.dialing?.abort.abort();
     clearTimeout(this.retryTimer);
     clearInterval(this.pingTimer);
@@ -353,48 +361,6 @@ export class Peer {
     // ready() and advance().
     setImmediate(() => {
       if (this.state !== 'stopped') this.callbacks.onUnreachable(this.id);
-    });
-  }
-
-  // ---- snapshots -------------------------------------------------------------
-
-  private sendSnapshot(m: Message): void {
-    if (this.state === 'stopped') return;
-    const url = this.currentUrl();
-    let body: Uint8Array[];
-    try {
-      if (url === undefined) throw new Error('the peer has no URLs');
-      body = encodeMessageParts(m);
-    } catch (err) {
-      this.log.error({ err: (err as Error).message }, 'cannot send a snapshot');
-      this.snapshotDone(false);
-      return;
-    }
-    const started = performance.now();
-    const bytes = body[0]!.length + body[1]!.length;
-    const index = m.snapshot?.meta.index;
-    this.log.info({ index, bytes, url }, 'sending a snapshot');
-    postSnapshot(url, dialHeaders(this.self, this.id), body, { tls: this.tls, timeoutMs: this.tuning.snapshotTimeoutMs, signal: this.abort.signal }).then(
-      () => {
-        const seconds = (performance.now() - started) / 1000;
-        this.metrics.sentBytes.inc(this.label, bytes);
-        this.metrics.snapshotSendSuccess.inc(this.label);
-        this.metrics.snapshotSendSeconds.observe(this.label, seconds);
-        this.log.info({ index, bytes, seconds }, 'snapshot delivered');
-        this.snapshotDone(true);
-      },
-      (err: unknown) => {
-        this.metrics.snapshotSendFailures.inc(this.label);
-        this.metrics.sentFailures.inc(this.label);
-        if (this.state !== 'stopped') this.log.warn({ index, reason: err instanceof Error ? err.message : String(err) }, 'snapshot not delivered');
-        this.snapshotDone(false);
-      },
-    );
-  }
-
-  private snapshotDone(ok: boolean): void {
-    setImmediate(() => {
-      if (this.state !== 'stopped') this.callbacks.onSnapshotStatus(this.id, ok);
     });
   }
 }
