@@ -39,7 +39,14 @@ export interface PeerTuning {
   unreachableReportMs: number;
 }
 
-export interface PeerCallbacks {
+export interface PeerOptions {
+  id: NodeId;
+  urls: string[];
+  self: Identity;
+  tls: PeerTlsOptions | undefined;
+  tuning: PeerTuning;
+  metrics: TransportMetrics;
+  logger: Logger;
   onUnreachable(id: NodeId): void;
   onSnapshotStatus(id: NodeId, ok: boolean): void;
 }
@@ -74,29 +81,32 @@ export class Peer {
   private readonly pair: { Local: string; Remote: string };
   private readonly log: Logger;
 
-  constructor(
-    readonly id: NodeId,
-    urls: string[],
-    private readonly self: Identity,
-    private readonly tls: PeerTlsOptions | undefined,
-    private readonly tuning: PeerTuning,
-    private readonly metrics: TransportMetrics,
-    private readonly callbacks: PeerCallbacks,
-    logger: Logger,
-  ) {
-    this.urls = [...urls];
+  readonly id: NodeId;
+  private readonly self: Identity;
+  private readonly tls: PeerTlsOptions | undefined;
+  private readonly tuning: PeerTuning;
+  private readonly metrics: TransportMetrics;
+
+  constructor(private readonly opts: PeerOptions) {
+    const { id, self, tuning } = opts;
+    this.id = id;
+    this.self = self;
+    this.tls = opts.tls;
+    this.tuning = tuning;
+    this.metrics = opts.metrics;
+    this.urls = [...opts.urls];
     this.queue = new MessageQueue(tuning.maxQueueMessages, tuning.maxQueueBytes);
     this.label = { To: formatId(id) };
     this.pair = { Local: formatId(self.memberId), Remote: formatId(id) };
-    this.log = logger.child({ peer: formatId(id) });
+    this.log = opts.logger.child({ peer: formatId(id) });
     this.snapshots = new SnapshotSender({
       id,
       self,
-      tls,
+      tls: opts.tls,
       timeoutMs: tuning.snapshotTimeoutMs,
-      metrics,
+      metrics: opts.metrics,
       log: this.log,
-      onStatus: (ok) => callbacks.onSnapshotStatus(id, ok),
+      onStatus: (ok) => opts.onSnapshotStatus(id, ok),
     });
     this.dial();
   }
@@ -360,7 +370,7 @@ export class Peer {
     // Never call back into Raft from inside send(): the caller may be between
     // ready() and advance().
     setImmediate(() => {
-      if (this.state !== 'stopped') this.callbacks.onUnreachable(this.id);
+      if (this.state !== 'stopped') this.opts.onUnreachable(this.id);
     });
   }
 }

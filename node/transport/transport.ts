@@ -126,19 +126,17 @@ export class PeerTransport {
       this.updatePeer(id, urls);
       return;
     }
-    const peer = new Peer(
+    const peer = new Peer({
       id,
       urls,
-      this.self,
-      this.opts.tls,
-      this.tuning,
-      this.metrics,
-      {
-        onUnreachable: (peerId) => this.opts.onUnreachable?.(peerId),
-        onSnapshotStatus: (peerId, ok) => this.opts.onSnapshotStatus?.(peerId, ok),
-      },
-      this.log,
-    );
+      self: this.self,
+      tls: this.opts.tls,
+      tuning: this.tuning,
+      metrics: this.metrics,
+      logger: this.log,
+      onUnreachable: (peerId) => this.opts.onUnreachable?.(peerId),
+      onSnapshotStatus: (peerId, ok) => this.opts.onSnapshotStatus?.(peerId, ok),
+    });
     this.peers.set(id, peer);
     this.log.info({ peer: formatId(id), urls }, 'added peer');
   }
