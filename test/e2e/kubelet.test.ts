@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { KubeClient, type KubeObject } from './kube/client.js';
-import { paths } from './env/config.js';
+import { paths, repoRoot } from './env/config.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -156,6 +158,23 @@ describe('process kubelet', () => {
       const p = await getPod('crash');
       return p?.status?.containerStatuses?.[0]?.state?.waiting?.reason === 'CrashLoopBackOff';
     });
+  });
+
+  test('the kvorum image runs the repository CLI', { skip: existsSync(join(repoRoot, 'dist', 'bin', 'main.js')) ? false : 'dist/ not built (npm run build)' }, async () => {
+    await client.create(pods, {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'kvorum-version' },
+      spec: { restartPolicy: 'Never', containers: [{ name: 'kvorum', image: 'ghcr.io/kvorum/kvorum:dev', args: ['version'] }] },
+    });
+    const pod = await eventually('kvorum pod finished', 60_000, async () => {
+      const p = await getPod('kvorum-version');
+      return (p?.status?.phase === 'Succeeded' || p?.status?.phase === 'Failed') && p;
+    });
+    assert.equal(pod.status.phase, 'Succeeded');
+    assert.equal(pod.status.containerStatuses[0].state.terminated.exitCode, 0);
+    const log = readFileSync(join(paths.kubeletDir, 'pods', pod.metadata.uid as string, 'logs', 'kvorum.log'), 'utf8');
+    assert.match(log, /^kvorum \S+/m);
   });
 
   test('a Job whose pod talks to the API server with in-cluster config completes', async () => {
