@@ -10,7 +10,9 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cache="${KVORUM_TOOLS_DIR:-$HOME/.cache/kvorum-tools}"
 export GOFLAGS="${GOFLAGS:--p=2}"
-export GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
+# With "auto" an older local Go downloads the toolchain the modules ask for
+# (as a module from the proxy); a newer local Go builds them itself.
+export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}"
 only="${E2E_BUILD_ONLY:-kubernetes helm minio}"
 
 # Pins. The Kubernetes version is the one required by ./go.mod.
