@@ -100,6 +100,10 @@ export async function listenClients(url: URL, grpc: GrpcServer, http: RequestLis
     });
   }
   server.on('connection', (socket: Socket) => {
+    // Small request/response exchanges must not wait on Nagle's algorithm
+    // (40 ms stalls against delayed ACKs); gRPC sets this on sockets it
+    // accepts itself, but these are ours.
+    socket.setNoDelay(true);
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });

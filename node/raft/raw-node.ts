@@ -92,13 +92,21 @@ export class RawNode {
     this.proposeEntry({ term: 0, index: 0, type: EntryType.ConfChange, data: encodeConfChange(cc) });
   }
 
+  /** Proposes many entries as one batch (one append and one broadcast); all or none are accepted. */
+  proposeBatch(data: Uint8Array[]): void {
+    if (data.length === 0) return;
+    const entries = data.map((d) => ({ term: 0, index: 0, type: EntryType.Normal, data: d }));
+    const accepted = this.raft.step(makeMessage({ type: MessageType.Prop, from: this.raft.id, entries }));
+    if (!accepted) throw new ProposalDroppedError(this.dropReason());
+  }
+
+  private dropReason(): string {
+    return this.raft.lead === 0 ? 'no leader' : this.raft.leadTransferee !== 0 ? 'leadership transfer in progress' : 'a membership change is still pending';
+  }
+
   private proposeEntry(entry: Entry): void {
     const accepted = this.raft.step(makeMessage({ type: MessageType.Prop, from: this.raft.id, entries: [entry] }));
-    if (!accepted) {
-      const reason =
-        this.raft.lead === 0 ? 'no leader' : this.raft.leadTransferee !== 0 ? 'leadership transfer in progress' : 'a membership change is still pending';
-      throw new ProposalDroppedError(reason);
-    }
+    if (!accepted) throw new ProposalDroppedError(this.dropReason());
   }
 
   /** Asks for a linearizable read position; the answer arrives as a ReadState with this context. */

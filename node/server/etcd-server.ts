@@ -72,6 +72,8 @@ interface Waiter {
   resolve: (value: unknown) => void;
   reject: (err: Error) => void;
   timer: NodeJS.Timeout;
+  /** The leader when the request was proposed. */
+  leader: number;
 }
 
 export interface StatusInfo {
@@ -104,7 +106,7 @@ export function decodeServerSnapshot(data: Uint8Array): SnapshotPayload {
   try {
     payload = deserialize(data);
   } catch (err) {
-    throw new Error(`server snapshot is malformed: ${(err as Error).message}`);
+    throw new Error(`server snapshot is malformed: ${(err as Error).message}`, { cause: err });
   }
   const p = payload as Partial<SnapshotPayload> | null;
   if (!p || !(p.mvcc instanceof Uint8Array) || !Array.isArray(p.membership?.members) || !Array.isArray(p.membership?.removed) || !Array.isArray(p.alarms)) {
@@ -422,7 +424,7 @@ export class EtcdServer {
   private propose(request: ServerRequest): Promise<unknown> {
     const requestId = this.nextRequestId++;
     const data = encodeEntry({ origin: this.identity.memberId, requestId, request });
-    return this.waitFor(requestId, () => this.node.propose(data));
+    return this.waitFor(requestId, () => this.node.propose(data, (err) => this.dropped(requestId, err)));
   }
 
   private proposeConf(cc: Omit<ConfChange, 'context'>, member: Member): Promise<unknown> {
@@ -455,7 +457,7 @@ export class EtcdServer {
         this.hooks.onProposalFailed?.();
         reject(new ServerError('DEADLINE_EXCEEDED', 'etcdserver: request timed out'));
       }, this.limits.requestTimeoutMs);
-      this.waiters.set(requestId, { resolve, reject, timer });
+      this.waiters.set(requestId, { resolve, reject, timer, leader: this.node.leaderId });
       try {
         submit();
       } catch (err) {
@@ -463,12 +465,17 @@ export class EtcdServer {
         this.waiters.delete(requestId);
         this.hooks.onProposalFailed?.();
         if (err instanceof ProposalDroppedError) {
-          reject(new ServerError('UNAVAILABLE', err.message.includes('no leader') ? 'etcdserver: no leader' : `etcdserver: ${err.message.replace(/^raft: /, '')}`));
+          reject(dropError(err));
         } else {
           reject(err as Error);
         }
       }
     });
+  }
+
+  /** The core refused a queued proposal: fail its request with etcd's error. */
+  private dropped(requestId: number, err: ProposalDroppedError): void {
+    this.settle(this.identity.memberId, requestId, undefined, dropError(err));
   }
 
   private settle(origin: number, requestId: number, result: unknown, error?: Error): void {
@@ -594,7 +601,9 @@ export class EtcdServer {
   }
 
   leaderChanged(soft: SoftState): void {
+    this.logger.info({ leader: soft.lead.toString(16), role: soft.role, term: this.node?.raw.raft.term }, soft.lead === 0 ? 'lost the leader' : 'leader elected');
     this.hooks.onLeaderChange?.(soft);
+    this.failRequestsOfOldLeader(soft.lead);
     if (soft.role === Role.Leader) {
       // A new leader cannot know how long the old one let leases run: give
       // every lease a full TTL from now, as etcd does on promotion.
@@ -603,6 +612,22 @@ export class EtcdServer {
       this.revoking.clear();
     }
     if (soft.lead !== 0 && !this.published) this.publishAttributes();
+  }
+
+  /**
+   * A request proposed under another leader may have been lost with it (a
+   * proposal forwarded to a leader that died is gone). Rather than leave its
+   * client waiting for the timeout, fail it now with etcd's "leader changed":
+   * it was never acknowledged, so the client may retry.
+   */
+  private failRequestsOfOldLeader(lead: number): void {
+    for (const [id, w] of this.waiters) {
+      if (w.leader === lead) continue;
+      this.waiters.delete(id);
+      clearTimeout(w.timer);
+      this.hooks.onProposalFailed?.();
+      w.reject(new ServerError('UNAVAILABLE', 'etcdserver: leader changed'));
+    }
   }
 
   /** Once a leader is known, record this member's name and client URLs in the cluster. */
@@ -629,6 +654,10 @@ export class EtcdServer {
     this.logger.warn({ size: this.store.sizeBytes, quota: this.limits.quotaBytes }, 'database space exceeded: raising the NOSPACE alarm');
     this.propose({ alarm: { action: 'activate', memberId: this.identity.memberId, alarm: 'NOSPACE' } }).catch(() => this.alarms.delete(key));
   }
+}
+
+function dropError(err: ProposalDroppedError): ServerError {
+  return new ServerError('UNAVAILABLE', err.message.includes('no leader') ? 'etcdserver: no leader' : `etcdserver: ${err.message.replace(/^raft: /, '')}`);
 }
 
 function isReadOnly(req: TxnRequest): boolean {

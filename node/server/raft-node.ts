@@ -122,11 +122,33 @@ export class RaftNode {
     this.kick();
   }
 
-  /** Proposes data; throws ProposalDroppedError when it cannot be accepted now. */
-  propose(data: Uint8Array): void {
+  /**
+   * Queues data for the log. Everything proposed before the loop next runs
+   * goes in as one batch: one append, one broadcast, one fsync. `onDropped`
+   * is called if the core refuses the batch (no leader, transfer running).
+   */
+  propose(data: Uint8Array, onDropped: (err: ProposalDroppedError) => void): void {
     this.assertRunning();
-    this.raw.propose(data);
+    this.proposals.push(data);
+    this.proposalDropped.push(onDropped);
     this.kick();
+  }
+
+  private proposals: Uint8Array[] = [];
+  private proposalDropped: ((err: ProposalDroppedError) => void)[] = [];
+
+  private stepProposals(): void {
+    if (this.proposals.length === 0) return;
+    const data = this.proposals;
+    const dropped = this.proposalDropped;
+    this.proposals = [];
+    this.proposalDropped = [];
+    try {
+      this.raw.proposeBatch(data);
+    } catch (err) {
+      if (!(err instanceof ProposalDroppedError)) throw err;
+      for (const d of dropped) d(err);
+    }
   }
 
   proposeConfChange(cc: ConfChange): void {
@@ -228,12 +250,21 @@ export class RaftNode {
         this.stepInputs();
         if (!this.raw.hasReady()) return;
         const rd = this.raw.ready();
+        const started = performance.now();
         await this.persist(rd);
+        const persisted = performance.now();
         if (this.stopped) return;
         this.opts.transport.send(rd.messages);
         this.applyReady(rd);
         this.raw.advance(rd);
         this.serveReads();
+        const took = performance.now() - started;
+        if (took > this.opts.tickMs * 2) {
+          this.opts.logger.warn(
+            { tookMs: Math.round(took), persistMs: Math.round(persisted - started), entries: rd.entries.length, applied: rd.committedEntries.length, messages: rd.messages.length },
+            'raft loop iteration took longer than two heartbeats',
+          );
+        }
         await this.maybeSnapshot();
       }
     } catch (err) {
@@ -243,7 +274,7 @@ export class RaftNode {
     } finally {
       this.busy = false;
       // Inputs that arrived during the last await are handled now.
-      if (!this.stopped && (this.inbox.length > 0 || this.ticks > 0 || this.raw.hasReady())) this.kick();
+      if (!this.stopped && (this.inbox.length > 0 || this.ticks > 0 || this.proposals.length > 0 || this.raw.hasReady())) this.kick();
     }
   }
 
@@ -257,7 +288,15 @@ export class RaftNode {
         this.opts.logger.warn({ err, from: m.from, type: m.type }, 'dropping a peer message the core refused');
       }
     }
-    for (; this.ticks > 0; this.ticks--) this.raw.tick();
+    // At most one tick per turn. After a stall (a large batch, a slow
+    // fsync), applying every missed tick at once would push a follower past
+    // its election timeout right after it stepped the leader's queued
+    // heartbeats; dropping the extra ticks only slows the clock under load.
+    if (this.ticks > 0) {
+      this.raw.tick();
+      this.ticks = 0;
+    }
+    this.stepProposals();
     if (this.readQueue.length > 0) this.startReadRound();
   }
 

@@ -86,8 +86,8 @@ export class ProcessCluster {
       `--initial-cluster=${cluster.map((x) => `${x.name}=${x.peerUrl}`).join(',')}`,
       `--initial-cluster-state=${state}`,
       `--initial-cluster-token=${this.token}`,
-      '--heartbeat-interval=50',
-      '--election-timeout=500',
+      '--heartbeat-interval=100',
+      '--election-timeout=1000',
       '--log-level=warn',
     ];
   }
