@@ -99,6 +99,9 @@ export async function startNode(cfg: NodeConfig, logger: Logger): Promise<Starte
         onMessage: (m) => deliver(m),
         onUnreachable: (id) => running.node.reportUnreachable(id),
         onSnapshotStatus: (id, ok) => running.node.reportSnapshot(id, ok),
+        // GET /members on the peer port: how a member added with MemberAdd
+        // learns its ID before its first start.
+        members: () => running.server.membership.list().map((m) => ({ id: m.id, name: m.name, peerUrls: m.peerUrls, isLearner: m.isLearner })),
       });
       const t = transport;
       return {
