@@ -281,7 +281,10 @@ export class SuiteRun {
     const p = parseCheckPerf(r.stdout + '\n' + r.stderr);
     if (r.timedOut && p.writesPerSec === undefined) throw new Error(`killed after ${Math.round(r.elapsedMs / 1000)}s without a result`);
     if (p.writesPerSec === undefined) {
-      throw new Error(`no result (exit ${r.code}): ${(r.stderr.trim() || r.stdout.trim()).split('\n').slice(-1)[0]?.slice(0, 160) ?? ''}`);
+      const prog = lastProgress(r.stdout + r.stderr);
+      const when = prog && prog.done === prog.total ? `after its ${prog.total} s load ran to the end` : prog ? `at ${prog.done}/${prog.total} s of load` : 'before any load';
+      const why = (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-1)[0]?.slice(0, 160) ?? '';
+      throw new Error(`etcdctl exited ${r.code ?? r.signal} without a verdict, ${when}: ${why}`);
     }
     const fails = p.lines.filter((l) => !l.startsWith('PASS') && l !== 'FAIL').map((l) => l.replace(/^FAIL:\s*/, ''));
     return {
