@@ -5,7 +5,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'charts/**', 'manifests/**'] },
+  { ignores: ['dist/**', '.build/**', 'node_modules/**', 'charts/**', 'manifests/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -21,7 +21,7 @@ export async function discoverJoinIdentity(
   _tls: unknown,
   logger: Logger,
   timeoutMs = 60_000,
-): Promise<{ memberId: number; clusterId: number } | undefined> {
+): Promise<{ memberId: number; clusterId: number; peers: { id: number; peerUrls: string[] }[] } | undefined> {
   if (existsSync(join(dataDir, 'meta.json'))) return undefined;
   const own = new Set(ownPeerUrls.map(normalise));
   const candidates = initialCluster.flatMap((m) => m.peerUrls).filter((u) => !own.has(normalise(u)));
@@ -39,7 +39,10 @@ export async function discoverJoinIdentity(
           lastError = `${url} does not list a member with peer URLs ${ownPeerUrls.join(',')}: add it first (etcdctl member add)`;
           continue;
         }
-        const identity = { memberId: parseInt(self.id, 16), clusterId: parseInt(doc.clusterId, 16) };
+        // The other members are our peers from the start: the leader's first
+        // appends must be answerable before our log tells us who is who.
+        const peers = (doc.members ?? []).filter((m) => m !== self).map((m) => ({ id: parseInt(m.id, 16), peerUrls: m.peerUrls }));
+        const identity = { memberId: parseInt(self.id, 16), clusterId: parseInt(doc.clusterId, 16), peers };
         logger.info({ member: self.id, cluster: doc.clusterId, via: url }, 'joining an existing cluster');
         return identity;
       } catch (err) {

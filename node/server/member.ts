@@ -36,7 +36,7 @@ export interface MemberConfig {
   registry?: Registry;
   hooks?: ServerHooks;
   /** For a joining member: the cluster and member IDs learned from the cluster. */
-  joinIdentity?: { memberId: number; clusterId: number };
+  joinIdentity?: { memberId: number; clusterId: number; peers?: { id: number; peerUrls: string[] }[] };
 }
 
 export interface PeerLink {
@@ -109,6 +109,8 @@ export async function startMember(cfg: MemberConfig, link: (member: { memberId: 
   server.attach(node);
   // Peers known from the snapshot; those added later by the log are added on apply.
   for (const m of server.membership.list()) if (m.id !== ids.memberId) peers.addPeer(m.id, m.peerUrls);
+  // A member joining an existing cluster knows its peers from the join, not yet from its log.
+  if (server.membership.list().length === 0) for (const p of cfg.joinIdentity?.peers ?? []) peers.addPeer(p.id, p.peerUrls);
   peers.onReceive?.((m) => node.receive(m));
   node.start();
   return {
