@@ -163,17 +163,25 @@ export function txnRequest(pb: Pb): TxnRequest {
   };
 }
 
-function responseOpPb(op: ResponseOp, header: Header): Pb {
-  if (op.responseRange) return { response_range: rangeResponsePb(op.responseRange, header) };
-  if (op.responsePut) return { response_put: putResponsePb(op.responsePut, header) };
-  if (op.responseDeleteRange) return { response_delete_range: deleteRangeResponsePb(op.responseDeleteRange, header) };
-  return { response_txn: txnResponsePb(op.responseTxn!, header) };
+/** Responses nested in a txn carry only the revision in their header, as etcd's do. */
+function nestedHeader(revision: number): Pb {
+  return { revision: str64(revision) };
 }
 
+function responseOpPb(op: ResponseOp): Pb {
+  if (op.responseRange) return { response_range: { ...rangeResponsePb(op.responseRange, ZERO_HEADER), header: nestedHeader(op.responseRange.header.revision) } };
+  if (op.responsePut) return { response_put: { ...putResponsePb(op.responsePut, ZERO_HEADER), header: nestedHeader(op.responsePut.header.revision) } };
+  if (op.responseDeleteRange) {
+    return { response_delete_range: { ...deleteRangeResponsePb(op.responseDeleteRange, ZERO_HEADER), header: nestedHeader(op.responseDeleteRange.header.revision) } };
+  }
+  const t = op.responseTxn!;
+  return { response_txn: { header: nestedHeader(t.header.revision), succeeded: t.succeeded, responses: t.responses.map(responseOpPb) } };
+}
+
+const ZERO_HEADER: Header = { clusterId: 0, memberId: 0, revision: 0, raftTerm: 0 };
+
 export function txnResponsePb(r: TxnResponse, header: Header): Pb {
-  // Nested responses carry the same header as the txn, as etcd's do.
-  const h = { ...header, revision: r.header.revision };
-  return { header: headerPb(h), succeeded: r.succeeded, responses: r.responses.map((op) => responseOpPb(op, h)) };
+  return { header: headerPb({ ...header, revision: r.header.revision }), succeeded: r.succeeded, responses: r.responses.map(responseOpPb) };
 }
 
 export function eventPb(e: WatchEvent): Pb {

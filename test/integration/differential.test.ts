@@ -1,0 +1,116 @@
+// The same etcdctl script against a 3-member etcd 3.4 cluster and a 3-member
+// Kvorum cluster gives the same output once IDs, terms, addresses and times
+// are masked. Both clusters start empty, so revisions must match exactly.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ProcessCluster, hasEtcd, hasEtcdctl } from './process-cluster.js';
+
+const skip = hasEtcd() && hasEtcdctl() ? false : 'etcd and etcdctl are not installed (Debian packages etcd-server and etcd-client; .ci/run installs them)';
+
+interface Step {
+  args: string[];
+  input?: string;
+  /** Write each leased command's lease ID into later steps as {LEASE}. */
+  capturesLease?: boolean;
+  /** Watch commands run until a timeout; their output is what arrived. */
+  timeoutMs?: number;
+}
+
+const SCRIPT: Step[] = [
+  { args: ['put', 'foo', 'bar'] },
+  { args: ['put', 'foo2', 'bar2', '-w', 'json'] },
+  { args: ['put', 'fop', 'x', '--prev-kv'] },
+  { args: ['put', 'foo', 'baz', '--prev-kv'] },
+  { args: ['get', 'foo'] },
+  { args: ['get', 'fo', '--prefix'] },
+  { args: ['get', 'fo', '--prefix', '--limit=2', '-w', 'json'] },
+  { args: ['get', 'fo', '--prefix', '--keys-only'] },
+  { args: ['get', 'fo', '--prefix', '--sort-by=MODIFY', '--order=DESCEND'] },
+  { args: ['get', 'foo', '--rev=2'] },
+  { args: ['get', 'fo', '--from-key'] },
+  { args: ['get', 'nothing'] },
+  { args: ['get', 'foo', '--rev=1000'] },
+  { args: ['txn'], input: 'value("foo") = "baz"\n\nput foo qux\n\nget foo\n\n' },
+  { args: ['txn'], input: 'mod("foo") > "1000"\n\nput foo never\n\nget foo\n\n' },
+  { args: ['txn', '-w', 'json'], input: 'version("foo2") = "1"\n\ndel foo2\n\n\n' },
+  { args: ['del', 'fo', '--prefix', '--prev-kv'] },
+  { args: ['del', 'absent'] },
+  { args: ['watch', 'foo', '--rev=1'], timeoutMs: 2500 },
+  { args: ['watch', 'fo', '--prefix', '--rev=2', '--prev-kv'], timeoutMs: 2500 },
+  { args: ['lease', 'grant', '100'], capturesLease: true },
+  { args: ['put', 'leased', 'v', '--lease={LEASE}'] },
+  { args: ['lease', 'timetolive', '{LEASE}', '--keys'] },
+  { args: ['lease', 'keep-alive', '--once', '{LEASE}'] },
+  { args: ['lease', 'revoke', '{LEASE}'] },
+  { args: ['get', 'leased'] },
+  { args: ['put', 'k', 'v', '--lease=1234abcd'] },
+  { args: ['compaction', '3'] },
+  { args: ['get', 'foo', '--rev=2'] },
+  { args: ['compaction', '2'] },
+  { args: ['put', 'after', 'compaction', '-w', 'json'] },
+  { args: ['member', 'list'] },
+  { args: ['endpoint', 'health'] },
+];
+
+/** Hides what legitimately differs between two clusters: IDs, terms, addresses, times. */
+export function mask(text: string): string {
+  return text
+    .replace(/"(cluster_id|member_id|ID|id|leader)":\s*"?\d+"?/g, '"$1":<ID>')
+    .replace(/"raft_term":\s*\d+/g, '"raft_term":<TERM>')
+    .replace(/\b[0-9a-f]{12,16}\b/g, '<ID>')
+    .replace(/\b(cluster|Member|lease)\s+<ID>/g, '$1 <ID>')
+    .replace(/127\.0\.0\.1:\d+/g, '<ADDR>')
+    .replace(/\b(m\d|default)\b/g, '<NAME>')
+    .replace(/took = [0-9.]+[µm]?s/g, 'took = <T>')
+    .replace(/remaining\(\d+s\)/g, 'remaining(<N>s)')
+    .replace(/^\{"level":.*$/gm, '')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .sort((a, b) => (a.includes('<ADDR>') && b.includes('<ADDR>') ? a.localeCompare(b) : 0))
+    .join('\n');
+}
+
+async function runScript(c: ProcessCluster): Promise<string[]> {
+  const out: string[] = [];
+  let lease = '';
+  for (const step of SCRIPT) {
+    const args = step.args.map((a) => a.replace('{LEASE}', lease));
+    const r = c.etcdctl(args, { ...(step.input !== undefined && { input: step.input }), ...(step.timeoutMs !== undefined && { timeoutMs: step.timeoutMs }) });
+    if (step.capturesLease) lease = /lease ([0-9a-f]+) granted/.exec(r.stdout)?.[1] ?? '';
+    out.push(`$ etcdctl ${step.args.join(' ')}\n${mask(r.stdout + r.stderr)}`);
+  }
+  return out;
+}
+
+describe('differential: etcd 3.4 and Kvorum answer the same etcdctl script the same way', { skip }, () => {
+  let etcdOut: string[] = [];
+  let kvorumOut: string[] = [];
+  before(async () => {
+    const etcd = await ProcessCluster.create('etcd', 3);
+    try {
+      await etcd.startAll();
+      etcdOut = await runScript(etcd);
+    } finally {
+      await etcd.destroy();
+    }
+    const kvorum = await ProcessCluster.create('kvorum', 3);
+    try {
+      await kvorum.startAll();
+      kvorumOut = await runScript(kvorum);
+    } finally {
+      await kvorum.destroy();
+    }
+  });
+  after(() => {});
+
+  test('every step prints the same masked output', () => {
+    assert.equal(kvorumOut.length, SCRIPT.length);
+    // Anchors, so that two clusters failing the same way cannot pass.
+    assert.equal(etcdOut[4], '$ etcdctl get foo\nfoo\nbaz');
+    assert.match(etcdOut[12]!, /required revision is a future revision/);
+    assert.match(etcdOut[18]!, /PUT\nfoo\nbar\nPUT\nfoo\nbaz\nPUT\nfoo\nqux\nDELETE\nfoo/);
+    for (let i = 0; i < SCRIPT.length; i++) {
+      assert.equal(kvorumOut[i], etcdOut[i], `step ${i + 1} differs (Kvorum vs etcd)`);
+    }
+  });
+});
