@@ -45,7 +45,7 @@ export function mountGateway(app: Express, ctx: ServiceContext): void {
     if (!route) return sendError(res, GrpcStatus.NOT_FOUND, `no gateway method at ${req.path}`);
     if (!handler) return sendError(res, GrpcStatus.UNIMPLEMENTED, `etcdserver: ${route.service}.${route.method} is not supported by this server`);
     if (route.requestStream) return streamCall(req, res, route, handler, ctx);
-    readBody(req, ctx.maxRequestBytes + 512 * 1024).then(
+    readBody(req, jsonLimit(ctx)).then(
       (text) => {
         let request: Pb;
         try {
@@ -59,25 +59,49 @@ export function mountGateway(app: Express, ctx: ServiceContext): void {
           res.type('application/json').send(JSON.stringify(toGatewayJson(route.responseType, out ?? {})));
         });
       },
-      (err: Error) => sendError(res, GrpcStatus.INVALID_ARGUMENT, err.message),
+      (err: Error) => {
+        res.setHeader('Connection', 'close');
+        sendError(res, GrpcStatus.INVALID_ARGUMENT, err.message);
+      },
     );
   });
+}
+
+/** Bodies beyond this are cut off rather than drained after answering "too large". */
+const DRAIN_LIMIT = 64 * 1024 * 1024;
+
+/**
+ * The largest JSON body read: base64 makes bytes a third longer, so a request
+ * at the size limit still reaches the handlers, whose check is exact.
+ */
+function jsonLimit(ctx: ServiceContext): number {
+  return Math.ceil((ctx.maxRequestBytes * 4) / 3) + 512 * 1024;
 }
 
 function readBody(req: Request, limit: number): Promise<string> {
   return new Promise((resolve, reject) => {
     let size = 0;
+    let tooLarge = false;
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
+      if (tooLarge) {
+        if (size > DRAIN_LIMIT) req.destroy();
+        return;
+      }
       if (size > limit) {
+        // Answer at once, but keep reading (and discarding) so the client
+        // gets the answer instead of a reset connection.
+        tooLarge = true;
+        chunks.length = 0;
         reject(new Error('etcdserver: request is too large'));
-        req.destroy();
         return;
       }
       chunks.push(chunk);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => {
+      if (!tooLarge) resolve(Buffer.concat(chunks).toString('utf8'));
+    });
     req.on('error', reject);
   });
 }
@@ -153,7 +177,7 @@ function streamCall(req: Request, res: Response, route: GatewayRoute, handler: H
   req.setEncoding('utf8');
   req.on('data', (chunk: string) => {
     pending.text += chunk;
-    if (pending.text.length > ctx.maxRequestBytes + 512 * 1024) {
+    if (pending.text.length > jsonLimit(ctx)) {
       call.destroy(Object.assign(new Error('etcdserver: request is too large'), { code: GrpcStatus.INVALID_ARGUMENT }));
       req.destroy();
       return;
