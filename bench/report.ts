@@ -30,7 +30,7 @@ export function ratioText(row: RowDef, etcd: Cell | undefined, kvorum: Cell | un
   }
   if (row.kind === 'lower-better' || row.kind === 'higher-better') {
     const v = ratio(kvorum.value, etcd.value);
-    if (v) parts.push(v);
+    if (v) parts.push(row.loadSensitive && etcd.detail !== kvorum.detail ? `${v} (unequal loads)` : v);
   }
   return parts.length ? parts.join(', ') : '—';
 }
