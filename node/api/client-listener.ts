@@ -6,7 +6,6 @@
 import { createServer as createHttpServer, type RequestListener } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
-import { Duplex } from 'node:stream';
 import { readFileSync } from 'node:fs';
 import { ServerCredentials, type Server as GrpcServer } from '@grpc/grpc-js';
 
@@ -18,40 +17,6 @@ export interface TlsFiles {
 }
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n');
-
-/** A duplex over `socket` whose readable side starts with `first`. */
-function replaying(socket: Socket, first: Buffer): Duplex {
-  const stream = new Duplex({
-    read() {
-      socket.resume();
-    },
-    write(chunk: Buffer, _encoding, callback) {
-      socket.write(chunk, callback);
-    },
-    final(callback) {
-      socket.end(callback);
-    },
-    destroy(err, callback) {
-      socket.destroy(err ?? undefined);
-      callback(err);
-    },
-  });
-  stream.push(first);
-  socket.on('data', (chunk: Buffer) => {
-    if (!stream.push(chunk)) socket.pause();
-  });
-  socket.on('end', () => stream.push(null));
-  socket.on('error', (err) => stream.destroy(err));
-  socket.on('close', () => stream.destroy());
-  // gRPC logs and channelz read these from its socket.
-  Object.defineProperties(stream, {
-    remoteAddress: { get: () => socket.remoteAddress },
-    remotePort: { get: () => socket.remotePort },
-    localAddress: { get: () => socket.localAddress },
-    localPort: { get: () => socket.localPort },
-  });
-  return stream;
-}
 
 export interface ClientListener {
   server: NetServer;
@@ -88,9 +53,12 @@ export async function listenClients(url: URL, grpc: GrpcServer, http: RequestLis
         socket.pause();
         const n = Math.min(first.length, H2_PREFACE.length);
         if (first.subarray(0, n).equals(H2_PREFACE.subarray(0, n))) {
-          // HTTP/2 reads from the socket's native handle, which would skip
-          // the bytes already read here: give it a stream that replays them.
-          injector.injectConnection(replaying(socket, first));
+          // Node's HTTP/2 session feeds itself whatever the socket already
+          // buffered before it reads from the native handle, so the raw socket
+          // can go to gRPC with the first bytes put back. (A JS Duplex wrapper
+          // would also work but costs a JS stream hop per read and write.)
+          socket.unshift(first);
+          injector.injectConnection(socket);
         } else {
           socket.unshift(first);
           httpServer.emit('connection', socket);
