@@ -1,0 +1,134 @@
+// A bounded continuous writer: puts unique keys `<prefix><seq>` into the
+// cluster from the test process and remembers every key whose Put was
+// acknowledged. It follows the cluster's pods (re-reading their IPs every
+// second) and moves to the next member after a failure, so it keeps writing
+// through scaling and pod deletions. Bounded in count and in time, and paced,
+// because the machine is small and shared.
+import type { KubeClient } from '../kube/client.js';
+import { memberEndpoints, MemberClients, type ClientTLS, type Endpoint } from './etcd-client.js';
+import { sleep } from './util.js';
+
+export interface WriterOptions {
+  kube: KubeClient;
+  namespace: string;
+  cluster: string;
+  tls: ClientTLS | undefined;
+  prefix: string;
+  /** Stop after this many attempted puts. */
+  maxWrites: number;
+  /** Stop after this long, even if `stop()` was never called. */
+  maxDurationMs: number;
+  /** Concurrent puts. */
+  concurrency?: number;
+  /** Pause between two puts of one lane. */
+  pauseMs?: number;
+}
+
+export interface WriterReport {
+  attempted: number;
+  acknowledged: number;
+  failed: number;
+  /** Longest stretch without any acknowledged write, in ms (availability during disruptions). */
+  longestGapMs: number;
+  errors: Map<string, number>;
+}
+
+export class ContinuousWriter {
+  /** Every acknowledged key with its value. */
+  readonly acknowledged = new Map<string, string>();
+  private readonly clients: MemberClients;
+  private endpoints: Endpoint[] = [];
+  private seq = 0;
+  private failed = 0;
+  private stopped = false;
+  private lastAck = Date.now();
+  private longestGapMs = 0;
+  private readonly errors = new Map<string, number>();
+  private running: Promise<void> | undefined;
+
+  constructor(private readonly opts: WriterOptions) {
+    this.clients = new MemberClients(opts.tls);
+  }
+
+  start(): this {
+    const deadline = Date.now() + this.opts.maxDurationMs;
+    const refresher = this.refreshEndpoints(deadline);
+    const lanes = Array.from({ length: this.opts.concurrency ?? 2 }, (_, i) => this.lane(i, deadline));
+    this.running = Promise.all([refresher, ...lanes]).then(() => undefined);
+    return this;
+  }
+
+  /** Number of acknowledged writes so far. */
+  get count(): number {
+    return this.acknowledged.size;
+  }
+
+  /** Resolves once `n` more writes than now have been acknowledged (proves the writer is making progress). */
+  async progressed(n: number, timeoutMs: number): Promise<void> {
+    const target = this.acknowledged.size + n;
+    const deadline = Date.now() + timeoutMs;
+    while (this.acknowledged.size < target) {
+      if (Date.now() > deadline) throw new Error(`writer made no progress: ${this.acknowledged.size}/${target} acknowledged after ${timeoutMs}ms; errors ${this.errorSummary()}`);
+      if (this.stopped) throw new Error('writer stopped');
+      await sleep(100);
+    }
+  }
+
+  async stop(): Promise<WriterReport> {
+    this.stopped = true;
+    await this.running;
+    this.clients.close();
+    return this.report();
+  }
+
+  report(): WriterReport {
+    return { attempted: this.seq, acknowledged: this.acknowledged.size, failed: this.failed, longestGapMs: Math.max(this.longestGapMs, Date.now() - this.lastAck), errors: new Map(this.errors) };
+  }
+
+  errorSummary(): string {
+    return [...this.errors].map(([k, v]) => `${v}x ${k}`).join('; ') || 'none';
+  }
+
+  private done(deadline: number): boolean {
+    return this.stopped || Date.now() > deadline || this.seq >= this.opts.maxWrites;
+  }
+
+  private async refreshEndpoints(deadline: number): Promise<void> {
+    while (!this.stopped && Date.now() < deadline && this.seq < this.opts.maxWrites) {
+      try {
+        this.endpoints = await memberEndpoints(this.opts.kube, this.opts.namespace, this.opts.cluster);
+      } catch {
+        // keep the last known endpoints
+      }
+      await sleep(1000);
+    }
+  }
+
+  private async lane(lane: number, deadline: number): Promise<void> {
+    let target = lane;
+    while (!this.done(deadline)) {
+      const eps = this.endpoints;
+      if (eps.length === 0) {
+        await sleep(200);
+        continue;
+      }
+      const ep = eps[target % eps.length];
+      const key = `${this.opts.prefix}${String(this.seq++).padStart(8, '0')}`;
+      const value = `${ep.name}@${Date.now()}`;
+      try {
+        await this.clients.get(ep).put(key, value);
+        this.acknowledged.set(key, value);
+        const now = Date.now();
+        this.longestGapMs = Math.max(this.longestGapMs, now - this.lastAck);
+        this.lastAck = now;
+        await sleep(this.opts.pauseMs ?? 20);
+      } catch (e) {
+        this.failed++;
+        const msg = (e as Error).message.replace(/\d+\.\d+\.\d+\.\d+:\d+/g, '<addr>').slice(0, 80);
+        this.errors.set(msg, (this.errors.get(msg) ?? 0) + 1);
+        target++; // try the next member
+        await sleep(100);
+      }
+    }
+  }
+}
