@@ -1,14 +1,14 @@
 // Installs the operator with `helm install` of charts/kvorum-operator. The
 // process kubelet runs any `.../kvorum:*` image as the repository's
 // bin/kvorum, so the chart's default image works unchanged.
+import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KubeClient, KubeList, KubeObject } from '../kube/client.js';
 import { paths, repoRoot } from '../env/config.js';
-import { eventually, helm, isPodReady } from './util.js';
+import { eventually, helm, isPodReady, kubectl } from './util.js';
 
 export const chartDir = join(repoRoot, 'charts', 'kvorum-operator');
-export const RELEASE = 'kvorum-operator';
 export const LEASE = 'kvorum-operator';
 
 export interface OperatorInstall {
@@ -16,11 +16,35 @@ export interface OperatorInstall {
   release: string;
 }
 
-export async function installOperator(namespace: string, extraSets: string[] = []): Promise<OperatorInstall> {
-  const sets = ['--set', 'logLevel=debug', ...extraSets.flatMap((s) => ['--set', s])];
-  const r = await helm(['install', RELEASE, chartDir, '-n', namespace, '--create-namespace', '--wait', '--timeout', '3m', ...sets]);
+export interface InstallOptions {
+  /** `--set` values. */
+  sets?: string[];
+  /** helm --wait for the operator pods (false when only the CRDs matter). */
+  wait?: boolean;
+}
+
+/**
+ * helm install into `namespace` under a release name of its own (the
+ * ClusterRole is named after the release, so installs of different test files
+ * never share cluster-scoped objects). Helm creates the CRDs only when they
+ * are missing; in a long-lived environment they are refreshed first, as an
+ * upgrade would, so a rerun tests the current schema.
+ */
+export async function installOperator(kube: KubeClient, namespace: string, opts: InstallOptions = {}): Promise<OperatorInstall> {
+  if (await kube.find('/apis/apiextensions.k8s.io/v1/customresourcedefinitions/kvclusters.kvorum.io')) {
+    const r = await kubectl(['apply', '--server-side', '--force-conflicts', '-f', join(chartDir, 'crds')]);
+    if (r.code !== 0) throw new Error(`refreshing the CRDs failed: ${r.err}`);
+  }
+  const release = `kvorum-operator-${randomBytes(2).toString('hex')}`;
+  const sets = ['logLevel=debug', ...(opts.sets ?? [])].flatMap((s) => ['--set', s]);
+  const wait = opts.wait === false ? [] : ['--wait', '--timeout', '3m'];
+  const r = await helm(['install', release, chartDir, '-n', namespace, '--create-namespace', ...wait, ...sets]);
   if (r.code !== 0) throw new Error(`helm install failed (${r.code}):\n${r.out}\n${r.err}`);
-  return { namespace, release: RELEASE };
+  await eventually('the KVCluster CRD established', 30_000, async () => {
+    const crd = await kube.get('/apis/apiextensions.k8s.io/v1/customresourcedefinitions/kvclusters.kvorum.io');
+    return (crd.status?.conditions ?? []).some((c: { type: string; status: string }) => c.type === 'Established' && c.status === 'True');
+  });
+  return { namespace, release };
 }
 
 export async function uninstallOperator(inst: OperatorInstall): Promise<void> {
@@ -55,7 +79,7 @@ export async function readLease(kube: KubeClient, inst: OperatorInstall, name = 
 /** The operator pod whose name the Lease holder identity carries (identities may add a suffix). */
 export function podOfHolder(pods: KubeObject[], holder: string | undefined): KubeObject | undefined {
   if (!holder) return undefined;
-  return pods.find((p) => holder === p.metadata.name || holder.startsWith(`${p.metadata.name}_`) || holder.startsWith(`${p.metadata.name}-`) || holder.includes(p.metadata.name));
+  return pods.find((p) => holder.includes(p.metadata.name));
 }
 
 /** The last lines of every operator pod's log (for failure messages and bug reports). */
