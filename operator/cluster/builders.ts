@@ -1,0 +1,181 @@
+// Pure builders of the Kubernetes objects of one KVCluster. Each returns the
+// full desired object for server-side apply; the cluster must already carry
+// its schema defaults (defaultsFor).
+import {
+  ANNOTATIONS,
+  LABELS,
+  MEMBER_PORTS,
+  clusterLabels,
+  imageFor,
+  ownerReferenceFor,
+  quantityToBytes,
+  selectorLabels,
+  type KVCluster,
+} from '../api/index.js';
+import type { KubeObject } from '../kube/client.js';
+import type { PodTLSSettings } from '../tls/pod.js';
+import { clusterName, clusterNs, initialClusterString, initialClusterToken, objectNames, quorumOf, type Scheme } from './names.js';
+
+/** Where the member's data volume is mounted (and its --data-dir). */
+export const DATA_DIR = '/var/lib/kvorum';
+export const DATA_VOLUME = 'data';
+export const CONFIG_KEYS = { state: 'initial-cluster-state', cluster: 'initial-cluster' } as const;
+export type InitialClusterState = 'new' | 'existing';
+
+function meta(cluster: KVCluster, name: string, component: string): KubeObject['metadata'] {
+  return {
+    name,
+    namespace: clusterNs(cluster),
+    labels: clusterLabels(clusterName(cluster), { [LABELS.component]: component }),
+    ownerReferences: [ownerReferenceFor(cluster)],
+  };
+}
+
+const ports = (...which: (keyof typeof MEMBER_PORTS)[]): object[] =>
+  which.map((k) => ({ name: MEMBER_PORTS[k].name, port: MEMBER_PORTS[k].port, targetPort: MEMBER_PORTS[k].name, protocol: 'TCP' }));
+
+/** Headless Service giving each member a stable DNS name, also before it is ready (peers must find each other to elect). */
+export function buildPeerService(cluster: KVCluster): KubeObject {
+  const c = clusterName(cluster);
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: meta(cluster, objectNames(c).peerService, 'peer'),
+    spec: { clusterIP: 'None', publishNotReadyAddresses: true, selector: selectorLabels(c), ports: ports('client', 'peer') },
+  };
+}
+
+/** The Service clients use: only ready members. */
+export function buildClientService(cluster: KVCluster): KubeObject {
+  const c = clusterName(cluster);
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: meta(cluster, objectNames(c).clientService, 'client'),
+    spec: { type: 'ClusterIP', selector: selectorLabels(c), ports: ports('client') },
+  };
+}
+
+/** Voluntary disruptions (drains, evictions) may take at most replicas - quorum members at once. */
+export function buildPodDisruptionBudget(cluster: KVCluster): KubeObject {
+  const c = clusterName(cluster);
+  const replicas = cluster.spec.replicas ?? 1;
+  return {
+    apiVersion: 'policy/v1',
+    kind: 'PodDisruptionBudget',
+    metadata: meta(cluster, objectNames(c).pdb, 'member'),
+    spec: { maxUnavailable: replicas - quorumOf(replicas), selector: { matchLabels: selectorLabels(c) } },
+  };
+}
+
+/** The ConfigMap members read their --initial-cluster(-state) from (as env, at container start). */
+export function buildConfigMap(cluster: KVCluster, state: InitialClusterState, members: { name: string; peerURL: string }[]): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: meta(cluster, objectNames(clusterName(cluster)).configMap, 'config'),
+    data: { [CONFIG_KEYS.state]: state, [CONFIG_KEYS.cluster]: initialClusterString(members) },
+  };
+}
+
+export interface StatefulSetOptions {
+  /** Repository of the member image when the cluster has no spec.image. */
+  nodeImageRepository?: string;
+  tls: PodTLSSettings;
+  /** StatefulSet replicas; differs from spec.replicas while membership changes are in progress. */
+  replicas: number;
+}
+
+/** `kvorum node` flags from the spec; $(POD_NAME) is expanded by the kubelet. */
+export function memberArgs(cluster: KVCluster, scheme: Scheme, tlsArgs: string[]): string[] {
+  const c = clusterName(cluster);
+  const host = `$(POD_NAME).${c}-peer.${clusterNs(cluster)}.svc`;
+  const { client, peer, metrics } = MEMBER_PORTS;
+  const args = [
+    'node',
+    '--name=$(POD_NAME)',
+    `--data-dir=${DATA_DIR}`,
+    `--listen-client-urls=${scheme}://0.0.0.0:${client.port}`,
+    `--advertise-client-urls=${scheme}://${host}:${client.port}`,
+    `--listen-peer-urls=${scheme}://0.0.0.0:${peer.port}`,
+    `--initial-advertise-peer-urls=${scheme}://${host}:${peer.port}`,
+    `--listen-metrics-urls=http://0.0.0.0:${metrics.port}`,
+    `--initial-cluster-token=${initialClusterToken(cluster)}`,
+  ];
+  const nc = cluster.spec.nodeConfig ?? {};
+  if (nc.electionTimeoutMs !== undefined) args.push(`--election-timeout=${nc.electionTimeoutMs}`);
+  if (nc.heartbeatIntervalMs !== undefined) args.push(`--heartbeat-interval=${nc.heartbeatIntervalMs}`);
+  if (nc.snapshotCount !== undefined) args.push(`--snapshot-count=${nc.snapshotCount}`);
+  if (nc.quotaBackendBytes !== undefined) args.push(`--quota-backend-bytes=${quantityToBytes(nc.quotaBackendBytes)}`);
+  return [...args, ...tlsArgs];
+}
+
+export function buildStatefulSet(cluster: KVCluster, opts: StatefulSetOptions): KubeObject {
+  const c = clusterName(cluster);
+  const names = objectNames(c);
+  const spec = cluster.spec;
+  const pt = spec.podTemplate ?? {};
+  const { scheme } = opts.tls;
+  const configEnv = (name: string, key: string): object => ({ name, valueFrom: { configMapKeyRef: { name: names.configMap, key } } });
+  const container = {
+    name: 'kvorum',
+    image: imageFor(spec, opts.nodeImageRepository),
+    imagePullPolicy: 'IfNotPresent',
+    args: memberArgs(cluster, scheme, opts.tls.args),
+    env: [
+      { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+      configEnv('ETCD_INITIAL_CLUSTER_STATE', CONFIG_KEYS.state),
+      configEnv('ETCD_INITIAL_CLUSTER', CONFIG_KEYS.cluster),
+    ],
+    ports: Object.values(MEMBER_PORTS).map((p) => ({ name: p.name, containerPort: p.port, protocol: 'TCP' })),
+    readinessProbe: { httpGet: { path: '/readyz', port: MEMBER_PORTS.metrics.name }, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 3 },
+    // Generous: a member replaying a long WAL must not be killed for it.
+    livenessProbe: { httpGet: { path: '/livez', port: MEMBER_PORTS.metrics.name }, initialDelaySeconds: 15, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 6 },
+    volumeMounts: [{ name: DATA_VOLUME, mountPath: DATA_DIR }, ...opts.tls.volumeMounts],
+    securityContext: { runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+    ...(spec.resources && { resources: spec.resources }),
+  };
+  const podLabels = clusterLabels(c, { ...pt.labels, [LABELS.component]: 'member', [LABELS.version]: spec.version ?? '' });
+  const storage: Record<string, unknown> = { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: String(spec.storage?.size) } } };
+  if (spec.storage?.storageClassName) storage.storageClassName = spec.storage.storageClassName;
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'StatefulSet',
+    metadata: meta(cluster, names.statefulSet, 'member'),
+    spec: {
+      replicas: opts.replicas,
+      serviceName: names.peerService,
+      podManagementPolicy: 'Parallel',
+      selector: { matchLabels: selectorLabels(c) },
+      updateStrategy: { type: 'RollingUpdate' },
+      // Scale-down claims are the membership step's business (it deletes them per whenScaled once the member is removed).
+      persistentVolumeClaimRetentionPolicy: { whenDeleted: spec.storage?.retentionPolicy?.whenDeleted ?? 'Retain', whenScaled: 'Retain' },
+      template: {
+        metadata: {
+          labels: podLabels,
+          annotations: { ...pt.annotations, [ANNOTATIONS.targetVersion]: spec.version ?? '' },
+        },
+        spec: {
+          containers: [container],
+          volumes: opts.tls.volumes,
+          securityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, fsGroup: 65532 },
+          terminationGracePeriodSeconds: 30,
+          enableServiceLinks: false,
+          ...(pt.affinity && { affinity: pt.affinity }),
+          ...(pt.tolerations && { tolerations: pt.tolerations }),
+          ...(pt.topologySpreadConstraints && { topologySpreadConstraints: pt.topologySpreadConstraints }),
+          ...(pt.nodeSelector && { nodeSelector: pt.nodeSelector }),
+          ...(pt.priorityClassName && { priorityClassName: pt.priorityClassName }),
+        },
+      },
+      volumeClaimTemplates: [
+        {
+          apiVersion: 'v1',
+          kind: 'PersistentVolumeClaim',
+          metadata: { name: DATA_VOLUME, labels: clusterLabels(c, { [LABELS.component]: 'member' }) },
+          spec: storage,
+        },
+      ],
+    },
+  };
+}
