@@ -129,3 +129,20 @@ export function membershipMismatch(v: MembershipView, desiredReplicas: number): 
 
 export const describeMembers = (v: MembershipView): string =>
   v.members.map((m) => `${m.name || '(unstarted)'}/${m.id}${m.isLearner ? '/learner' : ''}`).join(', ');
+
+/** The Raft leader's member name, asked of the members themselves (Status + MemberList). */
+export async function currentLeader(ref: ClusterRef): Promise<string> {
+  const clients = new MemberClients(ref.tls);
+  try {
+    return await eventually('a leader', 30_000, () =>
+      withAnyMember(ref, clients, async (c) => {
+        const [st, members] = await Promise.all([c.status(), c.memberList()]);
+        const leader = members.find((m) => m.id === st.leader);
+        if (!leader?.name) throw new Error(`leader ${st.leader} not in the member list`);
+        return leader.name;
+      }),
+    );
+  } finally {
+    clients.close();
+  }
+}
