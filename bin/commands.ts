@@ -26,3 +26,8 @@ registerCommand('snapshot', {
   summary: 'save, inspect or restore snapshots (save | status | restore)',
   run: async (args) => (await import('../node/cli/snapshot-command.js')).runSnapshot(args),
 });
+
+registerCommand('operator', {
+  summary: 'run the Kubernetes operator that reconciles KVClusters (--help lists flags)',
+  run: async (args) => (await import('../operator/cli.js')).runOperator(args),
+});

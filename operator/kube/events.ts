@@ -36,7 +36,7 @@ export class KubeEventRecorder implements EventRecorder {
     const event: KubeObject = {
       apiVersion: 'events.k8s.io/v1',
       kind: 'Event',
-      metadata: { generateName: `${name}.`, namespace } as KubeObject['metadata'],
+      metadata: { generateName: `${name}-`, namespace } as KubeObject['metadata'],
       eventTime: new Date(t).toISOString().replace('Z', '000Z'),
       reportingController: 'kvorum.io/operator',
       reportingInstance: this.instance,
