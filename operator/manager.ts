@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { LABELS, MANAGED_BY, type KVCluster } from './api/index.js';
 import { ClusterReconciler, type ClusterCaches, type ReconcilerOptions } from './cluster/reconciler.js';
-import type { MembershipRunner } from './cluster/membership-port.js';
+import { membershipRunner, type MembershipRunner } from './cluster/membership-port.js';
 import { loadKubeConfig } from './kube/config.js';
 import { KubeClient, type KubeObject } from './kube/client.js';
 import { KubeEventRecorder } from './kube/events.js';
@@ -92,14 +92,15 @@ export class Operator {
       owned: (kind, ns, name) =>
         (this.ownedInformers.get(kind) ?? []).flatMap((i) => i.list((o) => o.metadata.namespace === ns && o.metadata.labels?.[LABELS.cluster] === name)),
     };
+    const events = new KubeEventRecorder(this.client, log, this.identity);
     this.reconciler = new ClusterReconciler({
       client: this.client,
       caches,
-      events: new KubeEventRecorder(this.client, log, this.identity),
+      events,
       log,
       metrics: this.metrics,
       options: opts.reconciler,
-      ...(opts.membership && { membership: opts.membership }),
+      membership: opts.membership ?? membershipRunner(this.client, events),
     });
     this.controller = new Controller(this.queue, (key) => this.reconciler.reconcile(key), log, this.metrics, opts.workers ?? 2);
     if (opts.leaderElect) {

@@ -1,29 +1,74 @@
-// How the cluster reconciler hands over to the membership step
-// (operator/membership): what it observed, and what comes back.
+// The hand-over from the cluster reconciler to the membership step
+// (operator/membership): the effects it may have on Kubernetes, carried out
+// with the operator's client, and the context it plans from.
 import type { Logger } from 'pino';
 import type { KVCluster } from '../api/index.js';
-import type { KubeObject } from '../kube/client.js';
+import type { KubeClient, KubeObject } from '../kube/client.js';
+import type { EventRecorder } from '../kube/events.js';
+import { RESOURCES } from '../kube/resources.js';
 import type { ClusterClient } from '../membership/client.js';
-import type { Scheme } from './names.js';
-import type { MembersObservation } from './observe.js';
-import type { ConditionInput } from './status.js';
+import { reconcileMembership, type MembershipEffects, type MembershipResult, type PodLike, type PVCLike } from '../membership/reconcile.js';
+import { buildConfigMap } from './builders.js';
+import { clusterName, clusterNs, objectNames, type Scheme } from './names.js';
 
 export interface MembershipInput {
   cluster: KVCluster;
   clusterClient: ClusterClient;
   scheme: Scheme;
-  statefulSet: KubeObject;
-  members: MembersObservation;
+  statefulSet: KubeObject & { spec?: { replicas?: number }; status?: { readyReplicas?: number; updatedReplicas?: number } };
+  initialCluster?: string;
   pods: KubeObject[];
   pvcs: KubeObject[];
+  /** Per-ordinal URLs when members are reached by pod IP rather than DNS. */
+  urls?: { peerURL(o: number): string; clientURL(o: number): string };
   log: Logger;
 }
 
-export interface MembershipOutcome {
-  done: boolean;
-  message?: string;
-  requeueAfterMs?: number;
-  condition?: ConditionInput;
+export type MembershipRunner = (input: MembershipInput) => Promise<MembershipResult>;
+
+export function membershipEffects(client: KubeClient, events: EventRecorder, cluster: KVCluster): MembershipEffects {
+  const ns = clusterNs(cluster);
+  const names = objectNames(clusterName(cluster));
+  return {
+    setStatefulSetReplicas: async (n) => {
+      await client.mergePatch(RESOURCES.statefulSet, ns, names.statefulSet, { spec: { replicas: n } });
+    },
+    deletePVC: async (name) => {
+      await client.delete(RESOURCES.pvc, ns, name);
+    },
+    deletePod: async (name) => {
+      await client.delete(RESOURCES.pod, ns, name);
+    },
+    setInitialCluster: async (members) => {
+      await client.apply(RESOURCES.configMap, buildConfigMap(cluster, 'existing', members));
+    },
+    annotatePVC: async (name, annotations) => {
+      await client.mergePatch(RESOURCES.pvc, ns, name, { metadata: { annotations } });
+    },
+    event: (type, reason, message) => events.record(cluster as unknown as KubeObject, type, reason, message),
+  };
 }
 
-export type MembershipRunner = (input: MembershipInput) => Promise<MembershipOutcome>;
+/** The membership runner backed by operator/membership's reconcileMembership. */
+export function membershipRunner(client: KubeClient, events: EventRecorder): MembershipRunner {
+  return (input) =>
+    reconcileMembership({
+      clusterName: clusterName(input.cluster),
+      namespace: clusterNs(input.cluster),
+      desiredReplicas: input.cluster.spec.replicas ?? 1,
+      statefulSet: {
+        replicas: input.statefulSet.spec?.replicas ?? 0,
+        readyReplicas: input.statefulSet.status?.readyReplicas ?? 0,
+        updatedReplicas: input.statefulSet.status?.updatedReplicas ?? 0,
+      },
+      pods: input.pods as PodLike[],
+      pvcs: input.pvcs as PVCLike[],
+      ...(input.initialCluster !== undefined && { initialCluster: input.initialCluster }),
+      retentionWhenScaled: input.cluster.spec.storage?.retentionPolicy?.whenScaled ?? 'Delete',
+      client: input.clusterClient,
+      scheme: input.scheme,
+      ...(input.urls && { urls: input.urls }),
+      effects: membershipEffects(client, events, input.cluster),
+      logger: input.log,
+    });
+}

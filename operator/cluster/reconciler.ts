@@ -22,7 +22,8 @@ import type { ReconcileResult } from '../runtime/controller.js';
 import type { OperatorMetrics } from '../runtime/metrics.js';
 import { desiredTLSSecrets, operatorClientTLS, tlsPodSettings, tlsSecretNames, type ClientTLS, type Secret } from '../tls/index.js';
 import { CONFIG_KEYS, buildClientService, buildConfigMap, buildPeerService, buildPodDisruptionBudget, buildStatefulSet, type InitialClusterState } from './builders.js';
-import type { MembershipRunner, MembershipOutcome } from './membership-port.js';
+import type { MembershipResult } from '../membership/reconcile.js';
+import type { MembershipRunner } from './membership-port.js';
 import { clientURL, clusterName, clusterNs, memberName, objectNames, peerURL, type Scheme } from './names.js';
 import { observeMembers, type MembersObservation } from './observe.js';
 import { C, healthOf, mergeConditions, phaseOf, podProblems, type ConditionInput } from './status.js';
@@ -157,9 +158,27 @@ export class ClusterReconciler {
     }
 
     // 4. Membership changes.
-    let membership: MembershipOutcome | undefined;
+    let membership: MembershipResult | undefined;
     if ((bootstrapped || justBootstrapped) && this.deps.membership && cc) {
-      membership = await this.deps.membership({ cluster, clusterClient: cc, scheme, statefulSet: sts, members: obs, pods, pvcs: this.deps.caches.owned('pvc', ns, name), log });
+      const podIP = (o: number): string | undefined => pods.find((p) => p.metadata.name === memberName(name, o))?.status?.podIP;
+      const urls =
+        this.deps.options.memberAddress === 'pod-ip'
+          ? { peerURL: (o: number) => peerURL(cluster, memberName(name, o), scheme), clientURL: (o: number) => `${scheme}://${podIP(o) ?? 'unknown.invalid'}:2379` }
+          : undefined;
+      const cm = justBootstrapped ? await client.get<ConfigMap>(RESOURCES.configMap, ns, names.configMap) : configMap;
+      membership = await this.deps.membership({
+        cluster,
+        clusterClient: cc,
+        scheme,
+        statefulSet: sts,
+        ...(cm?.data?.[CONFIG_KEYS.cluster] !== undefined && { initialCluster: cm.data[CONFIG_KEYS.cluster] }),
+        pods,
+        pvcs: this.deps.caches.owned('pvc', ns, name),
+        ...(urls && { urls }),
+        log,
+      });
+      if (membership.error) log.warn({ action: membership.action.kind, error: membership.error }, 'membership step failed');
+      else if (membership.action.kind !== 'none' && membership.action.kind !== 'wait') log.info({ action: membership.action.kind, message: membership.action.message }, 'membership step');
     }
 
     // 5. Status.
@@ -199,7 +218,7 @@ export class ClusterReconciler {
         : !bootstrapped && !justBootstrapped
           ? { type: C.progressing, status: 'True', reason: 'Bootstrapping', message: `waiting for ${desiredReplicas} founding members to start` }
           : !membersMatch || (membership && !membership.done)
-            ? { type: C.progressing, status: 'True', reason: 'Scaling', message: membership?.message ?? `${obs.members.length} members, want ${desiredReplicas}` }
+            ? { type: C.progressing, status: 'True', reason: 'Scaling', message: membership?.action.message ?? `${obs.members.length} members, want ${desiredReplicas}` }
             : rollingUpdate
               ? { type: C.progressing, status: 'True', reason: 'RollingUpdate', message: 'member pods are being updated' }
               : { type: C.progressing, status: 'False', reason: 'ReconcileComplete', message: 'the cluster matches its spec' };

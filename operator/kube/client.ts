@@ -132,6 +132,8 @@ export class KubeClient {
     return (await this.json('PATCH', resourcePath(r, namespace, name, subresource), {
       body: patch,
       contentType: 'application/merge-patch+json',
+      // The same manager as our applies, so an apply that sends the same value does not fight this patch.
+      query: { fieldManager: FIELD_MANAGER },
     })) as T;
   }
 
