@@ -43,53 +43,105 @@ export interface SnapshotContent {
   changeLog: ChangeLog;
 }
 
-export function encodeSnapshot(content: SnapshotContent): Uint8Array {
-  const out = new ByteWriter();
-  out.latin1(MAGIC);
-  out.uint(FORMAT_VERSION);
-  out.uint(content.appliedIndex);
-  out.uint(content.revision);
-  out.uint(content.compactRevision);
+/** What a snapshot captures at one moment, cheaply, for SnapshotEncoder to encode later. */
+export interface SnapshotView extends SnapshotContent {
+  /** Records of each history at capture time (histories only grow at their end until a compaction). */
+  recordCounts: ArrayLike<number>;
+  /** The newest change log revision at capture time. */
+  lastRevision: number;
+}
 
-  out.uint(content.leases.length);
-  for (const lease of content.leases) {
-    out.uint(lease.id);
-    out.int(lease.grantedTtl);
-    out.uint(lease.grantedIndex);
-    out.uint(lease.grantedRevision);
-    out.int(lease.remainingTtl);
+/** The whole encoding at once (tests, maintenance snapshots of a quiet store). */
+export function encodeSnapshot(content: SnapshotContent): Uint8Array {
+  const view: SnapshotView = { ...content, recordCounts: content.histories.map(recordCount), lastRevision: content.changeLog.lastRevision };
+  const bytes = new SnapshotEncoder(view).encodeUntil(Infinity);
+  if (bytes === undefined) throw new Error('snapshot: encoder stopped before its deadline');
+  return bytes;
+}
+
+/** How many keys or revisions are encoded between two looks at the clock. */
+const CLOCK_CHECK_EVERY = 512;
+
+/**
+ * Encodes a captured view a slice at a time, so a member with a large store
+ * keeps serving (and sending heartbeats) while its snapshot is written. The
+ * caller must stop using it once the store compacts or restores, since those
+ * rewrite records in place.
+ */
+export class SnapshotEncoder {
+  private readonly out = new ByteWriter();
+  private readonly ordinals = new Map<History, number>();
+  private nextKey = 0;
+  private nextRevision: number;
+  private logHeaderWritten = false;
+
+  constructor(private readonly view: SnapshotView) {
+    const out = this.out;
+    out.latin1(MAGIC);
+    out.uint(FORMAT_VERSION);
+    out.uint(view.appliedIndex);
+    out.uint(view.revision);
+    out.uint(view.compactRevision);
+    out.uint(view.leases.length);
+    for (const lease of view.leases) {
+      out.uint(lease.id);
+      out.int(lease.grantedTtl);
+      out.uint(lease.grantedIndex);
+      out.uint(lease.grantedRevision);
+      out.int(lease.remainingTtl);
+    }
+    out.uint(view.histories.length);
+    this.nextRevision = view.changeLog.firstRevision;
   }
 
-  const ordinals = new Map<History, number>();
-  out.uint(content.histories.length);
-  content.histories.forEach((h, ordinal) => {
-    ordinals.set(h, ordinal);
-    out.bytes(historyKey(h));
-    out.uint(recordCount(h));
-    let previousMod = 0;
-    for (let i = 0; i < recordCount(h); i++) {
-      const slot = slotOf(i);
-      out.uint(modRevisionAt(h, slot) - previousMod);
-      previousMod = modRevisionAt(h, slot);
-      out.uint(createRevisionAt(h, slot));
-      out.uint(versionAt(h, slot));
-      out.uint(leaseAt(h, slot));
-      out.bytes(valueAt(h, slot));
+  /** Encodes until `deadline` (a performance.now() time); the bytes once everything is encoded. */
+  encodeUntil(deadline: number): Uint8Array | undefined {
+    const { histories, recordCounts, changeLog, lastRevision } = this.view;
+    const out = this.out;
+    while (this.nextKey < histories.length) {
+      const end = Math.min(histories.length, this.nextKey + CLOCK_CHECK_EVERY);
+      for (let ordinal = this.nextKey; ordinal < end; ordinal++) {
+        const h = histories[ordinal]!;
+        const records = recordCounts[ordinal]!;
+        this.ordinals.set(h, ordinal);
+        out.bytes(historyKey(h));
+        out.uint(records);
+        let previousMod = 0;
+        for (let i = 0; i < records; i++) {
+          const slot = slotOf(i);
+          const mod = modRevisionAt(h, slot);
+          out.uint(mod - previousMod);
+          previousMod = mod;
+          out.uint(createRevisionAt(h, slot));
+          out.uint(versionAt(h, slot));
+          out.uint(leaseAt(h, slot));
+          out.bytes(valueAt(h, slot));
+        }
+      }
+      this.nextKey = end;
+      if (performance.now() >= deadline) return undefined;
     }
-  });
-
-  const log = content.changeLog;
-  out.uint(log.firstRevision);
-  out.uint(log.lastRevision - log.firstRevision + 1);
-  for (let revision = log.firstRevision; revision <= log.lastRevision; revision++) {
-    out.uint(log.countAt(revision));
-    log.forEachAt(revision, (h) => {
-      const ordinal = ordinals.get(h);
+    if (!this.logHeaderWritten) {
+      out.uint(changeLog.firstRevision);
+      out.uint(lastRevision - changeLog.firstRevision + 1);
+      this.logHeaderWritten = true;
+    }
+    const visit = (h: History): void => {
+      const ordinal = this.ordinals.get(h);
       if (ordinal === undefined) throw new Error('snapshot: change log names a key the index no longer holds');
       out.uint(ordinal);
-    });
+    };
+    while (this.nextRevision <= lastRevision) {
+      const end = Math.min(lastRevision + 1, this.nextRevision + CLOCK_CHECK_EVERY);
+      for (let revision = this.nextRevision; revision < end; revision++) {
+        out.uint(changeLog.countAt(revision));
+        changeLog.forEachAt(revision, visit);
+      }
+      this.nextRevision = end;
+      if (this.nextRevision <= lastRevision && performance.now() >= deadline) return undefined;
+    }
+    return out.finishWithChecksum();
   }
-  return out.finishWithChecksum();
 }
 
 export function decodeSnapshot(bytes: Uint8Array): SnapshotContent {

@@ -28,6 +28,7 @@ import {
   leaseAt,
   liveSlotAtRevision,
   modRevisionAt,
+  recordCount,
   slotOf,
   slotWrittenAt,
   valueAt,
@@ -36,7 +37,7 @@ import {
 import { type KeyRange, fromByteString, keyRange, rangeContains, toByteString } from './keys.js';
 import { LeaseTable } from './lease.js';
 import { readRange, toKeyValue } from './range.js';
-import { decodeSnapshot, encodeSnapshot } from './snapshot.js';
+import { SnapshotEncoder, decodeSnapshot } from './snapshot.js';
 import type {
   ApplyRequest,
   ApplyResponse,
@@ -101,6 +102,8 @@ export class MvccStore {
   private compacted: number;
   private applied: number;
   private liveKeys = 0;
+  /** Bumped by compactions and restores, which rewrite histories in place. */
+  private rewrites = 0;
   private readonly maxTxnOps: number;
   private readonly commitListeners = new Set<CommitListener>();
   private readonly compactListeners = new Set<CompactListener>();
@@ -261,16 +264,39 @@ export class MvccStore {
 
   /** The whole state machine as bytes; restore() rebuilds it exactly. */
   snapshot(): Uint8Array {
+    const bytes = this.snapshotEncoder().encodeUntil(Infinity);
+    if (bytes === undefined) throw new Error('snapshot: encoder stopped before its deadline');
+    return bytes;
+  }
+
+  /**
+   * Captures the state now (one pass over the index, no copies of keys or
+   * values) and returns an encoder that produces the same bytes snapshot()
+   * would have, a slice per call, while the store keeps applying writes.
+   * A compaction or restore in between makes the encoder throw.
+   */
+  snapshotEncoder(): { encodeUntil(deadline: number): Uint8Array | undefined } {
     const histories: History[] = [];
     this.index.forEach((h) => histories.push(h));
-    return encodeSnapshot({
+    const recordCounts = new Uint32Array(histories.length);
+    for (let i = 0; i < histories.length; i++) recordCounts[i] = recordCount(histories[i]!);
+    const encoder = new SnapshotEncoder({
       appliedIndex: this.applied,
       revision: this.currentRevision,
       compactRevision: this.compacted,
-      leases: this.leases.list(),
+      leases: this.leases.list().map((l) => ({ ...l })),
       histories,
       changeLog: this.changeLog,
+      recordCounts,
+      lastRevision: this.changeLog.lastRevision,
     });
+    const generation = this.rewrites;
+    return {
+      encodeUntil: (deadline: number) => {
+        if (this.rewrites !== generation) throw new Error('snapshot: the store compacted or restored while its snapshot was being encoded');
+        return encoder.encodeUntil(deadline);
+      },
+    };
   }
 
   /** A new store holding the state `bytes` (from snapshot()) describes. */
@@ -303,6 +329,7 @@ export class MvccStore {
     this.applied = content.appliedIndex;
     this.currentRevision = content.revision;
     this.compacted = content.compactRevision;
+    this.rewrites += 1;
     for (const listener of this.restoreListeners) listener();
   }
 
@@ -345,6 +372,7 @@ export class MvccStore {
     }
     this.changeLog.compact(revision);
     this.compacted = revision;
+    this.rewrites += 1;
     for (const listener of this.compactListeners) listener(revision);
     return { header: { revision: this.currentRevision } };
   }

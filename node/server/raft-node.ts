@@ -25,8 +25,11 @@ export interface Application {
   apply(entries: Entry[]): void;
   /** Replaces the application state with a snapshot received from the leader. */
   installSnapshot(snapshot: Snapshot): void;
-  /** The application's state at its applied index, for a local snapshot. */
-  snapshotData(): Uint8Array;
+  /**
+   * The application's state at its applied index, for a local snapshot. The
+   * state must be captured during the call; its bytes may come later.
+   */
+  snapshotData(): Uint8Array | Promise<Uint8Array>;
   leaderChanged?(soft: SoftState): void;
 }
 
@@ -251,10 +254,17 @@ export class RaftNode {
         if (!this.raw.hasReady()) return;
         const rd = this.raw.ready();
         const started = performance.now();
+        // A leader may send before its own write is durable (Raft thesis
+        // 10.2.1, as etcd does): followers persist in parallel with it, and
+        // the core counts the leader's own copy only toward commit, which is
+        // applied after this persist. Others must persist before answering.
+        const sendFirst = this.raw.raft.role === Role.Leader;
+        if (sendFirst) this.opts.transport.send(rd.messages);
         await this.persist(rd);
         const persisted = performance.now();
         if (this.stopped) return;
-        this.opts.transport.send(rd.messages);
+        if (!sendFirst) this.opts.transport.send(rd.messages);
+        this.countAppliedBytes(rd.committedEntries);
         this.applyReady(rd);
         this.raw.advance(rd);
         this.serveReads();
@@ -265,7 +275,7 @@ export class RaftNode {
             'raft loop iteration took longer than two heartbeats',
           );
         }
-        await this.maybeSnapshot();
+        this.maybeSnapshot();
       }
     } catch (err) {
       this.failure = err instanceof Error ? err : new Error(String(err));
@@ -360,17 +370,81 @@ export class RaftNode {
     this.readsAwaitingApply = still;
   }
 
-  private async maybeSnapshot(): Promise<void> {
-    if (this.appliedIndex - this.snapshotIndex < this.opts.snapshotCount) return;
+  /**
+   * Starts a snapshot of the applied state once enough entries applied since
+   * the last. It is encoded and saved in the background: the loop keeps
+   * stepping heartbeats and proposals meanwhile, and only one runs at a time.
+   */
+  private countAppliedBytes(entries: readonly Entry[]): void {
+    for (const e of entries) this.bytesSinceSnapshot += e.data.length;
+  }
+
+  /** Entry bytes applied since the last local snapshot started. */
+  private bytesSinceSnapshot = 0;
+  /** Size of the last local snapshot (0 before the first). */
+  private lastSnapshotBytes = 0;
+
+  /**
+   * A snapshot is due after --snapshot-count entries, and once the entries
+   * applied since the last one add up to a quarter of its size: a snapshot
+   * holds the whole state, so without the second rule a large store would
+   * rewrite it every few thousand writes and the disk would stall the WAL's
+   * fsyncs (the cost stays within ~4x the log bytes either way).
+   */
+  private snapshotDue(): boolean {
+    if (this.appliedIndex - this.snapshotIndex < this.opts.snapshotCount) return false;
+    return this.bytesSinceSnapshot * 4 >= this.lastSnapshotBytes;
+  }
+
+  private maybeSnapshot(): void {
+    if (this.snapshotInFlight || !this.snapshotDue()) return;
     const index = this.appliedIndex;
     const term = this.raw.raft.log.term(index);
     if (term === undefined) return;
-    const snapshot: Snapshot = { meta: { index, term, conf: this.confState }, data: this.opts.app.snapshotData() };
-    await this.opts.storage.saveSnapshot(snapshot);
-    this.snapshotIndex = index;
-    const keep = this.opts.snapshotCatchUpEntries ?? 5000;
-    if (index > keep) await this.opts.storage.compact(index - keep);
-    this.opts.logger.info({ index, term }, 'saved snapshot and compacted the log');
+    const conf = this.confState;
+    this.snapshotInFlight = true;
+    this.bytesSinceSnapshot = 0;
+    let data: Uint8Array | Promise<Uint8Array>;
+    try {
+      data = this.opts.app.snapshotData();
+    } catch (err) {
+      this.snapshotInFlight = false;
+      this.opts.logger.warn({ err, index }, 'capturing a snapshot failed; will retry');
+      return;
+    }
+    void this.saveSnapshot(index, term, conf, data).finally(() => {
+      this.snapshotInFlight = false;
+    });
+  }
+
+  private snapshotInFlight = false;
+
+  private async saveSnapshot(index: number, term: number, conf: ConfState, pending: Uint8Array | Promise<Uint8Array>): Promise<void> {
+    const started = performance.now();
+    let data: Uint8Array;
+    try {
+      data = await pending;
+    } catch (err) {
+      // e.g. a compaction rewrote the state under the encoder: the next turn tries again.
+      this.opts.logger.warn({ err, index }, 'encoding a snapshot failed; will retry');
+      return;
+    }
+    // A snapshot installed from the leader meanwhile supersedes this one.
+    if (this.stopped || index <= this.snapshotIndex) return;
+    try {
+      this.lastSnapshotBytes = data.length;
+      await this.opts.storage.saveSnapshot({ meta: { index, term, conf }, data });
+      this.snapshotIndex = Math.max(this.snapshotIndex, index);
+      const keep = this.opts.snapshotCatchUpEntries ?? 5000;
+      if (index > keep) await this.opts.storage.compact(Math.min(index - keep, this.opts.storage.snapshot().meta.index));
+    } catch (err) {
+      if (this.stopped) return;
+      this.failure = err instanceof Error ? err : new Error(String(err));
+      this.opts.logger.fatal({ err: this.failure }, 'saving a snapshot failed; the member stops serving');
+      this.stop();
+      return;
+    }
+    this.opts.logger.info({ index, term, bytes: data.length, tookMs: Math.round(performance.now() - started) }, 'saved snapshot and compacted the log');
   }
 }
 
