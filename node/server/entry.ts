@@ -11,6 +11,8 @@ export type ServerRequest =
   | { mvcc: ApplyRequest }
   /** A lease keep-alive: every member restarts its expiry clock for the lease. */
   | { leaseRenew: { id: number } }
+  /** Keep-alives the leader answered by itself, shared so every member's clocks follow. */
+  | { leaseRenewBatch: { ids: number[] } }
   /** A started member publishes its name and client URLs. */
   | { memberAttributes: { id: number; name: string; clientUrls: string[] } }
   | { memberUpdate: { id: number; peerUrls: string[] } }

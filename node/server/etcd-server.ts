@@ -71,7 +71,8 @@ export interface ServerHooks {
 interface Waiter {
   resolve: (value: unknown) => void;
   reject: (err: Error) => void;
-  timer: NodeJS.Timeout;
+  /** When the client stops waiting (Date.now() ms); one sweep expires these rather than a timer each. */
+  deadline: number;
   /** The leader when the request was proposed. */
   leader: number;
 }
@@ -95,6 +96,12 @@ interface SnapshotPayload {
   membership: ReturnType<Membership['toJSON']>;
   alarms: string[];
 }
+
+/** Requests this member lets wait for the log at once before answering "too many requests". */
+const MAX_PENDING_REQUESTS = 20_000;
+
+/** How long one slice of snapshot encoding may hold the event loop. */
+const SNAPSHOT_SLICE_MS = 8;
 
 export function encodeServerSnapshot(store: MvccStore, membership: Membership, alarms: Iterable<string>): Uint8Array {
   const payload: SnapshotPayload = { mvcc: store.snapshot(), membership: membership.toJSON(), alarms: [...alarms] };
@@ -128,6 +135,7 @@ export class EtcdServer {
   private readonly revoking = new Map<number, number>();
   private readonly alarms = new Set<string>();
   private leaseTimer: NodeJS.Timeout | undefined;
+  private deadlineTimer: NodeJS.Timeout | undefined;
   private published = false;
 
   constructor(
@@ -154,13 +162,15 @@ export class EtcdServer {
     this.node = node;
     this.leaseTimer = setInterval(() => this.checkLeases(), 500);
     this.leaseTimer.unref();
+    this.deadlineTimer = setInterval(() => this.expireWaiters(), Math.max(10, Math.min(100, this.limits.requestTimeoutMs / 4)));
+    this.deadlineTimer.unref();
   }
 
   stop(): void {
     if (this.leaseTimer) clearInterval(this.leaseTimer);
     this.watchHub.close();
+    if (this.deadlineTimer) clearInterval(this.deadlineTimer);
     for (const w of this.waiters.values()) {
-      clearTimeout(w.timer);
       w.reject(new ServerError('UNAVAILABLE', 'etcdserver: server stopped'));
     }
     this.waiters.clear();
@@ -221,8 +231,28 @@ export class EtcdServer {
 
   /** Restarts the lease's clock on every member; returns its TTL. */
   async leaseKeepAlive(id: number): Promise<number> {
-    if (!this.store.lease(id)) throw new ServerError('NOT_FOUND', 'etcdserver: requested lease not found');
+    const lease = this.store.lease(id);
+    if (!lease) throw new ServerError('NOT_FOUND', 'etcdserver: requested lease not found');
+    if (this.node.isLeader) {
+      // As etcd's lessor does, the leader renews without a log entry: only
+      // its clock decides expiry, and a new leader restarts every lease's
+      // clock anyway. Followers learn of renewals in one batched entry per
+      // lease check, so their TimeToLive answers stay close.
+      this.leaseExpiry.set(id, Date.now() + lease.grantedTtl * 1000);
+      this.renewedByLeader.add(id);
+      return lease.grantedTtl;
+    }
     return (await this.propose({ leaseRenew: { id } })) as number;
+  }
+
+  /** Leases the leader renewed locally since it last told the followers. */
+  private renewedByLeader = new Set<number>();
+
+  private shareLeaderRenewals(): void {
+    if (this.renewedByLeader.size === 0) return;
+    const ids = [...this.renewedByLeader];
+    this.renewedByLeader = new Set();
+    this.propose({ leaseRenewBatch: { ids } }).catch((err: unknown) => this.logger.debug({ err }, 'sharing lease renewals failed'));
   }
 
   async leaseTimeToLive(id: number, keys: boolean): Promise<{ id: number; ttl: number; grantedTtl: number; keys: Uint8Array[] }> {
@@ -253,7 +283,11 @@ export class EtcdServer {
 
   /** Leader only: revoke leases whose clock ran out. */
   private checkLeases(): void {
-    if (!this.node?.isLeader) return;
+    if (!this.node?.isLeader) {
+      this.renewedByLeader.clear();
+      return;
+    }
+    this.shareLeaderRenewals();
     const now = Date.now();
     for (const lease of this.store.leaseList()) {
       let expiry = this.leaseExpiry.get(lease.id);
@@ -451,17 +485,17 @@ export class EtcdServer {
 
   private async waitFor(requestId: number, submit: () => void): Promise<unknown> {
     await this.leaderKnown();
+    // Admission control: past this many requests in flight, more would only
+    // queue behind them (and starve the loop); fail fast as etcd does.
+    if (this.waiters.size >= MAX_PENDING_REQUESTS) {
+      this.hooks.onProposalFailed?.();
+      throw new ServerError('RESOURCE_EXHAUSTED', 'etcdserver: too many requests');
+    }
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiters.delete(requestId);
-        this.hooks.onProposalFailed?.();
-        reject(new ServerError('DEADLINE_EXCEEDED', 'etcdserver: request timed out'));
-      }, this.limits.requestTimeoutMs);
-      this.waiters.set(requestId, { resolve, reject, timer, leader: this.node.leaderId });
+      this.waiters.set(requestId, { resolve, reject, deadline: Date.now() + this.limits.requestTimeoutMs, leader: this.node.leaderId });
       try {
         submit();
       } catch (err) {
-        clearTimeout(timer);
         this.waiters.delete(requestId);
         this.hooks.onProposalFailed?.();
         if (err instanceof ProposalDroppedError) {
@@ -471,6 +505,17 @@ export class EtcdServer {
         }
       }
     });
+  }
+
+  /** Fails requests whose deadline passed. Waiters are in deadline order (one timeout for all, Map keeps insertion order). */
+  private expireWaiters(): void {
+    const now = Date.now();
+    for (const [id, w] of this.waiters) {
+      if (w.deadline > now) break;
+      this.waiters.delete(id);
+      this.hooks.onProposalFailed?.();
+      w.reject(new ServerError('DEADLINE_EXCEEDED', 'etcdserver: request timed out'));
+    }
   }
 
   /** The core refused a queued proposal: fail its request with etcd's error. */
@@ -483,7 +528,6 @@ export class EtcdServer {
     const waiter = this.waiters.get(requestId);
     if (!waiter) return;
     this.waiters.delete(requestId);
-    clearTimeout(waiter.timer);
     if (error) {
       this.hooks.onProposalFailed?.();
       waiter.reject(error);
@@ -532,6 +576,16 @@ export class EtcdServer {
       }
       this.leaseExpiry.set(lease.id, Date.now() + lease.grantedTtl * 1000);
       this.settle(origin, requestId, lease.grantedTtl);
+    } else if ('leaseRenewBatch' in request) {
+      // The leader's own clocks were set when it answered the keep-alives.
+      if (origin !== this.identity.memberId) {
+        const now = Date.now();
+        for (const id of request.leaseRenewBatch.ids) {
+          const lease = this.store.lease(id);
+          if (lease) this.leaseExpiry.set(id, now + lease.grantedTtl * 1000);
+        }
+      }
+      this.settle(origin, requestId, undefined);
     } else if ('memberAttributes' in request) {
       const a = request.memberAttributes;
       this.membership.setAttributes(a.id, a.name, a.clientUrls);
@@ -596,14 +650,28 @@ export class EtcdServer {
     this.logger.info({ index: snapshot.meta.index }, 'installed snapshot');
   }
 
-  snapshotData(): Uint8Array {
-    return encodeServerSnapshot(this.store, this.membership, this.alarms);
+  /**
+   * The state at the applied index, captured now and encoded in slices of a
+   * few milliseconds between which the event loop serves clients and peers.
+   */
+  async snapshotData(): Promise<Uint8Array> {
+    const membership = this.membership.toJSON();
+    const alarms = [...this.alarms];
+    const encoder = this.store.snapshotEncoder();
+    for (;;) {
+      const mvcc = encoder.encodeUntil(performance.now() + SNAPSHOT_SLICE_MS);
+      if (mvcc !== undefined) return serialize({ mvcc, membership, alarms } satisfies SnapshotPayload);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
   }
 
   leaderChanged(soft: SoftState): void {
     this.logger.info({ leader: soft.lead.toString(16), role: soft.role, term: this.node?.raw.raft.term }, soft.lead === 0 ? 'lost the leader' : 'leader elected');
     this.hooks.onLeaderChange?.(soft);
-    this.failRequestsOfOldLeader(soft.lead);
+    // Only a new leader proves the old one's pending requests may be lost;
+    // a follower that merely lost contact (a pre-vote under load) may hear
+    // from the same leader again and see them applied.
+    if (soft.lead !== 0) this.failRequestsOfOldLeader(soft.lead);
     if (soft.role === Role.Leader) {
       // A new leader cannot know how long the old one let leases run: give
       // every lease a full TTL from now, as etcd does on promotion.
@@ -624,7 +692,6 @@ export class EtcdServer {
     for (const [id, w] of this.waiters) {
       if (w.leader === lead) continue;
       this.waiters.delete(id);
-      clearTimeout(w.timer);
       this.hooks.onProposalFailed?.();
       w.reject(new ServerError('UNAVAILABLE', 'etcdserver: leader changed'));
     }
