@@ -53,7 +53,7 @@ the release namespace, see rbac.yaml.
 {{- define "kvorum-operator.rules" -}}
 - apiGroups: ["kvorum.io"]
   resources: ["kvclusters"]
-  verbs: ["get", "list", "watch", "update", "patch"]
+  verbs: ["get", "list", "watch"]
 - apiGroups: ["kvorum.io"]
   resources: ["kvbackups"]
   verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
@@ -63,22 +63,30 @@ the release namespace, see rbac.yaml.
 - apiGroups: ["kvorum.io"]
   resources: ["kvclusters/status", "kvbackups/status", "kvbackupschedules/status"]
   verbs: ["get", "update", "patch"]
+# blockOwnerDeletion on owner references needs update on the owner's finalizers
+# (enforced where the OwnerReferencesPermissionEnforcement admission plugin runs).
 - apiGroups: ["kvorum.io"]
-  resources: ["kvclusters/finalizers", "kvbackups/finalizers", "kvbackupschedules/finalizers"]
+  resources: ["kvclusters/finalizers", "kvbackups/finalizers"]
   verbs: ["update"]
+# Owned objects are written by server-side apply (patch; create when missing)
+# and removed by garbage collection through their owner references.
 - apiGroups: ["apps"]
   resources: ["statefulsets"]
-  verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
+  verbs: ["get", "list", "watch", "create", "patch"]
 - apiGroups: [""]
   resources: ["services", "configmaps", "secrets"]
-  verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
-- apiGroups: [""]
-  resources: ["pods", "persistentvolumeclaims"]
-  verbs: ["get", "list", "watch", "delete"]
+  verbs: ["get", "list", "watch", "create", "patch"]
 - apiGroups: ["policy"]
   resources: ["poddisruptionbudgets"]
-  verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
-- apiGroups: ["", "events.k8s.io"]
+  verbs: ["get", "list", "watch", "create", "patch"]
+# Membership steps delete a member's pod or claim, and record the member ID on its claim.
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["get", "list", "watch", "delete"]
+- apiGroups: [""]
+  resources: ["persistentvolumeclaims"]
+  verbs: ["get", "list", "watch", "patch", "delete"]
+- apiGroups: ["events.k8s.io"]
   resources: ["events"]
-  verbs: ["create", "patch"]
+  verbs: ["create"]
 {{- end -}}

@@ -43,7 +43,7 @@ function permissions(rules: PolicyRule[]): Map<string, string[]> {
 }
 
 const expectedPermissions: Record<string, string[]> = {
-  'kvorum.io/kvclusters': ['get', 'list', 'patch', 'update', 'watch'],
+  'kvorum.io/kvclusters': ['get', 'list', 'watch'],
   'kvorum.io/kvbackups': ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'],
   'kvorum.io/kvbackupschedules': ['get', 'list', 'watch'],
   'kvorum.io/kvclusters/status': ['get', 'patch', 'update'],
@@ -51,16 +51,14 @@ const expectedPermissions: Record<string, string[]> = {
   'kvorum.io/kvbackupschedules/status': ['get', 'patch', 'update'],
   'kvorum.io/kvclusters/finalizers': ['update'],
   'kvorum.io/kvbackups/finalizers': ['update'],
-  'kvorum.io/kvbackupschedules/finalizers': ['update'],
-  'apps/statefulsets': ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'],
-  'core/services': ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'],
-  'core/configmaps': ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'],
-  'core/secrets': ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'],
+  'apps/statefulsets': ['create', 'get', 'list', 'patch', 'watch'],
+  'core/services': ['create', 'get', 'list', 'patch', 'watch'],
+  'core/configmaps': ['create', 'get', 'list', 'patch', 'watch'],
+  'core/secrets': ['create', 'get', 'list', 'patch', 'watch'],
   'core/pods': ['delete', 'get', 'list', 'watch'],
-  'core/persistentvolumeclaims': ['delete', 'get', 'list', 'watch'],
-  'policy/poddisruptionbudgets': ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'],
-  'core/events': ['create', 'patch'],
-  'events.k8s.io/events': ['create', 'patch'],
+  'core/persistentvolumeclaims': ['delete', 'get', 'list', 'patch', 'watch'],
+  'policy/poddisruptionbudgets': ['create', 'get', 'list', 'patch', 'watch'],
+  'events.k8s.io/events': ['create'],
 };
 
 test('Chart.yaml: apiVersion v2, appVersion 0.1.0', () => {
