@@ -5,6 +5,7 @@
 // acknowledged write is durable on a quorum).
 import { Server as GrpcServer } from '@grpc/grpc-js';
 import { createServer } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import { pino, type Logger } from 'pino';
 import { ConfigError, nodeHelp, parseNodeConfig, type NodeConfig } from '../config.js';
 import { listenClients, type ClientListener } from '../api/client-listener.js';
@@ -13,7 +14,7 @@ import { createNodeMetrics } from '../api/metrics.js';
 import { authService, clusterService, kvService, leaseService, maintenanceService, watchService, type ServiceContext } from '../api/grpc/services.js';
 import { etcdServices } from '../api/proto/load.js';
 import { mountGateway } from '../api/gateway.js';
-import { LeaderForwarder } from '../api/grpc/forward.js';
+import { forwardTlsFromFiles, LeaderForwarder } from '../api/grpc/forward.js';
 import { wrapSnapshot } from '../snapshot-file.js';
 import { PeerTransport } from '../transport/transport.js';
 import { peerTlsFromFiles } from '../transport/tls.js';
@@ -119,7 +120,7 @@ export async function startNode(cfg: NodeConfig, logger: Logger): Promise<Starte
   metrics.bind(running.server);
   logger.info({ member: running.memberId.toString(16), cluster: running.clusterId.toString(16), peer: cfg.listenPeerUrls.map((u) => u.href) }, 'member started');
 
-  const forwarder = new LeaderForwarder(running.server, cfg.requestTimeoutMs);
+  const forwarder = new LeaderForwarder(running.server, cfg.requestTimeoutMs, forwardTlsFromFiles(cfg.clientTls, cfg.peerTls));
   const ctx: ServiceContext = {
     server: running.server,
     forwarder,
@@ -144,7 +145,16 @@ export async function startNode(cfg: NodeConfig, logger: Logger): Promise<Starte
   const app = healthApp(running.server, metrics.registry, (a) => mountGateway(a, ctx));
   const listeners: ClientListener[] = [];
   for (const url of cfg.listenClientUrls) {
-    listeners.push(await listenClients(url, grpc, app, cfg.clientTls));
+    const listener = await listenClients(url, grpc, app, cfg.clientTls);
+    // A refused client only sees a failed handshake (etcdctl: "context deadline
+    // exceeded"); the member's log says why, as etcd's "rejected connection" does.
+    // (A certificate that fails verification closes the socket before the
+    // error is raised; its verdict is in authorizationError.)
+    listener.server.on('tlsClientError', (err: Error & { reason?: string }, socket: TLSSocket) => {
+      const remote = socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : 'unknown';
+      logger.warn({ remote, reason: socket.authorizationError ?? err.reason ?? err.message }, 'rejected client TLS connection');
+    });
+    listeners.push(listener);
     logger.info({ url: url.href }, 'serving client requests (gRPC and HTTP)');
   }
   const metricsServers = cfg.listenMetricsUrls.map((url) => {

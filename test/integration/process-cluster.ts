@@ -3,11 +3,27 @@
 // same etcd flags, plus helpers to run etcdctl against it.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
+import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 export type Flavor = 'kvorum' | 'etcd';
+
+/** PEM files for a TLS cluster: members serve clients and peers over https. */
+export interface ClusterTls {
+  caFile: string;
+  serverCertFile: string;
+  serverKeyFile: string;
+  peerCertFile: string;
+  peerKeyFile: string;
+  /** What the fixture's own etcdctl and health checks present. */
+  clientCertFile: string;
+  clientKeyFile: string;
+  clientCertAuth: boolean;
+  peerClientCertAuth: boolean;
+}
 
 export interface ProcessMember {
   name: string;
@@ -48,22 +64,32 @@ export class ProcessCluster {
   private constructor(
     readonly flavor: Flavor,
     readonly token: string,
+    readonly tls?: ClusterTls,
   ) {
     this.root = mkdtempSync(join(tmpdir(), `${flavor}-it-`));
   }
 
-  static async create(flavor: Flavor, size: number): Promise<ProcessCluster> {
-    const c = new ProcessCluster(flavor, `it-${process.pid}-${Date.now()}`);
+  static async create(flavor: Flavor, size: number, opts: { tls?: ClusterTls } = {}): Promise<ProcessCluster> {
+    const c = new ProcessCluster(flavor, `it-${process.pid}-${Date.now()}`, opts.tls);
     for (let i = 1; i <= size; i++) {
       c.members.push({
         name: `m${i}`,
-        clientUrl: `http://127.0.0.1:${await freePort()}`,
-        peerUrl: `http://127.0.0.1:${await freePort()}`,
+        clientUrl: `${c.scheme}://127.0.0.1:${await freePort()}`,
+        peerUrl: `${c.scheme}://127.0.0.1:${await freePort()}`,
         dataDir: join(c.root, `m${i}`),
         log: [],
       });
     }
     return c;
+  }
+
+  get scheme(): 'http' | 'https' {
+    return this.tls ? 'https' : 'http';
+  }
+
+  /** A free loopback URL with the cluster's scheme (for members added later). */
+  async newUrl(): Promise<string> {
+    return `${this.scheme}://127.0.0.1:${await freePort()}`;
   }
 
   /**
@@ -89,7 +115,41 @@ export class ProcessCluster {
       '--heartbeat-interval=100',
       '--election-timeout=1000',
       '--log-level=warn',
+      ...(this.tls ? this.tlsArgs(this.tls) : []),
     ];
+  }
+
+  private tlsArgs(t: ClusterTls): string[] {
+    return [
+      `--cert-file=${t.serverCertFile}`,
+      `--key-file=${t.serverKeyFile}`,
+      `--trusted-ca-file=${t.caFile}`,
+      `--client-cert-auth=${t.clientCertAuth}`,
+      `--peer-cert-file=${t.peerCertFile}`,
+      `--peer-key-file=${t.peerKeyFile}`,
+      `--peer-trusted-ca-file=${t.caFile}`,
+      `--peer-client-cert-auth=${t.peerClientCertAuth}`,
+    ];
+  }
+
+  /** GET of a member's HTTP endpoint (https with the fixture's client certificate on a TLS cluster). */
+  async httpGet(url: string, timeoutMs = 1000): Promise<{ status: number; body: string }> {
+    if (!this.tls) {
+      const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+      return { status: res.status, body: await res.text() };
+    }
+    const t = this.tls;
+    return new Promise((resolveGet, reject) => {
+      const req = httpsRequest(url, { ca: readFileSync(t.caFile), cert: readFileSync(t.clientCertFile), key: readFileSync(t.clientKeyFile), agent: false, timeout: timeoutMs }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (body += d));
+        res.on('end', () => resolveGet({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('timeout', () => req.destroy(new Error(`no answer from ${url} within ${timeoutMs} ms`)));
+      req.on('error', reject);
+      req.end();
+    });
   }
 
   start(m: ProcessMember, state: 'new' | 'existing' = 'new', cluster = this.members): void {
@@ -127,8 +187,8 @@ export class ProcessCluster {
     for (const m of members) {
       for (;;) {
         try {
-          const res = await fetch(`${m.clientUrl}/health`, { signal: AbortSignal.timeout(1000) });
-          if (res.ok && ((await res.json()) as { health: string }).health === 'true') break;
+          const res = await this.httpGet(`${m.clientUrl}/health`);
+          if (res.status === 200 && (JSON.parse(res.body) as { health: string }).health === 'true') break;
         } catch {
           // not up yet
         }
@@ -140,13 +200,18 @@ export class ProcessCluster {
 
   /** Runs etcdctl against the given endpoints (all members by default). */
   etcdctl(args: string[], opts: { endpoints?: string; input?: string; timeoutMs?: number } = {}): { status: number; stdout: string; stderr: string } {
-    const r = spawnSync('etcdctl', [`--endpoints=${opts.endpoints ? opts.endpoints.split(',').map(hostPort).join(',') : this.endpoints}`, '--command-timeout=10s', ...args], {
+    const r = spawnSync('etcdctl', [`--endpoints=${opts.endpoints ? opts.endpoints.split(',').map(hostPort).join(',') : this.endpoints}`, '--command-timeout=10s', ...this.etcdctlTlsArgs(), ...args], {
       encoding: 'utf8',
       env: { ...process.env, ETCDCTL_API: '3' },
       input: opts.input,
       timeout: opts.timeoutMs ?? 30000,
     });
     return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  private etcdctlTlsArgs(): string[] {
+    const t = this.tls;
+    return t ? [`--cacert=${t.caFile}`, `--cert=${t.clientCertFile}`, `--key=${t.clientKeyFile}`] : [];
   }
 
   /** etcdctl that must succeed; returns stdout. */

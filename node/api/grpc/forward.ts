@@ -1,12 +1,38 @@
 // Membership changes are decided by the leader: only it knows how far each
 // member's log has come (is the learner in sync? would quorum survive?). A
 // follower that receives MemberAdd/Remove/Promote forwards the call to the
-// leader's client URL, as etcd forwards them over its peer API.
-import { credentials, type Client, type ServiceClientConstructor } from '@grpc/grpc-js';
+// leader's client URL, as etcd forwards them over its peer API. A leader
+// with an https client URL is dialled with this member's own client TLS
+// material: its server certificate doubles as the client certificate that
+// --client-cert-auth asks for, as with etcd's members.
+import { credentials, type ChannelCredentials, type Client, type ServiceClientConstructor } from '@grpc/grpc-js';
+import { readFileSync } from 'node:fs';
+import type { TlsConfig } from '../../config.js';
 import { loadEtcdProtos } from '../proto/load.js';
 import type { EtcdServer } from '../../server/etcd-server.js';
 import { ServerError } from '../../server/errors.js';
 import type { Pb } from './convert.js';
+
+/** PEM material for dialling https leaders; without `ca` the system roots are trusted. */
+export interface ForwardTls {
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+}
+
+/**
+ * This member's client TLS files as forwarding material. The CA that checks
+ * the leader's server certificate is the client CA (--trusted-ca-file), else
+ * the peer CA: one cluster CA usually signs both.
+ */
+export function forwardTlsFromFiles(client: TlsConfig | undefined, peer: TlsConfig | undefined): ForwardTls | undefined {
+  const caFile = client?.trustedCaFile ?? peer?.trustedCaFile;
+  if (!client && !caFile) return undefined;
+  return {
+    ...(caFile !== undefined && { ca: readFileSync(caFile) }),
+    ...(client && { cert: readFileSync(client.certFile), key: readFileSync(client.keyFile) }),
+  };
+}
 
 type UnaryMethod = (request: Pb, options: { deadline: number }, callback: (err: Error | null, res?: Pb) => void) => void;
 
@@ -16,6 +42,7 @@ export class LeaderForwarder {
   constructor(
     private readonly server: EtcdServer,
     private readonly timeoutMs: number,
+    private readonly tls?: ForwardTls,
   ) {}
 
   /** Whether this member must forward (it is not the leader, and one is known). */
@@ -29,9 +56,6 @@ export class LeaderForwarder {
     const leader = this.server.membership.get(leaderId);
     const url = leader?.clientUrls[0];
     if (!url) throw new ServerError('UNAVAILABLE', 'etcdserver: the leader has not published its client URL yet');
-    if (url.startsWith('https://')) {
-      throw new ServerError('UNAVAILABLE', 'etcdserver: forwarding to a TLS leader is not supported yet; send membership changes to the leader');
-    }
     const client = this.client(url) as unknown as Record<string, UnaryMethod>;
     return new Promise((resolve, reject) => {
       client[method]!.call(client, request, { deadline: Date.now() + this.timeoutMs }, (err, res) => {
@@ -47,14 +71,20 @@ export class LeaderForwarder {
   }
 
   private client(url: string): Client {
-    const target = url.replace(/^http:\/\//, '');
-    let c = this.clients.get(target);
+    let c = this.clients.get(url);
     if (!c) {
       const Cluster = (loadEtcdProtos().grpcObject.etcdserverpb as Record<string, ServiceClientConstructor>).Cluster!;
-      c = new Cluster(target, credentials.createInsecure());
-      this.clients.set(target, c);
+      c = new Cluster(url.replace(/^https?:\/\//, ''), this.credentialsFor(url));
+      this.clients.set(url, c);
     }
     return c;
+  }
+
+  private credentialsFor(url: string): ChannelCredentials {
+    if (!url.startsWith('https://')) return credentials.createInsecure();
+    const tls = this.tls ?? {};
+    const pair = tls.cert && tls.key ? { key: tls.key, cert: tls.cert } : undefined;
+    return credentials.createSsl(tls.ca ?? null, pair?.key ?? null, pair?.cert ?? null);
   }
 
   close(): void {
