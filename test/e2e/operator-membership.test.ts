@@ -40,7 +40,7 @@ describe('membership changes and member failures under continuous writes', () =>
     await waitAvailable(kube, ns, NAME, 3, 240_000, logs);
     ref = { kube, namespace: ns, cluster: NAME, tls: await readClientTLS(kube, ns, `${NAME}-client-tls`) };
     // Bounded: at most 40k puts or 20 minutes, two lanes with a pause.
-    writer = new ContinuousWriter({ kube, namespace: ns, cluster: NAME, tls: ref.tls, prefix: PREFIX, maxWrites: 40_000, maxDurationMs: 20 * 60_000, concurrency: 2, pauseMs: 40 }).start();
+    writer = new ContinuousWriter({ kube, namespace: ns, cluster: NAME, tls: ref.tls, prefix: PREFIX, maxWrites: 40_000, maxDurationMs: 20 * 60_000, concurrency: 2, pauseMs: 80 }).start();
     await writer.progressed(50, 60_000);
   });
 

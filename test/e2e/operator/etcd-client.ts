@@ -69,7 +69,9 @@ export class MemberClient {
     const pkg = loadEtcdProtos().grpcObject.etcdserverpb as unknown as Record<string, ServiceClientConstructor>;
     // The chain is verified against the cluster CA; the host name is not, because we dial pod IPs.
     const creds: ChannelCredentials = tls ? credentials.createSsl(tls.ca, tls.key, tls.cert, { checkServerIdentity: () => undefined }) : credentials.createInsecure();
-    const options = { 'grpc.initial_reconnect_backoff_ms': 200, 'grpc.max_reconnect_backoff_ms': 1000 };
+    const options: Record<string, string | number> = { 'grpc.initial_reconnect_backoff_ms': 200, 'grpc.max_reconnect_backoff_ms': 1000 };
+    // SNI must be a name, not the IP we dial; the pod name serves (identity is not checked, see above).
+    if (tls) options['grpc.ssl_target_name_override'] = endpoint.name;
     this.kv = new pkg.KV(endpoint.address, creds, options);
     this.cluster = new pkg.Cluster(endpoint.address, creds, options);
     this.maintenance = new pkg.Maintenance(endpoint.address, creds, options);
