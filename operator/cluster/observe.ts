@@ -9,6 +9,8 @@ export interface MembersObservation {
   /** Status by member ID (decimal), for members that answered. */
   statusById: Map<string, EndpointStatus>;
   members: MemberStatus[];
+  /** The cluster ID (hex) most answering members report. */
+  clusterID?: string;
   /** Why the member list could not be read. */
   error?: string;
 }
@@ -56,7 +58,8 @@ export async function observeMembers(client: ClusterClient, endpointOf: (m: Clus
       return out;
     })
     .sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }));
-  return { list, statusById, members };
+  const clusterId = mostCommon([...statusById.values()].map((s) => s.clusterId).filter((id) => id !== '0'));
+  return { list, statusById, members, ...(clusterId && { clusterID: memberIdHex(clusterId) }) };
 }
 
 function mostCommon(values: string[]): string | undefined {

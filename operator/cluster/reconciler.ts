@@ -233,7 +233,7 @@ export class ClusterReconciler {
       selector: statusSelector(name),
       ...(leaderMember && { leader: leaderMember.name }),
       ...(currentVersion(pods, cluster.spec.version ?? '', rollingUpdate) && { currentVersion: currentVersion(pods, cluster.spec.version ?? '', rollingUpdate) }),
-      ...(stored.status?.clusterID && { clusterID: stored.status.clusterID }),
+      ...((obs.clusterID ?? stored.status?.clusterID) && { clusterID: obs.clusterID ?? stored.status?.clusterID }),
     };
     await this.writeStatus(stored, status, conditions);
     if (!stored.status?.conditions?.some((c) => c.type === C.available && c.status === 'True') && health.available) {

@@ -42,6 +42,8 @@ export interface ClusterMember {
 export interface EndpointStatus {
   endpoint: string;
   memberId: string;
+  /** The cluster's ID (decimal uint64) from the response header. */
+  clusterId: string;
   /** "0" when the member knows no leader. */
   leaderId: string;
   raftIndex: number;
@@ -167,6 +169,7 @@ export class ClusterClient {
     return {
       endpoint,
       memberId: String(header.member_id ?? '0'),
+      clusterId: String(header.cluster_id ?? '0'),
       leaderId: String(res.leader ?? '0'),
       raftIndex: Number(res.raftIndex ?? 0),
       raftAppliedIndex: Number(res.raftAppliedIndex ?? 0),

@@ -25,7 +25,7 @@ function fakeAPI(members: ClusterMember[], down: Set<number> = new Set(), addErr
     status: async (endpoint: string): Promise<EndpointStatus> => {
       const o = members.findIndex((m) => m.clientURLs[0] === endpoint);
       if (o < 0 || down.has(o)) throw new ClusterClientError(`Status: cannot reach ${endpoint}`, GrpcStatus.UNAVAILABLE, endpoint);
-      return { endpoint, memberId: members[o]!.id, leaderId: leader, raftIndex: 10, raftAppliedIndex: 10, raftTerm: 2, isLearner: false, version: '3.4', errors: [], dbSize: 1 };
+      return { endpoint, memberId: members[o]!.id, clusterId: '7', leaderId: leader, raftIndex: 10, raftAppliedIndex: 10, raftTerm: 2, isLearner: false, version: '3.4', errors: [], dbSize: 1 };
     },
   };
 }
