@@ -6,3 +6,4 @@ export * from './secrets.js';
 export * from './user-secrets.js';
 export * from './pod.js';
 export * from './client.js';
+export * from './hash.js';

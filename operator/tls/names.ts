@@ -97,3 +97,13 @@ export function secretText(secret: Secret | undefined, key: string): string | un
   const text = Buffer.from(b64, 'base64').toString('utf8');
   return text.length > 0 ? text : undefined;
 }
+
+/**
+ * The Secret whose certificate the operator presents to the cluster: the
+ * client Secret, else (user-supplied Secrets without one) the server Secret,
+ * which members also present when they dial each other's client port.
+ */
+export function operatorClientSecretName(cluster: KVCluster): string | undefined {
+  const names = tlsSecretNames(cluster);
+  return names && (names.client ?? names.server);
+}

@@ -9,7 +9,9 @@ import {
   isSignedBy,
   parseCertificate,
   desiredTLSSecrets,
+  operatorClientSecretName,
   operatorClientTLS,
+  tlsContentHash,
   tlsPodSettings,
   type KeyPair,
   type Secret,
@@ -318,5 +320,23 @@ describe('operatorClientTLS', () => {
     assert.throws(() => operatorClientTLS(client), /Secret prod\/c lacks ca\.crt/);
     const tls = operatorClientTLS(client, { metadata: { name: 'ca' }, data: { 'ca.crt': b64('CA') } });
     assert.equal(tls.ca.toString(), 'CA');
+  });
+});
+
+describe('operatorClientSecretName and tlsContentHash', () => {
+  test('the operator uses the client Secret, else the user server Secret, and none without TLS', () => {
+    assert.equal(operatorClientSecretName(cluster()), 'demo-client-tls');
+    assert.equal(operatorClientSecretName(cluster({ mode: 'Secrets', serverSecretName: 's', peerSecretName: 'p', clientSecretName: 'c' })), 'c');
+    assert.equal(operatorClientSecretName(cluster({ mode: 'Secrets', serverSecretName: 's', peerSecretName: 'p' })), 's');
+    assert.equal(operatorClientSecretName(cluster({ mode: 'Disabled' })), undefined);
+  });
+
+  test('the hash changes when a certificate is renewed, not when nothing changed', async () => {
+    const first = await desiredTLSSecrets(cluster(), new Map(), NOW);
+    const same = await desiredTLSSecrets(cluster(), byName(first.secrets), NOW);
+    assert.equal(tlsContentHash(same.secrets), tlsContentHash(first.secrets));
+    assert.equal(tlsContentHash([...first.secrets].reverse()), tlsContentHash(first.secrets));
+    const renewed = await desiredTLSSecrets(cluster(), byName(first.secrets), new Date(NOW.getTime() + 340 * DAY));
+    assert.notEqual(tlsContentHash(renewed.secrets), tlsContentHash(first.secrets));
   });
 });
