@@ -260,12 +260,17 @@ export class RaftNode {
         // applied after this persist. Others must persist before answering.
         const sendFirst = this.raw.raft.role === Role.Leader;
         if (sendFirst) this.opts.transport.send(rd.messages);
-        await this.persist(rd);
+        const persisting = this.persist(rd);
+        // Committed entries this member had already made durable (before this
+        // Ready's first new entry) are applied while the write is in flight,
+        // so their clients need not wait for an fsync that is not theirs.
+        const early = this.alreadyDurable(rd);
+        if (early > 0) this.applyEntries(rd.committedEntries.slice(0, early));
+        await persisting;
         const persisted = performance.now();
         if (this.stopped) return;
         if (!sendFirst) this.opts.transport.send(rd.messages);
-        this.countAppliedBytes(rd.committedEntries);
-        this.applyReady(rd);
+        this.applyReady(rd, early);
         this.raw.advance(rd);
         this.serveReads();
         const took = performance.now() - started;
@@ -328,7 +333,23 @@ export class RaftNode {
     if (rd.hardState || rd.entries.length > 0) await this.opts.storage.save(rd.hardState, rd.entries);
   }
 
-  private applyReady(rd: Ready): void {
+  /** How many of the Ready's committed entries were durable here before it (0 when it changes leader or installs a snapshot). */
+  private alreadyDurable(rd: Ready): number {
+    if (rd.snapshot || rd.softState || rd.committedEntries.length === 0) return 0;
+    const firstNew = rd.entries.length > 0 ? rd.entries[0]!.index : Infinity;
+    let n = 0;
+    while (n < rd.committedEntries.length && rd.committedEntries[n]!.index < firstNew) n++;
+    return n;
+  }
+
+  private applyEntries(entries: Entry[]): void {
+    this.countAppliedBytes(entries);
+    this.opts.app.apply(entries);
+    this.appliedIndex = entries[entries.length - 1]!.index;
+  }
+
+  /** Applies the Ready after its write is durable; the first `appliedEarly` committed entries already were. */
+  private applyReady(rd: Ready, appliedEarly = 0): void {
     if (rd.softState) this.opts.app.leaderChanged?.(rd.softState);
     if (rd.softState && rd.softState.lead !== 0 && this.leaderWaiters.size > 0) {
       for (const w of this.leaderWaiters) w.resolve();
@@ -340,9 +361,8 @@ export class RaftNode {
       this.snapshotIndex = rd.snapshot.meta.index;
       this.confState = rd.snapshot.meta.conf;
     }
-    if (rd.committedEntries.length > 0) {
-      this.opts.app.apply(rd.committedEntries);
-      this.appliedIndex = rd.committedEntries[rd.committedEntries.length - 1]!.index;
+    if (rd.committedEntries.length > appliedEarly) {
+      this.applyEntries(appliedEarly > 0 ? rd.committedEntries.slice(appliedEarly) : rd.committedEntries);
     }
     for (const rs of rd.readStates) {
       const key = contextKey(rs.context);
