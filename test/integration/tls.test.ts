@@ -1,5 +1,5 @@
 // A 3-member Kvorum cluster with client and peer TLS, both requiring client
-// certificates, using certificates made by the operator's TLS module, driven
+// certificates, using the Secrets the operator's TLS module makes, driven
 // by the real etcdctl: reads and writes, member list and status, a learner
 // added through a follower (forwarded to the https leader), refusals of
 // clients without a certificate or with one from another CA, the JSON
@@ -12,11 +12,10 @@ import { tmpdir } from 'node:os';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { ProcessCluster, hasEtcdctl, hostPort, type ClusterTls, type ProcessMember } from './process-cluster.js';
-import { generateCA, issueCertificate } from '../../operator/tls/certs.js';
+import { desiredTLSSecrets, generateCA, issueCertificate } from '../../operator/tls/index.js';
+import type { KVCluster } from '../../operator/api/index.js';
 
 const skip = hasEtcdctl() ? false : 'etcdctl is not installed (Debian package etcd-client; .ci/run installs it)';
-
-const LOOPBACK = { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] };
 
 interface Files {
   tls: ClusterTls;
@@ -26,28 +25,32 @@ interface Files {
   foreignCaFile: string;
 }
 
+/**
+ * Files from the Secrets the operator would create for a KVCluster (its
+ * server and peer certificates also cover localhost and 127.0.0.1), plus a
+ * client certificate from a CA the cluster does not trust.
+ */
 async function writeCertificates(dir: string): Promise<Files> {
   mkdirSync(dir, { recursive: true });
-  const ca = await generateCA('kvorum-it-ca', 30);
-  const server = await issueCertificate(ca, { commonName: 'it-server', ...LOOPBACK, usage: 'peer', validityDays: 30 });
-  const peer = await issueCertificate(ca, { commonName: 'it-peer', ...LOOPBACK, usage: 'peer', validityDays: 30 });
-  const client = await issueCertificate(ca, { commonName: 'root', usage: 'client', validityDays: 30 });
-  const otherCA = await generateCA('someone-else', 30);
-  const foreign = await issueCertificate(otherCA, { commonName: 'root', usage: 'client', validityDays: 30 });
+  const kvc: KVCluster = { apiVersion: 'kvorum.io/v1alpha1', kind: 'KVCluster', metadata: { name: 'it', namespace: 'default', uid: 'it-uid' }, spec: {} };
+  const secrets = new Map((await desiredTLSSecrets(kvc, new Map())).secrets.map((s) => [s.metadata.name, s]));
   const file = (name: string, text: string): string => {
     const path = join(dir, name);
     writeFileSync(path, text, { mode: 0o600 });
     return path;
   };
+  const fromSecret = (secret: string, key: string, name: string): string => file(name, Buffer.from(secrets.get(secret)!.data![key]!, 'base64').toString('utf8'));
+  const otherCA = await generateCA('someone-else', 30);
+  const foreign = await issueCertificate(otherCA, { commonName: 'root', usage: 'client', validityDays: 30 });
   return {
     tls: {
-      caFile: file('ca.crt', ca.cert),
-      serverCertFile: file('server.crt', server.cert),
-      serverKeyFile: file('server.key', server.key),
-      peerCertFile: file('peer.crt', peer.cert),
-      peerKeyFile: file('peer.key', peer.key),
-      clientCertFile: file('client.crt', client.cert),
-      clientKeyFile: file('client.key', client.key),
+      caFile: fromSecret('it-server-tls', 'ca.crt', 'ca.crt'),
+      serverCertFile: fromSecret('it-server-tls', 'tls.crt', 'server.crt'),
+      serverKeyFile: fromSecret('it-server-tls', 'tls.key', 'server.key'),
+      peerCertFile: fromSecret('it-peer-tls', 'tls.crt', 'peer.crt'),
+      peerKeyFile: fromSecret('it-peer-tls', 'tls.key', 'peer.key'),
+      clientCertFile: fromSecret('it-client-tls', 'tls.crt', 'client.crt'),
+      clientKeyFile: fromSecret('it-client-tls', 'tls.key', 'client.key'),
       clientCertAuth: true,
       peerClientCertAuth: true,
     },
