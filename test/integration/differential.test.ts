@@ -57,7 +57,9 @@ export function mask(text: string): string {
   return text
     .replace(/"(cluster_id|member_id|ID|id|leader)":\s*"?\d+"?/g, '"$1":<ID>')
     .replace(/"raft_term":\s*\d+/g, '"raft_term":<TERM>')
-    .replace(/\b[0-9a-f]{12,16}\b/g, '<ID>')
+    // Kvorum's IDs are 52-bit, so printed without leading zeros they can be
+    // shorter than etcd's; the script's own 8-digit lease ID stays visible.
+    .replace(/\b[0-9a-f]{9,16}\b/g, '<ID>')
     .replace(/\b(cluster|Member|lease)\s+<ID>/g, '$1 <ID>')
     .replace(/127\.0\.0\.1:\d+/g, '<ADDR>')
     .replace(/\b(m\d|default)\b/g, '<NAME>')
