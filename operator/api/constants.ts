@@ -80,6 +80,8 @@ export const ANNOTATIONS = {
   targetVersion: `${GROUP}/target-version`,
   /** Hash of the spec fields that require a rolling restart when they change. */
   configHash: `${GROUP}/config-hash`,
+  /** Hash of the TLS material members mount: members read it at start, so renewed certificates roll the pods. */
+  tlsHash: `${GROUP}/tls-hash`,
   /** Set by a user to pause reconciling of a cluster ("true"). */
   paused: `${GROUP}/paused`,
 } as const;

@@ -82,6 +82,8 @@ export interface StatefulSetOptions {
   /** Repository of the member image when the cluster has no spec.image. */
   nodeImageRepository?: string;
   tls: PodTLSSettings;
+  /** tlsContentHash of the Secrets the members mount (absent without TLS). */
+  tlsHash?: string;
   /** StatefulSet replicas; differs from spec.replicas while membership changes are in progress. */
   replicas: number;
 }
@@ -153,7 +155,11 @@ export function buildStatefulSet(cluster: KVCluster, opts: StatefulSetOptions): 
       template: {
         metadata: {
           labels: podLabels,
-          annotations: { ...pt.annotations, [ANNOTATIONS.targetVersion]: spec.version ?? '' },
+          annotations: {
+            ...pt.annotations,
+            [ANNOTATIONS.targetVersion]: spec.version ?? '',
+            ...(opts.tlsHash && { [ANNOTATIONS.tlsHash]: opts.tlsHash }),
+          },
         },
         spec: {
           containers: [container],

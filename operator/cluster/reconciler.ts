@@ -20,7 +20,7 @@ import { RESOURCES } from '../kube/resources.js';
 import { ClusterClient, type ClusterMember } from '../membership/client.js';
 import type { ReconcileResult } from '../runtime/controller.js';
 import type { OperatorMetrics } from '../runtime/metrics.js';
-import { desiredTLSSecrets, operatorClientTLS, tlsPodSettings, tlsSecretNames, type ClientTLS, type Secret } from '../tls/index.js';
+import { desiredTLSSecrets, operatorClientSecretName, operatorClientTLS, tlsContentHash, tlsPodSettings, tlsSecretNames, type ClientTLS, type Secret } from '../tls/index.js';
 import { CONFIG_KEYS, buildClientService, buildConfigMap, buildPeerService, buildPodDisruptionBudget, buildStatefulSet, type InitialClusterState } from './builders.js';
 import type { MembershipResult } from '../membership/reconcile.js';
 import type { MembershipRunner } from './membership-port.js';
@@ -139,7 +139,7 @@ export class ClusterReconciler {
     // apply from a stale copy would undo them.
     const existingSts = await client.get<StatefulSet>(RESOURCES.statefulSet, ns, names.statefulSet);
     const stsReplicas = existingSts?.spec?.replicas ?? desiredReplicas;
-    const sts = await client.apply<StatefulSet>(RESOURCES.statefulSet, buildStatefulSet(cluster, { nodeImageRepository: this.deps.options.nodeImageRepository, tls: podTLS, replicas: stsReplicas }));
+    const sts = await client.apply<StatefulSet>(RESOURCES.statefulSet, buildStatefulSet(cluster, { nodeImageRepository: this.deps.options.nodeImageRepository, tls: podTLS, ...(tls.hash && { tlsHash: tls.hash }), replicas: stsReplicas }));
     if (!existingSts) await this.event(stored, 'Normal', 'Created', `created StatefulSet ${names.statefulSet} with ${stsReplicas} members`);
 
     // 2. What the cluster says about itself.
@@ -250,7 +250,7 @@ export class ClusterReconciler {
     return settled ? idle : busy;
   }
 
-  private async ensureTLS(cluster: KVCluster, log: Logger): Promise<{ error?: { reason: string; message: string }; clientTLS?: ClientTLS }> {
+  private async ensureTLS(cluster: KVCluster, log: Logger): Promise<{ error?: { reason: string; message: string }; clientTLS?: ClientTLS; hash?: string }> {
     const names = tlsSecretNames(cluster);
     if (!names) return {};
     const ns = clusterNs(cluster);
@@ -270,10 +270,14 @@ export class ClusterReconciler {
       existing.set(s.metadata.name ?? '', applied as Secret);
     }
     for (const issued of result.issued) await this.event(cluster, 'Normal', 'CertificateIssued', `issued Secret ${issued.secret} (${issued.reason})`);
-    if (!names.client) return {};
-    const clientSecret = existing.get(names.client);
-    if (!clientSecret) return { error: { reason: 'TLSSecretMissing', message: `client Secret ${ns}/${names.client} not found` } };
-    return { clientTLS: operatorClientTLS(clientSecret, names.ca ? existing.get(names.ca) : undefined) };
+    const mounted = [names.server, names.peer].map((n) => existing.get(n)).filter((x): x is Secret => !!x);
+    const hash = tlsContentHash(mounted);
+    // Without a client Secret of their own, users' server certificates serve as the operator's client identity.
+    const clientName = operatorClientSecretName(cluster);
+    if (!clientName) return { hash };
+    const clientSecret = existing.get(clientName);
+    if (!clientSecret) return { error: { reason: 'TLSSecretMissing', message: `client Secret ${ns}/${clientName} not found` } };
+    return { clientTLS: operatorClientTLS(clientSecret, names.ca ? existing.get(names.ca) : undefined), hash };
   }
 
   private endpointFor(cluster: KVCluster, scheme: Scheme, member: string, pods: Pod[]): string | undefined {

@@ -134,3 +134,12 @@ test('ordinalOf reads member pod names only', () => {
   assert.equal(ordinalOf('kv', 'kv-peer'), undefined);
   assert.equal(ordinalOf('kv', 'kvx-1'), undefined);
 });
+
+test('the TLS content hash is a pod-template annotation, so renewed certificates restart members', () => {
+  const c = cluster({ replicas: 3 });
+  const annotations = (hash?: string) =>
+    (buildStatefulSet(c, { tls: tlsPodSettings(c), replicas: 3, ...(hash && { tlsHash: hash }) }) as Any).spec.template.metadata.annotations;
+  assert.equal(annotations('abc123')['kvorum.io/tls-hash'], 'abc123');
+  assert.notDeepEqual(annotations('abc123'), annotations('def456'));
+  assert.equal(annotations()['kvorum.io/tls-hash'], undefined);
+});
