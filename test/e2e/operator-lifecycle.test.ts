@@ -8,16 +8,17 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { dump as toYaml } from 'js-yaml';
-import type { KubeClient, KubeObject } from './kube/client.js';
+import type { KubeClient, KubeList, KubeObject } from './kube/client.js';
 import { repoRoot } from './env/config.js';
 import { runEtcdctlPod } from './operator/etcdctl-pod.js';
-import { installOperator, operatorLogs, uninstallOperator, waitOperatorReady, type OperatorInstall } from './operator/install.js';
-import { kvcPath, waitAvailable } from './operator/kvcluster.js';
+import { installOperator, operatorLogs, operatorPods, podOfHolder, readLease, uninstallOperator, waitOperatorReady, type OperatorInstall } from './operator/install.js';
+import { condition, kvcPath, summary, waitAvailable } from './operator/kvcluster.js';
 import { controllerUid, ownedObjects } from './operator/owned.js';
 import { createNamespace, deleteNamespace, eventually, kubeClient, kubectl, note } from './operator/util.js';
 
 const NAME = 'example'; // from manifests/examples/minimal.yaml
 const SMALL = 'ephemeral';
+const BROKEN = 'broken';
 
 describe('install with helm, run the minimal example, delete it', () => {
   let kube: KubeClient;
@@ -36,7 +37,7 @@ describe('install with helm, run the minimal example, delete it', () => {
   });
 
   after(async () => {
-    for (const c of [NAME, SMALL]) await kube.delete(kvcPath(ns, c)).catch(() => false);
+    for (const c of [NAME, SMALL, BROKEN]) await kube.delete(kvcPath(ns, c)).catch(() => false);
     await eventually('KVClusters gone', 60_000, async () => (await kube.find(kvcPath(ns, NAME))) === undefined && (await kube.find(kvcPath(ns, SMALL))) === undefined).catch(() => undefined);
     if (op) await uninstallOperator(op);
     await deleteNamespace(kube, ns);
@@ -133,6 +134,56 @@ describe('install with helm, run the minimal example, delete it', () => {
     assert.notEqual(anon.exitCode, 0, `without a client certificate: ${anon.log}`);
     const plain = await runEtcdctlPod(kube, { namespace: ns, endpoint: `http://${NAME}-client.${ns}.svc:2379`, script: '$ETCDCTL get e2e/greeting' });
     assert.notEqual(plain.exitCode, 0, `plain text: ${plain.log}`);
+  });
+
+  test('Events tell the story and the active operator exports metrics', async () => {
+    assert.ok(op);
+    const sel = encodeURIComponent(`involvedObject.kind=KVCluster,involvedObject.name=${NAME}`);
+    const events = await kube.get<KubeList>(`/api/v1/namespaces/${ns}/events?fieldSelector=${sel}`);
+    const reasons = new Set(events.items.map((e) => e.reason as string));
+    for (const r of ['Created', 'Available']) assert.ok(reasons.has(r), `Event ${r} in [${[...reasons].join(', ')}]`);
+
+    const pods = await operatorPods(kube, op);
+    const lease = await readLease(kube, op);
+    const scrape = async (p: KubeObject): Promise<string> => (await fetch(`http://${p.status.podIP}:8080/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+    const active = podOfHolder(pods, lease?.holder);
+    assert.ok(active, `holder ${lease?.holder}`);
+    const text = await scrape(active);
+    const value = (name: string, labels = ''): number | undefined => {
+      const line = text.split('\n').find((l) => l.startsWith(name) && l.includes(labels) && !l.startsWith('#'));
+      return line === undefined ? undefined : Number(line.trim().split(/\s+/).pop());
+    };
+    assert.equal(value('kvorum_operator_is_leader'), 1);
+    assert.ok((value('kvorum_operator_reconcile_total') ?? 0) > 0, 'reconciles counted');
+    assert.equal(value('kvorum_cluster_members', `kvcluster="${NAME}"`), 3);
+    assert.equal(value('kvorum_cluster_quorum', `kvcluster="${NAME}"`), 1);
+    for (const standby of pods.filter((p) => p !== active)) {
+      const t = await scrape(standby);
+      assert.match(t, /^kvorum_operator_is_leader(\{[^}]*\})? 0$/m, `${standby.metadata.name} reports it is not the leader`);
+    }
+  });
+
+  test('a cluster whose pods cannot start is reported Degraded with the reason', async () => {
+    const broken: KubeObject = { apiVersion: 'kvorum.io/v1alpha1', kind: 'KVCluster', metadata: { name: BROKEN }, spec: { replicas: 1, image: 'registry.invalid/no-such-image:1' } };
+    const r = await kubectl(['apply', '-n', ns, '-f', '-'], toYaml(broken));
+    assert.equal(r.code, 0, r.err);
+    let last: KubeObject | undefined;
+    const degraded = await eventually(
+      'Degraded=True on the broken cluster',
+      120_000,
+      async () => {
+        const kvc = await kube.get(kvcPath(ns, BROKEN));
+        last = kvc;
+        const c = condition(kvc, 'Degraded');
+        return c?.status === 'True' && c;
+      },
+      () => summary(last),
+      2000,
+    );
+    note(`Degraded: ${degraded.reason}: ${degraded.message}`);
+    assert.match(`${degraded.reason} ${degraded.message}`, /ErrImagePull|ImagePull|image/i);
+    assert.notEqual(condition(last!, 'Available')?.status, 'True');
+    await kube.delete(kvcPath(ns, BROKEN));
   });
 
   test('kubectl get kvc shows Replicas, Ready, Leader, Version, Phase and Age', async () => {

@@ -2,7 +2,7 @@
 // process kubelet runs any `.../kvorum:*` image as the repository's
 // bin/kvorum, so the chart's default image works unchanged.
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KubeClient, KubeList, KubeObject } from '../kube/client.js';
 import { paths, repoRoot } from '../env/config.js';
@@ -31,6 +31,8 @@ export interface InstallOptions {
  * upgrade would, so a rerun tests the current schema.
  */
 export async function installOperator(kube: KubeClient, namespace: string, opts: InstallOptions = {}): Promise<OperatorInstall> {
+  // The pods run bin/kvorum, i.e. the compiled dist/ (npm run test:e2e compiles only the e2e tree).
+  if (!existsSync(join(repoRoot, 'dist', 'bin', 'main.js'))) throw new Error('dist/bin/main.js is missing: run `npm run build` before the operator e2e tests');
   if (await kube.find('/apis/apiextensions.k8s.io/v1/customresourcedefinitions/kvclusters.kvorum.io')) {
     const r = await kubectl(['apply', '--server-side', '--force-conflicts', '-f', join(chartDir, 'crds')]);
     if (r.code !== 0) throw new Error(`refreshing the CRDs failed: ${r.err}`);
