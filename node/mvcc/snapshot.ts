@@ -49,6 +49,13 @@ export interface SnapshotView extends SnapshotContent {
   recordCounts: ArrayLike<number>;
   /** The newest change log revision at capture time. */
   lastRevision: number;
+  /** Roughly how many bytes the encoding takes, to size its buffer once. */
+  sizeHint?: number;
+  /**
+   * Bytes placed before the encoding in the same buffer (outside its
+   * checksum), so a container format can wrap it without copying it.
+   */
+  prefix?: Uint8Array;
 }
 
 /** The whole encoding at once (tests, maintenance snapshots of a quiet store). */
@@ -69,14 +76,15 @@ const CLOCK_CHECK_EVERY = 512;
  * rewrite records in place.
  */
 export class SnapshotEncoder {
-  private readonly out = new ByteWriter();
+  private readonly out: ByteWriter;
   private readonly ordinals = new Map<History, number>();
   private nextKey = 0;
   private nextRevision: number;
   private logHeaderWritten = false;
 
   constructor(private readonly view: SnapshotView) {
-    const out = this.out;
+    const out = (this.out = new ByteWriter((view.sizeHint ?? 0) + (view.prefix?.length ?? 0)));
+    if (view.prefix) out.prefix(view.prefix);
     out.latin1(MAGIC);
     out.uint(FORMAT_VERSION);
     out.uint(view.appliedIndex);
@@ -195,8 +203,14 @@ export function decodeSnapshot(bytes: Uint8Array): SnapshotContent {
 
 /** An append-only byte buffer that grows by doubling. */
 class ByteWriter {
-  private buf = Buffer.allocUnsafe(4096);
+  private buf: Buffer;
   private length = 0;
+  /** Where the checksummed part starts (after a prefix). */
+  private start = 0;
+
+  constructor(sizeHint = 4096) {
+    this.buf = Buffer.allocUnsafe(Math.max(4096, Math.ceil(sizeHint)));
+  }
 
   uint(n: number): void {
     if (!Number.isSafeInteger(n) || n < 0) throw new Error(`snapshot: cannot encode ${n} as unsigned`);
@@ -224,14 +238,22 @@ class ByteWriter {
     this.length += this.buf.write(s, this.length, 'latin1');
   }
 
+  /** Bytes before everything else, outside the checksum; only before the first write. */
+  prefix(bytes: Uint8Array): void {
+    if (this.length !== 0) throw new Error('snapshot: a prefix must come first');
+    this.reserve(bytes.length);
+    this.buf.set(bytes, 0);
+    this.length = this.start = bytes.length;
+  }
+
+  /** The prefix and the encoding with its checksum, in one buffer. */
   finishWithChecksum(): Uint8Array {
-    const checksum = crc32(this.buf.subarray(0, this.length));
+    const checksum = crc32(this.buf.subarray(this.start, this.length));
     this.reserve(4);
     this.buf.writeUInt32BE(checksum, this.length);
     this.length += 4;
-    const out = new Uint8Array(this.length);
-    out.set(this.buf.subarray(0, this.length));
-    return out;
+    // A view, not a copy: the buffer was sized close to the encoding's length.
+    return new Uint8Array(this.buf.buffer, this.buf.byteOffset, this.length);
   }
 
   private reserve(extra: number): void {

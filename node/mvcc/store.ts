@@ -273,9 +273,10 @@ export class MvccStore {
    * Captures the state now (one pass over the index, no copies of keys or
    * values) and returns an encoder that produces the same bytes snapshot()
    * would have, a slice per call, while the store keeps applying writes.
-   * A compaction or restore in between makes the encoder throw.
+   * A compaction or restore in between makes the encoder throw. `prefix`
+   * goes before the encoding in the same buffer (see SnapshotView).
    */
-  snapshotEncoder(): { encodeUntil(deadline: number): Uint8Array | undefined } {
+  snapshotEncoder(prefix?: Uint8Array): { encodeUntil(deadline: number): Uint8Array | undefined } {
     const histories: History[] = [];
     this.index.forEach((h) => histories.push(h));
     const recordCounts = new Uint32Array(histories.length);
@@ -289,6 +290,10 @@ export class MvccStore {
       changeLog: this.changeLog,
       recordCounts,
       lastRevision: this.changeLog.lastRevision,
+      // Keys' and values' bytes (sizeBytes counts 48 more per record), a few
+      // varints per record, and a couple of bytes per logged revision.
+      ...(prefix && { prefix }),
+      sizeHint: this.index.sizeBytes - 40 * this.index.recordCount + 3 * (this.changeLog.lastRevision - this.changeLog.firstRevision) + 4096,
     });
     const generation = this.rewrites;
     return {

@@ -4,7 +4,7 @@
 // member that proposed them once the entry applies; linearizable reads wait
 // for a ReadIndex barrier; serializable reads are served from local state.
 import { randomInt } from 'node:crypto';
-import { deserialize, serialize } from 'node:v8';
+import { deserialize } from 'node:v8';
 import type { Logger } from 'pino';
 import { MvccStore } from '../mvcc/store.js';
 import { WatchHub } from '../mvcc/watch.js';
@@ -103,15 +103,34 @@ const MAX_PENDING_REQUESTS = 20_000;
 /** How long one slice of snapshot encoding may hold the event loop. */
 const SNAPSHOT_SLICE_MS = 8;
 
+/**
+ * Server snapshot layout: "KVSS", u32 (big-endian) length of a JSON header
+ * holding the membership table and alarms, the header, then the MVCC
+ * snapshot. The MVCC bytes are encoded straight after the header in one
+ * buffer, so a snapshot as large as the store is never copied. Snapshots
+ * from before this layout (a V8-serialized object) are still read.
+ */
+const SERVER_SNAPSHOT_MAGIC = 'KVSS';
+
+function serverSnapshotHeader(membership: Membership, alarms: Iterable<string>): Uint8Array {
+  const json = Buffer.from(JSON.stringify({ membership: membership.toJSON(), alarms: [...alarms] }), 'utf8');
+  const head = Buffer.alloc(8 + json.length);
+  head.write(SERVER_SNAPSHOT_MAGIC, 0, 'latin1');
+  head.writeUInt32BE(json.length, 4);
+  json.copy(head, 8);
+  return head;
+}
+
 export function encodeServerSnapshot(store: MvccStore, membership: Membership, alarms: Iterable<string>): Uint8Array {
-  const payload: SnapshotPayload = { mvcc: store.snapshot(), membership: membership.toJSON(), alarms: [...alarms] };
-  return serialize(payload);
+  const bytes = store.snapshotEncoder(serverSnapshotHeader(membership, alarms)).encodeUntil(Infinity);
+  if (bytes === undefined) throw new Error('snapshot: encoder stopped before its deadline');
+  return bytes;
 }
 
 export function decodeServerSnapshot(data: Uint8Array): SnapshotPayload {
   let payload: unknown;
   try {
-    payload = deserialize(data);
+    payload = isFramedServerSnapshot(data) ? decodeFramed(data) : deserialize(data);
   } catch (err) {
     throw new Error(`server snapshot is malformed: ${(err as Error).message}`, { cause: err });
   }
@@ -120,6 +139,18 @@ export function decodeServerSnapshot(data: Uint8Array): SnapshotPayload {
     throw new Error('server snapshot is malformed: expected mvcc bytes, a membership table and alarms');
   }
   return p as SnapshotPayload;
+}
+
+function isFramedServerSnapshot(data: Uint8Array): boolean {
+  return data.length >= 8 && Buffer.from(data.buffer, data.byteOffset, 4).toString('latin1') === SERVER_SNAPSHOT_MAGIC;
+}
+
+function decodeFramed(data: Uint8Array): unknown {
+  const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const length = buf.readUInt32BE(4);
+  if (8 + length > buf.length) throw new Error('header runs past the end');
+  const head = JSON.parse(buf.toString('utf8', 8, 8 + length)) as Record<string, unknown>;
+  return { ...head, mvcc: data.subarray(8 + length) };
 }
 
 export class EtcdServer {
@@ -655,12 +686,10 @@ export class EtcdServer {
    * few milliseconds between which the event loop serves clients and peers.
    */
   async snapshotData(): Promise<Uint8Array> {
-    const membership = this.membership.toJSON();
-    const alarms = [...this.alarms];
-    const encoder = this.store.snapshotEncoder();
+    const encoder = this.store.snapshotEncoder(serverSnapshotHeader(this.membership, this.alarms));
     for (;;) {
-      const mvcc = encoder.encodeUntil(performance.now() + SNAPSHOT_SLICE_MS);
-      if (mvcc !== undefined) return serialize({ mvcc, membership, alarms } satisfies SnapshotPayload);
+      const bytes = encoder.encodeUntil(performance.now() + SNAPSHOT_SLICE_MS);
+      if (bytes !== undefined) return bytes;
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }

@@ -77,7 +77,8 @@ export class DiskStorage implements LogStorage {
       const orphans = await snapshots.removeNewerThan(state.snapshot.index);
       if (orphans.length > 0) logger.info({ files: orphans }, 'storage: removed snapshot files the WAL never recorded');
       const log = new LogCache(state.snapshot, state.entries);
-      return new DiskStorage(wal, snapshots, log, state.hardState, snap, created);
+      const kept = snap.meta.index === 0 ? snap : fileBacked(snapshots, snap.meta, snap.data);
+      return new DiskStorage(wal, snapshots, log, state.hardState, kept, created);
     } catch (err) {
       await wal.close();
       throw err;
@@ -153,7 +154,7 @@ export class DiskStorage implements LogStorage {
       // Our own snapshot leaves the log alone until compact(); a leader's
       // snapshot that the log does not match replaces the log.
       if (this.log.termAt(snapshot.meta.index) !== snapshot.meta.term) this.log.applySnapshot(snapshot.meta);
-      this.snap = snapshot;
+      this.snap = fileBacked(this.snapshots, snapshot.meta);
       return { durable };
     });
   }
@@ -208,6 +209,24 @@ export class DiskStorage implements LogStorage {
     this.orderedTail = queued.catch(() => undefined);
     return queued.then((q) => q.durable);
   }
+}
+
+/**
+ * A snapshot whose data stays in its file: a whole-state snapshot is as big
+ * as the store, and holding it in memory between the rare reads (a follower
+ * that needs it, the restore at start) would nearly double a member's memory.
+ * `first` (the data just loaded at open) serves the first read only.
+ */
+function fileBacked(store: SnapshotStore, meta: Snapshot['meta'], first?: Uint8Array): Snapshot {
+  let pending = first;
+  return {
+    meta,
+    get data(): Uint8Array {
+      const data = pending ?? store.loadSync(meta.index, meta.term).data;
+      pending = undefined;
+      return data;
+    },
+  };
 }
 
 async function loadSnapshotAt(snapshots: SnapshotStore, index: number, term: number): Promise<Snapshot> {

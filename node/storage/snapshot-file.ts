@@ -11,6 +11,7 @@
 // Files are named `<index>-<term>.snap` in 16 hex digits, so a listing sorts
 // by index.
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readU64, writeU64 } from './binary.js';
@@ -93,7 +94,8 @@ export function decodeSnapshotFile(bytes: Buffer, file: string): Snapshot {
   const data = bytes.subarray(HEADER_BYTES + metaLength);
   const stored = bytes.subarray(DIGEST_OFFSET, HEADER_BYTES);
   if (!digestOf(bytes, meta, data).equals(stored)) throw new SnapshotCorruptionError(file, 'SHA-256 checksum mismatch');
-  return { meta: parseMeta(meta, file), data: new Uint8Array(data) };
+  // A view, not a copy: the file's bytes are ours, and a copy would double a large snapshot's memory.
+  return { meta: parseMeta(meta, file), data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
 }
 
 /** A directory of snapshot files. */
@@ -144,6 +146,22 @@ export class SnapshotStore {
     let bytes: Buffer;
     try {
       bytes = await readFile(join(this.dir, file));
+    } catch (err) {
+      throw new SnapshotCorruptionError(join(this.dir, file), `cannot read: ${(err as Error).message}`);
+    }
+    return this.verified(bytes, { file, index, term });
+  }
+
+  /**
+   * Loads and verifies the snapshot at (index, term) synchronously: for the
+   * rare moments the Raft core reads a snapshot's data (sending it to a
+   * follower), so it need not stay in memory the rest of the time.
+   */
+  loadSync(index: number, term: number): Snapshot {
+    const file = snapshotFileName(index, term);
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(join(this.dir, file));
     } catch (err) {
       throw new SnapshotCorruptionError(join(this.dir, file), `cannot read: ${(err as Error).message}`);
     }

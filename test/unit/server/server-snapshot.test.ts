@@ -1,0 +1,43 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { serialize } from 'node:v8';
+import { MvccStore } from '../../../node/mvcc/index.js';
+import { Membership } from '../../../node/server/membership.js';
+import { decodeServerSnapshot, encodeServerSnapshot } from '../../../node/server/etcd-server.js';
+
+const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+function fixture(): { store: MvccStore; membership: Membership } {
+  const store = new MvccStore();
+  for (let i = 0; i < 50; i++) store.apply(i + 1, { put: { key: bytes(`k${i % 10}`), value: bytes(`v${i}`) } });
+  const membership = new Membership();
+  membership.add({ id: 7, name: 'm7', peerUrls: ['http://127.0.0.1:2380'], clientUrls: [], isLearner: false });
+  return { store, membership };
+}
+
+describe('server snapshot encoding', () => {
+  it('frames the MVCC snapshot after a JSON header without changing its bytes', () => {
+    const { store, membership } = fixture();
+    const data = encodeServerSnapshot(store, membership, ['7:NOSPACE']);
+    assert.equal(Buffer.from(data.subarray(0, 4)).toString('latin1'), 'KVSS');
+    const decoded = decodeServerSnapshot(data);
+    assert.deepEqual(decoded.mvcc, store.snapshot());
+    assert.deepEqual(decoded.alarms, ['7:NOSPACE']);
+    assert.deepEqual(decoded.membership, membership.toJSON());
+    assert.equal(MvccStore.restore(decoded.mvcc).revision, store.revision);
+  });
+
+  it('still reads snapshots written in the earlier V8-serialized layout', () => {
+    const { store, membership } = fixture();
+    const old = serialize({ mvcc: store.snapshot(), membership: membership.toJSON(), alarms: [] });
+    const decoded = decodeServerSnapshot(old);
+    assert.deepEqual(decoded.mvcc, store.snapshot());
+    assert.deepEqual(decoded.membership, membership.toJSON());
+  });
+
+  it('refuses a header that runs past the end', () => {
+    const { store, membership } = fixture();
+    const data = encodeServerSnapshot(store, membership, []);
+    assert.throws(() => decodeServerSnapshot(data.subarray(0, 12)), /malformed/);
+  });
+});
