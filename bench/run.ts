@@ -17,18 +17,20 @@ interface Options {
   keep: boolean;
   dataRoot: string;
   checkPerf?: string[];
+  strict: boolean;
 }
 
-const USAGE = `usage: npm run bench -- [--quick] [--only etcd|kvorum] [--check-perf m,l,xl] [--out FILE|-] [--data-root DIR] [--keep]
+const USAGE = `usage: npm run bench -- [--quick] [--only etcd|kvorum] [--check-perf m,l,xl] [--out FILE|-] [--data-root DIR] [--keep] [--strict]
   --quick        small totals, a few seconds per workload (check perf skipped unless --check-perf)
   --only         run one system only
   --check-perf   which etcdctl check perf loads to run (each takes 60 s per system)
   --out          where to write the results (default bench/RESULTS.md; '-' writes nothing)
   --data-root    parent of the temporary data dirs (default: the OS temp dir)
-  --keep         keep data dirs and member logs afterwards`;
+  --keep         keep data dirs and member logs afterwards
+  --strict       exit 1 if a Kvorum step failed or Kvorum could not run (for CI smoke runs)`;
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { quick: false, keep: false, dataRoot: tmpdir() };
+  const o: Options = { quick: false, keep: false, strict: false, dataRoot: tmpdir() };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = (): string => {
@@ -38,6 +40,7 @@ function parseArgs(argv: string[]): Options {
     };
     if (a === '--quick') o.quick = true;
     else if (a === '--keep') o.keep = true;
+    else if (a === '--strict') o.strict = true;
     else if (a === '--out') o.out = value();
     else if (a === '--data-root') o.dataRoot = value();
     else if (a === '--check-perf') o.checkPerf = value().split(',').filter(Boolean);
@@ -178,6 +181,13 @@ async function main(): Promise<number> {
     ].join('\n');
     writeFileSync(out, md);
     progress(`wrote ${out}`);
+  }
+  if (opts.strict) {
+    const failed = [...results.kvorum].filter(([, c]) => !c.ok && !c.skipped).map(([key]) => key);
+    if (unusable || failed.length > 0) {
+      progress(`--strict: ${unusable ? `Kvorum did not run (${unusable})` : `Kvorum steps failed: ${failed.join(', ')}`}`);
+      return 1;
+    }
   }
   return 0;
 }
