@@ -149,12 +149,13 @@ describe('install with helm, run the minimal example, delete it', () => {
     const active = podOfHolder(pods, lease?.holder);
     assert.ok(active, `holder ${lease?.holder}`);
     const text = await scrape(active);
+    // The sum over the series of one metric whose labels include `labels`.
     const value = (name: string, labels = ''): number | undefined => {
-      const line = text.split('\n').find((l) => l.startsWith(name) && l.includes(labels) && !l.startsWith('#'));
-      return line === undefined ? undefined : Number(line.trim().split(/\s+/).pop());
+      const lines = text.split('\n').filter((l) => (l.startsWith(`${name} `) || l.startsWith(`${name}{`)) && l.includes(labels));
+      return lines.length === 0 ? undefined : lines.reduce((sum, l) => sum + Number(l.trim().split(/\s+/).pop()), 0);
     };
     assert.equal(value('kvorum_operator_is_leader'), 1);
-    assert.ok((value('kvorum_operator_reconcile_total') ?? 0) > 0, 'reconciles counted');
+    assert.ok((value('kvorum_operator_reconcile_total', 'result="success"') ?? 0) > 0, 'successful reconciles counted');
     assert.equal(value('kvorum_cluster_members', `kvcluster="${NAME}"`), 3);
     assert.equal(value('kvorum_cluster_quorum', `kvcluster="${NAME}"`), 1);
     for (const standby of pods.filter((p) => p !== active)) {
