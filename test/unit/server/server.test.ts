@@ -2,6 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { InProcessCluster, bytes, text } from './in-process-cluster.js';
 import { ServerError } from '../../../node/server/errors.js';
+import { decodeEntry } from '../../../node/server/entry.js';
+import { EntryType } from '../../../node/raft/types.js';
 
 test('a 3-member cluster on disk: writes through any member, linearizable reads, restart from disk', async (t) => {
   const cluster = new InProcessCluster(3);
@@ -133,4 +135,25 @@ test('snapshots: a member restarts from its snapshot, and one that was down catc
   assert.ok(back.storage.snapshot().meta.index > 0, 'the returning member installed a snapshot');
   assert.equal(back.server.store.revision, leader.server.store.revision);
   assert.deepEqual(back.server.store.hash(), leader.server.store.hash(), 'identical state');
+});
+
+test('the leader answers keep-alives without a log entry and shares them with followers in one batched entry', async (t) => {
+  const cluster = new InProcessCluster(3);
+  t.after(() => cluster.close());
+  await cluster.startAll();
+  const leader = await cluster.waitForLeader();
+  const follower = [...cluster.members.values()].find((m) => m !== leader)!;
+  const grant = await leader.server.leaseGrant(30);
+  const indexBefore = leader.storage.lastIndex();
+  for (let i = 0; i < 20; i++) assert.equal(await leader.server.leaseKeepAlive(grant.id), 30);
+  // The lease check (every 500 ms) proposes one entry for all of them.
+  await new Promise((r) => setTimeout(r, 1300));
+  const kinds = leader.storage
+    .entries(indexBefore + 1, leader.storage.lastIndex() + 1)
+    .filter((e) => e.type === EntryType.Normal && e.data.length > 0)
+    .map((e) => Object.keys(decodeEntry(e.data).request)[0]);
+  assert.equal(kinds.filter((k) => k === 'leaseRenew').length, 0, 'a keep-alive on the leader went through the log');
+  assert.equal(kinds.filter((k) => k === 'leaseRenewBatch').length, 1, `expected one batched renewal, log holds ${kinds.join(',')}`);
+  const ttl = await follower.server.leaseTimeToLive(grant.id, false);
+  assert.ok(ttl.ttl > 27 && ttl.ttl <= 30, `follower TTL ${ttl.ttl}`);
 });
