@@ -47,8 +47,6 @@ export class DiskStorage implements LogStorage {
   /** Work that must reach the WAL before anything submitted later. */
   private orderedTail: Promise<unknown> = Promise.resolve();
   private orderedPending = 0;
-  /** The hard state in memory has a newer commit than the WAL. */
-  private commitUnwritten = false;
 
   private constructor(
     private readonly wal: Wal,
@@ -122,16 +120,6 @@ export class DiskStorage implements LogStorage {
    * disk. Calls reach the WAL in call order, snapshots included.
    */
   save(hardState: HardState | undefined, entries: readonly Entry[]): Promise<void> {
-    // Raft keeps the commit index volatile: a change of it alone needs no
-    // write or fsync of its own (etcd skips the sync too). It is written
-    // with the next entries, and a restart never starts below the snapshot.
-    if (entries.length === 0 && hardState !== undefined && hardState.term === this.hardState.term && hardState.vote === this.hardState.vote) {
-      this.hardState = { ...hardState };
-      this.commitUnwritten = true;
-      return Promise.resolve();
-    }
-    if (hardState === undefined && this.commitUnwritten && entries.length > 0) hardState = this.hardState;
-    this.commitUnwritten = false;
     if (this.orderedPending === 0) return this.queueSave(hardState, entries).durable;
     return this.afterEarlierWork(async () => this.queueSave(hardState, entries));
   }

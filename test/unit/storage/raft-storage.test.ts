@@ -194,22 +194,6 @@ test('concurrent saves are group-committed', async () => {
   });
 });
 
-test('a change of the commit index alone costs no WAL write; it goes out with the next entries', async () => {
-  await withTempDir(async (dir) => {
-    const storage = await DiskStorage.open(dir, options);
-    await storage.save({ term: 1, vote: 1, commit: 0 }, entries(1, 3, 1));
-    const before = storage.walStats().submissions;
-    await storage.save({ term: 1, vote: 1, commit: 2 }, []);
-    assert.equal(storage.walStats().submissions, before, 'commit-only change submitted a write');
-    assert.equal(storage.initialState().hardState.commit, 2);
-    await storage.save(undefined, entries(4, 4, 1));
-    await storage.close();
-    const again = await reopened(dir);
-    assert.deepEqual(again.initialState().hardState, { term: 1, vote: 1, commit: 2 });
-    await again.close();
-  });
-});
-
 test('a restart never reports a commit below the snapshot, even if the last commit record is older', async () => {
   await withTempDir(async (dir) => {
     const storage = await DiskStorage.open(dir, options);
