@@ -128,6 +128,20 @@ export class Progress {
     return true;
   }
 
+  /**
+   * The peer reports that its log ends at `last`, below what it acknowledged:
+   * it lost entries (a disk that dropped synced writes, a tail cut too far).
+   * Probe again from where its log really ends. Lowering match only delays
+   * commitment, so a late copy of such a report costs a resend, never safety.
+   */
+  maybeLostEntries(last: number): boolean {
+    if (last >= this.match) return false;
+    this.match = last;
+    this.resetState(ProgressState.Probe);
+    this.next = last + 1;
+    return true;
+  }
+
   /** Whether sending more appends must wait. */
   isPaused(): boolean {
     switch (this.state) {

@@ -575,8 +575,13 @@ export class Raft {
   }
 
   private handleHeartbeat(m: Message): void {
-    this.log.commitTo(Math.min(m.commit, this.log.lastIndex()));
-    this.send(makeMessage({ type: MessageType.HeartbeatResp, to: m.from, context: m.context }));
+    const last = this.log.lastIndex();
+    this.log.commitTo(Math.min(m.commit, last));
+    // The leader never sends a commit index beyond what we acknowledged. If
+    // our log ends before it, we lost entries since, and an idle leader would
+    // never resend them: the rejecting response says where our log ends.
+    const lost = m.commit > last;
+    this.send(makeMessage({ type: MessageType.HeartbeatResp, to: m.from, context: m.context, reject: lost, rejectHint: lost ? last : 0 }));
   }
 
   private handleSnapshot(m: Message): void {
@@ -739,6 +744,7 @@ export class Raft {
     pr.recentActive = true;
     pr.probeSent = false;
     if (pr.state === ProgressState.Replicate && pr.inflights.full()) pr.inflights.freeFirst();
+    if (m.reject) pr.maybeLostEntries(m.rejectHint);
     if (pr.match < this.log.lastIndex()) this.sendAppend(m.from, true);
     if (m.context.length === 0 || this.leaseReads) return;
     const acks = this.readOnly.ack(m.context, m.from);

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Role } from '../../node/raft/raft.js';
 import { ConfChangeType, MessageType } from '../../node/raft/types.js';
+import { MemoryStorage } from '../../node/raft/memory-storage.js';
 import { Simulation } from './cluster.js';
 import { fingerprints, get, leaders, op, put, waitForConvergence, waitForLeader } from './helpers.js';
 import { checkLinearizable } from './linearizability.js';
@@ -338,5 +339,30 @@ test('heartbeat responses resume a follower whose appends were all lost', () => 
   sim.dropFilter = undefined;
   assert.ok(waitForConvergence(sim));
   assert.equal(sim.members.get(follower)!.sm.read('h5'), '5');
+  assertSafe(sim);
+});
+
+test('a follower that lost acknowledged tail entries gets them again, even from an idle leader', () => {
+  const sim = new Simulation({ seed: 119, voters: 3 });
+  const leader = waitForLeader(sim)!;
+  for (let i = 0; i < 5; i++) assert.ok(put(sim, leader.id, `t${i}`, `${i}`));
+  assert.ok(waitForConvergence(sim));
+  const victim = [...sim.members.keys()].find((id) => id !== leader.id)!;
+  sim.crash(victim);
+  // Its disk gives back less than it had acknowledged: the last three entries are gone.
+  const member = sim.members.get(victim)!;
+  const old = member.storage;
+  const keep = old.lastIndex() - 3;
+  const damaged = new MemoryStorage();
+  damaged.applySnapshot(old.snapshot());
+  damaged.append(old.entries(old.firstIndex(), keep + 1));
+  const { hardState } = old.initialState();
+  damaged.setHardState({ ...hardState, commit: Math.min(hardState.commit, keep) });
+  member.storage = damaged;
+  sim.restart(victim);
+  // No new writes: only heartbeats can tell the leader what is missing.
+  assert.ok(waitForConvergence(sim), 'the damaged follower catches up without new proposals');
+  assert.equal(member.sm.read('t4'), '4');
+  assert.equal(fingerprints(sim).size, 1, 'every member holds the same state');
   assertSafe(sim);
 });

@@ -43,6 +43,17 @@ test('rejections: stale ones are ignored, fresh ones back off using the hint', (
   assert.equal(pr.next, 4, 'replicate falls back to match + 1');
 });
 
+test('a peer that lost entries it acknowledged is probed again from its real end', () => {
+  const pr = new Progress(11, 4, false);
+  pr.match = 10;
+  pr.becomeReplicate();
+  assert.equal(pr.maybeLostEntries(10), false, 'the peer still holds everything it acknowledged');
+  assert.equal(pr.maybeLostEntries(7), true);
+  assert.equal(pr.match, 7, 'match follows the peer\'s real last index');
+  assert.equal(pr.next, 8);
+  assert.equal(pr.state, ProgressState.Probe);
+});
+
 test('snapshot state pauses until the snapshot lands, then probes after it', () => {
   const pr = new Progress(2, 4, false);
   pr.becomeSnapshot(100);
