@@ -9,7 +9,7 @@ export class OperatorMetrics {
   readonly registry = new Registry();
   readonly reconcileTotal = new Counter({
     name: 'kvorum_operator_reconcile_total',
-    help: 'Reconciles of KVClusters by result (success, error, requeue).',
+    help: 'Reconciles of KVClusters by result: success (including those that ask for a later look) or error.',
     labelNames: ['result'],
     registers: [this.registry],
   });
