@@ -6,6 +6,7 @@ import { compiledRoot, paths, stateDir } from './config.js';
 import { down, up } from './cluster.js';
 
 const command = process.argv[2];
+const apiserverTests = join(compiledRoot, '..', 'unit', 'operator', 'apiserver.test.js');
 
 /** A failed start stops what it started, unless KVORUM_E2E_KEEP=1 asks to keep it for debugging. */
 async function upOrCleanUp(): Promise<Awaited<ReturnType<typeof up>>> {
@@ -38,9 +39,11 @@ async function main(): Promise<number> {
       .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
       .sort()
       .map((f) => join(compiledRoot, f));
+    // The CRD checks against a real API server, skipped by `npm test` for want of one.
+    if (filters.length === 0 || filters.some((x) => 'apiserver.test.js'.includes(x))) files.push(apiserverTests);
     const result = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ...files], {
       stdio: 'inherit',
-      env: { ...process.env, KUBECONFIG: paths.kubeconfig },
+      env: { ...process.env, KUBECONFIG: paths.kubeconfig, KVORUM_OPERATOR_TEST_KUBECONFIG: paths.kubeconfig },
     });
     if (process.env.KVORUM_E2E_KEEP === '1') process.stdout.write(`# KVORUM_E2E_KEEP=1: environment left running\n`);
     else await down();

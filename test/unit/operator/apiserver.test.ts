@@ -3,10 +3,10 @@
 // helm install of the chart. It changes the cluster (installs or updates the
 // CRDs, creates a namespace and a Helm release), so it runs only when
 // KVORUM_OPERATOR_TEST_KUBECONFIG points at a disposable cluster, for example
-// the one `npm run e2e:up` prints:
+// the one `npm run e2e:up` prints. `npm run test:e2e` runs it that way; by hand:
 //
 //   KVORUM_OPERATOR_TEST_KUBECONFIG=$PWD/.e2e/admin.kubeconfig \
-//     node --test .build/operator/test/unit/operator/apiserver.test.js
+//     node --test dist/test/unit/operator/apiserver.test.js
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -141,7 +141,8 @@ test('helm install of the chart succeeds and creates the operator objects', { sk
     }
     const sa = `system:serviceaccount:${ns}:${release}-kvorum-operator`;
     const can = (verb: string, what: string, extra: string[] = []): string => k(['auth', 'can-i', verb, what, '--as', sa, ...extra]).out.trim().split('\n').pop() ?? '';
-    assert.equal(can('patch', 'kvclusters.kvorum.io/status'), 'yes');
+    assert.equal(can('patch', 'kvclusters.kvorum.io', ['--subresource=status']), 'yes');
+    assert.equal(can('patch', 'kvclusters.kvorum.io'), 'no', 'the spec is the user\'s: only status is written');
     assert.equal(can('delete', 'pods'), 'yes');
     assert.equal(can('create', 'pods'), 'no');
     assert.equal(can('create', 'kvclusters.kvorum.io'), 'no');
