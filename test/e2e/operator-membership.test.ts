@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { dump as toYaml } from 'js-yaml';
 import type { KubeClient } from './kube/client.js';
-import { currentLeader, everyMemberHasWrites, findLostWrites, type ClusterRef } from './operator/checker.js';
+import { currentLeader, everyMemberHasWrites, findLostWrites, moveLeaderTo, type ClusterRef } from './operator/checker.js';
 import { assertRecovered, waitReplaced } from './operator/disruption.js';
 import { readClientTLS } from './operator/etcd-client.js';
 import { installOperator, operatorLogs, uninstallOperator, type OperatorInstall } from './operator/install.js';
@@ -64,11 +64,16 @@ describe('membership changes and member failures under continuous writes', () =>
     await assertRecovered(ref, 5, writer, PREFIX, logs, 'scale to 5');
   });
 
-  test('scale 5 -> 3 by patching spec.replicas; the removed members\' claims follow whenScaled: Delete', async () => {
+  test('scale 5 -> 3 by patching spec.replicas, with the leader on a departing member; the removed members\' claims follow whenScaled: Delete', async () => {
     assert.ok(writer);
+    // The operator must move leadership off kv-4 before removing it.
+    await moveLeaderTo(ref, `${NAME}-4`);
+    note(`leader moved to ${await currentLeader(ref)} before the scale-down`);
     const r = await kubectl(['patch', 'kvc', NAME, '-n', ns, '--type=merge', '-p', '{"spec":{"replicas":3}}']);
     assert.equal(r.code, 0, r.err);
     await assertRecovered(ref, 3, writer, PREFIX, logs, 'scale to 3');
+    const leader = await currentLeader(ref);
+    assert.match(leader, new RegExp(`^${NAME}-[012]$`), 'leadership ended on a remaining member');
     await eventually('claims of members 3 and 4 deleted', 60_000, async () => {
       const gone = await Promise.all([3, 4].map(async (i) => (await kube.find(`/api/v1/namespaces/${ns}/persistentvolumeclaims/data-${NAME}-${i}`)) === undefined));
       return gone.every(Boolean);

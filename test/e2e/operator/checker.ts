@@ -146,3 +146,25 @@ export async function currentLeader(ref: ClusterRef): Promise<string> {
     clients.close();
   }
 }
+
+/** Moves Raft leadership to member `name` (through the current leader), and waits until the members agree. */
+export async function moveLeaderTo(ref: ClusterRef, name: string): Promise<void> {
+  const clients = new MemberClients(ref.tls);
+  try {
+    await eventually(`leadership on ${name}`, 60_000, async () => {
+      const eps = await memberEndpoints(ref.kube, ref.namespace, ref.cluster);
+      const any = clients.get(eps[0]);
+      const [st, members] = await Promise.all([any.status(), any.memberList()]);
+      const target = members.find((m) => m.name === name);
+      if (!target) throw new Error(`${name} is not a member`);
+      if (st.leader === target.id) return true;
+      const leader = members.find((m) => m.id === st.leader);
+      const leaderEp = eps.find((e) => e.name === leader?.name);
+      if (!leaderEp) throw new Error(`leader ${st.leader} has no endpoint`);
+      await clients.get(leaderEp).moveLeader(target.id);
+      return false;
+    });
+  } finally {
+    clients.close();
+  }
+}

@@ -112,6 +112,11 @@ export class MemberClient {
     return { memberId: BigInt(r.header.member_id).toString(16), leader: BigInt(r.leader).toString(16), raftIndex: r.raftIndex, isLearner: r.isLearner };
   }
 
+  /** Asks this member (which must be the leader) to hand leadership to `targetIdHex`. */
+  async moveLeader(targetIdHex: string, timeoutMs = 10_000): Promise<void> {
+    await this.call(this.maintenance, 'MoveLeader', { targetID: BigInt(`0x${targetIdHex}`).toString() }, timeoutMs);
+  }
+
   close(): void {
     this.kv.close();
     this.cluster.close();
