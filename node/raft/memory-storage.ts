@@ -2,7 +2,7 @@
 // sentinel at position 0 of its array standing for the snapshot's last entry,
 // so term(firstIndex - 1) is always answerable.
 import { bootstrapEntries } from './confchange.js';
-import { CompactedError, UnavailableError, type LogStorage } from './storage.js';
+import { CompactedError, UnavailableError, entriesWithin, type LogStorage } from './storage.js';
 import { EntryType, type ConfState, type Entry, type HardState, type Snapshot } from './types.js';
 
 export class MemoryStorage implements LogStorage {
@@ -28,11 +28,11 @@ export class MemoryStorage implements LogStorage {
     this.hardState = { ...hs };
   }
 
-  entries(lo: number, hi: number): Entry[] {
+  entries(lo: number, hi: number, maxBytes?: number): Entry[] {
     const offset = this.ents[0]!.index;
     if (lo <= offset) throw new CompactedError(lo, offset + 1);
     if (hi > this.lastIndex() + 1) throw new UnavailableError(hi - 1, this.lastIndex());
-    return this.ents.slice(lo - offset, hi - offset);
+    return entriesWithin(this.ents, lo - offset, hi - offset, maxBytes);
   }
 
   term(i: number): number {

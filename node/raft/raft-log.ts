@@ -1,7 +1,7 @@
 // The log as the core sees it: durable entries in LogStorage followed by an
 // unstable tail (and possibly a snapshot) not yet handed to the application
 // for persistence. Also tracks the commit and applied positions.
-import { CompactedError, UnavailableError, type LogStorage } from './storage.js';
+import { CompactedError, UnavailableError, entriesWithin, payloadBytes, type LogStorage } from './storage.js';
 import type { Entry, Snapshot } from './types.js';
 
 export class RaftLog {
@@ -64,21 +64,23 @@ export class RaftLog {
     if (lo >= hi) return [];
     if (lo < this.firstIndex()) return undefined;
     if (hi > this.lastIndex() + 1) throw new Error(`raft: slice [${lo}, ${hi}) beyond last index ${this.lastIndex()}`);
-    const out: Entry[] = [];
+    // Only what fits is copied: a far-behind follower or a long backlog of
+    // committed entries must not cost a copy of the whole log per call.
+    let stable: Entry[] = [];
     if (lo < this.unstableOffset) {
       const stableHi = Math.min(hi, this.unstableOffset);
       try {
-        out.push(...this.storage.entries(lo, stableHi));
+        stable = this.storage.entries(lo, stableHi, maxBytes);
       } catch (err) {
         if (err instanceof CompactedError) return undefined;
         throw err;
       }
+      if (hi <= this.unstableOffset || stable.length < stableHi - lo) return stable;
     }
-    if (hi > this.unstableOffset) {
-      const from = Math.max(lo, this.unstableOffset) - this.unstableOffset;
-      out.push(...this.unstableEntries.slice(from, hi - this.unstableOffset));
-    }
-    return limitBytes(out, maxBytes);
+    const from = Math.max(lo, this.unstableOffset) - this.unstableOffset;
+    const used = stable.length > 0 ? payloadBytes(stable) : 0;
+    const unstable = entriesWithin(this.unstableEntries, from, hi - this.unstableOffset, maxBytes, used);
+    return stable.length > 0 ? stable.concat(unstable) : unstable;
   }
 
   /** Whether a candidate whose log ends at (lastIndex, lastTerm) is at least as up to date as ours. */
@@ -133,7 +135,7 @@ export class RaftLog {
     const first = entries[0]!.index;
     if (first - 1 < this.committed) throw new Error(`raft: append at ${first} would overwrite committed entry ${this.committed}`);
     if (first === this.unstableOffset + this.unstableEntries.length) {
-      this.unstableEntries.push(...entries);
+      for (const e of entries) this.unstableEntries.push(e);
     } else if (first <= this.unstableOffset) {
       // Replaces part of the stable log: the new tail supersedes it once persisted.
       this.unstableOffset = first;
@@ -217,13 +219,3 @@ export class RaftLog {
   }
 }
 
-function limitBytes(entries: Entry[], maxBytes: number): Entry[] {
-  if (maxBytes === Infinity || entries.length === 0) return entries;
-  let size = entries[0]!.data.length;
-  let n = 1;
-  for (; n < entries.length; n++) {
-    size += entries[n]!.data.length;
-    if (size > maxBytes) break;
-  }
-  return n === entries.length ? entries : entries.slice(0, n);
-}

@@ -40,6 +40,12 @@ export interface RaftConfig {
   applied?: number;
   /** Soft cap on the payload bytes in one append message. */
   maxSizePerMsg?: number;
+  /**
+   * Soft cap on the payload bytes of committed entries in one Ready (default
+   * maxSizePerMsg): a member restarting behind a long committed log applies
+   * it in slices instead of all at once.
+   */
+  maxCommittedSizePerReady?: number;
   /** Cap on append messages in flight to one follower in Replicate state. */
   maxInflightMsgs?: number;
   /** Run a pre-election first so a partitioned member cannot bump terms. Default true. */
@@ -125,6 +131,7 @@ export class Raft {
   /** Reads that arrived before this leader committed an entry of its own term. */
   private pendingReads: Message[] = [];
   private readonly maxSizePerMsg: number;
+  readonly maxCommittedSizePerReady: number;
   private readonly maxInflight: number;
   private readonly preVote: boolean;
   private readonly checkQuorum: boolean;
@@ -143,6 +150,7 @@ export class Raft {
     this.electionTimeout = config.electionTick;
     this.heartbeatTimeout = config.heartbeatTick;
     this.maxSizePerMsg = config.maxSizePerMsg ?? 1024 * 1024;
+    this.maxCommittedSizePerReady = config.maxCommittedSizePerReady ?? this.maxSizePerMsg;
     this.maxInflight = config.maxInflightMsgs ?? 256;
     this.preVote = config.preVote ?? true;
     this.checkQuorum = config.checkQuorum ?? true;

@@ -149,7 +149,7 @@ export class RawNode {
     const r = this.raft;
     const rd: Ready = {
       entries: [...r.log.pendingEntries()],
-      committedEntries: r.log.nextCommittedEntries(),
+      committedEntries: r.log.nextCommittedEntries(r.maxCommittedSizePerReady),
       messages: r.msgs,
       readStates: r.readStates,
     };

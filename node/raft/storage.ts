@@ -22,8 +22,11 @@ export class UnavailableError extends Error {
 export interface LogStorage {
   /** The hard state and membership saved so far (used when a member restarts). */
   initialState(): { hardState: HardState; conf: ConfState };
-  /** Entries in [lo, hi). Throws CompactedError or UnavailableError. */
-  entries(lo: number, hi: number): Entry[];
+  /**
+   * Entries in [lo, hi), cut after about maxBytes of payload (always at least
+   * one entry). Throws CompactedError or UnavailableError.
+   */
+  entries(lo: number, hi: number, maxBytes?: number): Entry[];
   /** Term of entry i; valid for firstIndex()-1 (the snapshot's index) through lastIndex(). */
   term(i: number): number;
   /** Index of the first entry still held (snapshot index + 1). */
@@ -31,4 +34,27 @@ export interface LogStorage {
   lastIndex(): number;
   /** The newest snapshot, sent to followers whose next entry was compacted away. */
   snapshot(): Snapshot;
+}
+
+/**
+ * entries[from, to) cut so that `used` plus their payload stays within
+ * maxBytes; the first entry is always taken when nothing was taken before
+ * (used 0), so a single large entry still makes progress.
+ */
+export function entriesWithin(entries: readonly Entry[], from: number, to: number, maxBytes = Infinity, used = 0): Entry[] {
+  if (maxBytes === Infinity) return entries.slice(from, to);
+  let end = from;
+  for (; end < to; end++) {
+    const size = used + entries[end]!.data.length;
+    if (size > maxBytes && (end > from || used > 0)) break;
+    used = size;
+  }
+  return entries.slice(from, end);
+}
+
+/** Payload bytes of some entries. */
+export function payloadBytes(entries: readonly Entry[]): number {
+  let n = 0;
+  for (const e of entries) n += e.data.length;
+  return n;
 }

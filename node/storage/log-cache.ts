@@ -1,7 +1,7 @@
 // The retained Raft log in memory: a base position (the snapshot or the last
 // compacted entry, whose term stays answerable) followed by contiguous
 // entries. WAL replay rebuilds one; DiskStorage serves the Raft core from one.
-import { CompactedError, UnavailableError } from '../raft/storage.js';
+import { CompactedError, UnavailableError, entriesWithin } from '../raft/storage.js';
 import type { Entry } from '../raft/types.js';
 
 export interface LogPosition {
@@ -47,12 +47,12 @@ export class LogCache {
     return this.termAt(i)!;
   }
 
-  /** Entries in [lo, hi). */
-  entries(lo: number, hi: number): Entry[] {
+  /** Entries in [lo, hi), cut after about maxBytes of payload (at least one). */
+  entries(lo: number, hi: number, maxBytes?: number): Entry[] {
     if (lo <= this.baseIndex) throw new CompactedError(lo, this.firstIndex());
     if (hi > this.lastIndex() + 1) throw new UnavailableError(hi - 1, this.lastIndex());
     if (lo >= hi) return [];
-    return this.log.slice(lo - this.baseIndex - 1, hi - this.baseIndex - 1);
+    return entriesWithin(this.log, lo - this.baseIndex - 1, hi - this.baseIndex - 1, maxBytes);
   }
 
   /**

@@ -94,8 +94,8 @@ export class DiskStorage implements LogStorage {
     return { hardState: { ...this.hardState, commit }, conf: { voters: [...voters], learners: [...learners] } };
   }
 
-  entries(lo: number, hi: number): Entry[] {
-    return this.log.entries(lo, hi);
+  entries(lo: number, hi: number, maxBytes?: number): Entry[] {
+    return this.log.entries(lo, hi, maxBytes);
   }
 
   term(i: number): number {

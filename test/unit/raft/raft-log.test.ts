@@ -91,3 +91,30 @@ test('applied may not pass committed', () => {
   log.appliedTo(1);
   assert.equal(log.applied, 1);
 });
+
+test('slice: the byte limit applies across the stable and unstable parts', () => {
+  const storage = new MemoryStorage();
+  storage.append([e(1, 1, 'aaaa'), e(2, 1, 'bbbb')]);
+  const log = new RaftLog(storage);
+  log.append([e(3, 1, 'cccc'), e(4, 1, 'dddd')]);
+  assert.deepEqual(log.slice(1, 5, 8)!.map((x) => x.index), [1, 2], 'the stable part fills the budget');
+  assert.deepEqual(log.slice(2, 5, 8)!.map((x) => x.index), [2, 3], 'the rest of the budget goes to unstable entries');
+  assert.deepEqual(log.slice(1, 5, 7)!.map((x) => x.index), [1]);
+  assert.deepEqual(log.slice(3, 5, 1)!.map((x) => x.index), [3], 'at least one entry');
+  assert.deepEqual(log.slice(1, 5)!.map((x) => x.index), [1, 2, 3, 4]);
+});
+
+test('a committed backlog of hundreds of thousands of entries is handed out in bounded slices', () => {
+  const n = 300_000;
+  const storage = new MemoryStorage();
+  const entries: Entry[] = [];
+  for (let i = 1; i <= n; i++) entries.push(e(i, 1, 'x'.repeat(100)));
+  storage.append(entries);
+  const log = new RaftLog(storage);
+  log.commitTo(n);
+  const unbounded = log.nextCommittedEntries();
+  assert.equal(unbounded.length, n, 'no stack overflow on a long range');
+  const first = log.nextCommittedEntries(1024 * 1024);
+  assert.equal(first.length, Math.floor((1024 * 1024) / 100));
+  assert.equal(first[0]!.index, 1);
+});
