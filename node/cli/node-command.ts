@@ -40,19 +40,26 @@ export async function runNode(argv: string[]): Promise<number> {
   }
   const logger = pino({ level: cfg.logLevel, base: { member: cfg.name } });
   for (const warning of cfg.warnings) logger.warn(warning);
-  const member = await startNode(cfg, logger);
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string): void => {
-      logger.info({ signal }, 'stopping');
-      member.stop().then(resolve, (err: unknown) => {
-        logger.error({ err }, 'error while stopping');
-        resolve();
-      });
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+  // A member that failed for good exits non-zero, so its supervisor (the
+  // kubelet, systemd) restarts it from its data dir instead of leaving a
+  // process that answers but never makes progress.
+  let fatal: (err: Error) => void = () => {};
+  const failed = new Promise<number>((resolve) => {
+    fatal = () => resolve(1);
   });
-  return 0;
+  const member = await startNode(cfg, logger, (err) => fatal(err));
+  const code = await Promise.race([
+    failed,
+    new Promise<number>((resolve) => {
+      process.once('SIGTERM', () => resolve(0));
+      process.once('SIGINT', () => resolve(0));
+    }),
+  ]);
+  logger.info({ exitCode: code }, code === 0 ? 'stopping' : 'stopping after a fatal error');
+  await member.stop().catch((err: unknown) => logger.error({ err }, 'error while stopping'));
+  // Whatever still holds the event loop must not keep a failed member alive.
+  if (code !== 0) setTimeout(() => process.exit(code), 2000).unref();
+  return code;
 }
 
 export interface StartedNode {
@@ -60,7 +67,7 @@ export interface StartedNode {
   stop(): Promise<void>;
 }
 
-export async function startNode(cfg: NodeConfig, logger: Logger): Promise<StartedNode> {
+export async function startNode(cfg: NodeConfig, logger: Logger, onFatal?: (err: Error) => void): Promise<StartedNode> {
   const metrics = createNodeMetrics();
   let deliver: (m: Message) => void = () => {};
   let transport: PeerTransport | undefined;
@@ -88,6 +95,7 @@ export async function startNode(cfg: NodeConfig, logger: Logger): Promise<Starte
       registry: metrics.registry,
       hooks: metrics.hooks,
       ...(joinIdentity && { joinIdentity }),
+      ...(onFatal && { onFatal }),
     },
     ({ memberId, clusterId }) => {
       transport = new PeerTransport({

@@ -35,6 +35,8 @@ export interface MemberConfig {
   logger: Logger;
   registry?: Registry;
   hooks?: ServerHooks;
+  /** The member stopped for good (see RaftNodeOptions.onFatal). */
+  onFatal?: (err: Error) => void;
   /** For a joining member: the cluster and member IDs learned from the cluster. */
   joinIdentity?: { memberId: number; clusterId: number; peers?: { id: number; peerUrls: string[] }[] };
 }
@@ -105,6 +107,11 @@ export async function startMember(cfg: MemberConfig, link: (member: { memberId: 
     applied: snapshot.meta.index,
     snapshotCount: cfg.snapshotCount,
     ...(cfg.snapshotCatchUpEntries !== undefined && { snapshotCatchUpEntries: cfg.snapshotCatchUpEntries }),
+    // Requests waiting on a log that will never move again fail now.
+    onFatal: (err) => {
+      server.stop();
+      cfg.onFatal?.(err);
+    },
   });
   server.attach(node);
   // Peers known from the snapshot; those added later by the log are added on apply.

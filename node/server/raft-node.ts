@@ -50,6 +50,8 @@ export interface RaftNodeOptions {
   /** Entries kept after a snapshot so slightly lagging followers need no snapshot. */
   snapshotCatchUpEntries?: number;
   random?: () => number;
+  /** Called once if the member stops for good (storage or core failure), so its process can exit and be restarted. */
+  onFatal?: (err: Error) => void;
 }
 
 interface PendingRead {
@@ -234,6 +236,14 @@ export class RaftNode {
     return this.failure;
   }
 
+  /** Stops for good: the member can no longer promise durability or progress. */
+  private fail(err: unknown, message: string): void {
+    this.failure = err instanceof Error ? err : new Error(String(err));
+    this.opts.logger.fatal({ err: this.failure }, message);
+    this.stop();
+    this.opts.onFatal?.(this.failure);
+  }
+
   private assertRunning(): void {
     if (this.stopped) throw new ProposalDroppedError('server stopped');
     if (this.failure) throw new ProposalDroppedError(`storage failed: ${this.failure.message}`);
@@ -283,9 +293,7 @@ export class RaftNode {
         this.maybeSnapshot();
       }
     } catch (err) {
-      this.failure = err instanceof Error ? err : new Error(String(err));
-      this.opts.logger.fatal({ err: this.failure }, 'raft loop failed; the member stops serving');
-      this.stop();
+      this.fail(err, 'raft loop failed; the member stops serving');
     } finally {
       this.busy = false;
       // Inputs that arrived during the last await are handled now.
@@ -459,9 +467,7 @@ export class RaftNode {
       if (index > keep) await this.opts.storage.compact(Math.min(index - keep, this.opts.storage.snapshot().meta.index));
     } catch (err) {
       if (this.stopped) return;
-      this.failure = err instanceof Error ? err : new Error(String(err));
-      this.opts.logger.fatal({ err: this.failure }, 'saving a snapshot failed; the member stops serving');
-      this.stop();
+      this.fail(err, 'saving a snapshot failed; the member stops serving');
       return;
     }
     this.opts.logger.info({ index, term, bytes: data.length, tookMs: Math.round(performance.now() - started) }, 'saved snapshot and compacted the log');

@@ -157,3 +157,18 @@ test('the leader answers keep-alives without a log entry and shares them with fo
   const ttl = await follower.server.leaseTimeToLive(grant.id, false);
   assert.ok(ttl.ttl > 27 && ttl.ttl <= 30, `follower TTL ${ttl.ttl}`);
 });
+
+test('a member whose storage fails stops for good and says so once (its process exits to be restarted)', async (t) => {
+  const fatal: Error[] = [];
+  const cluster = new InProcessCluster(1, { onFatal: (err) => fatal.push(err) });
+  t.after(() => cluster.close());
+  await cluster.startAll();
+  const member = await cluster.waitForLeader();
+  await member.server.put({ key: bytes('before'), value: bytes('1') });
+  member.storage.save = () => Promise.reject(new Error('EIO: disk went away'));
+  await assert.rejects(member.server.put({ key: bytes('after'), value: bytes('2') }));
+  assert.equal(fatal.length, 1, 'reported once');
+  assert.match(fatal[0]!.message, /EIO/);
+  assert.equal(member.node.fatalError, fatal[0]);
+  await assert.rejects(member.server.put({ key: bytes('later'), value: bytes('3') }), /storage failed|stopped/);
+});
