@@ -15,6 +15,8 @@
 // given bare and also take `=true|false` (and Go's other spellings: 1/0, t/f).
 // A repeated flag takes its last value.
 
+import { DEFAULT_SNAPSHOTS_TO_KEEP } from './storage/snapshot-file.js';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'fatal';
 
 export interface TlsConfig {
@@ -47,6 +49,7 @@ export interface NodeConfig {
   maxRequestBytes: number;
   maxTxnOps: number;
   snapshotCatchUpEntries: number;
+  maxSnapshots: number;
   /** Not an etcd flag: how long a client waits for its write (fixed). */
   requestTimeoutMs: number;
   logLevel: LogLevel;
@@ -67,6 +70,7 @@ export class ConfigError extends Error {
 export const DEFAULT_QUOTA_BACKEND_BYTES = 2 * 1024 * 1024 * 1024;
 export const DEFAULT_MAX_REQUEST_BYTES = 1572864;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 7000;
+export const DEFAULT_MAX_SNAPSHOTS = DEFAULT_SNAPSHOTS_TO_KEEP;
 /** etcd refuses election timeouts above this. */
 export const MAX_ELECTION_TIMEOUT_MS = 50000;
 
@@ -115,6 +119,12 @@ const FLAGS: FlagSpec[] = [
     defaultText: '5000',
     help: 'Entries kept after a snapshot so slow followers can catch up from the log.',
     aliases: ['snapshot-catchup-entries'],
+  },
+  {
+    name: 'max-snapshots',
+    kind: 'int',
+    defaultText: String(DEFAULT_MAX_SNAPSHOTS),
+    help: 'Snapshot files kept in the data dir (each holds the whole store, so fewer than etcd keeps; at least 1).',
   },
   { name: 'cert-file', kind: 'string', defaultText: '', help: 'TLS certificate for client traffic.' },
   { name: 'key-file', kind: 'string', defaultText: '', help: 'TLS key for client traffic.' },
@@ -217,6 +227,7 @@ export function parseNodeConfig(argv: string[], env: Record<string, string | und
   const maxRequestBytes = int('max-request-bytes', DEFAULT_MAX_REQUEST_BYTES, 1);
   const maxTxnOps = int('max-txn-ops', 128, 1);
   const snapshotCatchUpEntries = int('experimental-snapshot-catchup-entries', 5000, 1);
+  const maxSnapshots = int('max-snapshots', DEFAULT_MAX_SNAPSHOTS, 1);
 
   const levelRaw = raw.get('log-level');
   const logLevel = levelRaw?.value ?? 'info';
@@ -248,6 +259,7 @@ export function parseNodeConfig(argv: string[], env: Record<string, string | und
     maxRequestBytes,
     maxTxnOps,
     snapshotCatchUpEntries,
+    maxSnapshots,
     requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
     logLevel: logLevel as LogLevel,
     ...(clientTls && { clientTls }),

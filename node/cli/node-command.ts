@@ -90,6 +90,7 @@ export async function startNode(cfg: NodeConfig, logger: Logger, onFatal?: (err:
       electionMs: cfg.electionMs,
       snapshotCount: cfg.snapshotCount,
       snapshotCatchUpEntries: cfg.snapshotCatchUpEntries,
+      maxSnapshots: cfg.maxSnapshots,
       limits: { quotaBytes: cfg.quotaBackendBytes, requestTimeoutMs: cfg.requestTimeoutMs, maxTxnOps: cfg.maxTxnOps },
       logger,
       registry: metrics.registry,

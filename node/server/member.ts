@@ -31,6 +31,8 @@ export interface MemberConfig {
   snapshotCount: number;
   /** Entries kept after a snapshot for slow followers (etcd's --experimental-snapshot-catchup-entries). */
   snapshotCatchUpEntries?: number;
+  /** Snapshot files kept in the data dir. */
+  maxSnapshots?: number;
   limits: Omit<ServerLimits, 'electionTimeoutMs'>;
   logger: Logger;
   registry?: Registry;
@@ -68,7 +70,13 @@ export function foundingIdentity(cfg: Pick<MemberConfig, 'name' | 'initialCluste
 export async function startMember(cfg: MemberConfig, link: (member: { memberId: number; clusterId: number }) => PeerLink & { onReceive?: (deliver: (m: Message) => void) => void }): Promise<RunningMember> {
   const identity = cfg.initialClusterState === 'new' || !cfg.joinIdentity ? foundingIdentity(cfg) : { ...cfg.joinIdentity, ids: new Map<string, number>() };
   const { memberId, clusterId } = identity;
-  const storage = await DiskStorage.open(cfg.dataDir, { memberId, clusterId, logger: cfg.logger, ...(cfg.registry && { registry: cfg.registry }) });
+  const storage = await DiskStorage.open(cfg.dataDir, {
+    memberId,
+    clusterId,
+    logger: cfg.logger,
+    ...(cfg.registry && { registry: cfg.registry }),
+    ...(cfg.maxSnapshots !== undefined && { snapshotsToKeep: cfg.maxSnapshots }),
+  });
   if (storage.identity.clusterId !== clusterId || storage.identity.memberId !== memberId) {
     // The data dir belongs to a member of some cluster: trust it over the flags.
     cfg.logger.info({ dataDir: cfg.dataDir, member: storage.identity.memberId.toString(16) }, 'using the identity recorded in the data dir');

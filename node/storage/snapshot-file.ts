@@ -22,7 +22,11 @@ import { hex16 } from './segment-name.js';
 import type { Snapshot, SnapshotMeta } from '../raft/types.js';
 
 export const SNAPSHOT_FORMAT_VERSION = 1;
-export const DEFAULT_SNAPSHOTS_TO_KEEP = 5;
+/**
+ * Each file holds the whole store (etcd's hold only Raft metadata, so etcd
+ * keeps 5): the newest, and one to fall back on if it fails verification.
+ */
+export const DEFAULT_SNAPSHOTS_TO_KEEP = 2;
 /** A file that failed verification is renamed with this suffix and kept for inspection. */
 export const BROKEN_SUFFIX = '.broken';
 

@@ -48,6 +48,7 @@ describe('parseNodeConfig defaults', () => {
     assert.equal(cfg.maxRequestBytes, 1572864);
     assert.equal(cfg.maxTxnOps, 128);
     assert.equal(cfg.snapshotCatchUpEntries, 5000);
+    assert.equal(cfg.maxSnapshots, 2, 'each snapshot holds the whole store: the newest and one fallback');
     assert.equal(cfg.requestTimeoutMs, 7000);
     assert.equal(cfg.logLevel, 'info');
     assert.equal(cfg.clientTls, undefined);
@@ -87,6 +88,7 @@ describe('parseNodeConfig flags', () => {
         '--max-request-bytes=4096',
         '--max-txn-ops=16',
         '--experimental-snapshot-catchup-entries=77',
+        '--max-snapshots=4',
         '--cert-file=/tls/server.crt',
         '--key-file=/tls/server.key',
         '--trusted-ca-file=/tls/ca.crt',
@@ -128,6 +130,7 @@ describe('parseNodeConfig flags', () => {
     assert.equal(cfg.maxRequestBytes, 4096);
     assert.equal(cfg.maxTxnOps, 16);
     assert.equal(cfg.snapshotCatchUpEntries, 77);
+    assert.equal(cfg.maxSnapshots, 4);
     assert.deepEqual(cfg.clientTls, { certFile: '/tls/server.crt', keyFile: '/tls/server.key', trustedCaFile: '/tls/ca.crt', clientCertAuth: true });
     assert.deepEqual(cfg.peerTls, { certFile: '/tls/peer.crt', keyFile: '/tls/peer.key', trustedCaFile: '/tls/peer-ca.crt', clientCertAuth: true });
     assert.equal(cfg.logLevel, 'debug');
@@ -279,6 +282,7 @@ describe('parseNodeConfig errors', () => {
     fails(['--snapshot-count=ten'], /--snapshot-count: "ten" is not a whole number/);
     fails(['--heartbeat-interval=-5'], /--heartbeat-interval: "-5" is not a whole number/);
     fails(['--max-txn-ops=0'], /--max-txn-ops: must be at least 1/);
+    fails(['--max-snapshots=0'], /--max-snapshots: must be at least 1/);
     fails(['--quota-backend-bytes=99999999999999999999'], /--quota-backend-bytes: .* is too large/);
     fails(['--election-timeout=1.5'], /--election-timeout: "1.5" is not a whole number/);
   });
