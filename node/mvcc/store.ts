@@ -430,7 +430,7 @@ export class MvccStore {
       this.liveKeys += 1;
     }
     this.leases.attach(lease, key);
-    w.changed.push(this.index.append(key, w.revision, createRevision, version, lease, value));
+    w.changed.push(h === undefined ? this.index.append(key, w.revision, createRevision, version, lease, value) : this.index.appendTo(h, w.revision, createRevision, version, lease, value));
     return response;
   }
 
@@ -450,7 +450,7 @@ export class MvccStore {
       const slot = lastSlot(h);
       if (prevKvs !== null) prevKvs.push(toKeyValue(h, slot));
       this.leases.detach(leaseAt(h, slot), historyKey(h));
-      this.index.append(historyKey(h), w.revision, 0, 0, 0, '');
+      this.index.appendTo(h, w.revision, 0, 0, 0, '');
       w.changed.push(h);
     }
     this.liveKeys -= doomed.length;

@@ -133,18 +133,31 @@ export class DiskStorage implements LogStorage {
    * restart the log starts right after the snapshot.
    */
   saveSnapshot(snapshot: Snapshot): Promise<void> {
+    const { index, term } = snapshot.meta;
+    if (index > this.snap.meta.index && this.log.termAt(index) === term) {
+      // Our own state at an entry the log holds: the log is unaffected, so
+      // the file (seconds for a large store) is written alongside the WAL's
+      // appends, and only its marker takes its place in their order.
+      return this.snapshots.save(snapshot).then(() => this.afterEarlierWork(async () => this.recordSnapshot(snapshot.meta)));
+    }
     return this.afterEarlierWork(async () => {
-      if (snapshot.meta.index <= this.snap.meta.index) return { durable: Promise.resolve() };
+      if (index <= this.snap.meta.index) return { durable: Promise.resolve() };
       await this.snapshots.save(snapshot);
-      const durable = this.wal.markSnapshot({ index: snapshot.meta.index, term: snapshot.meta.term }).then(async () => {
-        await this.snapshots.purge();
-      });
-      // Our own snapshot leaves the log alone until compact(); a leader's
-      // snapshot that the log does not match replaces the log.
-      if (this.log.termAt(snapshot.meta.index) !== snapshot.meta.term) this.log.applySnapshot(snapshot.meta);
-      this.snap = fileBacked(this.snapshots, snapshot.meta);
-      return { durable };
+      return this.recordSnapshot(snapshot.meta);
     });
+  }
+
+  /** Marks a snapshot file already durable as the newest snapshot. */
+  private recordSnapshot(meta: Snapshot['meta']): Queued {
+    if (meta.index <= this.snap.meta.index) return { durable: Promise.resolve() };
+    const durable = this.wal.markSnapshot({ index: meta.index, term: meta.term }).then(async () => {
+      await this.snapshots.purge();
+    });
+    // Our own snapshot leaves the log alone until compact(); a leader's
+    // snapshot that the log does not match replaces the log.
+    if (this.log.termAt(meta.index) !== meta.term) this.log.applySnapshot(meta);
+    this.snap = fileBacked(this.snapshots, meta);
+    return { durable };
   }
 
   /**

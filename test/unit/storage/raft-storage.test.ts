@@ -206,3 +206,25 @@ test('a restart never reports a commit below the snapshot, even if the last comm
     await again.close();
   });
 });
+
+test('writing a large snapshot of our own state does not hold up WAL appends queued after it', async () => {
+  await withTempDir(async (dir) => {
+    const storage = await DiskStorage.open(dir, options);
+    await storage.save({ term: 1, vote: 1, commit: 10 }, entries(1, 10, 1));
+    const order: string[] = [];
+    const big: Snapshot = { meta: { index: 10, term: 1, conf: { voters: [1], learners: [] } }, data: new Uint8Array(96 * 1024 * 1024).fill(7) };
+    const snapshotDone = storage.saveSnapshot(big).then(() => order.push('snapshot'));
+    const appendDone = storage.save({ term: 1, vote: 1, commit: 11 }, entries(11, 11, 1)).then(() => order.push('append'));
+    await Promise.all([snapshotDone, appendDone]);
+    assert.deepEqual(order, ['append', 'snapshot'], 'the append did not wait for the snapshot file');
+    assert.equal(storage.snapshot().meta.index, 10);
+    await storage.compact(10);
+    await storage.close();
+
+    const again = await reopened(dir);
+    assert.equal(again.snapshot().meta.index, 10, 'the snapshot was recorded');
+    assert.equal(again.lastIndex(), 11, 'and the append after it kept');
+    assert.equal(again.initialState().hardState.commit, 11);
+    await again.close();
+  });
+});

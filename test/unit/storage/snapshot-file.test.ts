@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { copyFile, readdir, readFile, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SnapshotStore, snapshotFileName } from '../../../node/storage/snapshot-file.js';
+import { FLUSH_EVERY_BYTES } from '../../../node/storage/durable-fs.js';
 import { SnapshotCorruptionError } from '../../../node/storage/errors.js';
 import type { Snapshot } from '../../../node/raft/types.js';
 import { capturingLogger, PINO_WARN, silentLogger, withTempDir } from './helpers.js';
@@ -104,5 +105,24 @@ test('purge keeps the newest N snapshot files', async () => {
       (await store.list()).map((s) => s.index),
       [70, 60, 50],
     );
+  });
+});
+
+test('a large snapshot is flushed as it is written, not only at the end, and loads back whole', async () => {
+  await withTempDir(async (dir) => {
+    const sizes: number[] = [];
+    const store = await SnapshotStore.open(dir, {
+      logger: silentLogger,
+      syncFile: async (file) => {
+        sizes.push((await file.stat()).size);
+        await file.datasync();
+      },
+    });
+    const big = snapshotAt(50, 3, Math.round(FLUSH_EVERY_BYTES * 2.5));
+    await store.save(big);
+    assert.equal(sizes.length, 3, 'two flushes on the way and one at the end');
+    assert.ok(sizes[0]! >= FLUSH_EVERY_BYTES && sizes[0]! < sizes[1]!, `flushed at ${sizes.join(', ')}`);
+    const loaded = await store.load(50, 3);
+    assert.deepEqual(Buffer.from(loaded.data), Buffer.from(big.data));
   });
 });
