@@ -127,7 +127,7 @@ export class SnapshotEncoder {
         }
       }
       this.nextKey = end;
-      if (performance.now() >= deadline) return undefined;
+      if (performance.now() >= deadline) return this.pause();
     }
     if (!this.logHeaderWritten) {
       out.uint(changeLog.firstRevision);
@@ -146,9 +146,15 @@ export class SnapshotEncoder {
         changeLog.forEachAt(revision, visit);
       }
       this.nextRevision = end;
-      if (this.nextRevision <= lastRevision && performance.now() >= deadline) return undefined;
+      if (this.nextRevision <= lastRevision && performance.now() >= deadline) return this.pause();
     }
     return out.finishWithChecksum();
+  }
+
+  /** Checksums this slice's bytes now, so the last slice need not checksum the whole store. */
+  private pause(): undefined {
+    this.out.checksumSoFar();
+    return undefined;
   }
 }
 
@@ -253,9 +259,21 @@ class ByteWriter {
     this.length = this.start = bytes.length;
   }
 
+  /** Where the running checksum got to, and its value there. */
+  private checksummed = -1;
+  private crc = 0;
+
+  /** Folds the bytes written since the last call into the running checksum. */
+  checksumSoFar(): void {
+    if (this.checksummed < 0) this.checksummed = this.start;
+    this.crc = crc32(this.buf.subarray(this.checksummed, this.length), this.crc);
+    this.checksummed = this.length;
+  }
+
   /** The prefix and the encoding with its checksum, in one buffer. */
   finishWithChecksum(): Uint8Array {
-    const checksum = crc32(this.buf.subarray(this.start, this.length));
+    this.checksumSoFar();
+    const checksum = this.crc;
     this.reserve(4);
     this.buf.writeUInt32BE(checksum, this.length);
     this.length += 4;

@@ -21,6 +21,7 @@ import {
   type History,
   KeyIndex,
   RECORD,
+  RECORD_OVERHEAD_BYTES,
   createRevisionAt,
   historyKey,
   isTombstoneAt,
@@ -290,10 +291,13 @@ export class MvccStore {
       changeLog: this.changeLog,
       recordCounts,
       lastRevision: this.changeLog.lastRevision,
-      // Keys' and values' bytes (sizeBytes counts 48 more per record), a few
-      // varints per record, and a couple of bytes per logged revision.
+      // An upper bound in practice, so the buffer is never regrown (a copy of
+      // the whole store in one turn of the loop): keys' and values' bytes
+      // (sizeBytes counts RECORD_OVERHEAD_BYTES more per record), at most 24
+      // bytes of varints per record, 8 per logged revision.
       ...(prefix && { prefix }),
-      sizeHint: this.index.sizeBytes - 40 * this.index.recordCount + 3 * (this.changeLog.lastRevision - this.changeLog.firstRevision) + 4096,
+      sizeHint:
+        this.index.sizeBytes - (RECORD_OVERHEAD_BYTES - 24) * this.index.recordCount + 8 * (this.changeLog.lastRevision - this.changeLog.firstRevision + 1) + 4096,
     });
     const generation = this.rewrites;
     return {
