@@ -65,7 +65,7 @@ describe('crash safety with real processes', () => {
     await waitAcks(100);
     stop = true;
     await Promise.all(writers);
-    assert.ok(acked.size >= 700, `only ${acked.size} writes were acknowledged`);
+    assert.ok(acked.size >= 700, `only ${acked.size} writes were acknowledged; member logs:\n${c.members.map((m) => `--- ${m.name}\n${m.log.join('').slice(-4000)}`).join('\n')}`);
     assert.equal(backwards, 0, 'revisions went backwards');
 
     // Every member, read locally (serializable), holds every acknowledged key.
