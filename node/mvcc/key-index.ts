@@ -25,7 +25,7 @@ export const RECORD = 5;
 const FIRST = 1;
 
 /** Rough per-record bookkeeping cost, for the db size estimate. */
-export const RECORD_OVERHEAD_BYTES = 48;
+const RECORD_OVERHEAD_BYTES = 48;
 
 export const historyKey = (h: History): ByteString => h[0] as string;
 export const modRevisionAt = (h: History, slot: number): number => h[slot] as number;

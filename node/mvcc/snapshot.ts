@@ -49,11 +49,9 @@ export interface SnapshotView extends SnapshotContent {
   recordCounts: ArrayLike<number>;
   /** The newest change log revision at capture time. */
   lastRevision: number;
-  /** Roughly how many bytes the encoding takes, to size its buffer once. */
-  sizeHint?: number;
   /**
-   * Bytes placed before the encoding in the same buffer (outside its
-   * checksum), so a container format can wrap it without copying it.
+   * Bytes placed before the encoding (outside its checksum), so a container
+   * format can wrap it without copying it.
    */
   prefix?: Uint8Array;
 }
@@ -69,10 +67,19 @@ export function encodeSnapshot(content: SnapshotContent): Uint8Array {
 /** How many keys or revisions are encoded between two looks at the clock. */
 const CLOCK_CHECK_EVERY = 512;
 
+/** The bytes one slice of encoding produced, and whether the encoding is complete. */
+export interface EncodedSlice {
+  chunks: Uint8Array[];
+  done: boolean;
+}
+
 /**
  * Encodes a captured view a slice at a time, so a member with a large store
  * keeps serving (and sending heartbeats) while its snapshot is written. The
- * caller must stop using it once the store compacts or restores, since those
+ * output comes in chunks of a few MiB that a caller may write out as they
+ * come (encodeSlice), so a snapshot as large as the store never sits in one
+ * buffer; encodeUntil joins them for callers that want the whole. The caller
+ * must stop using it once the store compacts or restores, since those
  * rewrite records in place.
  */
 export class SnapshotEncoder {
@@ -81,9 +88,11 @@ export class SnapshotEncoder {
   private nextKey = 0;
   private nextRevision: number;
   private logHeaderWritten = false;
+  /** Chunks encodeUntil has collected so far. */
+  private collected: Uint8Array[] = [];
 
   constructor(private readonly view: SnapshotView) {
-    const out = (this.out = new ByteWriter((view.sizeHint ?? 0) + (view.prefix?.length ?? 0)));
+    const out = (this.out = new ByteWriter());
     if (view.prefix) out.prefix(view.prefix);
     out.latin1(MAGIC);
     out.uint(FORMAT_VERSION);
@@ -102,8 +111,24 @@ export class SnapshotEncoder {
     this.nextRevision = view.changeLog.firstRevision;
   }
 
-  /** Encodes until `deadline` (a performance.now() time); the bytes once everything is encoded. */
+  /** Encodes until `deadline` (a performance.now() time); the whole encoding once it is complete. */
   encodeUntil(deadline: number): Uint8Array | undefined {
+    const { chunks, done } = this.encodeSlice(deadline);
+    for (const c of chunks) this.collected.push(c);
+    if (!done) return undefined;
+    const all = this.collected;
+    this.collected = [];
+    return all.length === 1 ? all[0]! : new Uint8Array(Buffer.concat(all));
+  }
+
+  /** Encodes until `deadline`; returns the chunks completed meanwhile. */
+  encodeSlice(deadline: number): EncodedSlice {
+    const chunks = this.encodeSome(deadline);
+    return chunks === undefined ? { chunks: this.out.takeChunks(), done: false } : { chunks, done: true };
+  }
+
+  /** Encodes until `deadline`; undefined while unfinished, else the last chunks. */
+  private encodeSome(deadline: number): Uint8Array[] | undefined {
     const { histories, recordCounts, changeLog, lastRevision } = this.view;
     const out = this.out;
     while (this.nextKey < histories.length) {
@@ -127,7 +152,7 @@ export class SnapshotEncoder {
         }
       }
       this.nextKey = end;
-      if (performance.now() >= deadline) return this.pause();
+      if (performance.now() >= deadline) return undefined;
     }
     if (!this.logHeaderWritten) {
       out.uint(changeLog.firstRevision);
@@ -146,15 +171,9 @@ export class SnapshotEncoder {
         changeLog.forEachAt(revision, visit);
       }
       this.nextRevision = end;
-      if (this.nextRevision <= lastRevision && performance.now() >= deadline) return this.pause();
+      if (this.nextRevision <= lastRevision && performance.now() >= deadline) return undefined;
     }
     return out.finishWithChecksum();
-  }
-
-  /** Checksums this slice's bytes now, so the last slice need not checksum the whole store. */
-  private pause(): undefined {
-    this.out.checksumSoFar();
-    return undefined;
   }
 }
 
@@ -214,15 +233,24 @@ export function decodeSnapshot(bytes: Uint8Array): SnapshotContent {
   return { appliedIndex, revision, compactRevision, leases, histories, changeLog };
 }
 
-/** An append-only byte buffer that grows by doubling. */
-class ByteWriter {
-  private buf: Buffer;
-  private length = 0;
-  /** Where the checksummed part starts (after a prefix). */
-  private start = 0;
+/** Bytes per output chunk: large enough for few writes, small enough to never hold the store twice. */
+export const SNAPSHOT_CHUNK_BYTES = 4 * 1024 * 1024;
 
-  constructor(sizeHint = 4096) {
-    this.buf = Buffer.allocUnsafe(Math.max(4096, Math.ceil(sizeHint)));
+/**
+ * An append-only byte sink that fills fixed-size chunks (never regrowing or
+ * copying what it wrote) and keeps a running CRC32 of everything after the
+ * prefix.
+ */
+class ByteWriter {
+  private chunk: Buffer;
+  private length = 0;
+  /** Where the checksummed part of the current chunk starts (after a prefix). */
+  private checksumFrom = 0;
+  private crc = 0;
+  private full: Uint8Array[] = [];
+
+  constructor(private readonly chunkBytes = SNAPSHOT_CHUNK_BYTES) {
+    this.chunk = Buffer.allocUnsafe(chunkBytes);
   }
 
   uint(n: number): void {
@@ -230,10 +258,10 @@ class ByteWriter {
     this.reserve(8);
     // Arithmetic, not bit operations: values can exceed 32 bits.
     while (n >= 0x80) {
-      this.buf[this.length++] = (n % 0x80) | 0x80;
+      this.chunk[this.length++] = (n % 0x80) | 0x80;
       n = Math.floor(n / 0x80);
     }
-    this.buf[this.length++] = n;
+    this.chunk[this.length++] = n;
   }
 
   int(n: number): void {
@@ -248,46 +276,50 @@ class ByteWriter {
 
   latin1(s: string): void {
     this.reserve(s.length);
-    this.length += this.buf.write(s, this.length, 'latin1');
+    this.length += this.chunk.write(s, this.length, 'latin1');
   }
 
   /** Bytes before everything else, outside the checksum; only before the first write. */
   prefix(bytes: Uint8Array): void {
-    if (this.length !== 0) throw new Error('snapshot: a prefix must come first');
+    if (this.length !== 0 || this.full.length > 0) throw new Error('snapshot: a prefix must come first');
     this.reserve(bytes.length);
-    this.buf.set(bytes, 0);
-    this.length = this.start = bytes.length;
+    this.chunk.set(bytes, 0);
+    this.length = this.checksumFrom = bytes.length;
   }
 
-  /** Where the running checksum got to, and its value there. */
-  private checksummed = -1;
-  private crc = 0;
-
-  /** Folds the bytes written since the last call into the running checksum. */
-  checksumSoFar(): void {
-    if (this.checksummed < 0) this.checksummed = this.start;
-    this.crc = crc32(this.buf.subarray(this.checksummed, this.length), this.crc);
-    this.checksummed = this.length;
+  /** The chunks filled since the last call. */
+  takeChunks(): Uint8Array[] {
+    const out = this.full;
+    this.full = [];
+    return out;
   }
 
-  /** The prefix and the encoding with its checksum, in one buffer. */
-  finishWithChecksum(): Uint8Array {
-    this.checksumSoFar();
+  /** Appends the checksum and returns the remaining chunks. */
+  finishWithChecksum(): Uint8Array[] {
+    this.foldChecksum();
     const checksum = this.crc;
     this.reserve(4);
-    this.buf.writeUInt32BE(checksum, this.length);
+    this.chunk.writeUInt32BE(checksum, this.length);
     this.length += 4;
-    // A view, not a copy: the buffer was sized close to the encoding's length.
-    return new Uint8Array(this.buf.buffer, this.buf.byteOffset, this.length);
+    this.cut(0);
+    return this.takeChunks();
+  }
+
+  private foldChecksum(): void {
+    this.crc = crc32(this.chunk.subarray(this.checksumFrom, this.length), this.crc);
+    this.checksumFrom = this.length;
   }
 
   private reserve(extra: number): void {
-    if (this.length + extra <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.length + extra) size *= 2;
-    const bigger = Buffer.allocUnsafe(size);
-    this.buf.copy(bigger, 0, 0, this.length);
-    this.buf = bigger;
+    if (this.length + extra > this.chunk.length) this.cut(extra);
+  }
+
+  /** Closes the current chunk and starts one with room for at least `extra` bytes. */
+  private cut(extra: number): void {
+    this.foldChecksum();
+    if (this.length > 0) this.full.push(new Uint8Array(this.chunk.buffer, this.chunk.byteOffset, this.length));
+    this.chunk = Buffer.allocUnsafe(Math.max(this.chunkBytes, extra));
+    this.length = this.checksumFrom = 0;
   }
 }
 

@@ -21,7 +21,6 @@ import {
   type History,
   KeyIndex,
   RECORD,
-  RECORD_OVERHEAD_BYTES,
   createRevisionAt,
   historyKey,
   isTombstoneAt,
@@ -277,7 +276,7 @@ export class MvccStore {
    * A compaction or restore in between makes the encoder throw. `prefix`
    * goes before the encoding in the same buffer (see SnapshotView).
    */
-  snapshotEncoder(prefix?: Uint8Array): { encodeUntil(deadline: number): Uint8Array | undefined } {
+  snapshotEncoder(prefix?: Uint8Array): Pick<SnapshotEncoder, 'encodeUntil' | 'encodeSlice'> {
     const histories: History[] = [];
     this.index.forEach((h) => histories.push(h));
     const recordCounts = new Uint32Array(histories.length);
@@ -291,19 +290,17 @@ export class MvccStore {
       changeLog: this.changeLog,
       recordCounts,
       lastRevision: this.changeLog.lastRevision,
-      // An upper bound in practice, so the buffer is never regrown (a copy of
-      // the whole store in one turn of the loop): keys' and values' bytes
-      // (sizeBytes counts RECORD_OVERHEAD_BYTES more per record), at most 24
-      // bytes of varints per record, 8 per logged revision.
       ...(prefix && { prefix }),
-      sizeHint:
-        this.index.sizeBytes - (RECORD_OVERHEAD_BYTES - 24) * this.index.recordCount + 8 * (this.changeLog.lastRevision - this.changeLog.firstRevision + 1) + 4096,
     });
     const generation = this.rewrites;
     return {
       encodeUntil: (deadline: number) => {
-        if (this.rewrites !== generation) throw new Error('snapshot: the store compacted or restored while its snapshot was being encoded');
+        this.assertGeneration(generation);
         return encoder.encodeUntil(deadline);
+      },
+      encodeSlice: (deadline: number) => {
+        this.assertGeneration(generation);
+        return encoder.encodeSlice(deadline);
       },
     };
   }
@@ -340,6 +337,10 @@ export class MvccStore {
     this.compacted = content.compactRevision;
     this.rewrites += 1;
     for (const listener of this.restoreListeners) listener();
+  }
+
+  private assertGeneration(generation: number): void {
+    if (this.rewrites !== generation) throw new Error('snapshot: the store compacted or restored while its snapshot was being encoded');
   }
 
   // ---- writes ------------------------------------------------------------

@@ -685,13 +685,17 @@ export class EtcdServer {
    * The state at the applied index, captured now and encoded in slices of a
    * few milliseconds between which the event loop serves clients and peers.
    */
-  async snapshotData(): Promise<Uint8Array> {
+  /** Captures the state now; its bytes come a slice at a time, in chunks, with a turn of the event loop between slices. */
+  snapshotData(): AsyncIterable<Uint8Array> {
     const encoder = this.store.snapshotEncoder(serverSnapshotHeader(this.membership, this.alarms));
-    for (;;) {
-      const bytes = encoder.encodeUntil(performance.now() + SNAPSHOT_SLICE_MS);
-      if (bytes !== undefined) return bytes;
-      await new Promise<void>((resolve) => setImmediate(resolve));
-    }
+    return (async function* () {
+      for (;;) {
+        const { chunks, done } = encoder.encodeSlice(performance.now() + SNAPSHOT_SLICE_MS);
+        yield* chunks;
+        if (done) return;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    })();
   }
 
   leaderChanged(soft: SoftState): void {

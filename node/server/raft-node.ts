@@ -13,6 +13,8 @@ import type { ConfChange, ConfState, Entry, Message, NodeId, Snapshot, HardState
 export interface DurableLog extends LogStorage {
   save(hardState: HardState | undefined, entries: readonly Entry[]): Promise<void>;
   saveSnapshot(snapshot: Snapshot): Promise<void>;
+  /** Saves a snapshot of this member's applied state, streamed in chunks; resolves to its size. */
+  saveOwnSnapshot(meta: Snapshot['meta'], chunks: AsyncIterable<Uint8Array>): Promise<number>;
   compact(index: number): Promise<void>;
 }
 
@@ -27,9 +29,10 @@ export interface Application {
   installSnapshot(snapshot: Snapshot): void;
   /**
    * The application's state at its applied index, for a local snapshot. The
-   * state must be captured during the call; its bytes may come later.
+   * state must be captured during the call; its bytes may come later, in
+   * chunks.
    */
-  snapshotData(): Uint8Array | Promise<Uint8Array>;
+  snapshotData(): AsyncIterable<Uint8Array>;
   leaderChanged?(soft: SoftState): void;
 }
 
@@ -432,7 +435,7 @@ export class RaftNode {
     const conf = this.confState;
     this.snapshotInFlight = true;
     this.bytesSinceSnapshot = 0;
-    let data: Uint8Array | Promise<Uint8Array>;
+    let data: AsyncIterable<Uint8Array>;
     try {
       data = this.opts.app.snapshotData();
     } catch (err) {
@@ -447,30 +450,43 @@ export class RaftNode {
 
   private snapshotInFlight = false;
 
-  private async saveSnapshot(index: number, term: number, conf: ConfState, pending: Uint8Array | Promise<Uint8Array>): Promise<void> {
+  private async saveSnapshot(index: number, term: number, conf: ConfState, data: AsyncIterable<Uint8Array>): Promise<void> {
     const started = performance.now();
-    let data: Uint8Array;
-    try {
-      data = await pending;
-    } catch (err) {
-      // e.g. a compaction rewrote the state under the encoder: the next turn tries again.
-      this.opts.logger.warn({ err, index }, 'encoding a snapshot failed; will retry');
-      return;
-    }
     // A snapshot installed from the leader meanwhile supersedes this one.
     if (this.stopped || index <= this.snapshotIndex) return;
+    let bytes: number;
     try {
-      this.lastSnapshotBytes = data.length;
-      await this.opts.storage.saveSnapshot({ meta: { index, term, conf }, data });
+      bytes = await this.opts.storage.saveOwnSnapshot({ index, term, conf }, encodingFailures(data));
+      this.lastSnapshotBytes = bytes;
       this.snapshotIndex = Math.max(this.snapshotIndex, index);
       const keep = this.opts.snapshotCatchUpEntries ?? 5000;
       if (index > keep) await this.opts.storage.compact(Math.min(index - keep, this.opts.storage.snapshot().meta.index));
     } catch (err) {
       if (this.stopped) return;
+      if (err instanceof SnapshotEncodingError) {
+        // e.g. a compaction rewrote the state under the encoder: the next turn tries again.
+        this.opts.logger.warn({ err: err.cause, index }, 'encoding a snapshot failed; will retry');
+        return;
+      }
       this.fail(err, 'saving a snapshot failed; the member stops serving');
       return;
     }
-    this.opts.logger.info({ index, term, bytes: data.length, tookMs: Math.round(performance.now() - started) }, 'saved snapshot and compacted the log');
+    this.opts.logger.info({ index, term, bytes, tookMs: Math.round(performance.now() - started) }, 'saved snapshot and compacted the log');
+  }
+}
+
+/** The application failed to produce its snapshot's bytes (as opposed to storage failing to keep them). */
+class SnapshotEncodingError extends Error {
+  constructor(cause: unknown) {
+    super(`encoding the snapshot failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+}
+
+async function* encodingFailures(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  try {
+    for await (const chunk of chunks) yield chunk;
+  } catch (err) {
+    throw new SnapshotEncodingError(err);
   }
 }
 

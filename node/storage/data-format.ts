@@ -7,7 +7,13 @@ import { writeFileAtomically } from './durable-fs.js';
 import { DataFormatError } from './errors.js';
 import { KVORUM_VERSION } from '../version.js';
 
-export const DATA_FORMAT_VERSION = 1;
+/**
+ * 1: the first format. 2: snapshot files may be of file format 2 (data
+ * digest streamed), which releases reading only format 1 would set aside
+ * as corrupt; opening a format 1 dir upgrades its stamp before anything is
+ * written.
+ */
+export const DATA_FORMAT_VERSION = 2;
 export const DATA_FORMAT_FILE = 'meta.json';
 /** Sub-directories that only a Kvorum data dir contains. */
 const OWNED_DIRS = ['wal', 'snap'];
@@ -16,6 +22,8 @@ export interface DataFormat {
   dataFormatVersion: number;
   /** The release that created the directory, for people reading it. */
   createdBy: string;
+  /** The release that last raised its format, if any. */
+  upgradedBy?: string;
 }
 
 export interface CheckedDataDir {
@@ -41,7 +49,7 @@ export async function checkDataDir(dataDir: string): Promise<CheckedDataDir> {
       throw new DataFormatError(`data dir ${dataDir} has ${present.join(' and ')} but no ${DATA_FORMAT_FILE}; refusing to guess its format`);
     }
     const format: DataFormat = { dataFormatVersion: DATA_FORMAT_VERSION, createdBy: `kvorum ${KVORUM_VERSION}` };
-    await writeFileAtomically(dataDir, DATA_FORMAT_FILE, [Buffer.from(JSON.stringify(format, null, 2) + '\n')]);
+    await writeDataFormat(dataDir, format);
     return { format, created: true };
   }
   const format = parseDataFormat(raw, dataDir);
@@ -51,7 +59,18 @@ export async function checkDataDir(dataDir: string): Promise<CheckedDataDir> {
         `but kvorum ${KVORUM_VERSION} reads formats up to ${DATA_FORMAT_VERSION}; run a newer release or restore from a backup`,
     );
   }
+  if (format.dataFormatVersion < DATA_FORMAT_VERSION) {
+    // Every older format is readable as it is; the stamp says that from now
+    // on older releases must not open the directory.
+    const upgraded: DataFormat = { ...format, dataFormatVersion: DATA_FORMAT_VERSION, upgradedBy: `kvorum ${KVORUM_VERSION}` };
+    await writeDataFormat(dataDir, upgraded);
+    return { format: upgraded, created: false };
+  }
   return { format, created: false };
+}
+
+async function writeDataFormat(dataDir: string, format: DataFormat): Promise<void> {
+  await writeFileAtomically(dataDir, DATA_FORMAT_FILE, [Buffer.from(JSON.stringify(format, null, 2) + '\n')]);
 }
 
 function parseDataFormat(raw: string, dataDir: string): DataFormat {
@@ -65,6 +84,10 @@ function parseDataFormat(raw: string, dataDir: string): DataFormat {
   if (!Number.isSafeInteger(version) || (version as number) < 1) {
     throw new DataFormatError(`data dir ${dataDir}: ${DATA_FORMAT_FILE} has no valid dataFormatVersion`);
   }
-  const createdBy = (value as { createdBy?: unknown }).createdBy;
-  return { dataFormatVersion: version as number, createdBy: typeof createdBy === 'string' ? createdBy : 'an unknown release' };
+  const { createdBy, upgradedBy } = value as { createdBy?: unknown; upgradedBy?: unknown };
+  return {
+    dataFormatVersion: version as number,
+    createdBy: typeof createdBy === 'string' ? createdBy : 'an unknown release',
+    ...(typeof upgradedBy === 'string' && { upgradedBy }),
+  };
 }

@@ -20,6 +20,15 @@ export async function syncDir(dir: string): Promise<void> {
   }
 }
 
+/** Writes every byte at `position`, looping over short writes. */
+export async function writeAllAt(file: FileHandle, data: Uint8Array, position: number): Promise<void> {
+  let written = 0;
+  while (written < data.length) {
+    const { bytesWritten } = await file.write(data, written, data.length - written, position + written);
+    written += bytesWritten;
+  }
+}
+
 /** Writes every byte, looping over short writes. */
 export async function writeAll(file: FileHandle, data: Uint8Array): Promise<void> {
   let written = 0;
@@ -40,28 +49,46 @@ export async function writeAll(file: FileHandle, data: Uint8Array): Promise<void
 export const FLUSH_EVERY_BYTES = 4 * 1024 * 1024;
 
 /**
- * Creates `dir/name` so that after a crash it either does not exist or holds
- * all of `chunks`: write a temporary file (flushed every FLUSH_EVERY_BYTES),
- * fsync it, rename it into place, fsync the directory.
+ * Appends to a file being written, flushing every FLUSH_EVERY_BYTES so
+ * that a later fsync (ours, or the WAL's journal commit) never finds much
+ * dirty data in front of it.
  */
-export async function writeFileAtomically(dir: string, name: string, chunks: Uint8Array[], sync: SyncFile = syncFileData): Promise<void> {
+export class FlushingWriter {
+  private unflushed = 0;
+  /** Bytes appended so far. */
+  position = 0;
+
+  constructor(
+    readonly file: FileHandle,
+    private readonly sync: SyncFile,
+  ) {}
+
+  async append(data: Uint8Array): Promise<void> {
+    for (let at = 0; at < data.length; ) {
+      const piece = data.subarray(at, at + FLUSH_EVERY_BYTES - this.unflushed);
+      await writeAll(this.file, piece);
+      at += piece.length;
+      this.position += piece.length;
+      this.unflushed += piece.length;
+      if (this.unflushed >= FLUSH_EVERY_BYTES) {
+        await this.sync(this.file);
+        this.unflushed = 0;
+      }
+    }
+  }
+}
+
+/**
+ * Creates `dir/name` so that after a crash it either does not exist or is
+ * complete: `fill` writes a temporary file, which is then fsynced, renamed
+ * into place, and the directory fsynced.
+ */
+export async function writeFileAtomicallyWith(dir: string, name: string, fill: (out: FlushingWriter) => Promise<void>, sync: SyncFile = syncFileData): Promise<void> {
   const finalPath = join(dir, name);
   const tempPath = finalPath + TEMP_SUFFIX;
   const file = await open(tempPath, 'w');
   try {
-    let unflushed = 0;
-    for (const chunk of chunks) {
-      for (let at = 0; at < chunk.length; ) {
-        const piece = chunk.subarray(at, at + FLUSH_EVERY_BYTES - unflushed);
-        await writeAll(file, piece);
-        at += piece.length;
-        unflushed += piece.length;
-        if (unflushed >= FLUSH_EVERY_BYTES) {
-          await sync(file);
-          unflushed = 0;
-        }
-      }
-    }
+    await fill(new FlushingWriter(file, sync));
     await sync(file);
   } catch (err) {
     await file.close();
@@ -71,6 +98,18 @@ export async function writeFileAtomically(dir: string, name: string, chunks: Uin
   await file.close();
   await rename(tempPath, finalPath);
   await syncDir(dir);
+}
+
+/** writeFileAtomicallyWith for bytes already in memory. */
+export async function writeFileAtomically(dir: string, name: string, chunks: Uint8Array[], sync: SyncFile = syncFileData): Promise<void> {
+  await writeFileAtomicallyWith(
+    dir,
+    name,
+    async (out) => {
+      for (const chunk of chunks) await out.append(chunk);
+    },
+    sync,
+  );
 }
 
 /** Deletes leftovers of writes interrupted by a crash; returns their names. */

@@ -13,7 +13,7 @@ import type { SyncFile } from './durable-fs.js';
 import { SnapshotCorruptionError } from './errors.js';
 import { LogCache } from './log-cache.js';
 import { defaultStorageLogger, type Logger } from './logger.js';
-import { DEFAULT_SNAPSHOTS_TO_KEEP, SnapshotStore } from './snapshot-file.js';
+import { DEFAULT_SNAPSHOTS_TO_KEEP, SnapshotStore, inSlices } from './snapshot-file.js';
 import { Wal, type WalStats } from './wal.js';
 import type { LogStorage } from '../raft/storage.js';
 import type { ConfState, Entry, HardState, Snapshot } from '../raft/types.js';
@@ -135,16 +135,29 @@ export class DiskStorage implements LogStorage {
   saveSnapshot(snapshot: Snapshot): Promise<void> {
     const { index, term } = snapshot.meta;
     if (index > this.snap.meta.index && this.log.termAt(index) === term) {
-      // Our own state at an entry the log holds: the log is unaffected, so
-      // the file (seconds for a large store) is written alongside the WAL's
-      // appends, and only its marker takes its place in their order.
-      return this.snapshots.save(snapshot).then(() => this.afterEarlierWork(async () => this.recordSnapshot(snapshot.meta)));
+      return this.saveOwnSnapshot(snapshot.meta, inSlices(snapshot.data)).then(() => undefined);
     }
     return this.afterEarlierWork(async () => {
       if (index <= this.snap.meta.index) return { durable: Promise.resolve() };
       await this.snapshots.save(snapshot);
       return this.recordSnapshot(snapshot.meta);
     });
+  }
+
+  /**
+   * Saves a snapshot of this member's own state at an entry its log holds,
+   * its data arriving in chunks as it is encoded. The log is unaffected, so
+   * the file (seconds for a large store) is written alongside the WAL's
+   * appends, and only its marker takes its place in their order. Returns the
+   * data's size.
+   */
+  async saveOwnSnapshot(meta: Snapshot['meta'], chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<number> {
+    if (this.log.termAt(meta.index) !== meta.term) {
+      throw new RangeError(`storage: no entry ${meta.index} of term ${meta.term} in the log for a snapshot of our own state`);
+    }
+    const { dataBytes } = await this.snapshots.saveStream(meta, chunks);
+    await this.afterEarlierWork(async () => this.recordSnapshot(meta));
+    return dataBytes;
   }
 
   /** Marks a snapshot file already durable as the newest snapshot. */

@@ -5,8 +5,13 @@
 //   offset  8  u32      file format version
 //   offset 12  u32      meta length (UTF-8 JSON of SnapshotMeta)
 //   offset 16  u64      data length
-//   offset 24  32 bytes SHA-256 of bytes 8..24, the meta and the data
+//   offset 24  32 bytes digest (below)
 //   offset 56           meta, then data
+//
+// Format 2 (written now): the digest is the SHA-256 of bytes 8..24, the meta
+// and the SHA-256 of the data, so a writer can stream the data and fill in
+// its length and digest at the end. Format 1 (still read): the SHA-256 of
+// bytes 8..24, the meta and the data.
 //
 // Files are named `<index>-<term>.snap` in 16 hex digits, so a listing sorts
 // by index.
@@ -15,13 +20,13 @@ import { readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readU64, writeU64 } from './binary.js';
-import { removeTempFiles, syncDir, syncFileData, writeFileAtomically, type SyncFile } from './durable-fs.js';
+import { removeTempFiles, syncDir, syncFileData, writeAllAt, writeFileAtomicallyWith, type SyncFile } from './durable-fs.js';
 import { SnapshotCorruptionError } from './errors.js';
 import { defaultStorageLogger, type Logger } from './logger.js';
 import { hex16 } from './segment-name.js';
 import type { Snapshot, SnapshotMeta } from '../raft/types.js';
 
-export const SNAPSHOT_FORMAT_VERSION = 1;
+export const SNAPSHOT_FORMAT_VERSION = 2;
 /**
  * Each file holds the whole store (etcd's hold only Raft metadata, so etcd
  * keeps 5): the newest, and one to fall back on if it fails verification.
@@ -70,41 +75,24 @@ export function parseSnapshotFileName(file: string): SnapshotFileInfo | undefine
   return { file, index: Number.parseInt(match[1]!, 16), term: Number.parseInt(match[2]!, 16) };
 }
 
-/** The bytes of a snapshot file, as chunks (the data is not copied). */
-export function encodeSnapshotFile(snapshot: Snapshot): Uint8Array[] {
-  const { header, meta } = headerAndMeta(snapshot);
-  digestOf(header, meta, snapshot.data).copy(header, DIGEST_OFFSET);
-  return [header, meta, snapshot.data];
-}
-
-/**
- * encodeSnapshotFile, hashing the data a slice at a time with a turn of the
- * event loop between slices: hashing a 300 MB store in one go holds the
- * loop (heartbeats, client requests) for most of a second.
- */
-export async function encodeSnapshotFileInSlices(snapshot: Snapshot): Promise<Uint8Array[]> {
-  const { header, meta } = headerAndMeta(snapshot);
-  const hash = createHash('sha256').update(header.subarray(8, DIGEST_OFFSET)).update(meta);
-  const data = snapshot.data;
-  for (let at = 0; at < data.length; at += HASH_SLICE_BYTES) {
+/** Slices of `data` with a turn of the event loop between them (hashing 300 MB at once holds the loop for most of a second). */
+export async function* inSlices(data: Uint8Array): AsyncGenerator<Uint8Array> {
+  for (let at = 0; at < data.length; at += SLICE_BYTES) {
     if (at > 0) await new Promise((resolve) => setImmediate(resolve));
-    hash.update(data.subarray(at, at + HASH_SLICE_BYTES));
+    yield data.subarray(at, at + SLICE_BYTES);
   }
-  hash.digest().copy(header, DIGEST_OFFSET);
-  return [header, meta, data];
 }
 
 /** About 10 ms of hashing. */
-const HASH_SLICE_BYTES = 8 * 1024 * 1024;
+const SLICE_BYTES = 8 * 1024 * 1024;
 
-function headerAndMeta(snapshot: Snapshot): { header: Buffer; meta: Buffer } {
-  const meta = Buffer.from(JSON.stringify(snapshot.meta), 'utf8');
+function fileHeader(version: number, metaLength: number, dataLength: number): Buffer {
   const header = Buffer.alloc(HEADER_BYTES);
   MAGIC.copy(header, 0);
-  header.writeUInt32LE(SNAPSHOT_FORMAT_VERSION, 8);
-  header.writeUInt32LE(meta.length, 12);
-  writeU64(header, snapshot.data.length, 16);
-  return { header, meta };
+  header.writeUInt32LE(version, 8);
+  header.writeUInt32LE(metaLength, 12);
+  writeU64(header, dataLength, 16);
+  return header;
 }
 
 /** Verifies and decodes a snapshot file; throws SnapshotCorruptionError naming `file`. */
@@ -122,7 +110,8 @@ export function decodeSnapshotFile(bytes: Buffer, file: string): Snapshot {
   const meta = bytes.subarray(HEADER_BYTES, HEADER_BYTES + metaLength);
   const data = bytes.subarray(HEADER_BYTES + metaLength);
   const stored = bytes.subarray(DIGEST_OFFSET, HEADER_BYTES);
-  if (!digestOf(bytes, meta, data).equals(stored)) throw new SnapshotCorruptionError(file, 'SHA-256 checksum mismatch');
+  const digest = version === 1 ? digestV1(bytes, meta, data) : digestV2(bytes, meta, createHash('sha256').update(data).digest());
+  if (!digest.equals(stored)) throw new SnapshotCorruptionError(file, 'SHA-256 checksum mismatch');
   // A view, not a copy: the file's bytes are ours, and a copy would double a large snapshot's memory.
   return { meta: parseMeta(meta, file), data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
 }
@@ -153,10 +142,39 @@ export class SnapshotStore {
 
   /** Writes the snapshot durably; after a crash its file is either whole or absent. */
   async save(snapshot: Snapshot): Promise<SnapshotFileInfo> {
-    const { index, term } = snapshot.meta;
+    return this.saveStream(snapshot.meta, inSlices(snapshot.data));
+  }
+
+  /**
+   * save() for data that arrives in chunks (a snapshot encoded while it is
+   * written): the chunks go to the file as they come and are hashed on the
+   * way, so the whole snapshot is never in memory at once.
+   */
+  async saveStream(snapshotMeta: SnapshotMeta, chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<SnapshotFileInfo & { dataBytes: number }> {
+    const { index, term } = snapshotMeta;
     const file = snapshotFileName(index, term);
-    await writeFileAtomically(this.dir, file, await encodeSnapshotFileInSlices(snapshot), this.syncFile);
-    return { file, index, term };
+    const meta = Buffer.from(JSON.stringify(snapshotMeta), 'utf8');
+    let dataBytes = 0;
+    await writeFileAtomicallyWith(
+      this.dir,
+      file,
+      async (out) => {
+        // The header's length and digest are known only at the end: a placeholder first.
+        await out.append(Buffer.alloc(HEADER_BYTES));
+        await out.append(meta);
+        const dataHash = createHash('sha256');
+        for await (const chunk of chunks) {
+          dataHash.update(chunk);
+          await out.append(chunk);
+          dataBytes += chunk.length;
+        }
+        const header = fileHeader(SNAPSHOT_FORMAT_VERSION, meta.length, dataBytes);
+        digestV2(header, meta, dataHash.digest()).copy(header, DIGEST_OFFSET);
+        await writeAllAt(out.file, header, 0);
+      },
+      this.syncFile,
+    );
+    return { file, index, term, dataBytes };
   }
 
   /** Snapshot files present, newest (highest index) first. */
@@ -249,8 +267,12 @@ export class SnapshotStore {
   }
 }
 
-function digestOf(header: Buffer, meta: Uint8Array, data: Uint8Array): Buffer {
+function digestV1(header: Buffer, meta: Uint8Array, data: Uint8Array): Buffer {
   return createHash('sha256').update(header.subarray(8, DIGEST_OFFSET)).update(meta).update(data).digest();
+}
+
+function digestV2(header: Buffer, meta: Uint8Array, dataDigest: Uint8Array): Buffer {
+  return createHash('sha256').update(header.subarray(8, DIGEST_OFFSET)).update(meta).update(dataDigest).digest();
 }
 
 function parseMeta(bytes: Buffer, file: string): SnapshotMeta {

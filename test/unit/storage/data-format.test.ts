@@ -41,3 +41,17 @@ test('a garbled or missing format file next to existing data is refused', async 
     await assert.rejects(checkDataDir(dir), /has wal but no meta.json/);
   });
 });
+
+test('a format 1 data dir is upgraded in place: its stamp is raised so older releases refuse it', async () => {
+  await withTempDir(async (dir) => {
+    await mkdir(join(dir, 'wal'));
+    await writeFile(join(dir, DATA_FORMAT_FILE), JSON.stringify({ dataFormatVersion: 1, createdBy: 'kvorum 0.0.9' }));
+    const checked = await checkDataDir(dir);
+    assert.equal(checked.created, false);
+    assert.equal(checked.format.dataFormatVersion, DATA_FORMAT_VERSION);
+    const stamped = JSON.parse(await readFile(join(dir, DATA_FORMAT_FILE), 'utf8')) as { dataFormatVersion: number; createdBy: string; upgradedBy: string };
+    assert.equal(stamped.dataFormatVersion, DATA_FORMAT_VERSION);
+    assert.equal(stamped.createdBy, 'kvorum 0.0.9', 'the creator is kept');
+    assert.match(stamped.upgradedBy, /^kvorum /);
+  });
+});

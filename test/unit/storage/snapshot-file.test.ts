@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import { createHash } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { copyFile, readdir, readFile, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -124,5 +125,53 @@ test('a large snapshot is flushed as it is written, not only at the end, and loa
     assert.ok(sizes[0]! >= FLUSH_EVERY_BYTES && sizes[0]! < sizes[1]!, `flushed at ${sizes.join(', ')}`);
     const loaded = await store.load(50, 3);
     assert.deepEqual(Buffer.from(loaded.data), Buffer.from(big.data));
+  });
+});
+
+test('a snapshot streamed in chunks is written whole and loads back; format 1 files from older releases still load', async () => {
+  await withTempDir(async (dir) => {
+    const store = await SnapshotStore.open(dir, { logger: silentLogger });
+    const parts = [Buffer.from('first chunk, '), Buffer.alloc(0), Buffer.from('second chunk')];
+    async function* chunks(): AsyncGenerator<Uint8Array> {
+      for (const p of parts) yield p;
+    }
+    const meta = { index: 30, term: 4, conf: { voters: [1, 2, 3], learners: [] } };
+    const info = await store.saveStream(meta, chunks());
+    assert.equal(info.dataBytes, Buffer.concat(parts).length);
+    const loaded = await store.load(30, 4);
+    assert.equal(Buffer.from(loaded.data).toString(), 'first chunk, second chunk');
+    assert.deepEqual(loaded.meta, meta);
+    const file = await readFile(join(dir, snapshotFileName(30, 4)));
+    assert.equal(file.readUInt32LE(8), 2, 'written as format 2');
+
+    // A format 1 file: the digest covers the data itself.
+    const legacyFile = (index: number, version: number): Buffer => {
+      const legacyMeta = Buffer.from(JSON.stringify({ index, term: 4, conf: { voters: [1], learners: [] } }));
+      const data = Buffer.from('state from an older release');
+      const header = Buffer.alloc(56);
+      header.write('KVORSNAP', 0, 'ascii');
+      header.writeUInt32LE(version, 8);
+      header.writeUInt32LE(legacyMeta.length, 12);
+      header.writeBigUInt64LE(BigInt(data.length), 16);
+      createHash('sha256').update(header.subarray(8, 24)).update(legacyMeta).update(data).digest().copy(header, 24);
+      return Buffer.concat([header, legacyMeta, data]);
+    };
+    await writeFile(join(dir, snapshotFileName(40, 4)), legacyFile(40, 1));
+    assert.equal(Buffer.from((await store.load(40, 4)).data).toString(), 'state from an older release');
+    // The same digest under format 2's rule does not verify.
+    await writeFile(join(dir, snapshotFileName(41, 4)), legacyFile(41, 2));
+    await assert.rejects(store.load(41, 4), /checksum mismatch/);
+  });
+});
+
+test('a stream that fails midway leaves no snapshot behind', async () => {
+  await withTempDir(async (dir) => {
+    const store = await SnapshotStore.open(dir, { logger: silentLogger });
+    async function* broken(): AsyncGenerator<Uint8Array> {
+      yield Buffer.from('partial');
+      throw new Error('the store compacted while its snapshot was being encoded');
+    }
+    await assert.rejects(store.saveStream({ index: 9, term: 1, conf: { voters: [1], learners: [] } }, broken()), /compacted/);
+    assert.deepEqual(await readdir(dir), []);
   });
 });
