@@ -104,7 +104,7 @@ describe('operator e2e tools against a plain kvorum StatefulSet', () => {
   test('the writer keeps writing through a member pod deletion and the checker finds every acknowledged key', async () => {
     await readyPods();
     const prefix = 'tools/';
-    const writer = new ContinuousWriter({ kube, namespace: ns, cluster: CLUSTER, tls: undefined, prefix, maxWrites: 3000, maxDurationMs: 120_000 }).start();
+    const writer = new ContinuousWriter({ kube, namespace: ns, cluster: CLUSTER, tls: undefined, prefix, maxWrites: 15_000, maxDurationMs: 120_000 }).start();
     await writer.progressed(50, 30_000);
     const victim = await kube.get(`/api/v1/namespaces/${ns}/pods/${CLUSTER}-1`);
     await kube.delete(`/api/v1/namespaces/${ns}/pods/${CLUSTER}-1`);

@@ -28,10 +28,13 @@ describe('crash safety with real processes', () => {
     let backwards = 0;
     let stop = false;
     let seq = 0;
-    // Four writers, each sequential, bounded in count and time.
+    // Four writers, each sequential, bounded in count and time. A failed put
+    // waits a little: while a new leader is elected the client fails fast
+    // (its circuit breakers open), and unpaced retries would spend the
+    // whole budget in that window.
     const deadline = Date.now() + 60_000;
     const writer = async (w: number): Promise<void> => {
-      while (!stop && Date.now() < deadline && seq < 3000) {
+      while (!stop && Date.now() < deadline && seq < 6000) {
         const key = `crash/${w}/${seq++}`;
         try {
           const res = await client.put(key).value(key);
@@ -41,6 +44,7 @@ describe('crash safety with real processes', () => {
           lastRevision = Math.max(lastRevision, rev);
         } catch {
           // Not acknowledged: it may or may not have been applied.
+          await new Promise((r) => setTimeout(r, 50));
         }
       }
     };

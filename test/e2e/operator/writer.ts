@@ -70,6 +70,7 @@ export class ContinuousWriter {
     while (this.acknowledged.size < target) {
       if (Date.now() > deadline) throw new Error(`writer made no progress: ${this.acknowledged.size}/${target} acknowledged after ${timeoutMs}ms; errors ${this.errorSummary()}`);
       if (this.stopped) throw new Error('writer stopped');
+      if (this.seq >= this.opts.maxWrites) throw new Error(`writer used up its budget of ${this.opts.maxWrites} writes (${this.acknowledged.size} acknowledged); raise maxWrites`);
       await sleep(100);
     }
   }
