@@ -209,7 +209,16 @@ export async function up(): Promise<{ seconds: number; built: boolean }> {
       '--controllers=*',
       '--v=1',
     ]);
-    startProcess('kube-scheduler', tools['kube-scheduler'], [`--kubeconfig=${kc('scheduler')}`, '--leader-elect=false', '--secure-port=0', '--v=1']);
+    // A pod found unschedulable (its claim not bound yet) waits for a cluster
+    // event to be retried; if that requeue is missed it waits this long
+    // (default 5 minutes, longer than a test's patience).
+    startProcess('kube-scheduler', tools['kube-scheduler'], [
+      `--kubeconfig=${kc('scheduler')}`,
+      '--leader-elect=false',
+      '--secure-port=0',
+      '--pod-max-in-unschedulable-pods-duration=10s',
+      '--v=1',
+    ]);
     startProcess('kubelet', process.execPath, [join(compiledRoot, 'kubelet', 'main.js'), '--kubeconfig', kc('kubelet'), '--nodes', String(nodeCount)]);
 
     const s3 = { endpoint: `http://${net.hostIP}:${s3Port}`, accessKeyId: 'kvorum-e2e', secretAccessKey: 'kvorum-e2e-secret-key', region: 'us-east-1' };
