@@ -234,7 +234,7 @@ export function decodeSnapshot(bytes: Uint8Array): SnapshotContent {
 }
 
 /** Bytes per output chunk: large enough for few writes, small enough to never hold the store twice. */
-export const SNAPSHOT_CHUNK_BYTES = 4 * 1024 * 1024;
+const SNAPSHOT_CHUNK_BYTES = 4 * 1024 * 1024;
 
 /**
  * An append-only byte sink that fills fixed-size chunks (never regrowing or
