@@ -70,7 +70,6 @@ export class ConfigError extends Error {
 export const DEFAULT_QUOTA_BACKEND_BYTES = 2 * 1024 * 1024 * 1024;
 export const DEFAULT_MAX_REQUEST_BYTES = 1572864;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 7000;
-export const DEFAULT_MAX_SNAPSHOTS = DEFAULT_SNAPSHOTS_TO_KEEP;
 /** etcd refuses election timeouts above this. */
 export const MAX_ELECTION_TIMEOUT_MS = 50000;
 
@@ -123,7 +122,7 @@ const FLAGS: FlagSpec[] = [
   {
     name: 'max-snapshots',
     kind: 'int',
-    defaultText: String(DEFAULT_MAX_SNAPSHOTS),
+    defaultText: String(DEFAULT_SNAPSHOTS_TO_KEEP),
     help: 'Snapshot files kept in the data dir (each holds the whole store, so fewer than etcd keeps; at least 1).',
   },
   { name: 'cert-file', kind: 'string', defaultText: '', help: 'TLS certificate for client traffic.' },
@@ -227,7 +226,7 @@ export function parseNodeConfig(argv: string[], env: Record<string, string | und
   const maxRequestBytes = int('max-request-bytes', DEFAULT_MAX_REQUEST_BYTES, 1);
   const maxTxnOps = int('max-txn-ops', 128, 1);
   const snapshotCatchUpEntries = int('experimental-snapshot-catchup-entries', 5000, 1);
-  const maxSnapshots = int('max-snapshots', DEFAULT_MAX_SNAPSHOTS, 1);
+  const maxSnapshots = int('max-snapshots', DEFAULT_SNAPSHOTS_TO_KEEP, 1);
 
   const levelRaw = raw.get('log-level');
   const logLevel = levelRaw?.value ?? 'info';

@@ -43,11 +43,11 @@ export async function runNode(argv: string[]): Promise<number> {
   // A member that failed for good exits non-zero, so its supervisor (the
   // kubelet, systemd) restarts it from its data dir instead of leaving a
   // process that answers but never makes progress.
-  let fatal: (err: Error) => void = () => {};
+  let onFatal = (): void => {};
   const failed = new Promise<number>((resolve) => {
-    fatal = () => resolve(1);
+    onFatal = () => resolve(1);
   });
-  const member = await startNode(cfg, logger, (err) => fatal(err));
+  const member = await startNode(cfg, logger, onFatal);
   const code = await Promise.race([
     failed,
     new Promise<number>((resolve) => {

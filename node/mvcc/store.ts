@@ -274,7 +274,7 @@ export class MvccStore {
    * values) and returns an encoder that produces the same bytes snapshot()
    * would have, a slice per call, while the store keeps applying writes.
    * A compaction or restore in between makes the encoder throw. `prefix`
-   * goes before the encoding in the same buffer (see SnapshotView).
+   * goes before the encoding, outside its checksum (see SnapshotView).
    */
   snapshotEncoder(prefix?: Uint8Array): Pick<SnapshotEncoder, 'encodeUntil' | 'encodeSlice'> {
     const histories: History[] = [];

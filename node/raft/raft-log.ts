@@ -78,7 +78,7 @@ export class RaftLog {
       if (hi <= this.unstableOffset || stable.length < stableHi - lo) return stable;
     }
     const from = Math.max(lo, this.unstableOffset) - this.unstableOffset;
-    const used = stable.length > 0 ? payloadBytes(stable) : 0;
+    const used = stable.length > 0 && maxBytes !== Infinity ? payloadBytes(stable) : 0;
     const unstable = entriesWithin(this.unstableEntries, from, hi - this.unstableOffset, maxBytes, used);
     return stable.length > 0 ? stable.concat(unstable) : unstable;
   }

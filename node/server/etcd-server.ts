@@ -683,9 +683,9 @@ export class EtcdServer {
 
   /**
    * The state at the applied index, captured now and encoded in slices of a
-   * few milliseconds between which the event loop serves clients and peers.
+   * few milliseconds between which the event loop serves clients and peers;
+   * the bytes come as chunks, to be written out as they come.
    */
-  /** Captures the state now; its bytes come a slice at a time, in chunks, with a turn of the event loop between slices. */
   snapshotData(): AsyncIterable<Uint8Array> {
     const encoder = this.store.snapshotEncoder(serverSnapshotHeader(this.membership, this.alarms));
     return (async function* () {

@@ -55,8 +55,6 @@ export const FLUSH_EVERY_BYTES = 4 * 1024 * 1024;
  */
 export class FlushingWriter {
   private unflushed = 0;
-  /** Bytes appended so far. */
-  position = 0;
 
   constructor(
     readonly file: FileHandle,
@@ -68,7 +66,6 @@ export class FlushingWriter {
       const piece = data.subarray(at, at + FLUSH_EVERY_BYTES - this.unflushed);
       await writeAll(this.file, piece);
       at += piece.length;
-      this.position += piece.length;
       this.unflushed += piece.length;
       if (this.unflushed >= FLUSH_EVERY_BYTES) {
         await this.sync(this.file);
