@@ -7,10 +7,10 @@ import type { EtcdServer } from '../server/etcd-server.js';
 import { ETCD_API_VERSION } from '../version.js';
 
 /** Whether the member can serve: it knows a leader and no alarm is raised. */
-export function healthOf(server: EtcdServer): { health: boolean; reason: string } {
+export function healthOf(server: EtcdServer, excludeAlarms: readonly string[] = []): { health: boolean; reason: string } {
   if (!server.node || server.node.fatalError) return { health: false, reason: 'RAFT NO LEADER' };
   if (server.node.leaderId === 0) return { health: false, reason: 'RAFT NO LEADER' };
-  const alarms = server.alarmList();
+  const alarms = server.alarmList().filter((a) => !excludeAlarms.includes(a.alarm));
   if (alarms.length > 0) return { health: false, reason: `ALARM ${alarms.map((a) => a.alarm).join(',')}` };
   return { health: true, reason: '' };
 }
@@ -28,7 +28,9 @@ export function healthApp(server: EtcdServer, registry: Registry, gateway?: (app
     else res.type('text/plain').send('ok');
   });
   app.get('/readyz', (_req: Request, res: Response) => {
-    const h = healthOf(server);
+    // As etcd 3.5's /readyz: a full quota (NOSPACE) leaves the member ready, so
+    // clients can still reach it to compact and disarm.
+    const h = healthOf(server, ['NOSPACE']);
     if (h.health) res.type('text/plain').send('ok');
     else res.status(503).type('text/plain').send(`[-]${h.reason}\n`);
   });

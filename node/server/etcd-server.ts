@@ -378,7 +378,7 @@ export class EtcdServer {
     } else if (this.node.leaderId === 0) {
       throw new ServerError('UNAVAILABLE', 'etcdserver: no leader');
     }
-    this.checkQuorumAfter(+1);
+    this.checkQuorumAfter(+1, undefined, id);
     await this.proposeConf({ type: ConfChangeType.AddNode, nodeId: id }, { ...member, isLearner: false });
     return this.membership.list();
   }
@@ -395,15 +395,21 @@ export class EtcdServer {
   /**
    * Refuses a change of the voter count by `delta` that a quorum of members
    * currently heard from could not carry (etcd's strict reconfig check).
-   * Only the leader knows who is active; followers skip the check.
+   * Only the leader knows who is active; followers skip the check. A learner
+   * being promoted counts as active when the leader hears from it (a
+   * one-voter cluster could never promote otherwise).
    */
-  private checkQuorumAfter(delta: number, removing?: number): void {
+  private checkQuorumAfter(delta: number, removing?: number, promoting?: number): void {
     if (!this.node.isLeader) return;
     const raft = this.node.raw.raft;
     let active = 0;
     let voters = 0;
     for (const [id, pr] of raft.progress) {
-      if (pr.isLearner || id === removing) continue;
+      if (id === removing) continue;
+      if (pr.isLearner) {
+        if (id === promoting && pr.recentActive) active++;
+        continue;
+      }
       voters++;
       if (id === raft.id || pr.recentActive) active++;
     }
