@@ -2,6 +2,7 @@
 export * from './types.js';
 export { RawNode, type Ready, type SoftState, type Status } from './raw-node.js';
 export { Raft, Role, ProposalDroppedError, makeMessage, type RaftConfig, type ReadState } from './raft.js';
+export { majority, quorumIndex } from './quorum.js';
 export { type LogStorage, CompactedError, UnavailableError } from './storage.js';
 export { MemoryStorage } from './memory-storage.js';
 export { encodeConfChange, decodeConfChange, bootstrapEntries } from './confchange.js';

@@ -6,6 +6,7 @@
 // simulator can replay any run exactly.
 import { Progress, ProgressState } from './progress.js';
 import { RaftLog } from './raft-log.js';
+import { majority, quorumIndex } from './quorum.js';
 import { ReadOnlyQueue, type ReadRequest } from './read-only.js';
 import type { LogStorage } from './storage.js';
 import {
@@ -420,7 +421,7 @@ export class Raft {
       if (v === true) yes++;
       else if (v === false) no++;
     }
-    const quorum = Math.floor(voters / 2) + 1;
+    const quorum = majority(voters);
     if (yes >= quorum) return 'won';
     if (no > voters - quorum) return 'lost';
     return 'pending';
@@ -670,9 +671,7 @@ export class Raft {
   protected quorumMatchIndex(): number {
     const matches: number[] = [];
     for (const pr of this.progress.values()) if (!pr.isLearner) matches.push(pr.match);
-    if (matches.length === 0) return 0;
-    matches.sort((a, b) => b - a);
-    return matches[Math.floor(matches.length / 2)]!;
+    return quorumIndex(matches);
   }
 
   private bcastAppend(): void {
@@ -777,7 +776,7 @@ export class Raft {
       voters++;
       if (members.has(id)) present++;
     }
-    return present >= Math.floor(voters / 2) + 1;
+    return present >= majority(voters);
   }
 
   // ---- linearizable reads -------------------------------------------------
