@@ -41,6 +41,17 @@ export interface Ready {
   readStates: ReadState[];
 }
 
+/** What a leader knows of one member's replication (a copy; see Status.progress). */
+export interface MemberProgress {
+  /** The highest index known to be in that member's log. */
+  match: number;
+  next: number;
+  isLearner: boolean;
+  /** Heard from within the current CheckQuorum period (this member always counts). */
+  recentActive: boolean;
+}
+
+/** A point-in-time copy of the core's state, for the application and tests. */
 export interface Status {
   id: NodeId;
   term: number;
@@ -49,13 +60,19 @@ export interface Status {
   role: Role;
   commit: number;
   applied: number;
+  /** The first index the log still holds (the snapshot's index + 1 after compaction). */
+  firstIndex: number;
   lastIndex: number;
   conf: ConfState;
   leadTransferee: NodeId;
+  /** Whether this member may campaign (a voter not waiting on a snapshot). */
+  promotable: boolean;
+  /** The leader's view of every member (itself included); empty on other members. */
+  progress: ReadonlyMap<NodeId, MemberProgress>;
 }
 
 export class RawNode {
-  readonly raft: Raft;
+  private readonly raft: Raft;
   private prevHardState: HardState;
   private prevSoftState: SoftState;
 
@@ -178,6 +195,12 @@ export class RawNode {
 
   status(): Status {
     const r = this.raft;
+    const progress = new Map<NodeId, MemberProgress>();
+    if (r.role === Role.Leader) {
+      for (const [id, pr] of r.progress) {
+        progress.set(id, { match: pr.match, next: pr.next, isLearner: pr.isLearner, recentActive: id === r.id || pr.recentActive });
+      }
+    }
     return {
       id: r.id,
       term: r.term,
@@ -186,10 +209,38 @@ export class RawNode {
       role: r.role,
       commit: r.log.committed,
       applied: r.log.applied,
+      firstIndex: r.log.firstIndex(),
       lastIndex: r.log.lastIndex(),
       conf: r.confState(),
       leadTransferee: r.leadTransferee,
+      promotable: r.promotable(),
+      progress,
     };
+  }
+
+  // Cheap reads for the application's hot paths (status() copies).
+
+  get term(): number {
+    return this.raft.term;
+  }
+
+  /** The known leader, or NONE. */
+  get lead(): NodeId {
+    return this.raft.lead;
+  }
+
+  get role(): Role {
+    return this.raft.role;
+  }
+
+  /** The term of the entry at `index`, or undefined when the log no longer (or does not yet) hold it. */
+  termAt(index: number): number | undefined {
+    return this.raft.log.term(index);
+  }
+
+  /** Entries [lo, hi) of the log, persisted or not; undefined when part of the range is compacted away. */
+  entries(lo: number, hi: number): Entry[] | undefined {
+    return this.raft.log.slice(lo, hi);
   }
 
   private hardState(): HardState {

@@ -212,7 +212,7 @@ export class EtcdServer {
       clusterId: this.identity.clusterId,
       memberId: this.identity.memberId,
       revision: this.store.revision,
-      raftTerm: this.node?.raw.raft.term ?? 0,
+      raftTerm: this.node?.term ?? 0,
     };
   }
 
@@ -369,9 +369,9 @@ export class EtcdServer {
     if (!member) throw new ServerError('NOT_FOUND', 'etcdserver: member not found');
     if (!member.isLearner) throw new ServerError('FAILED_PRECONDITION', 'etcdserver: can only promote a learner member');
     if (this.node.isLeader) {
-      const raft = this.node.raw.raft;
-      const pr = raft.progress.get(id);
-      const leaderMatch = raft.progress.get(raft.id)?.match ?? 0;
+      const { progress, id: self } = this.node.status();
+      const pr = progress.get(id);
+      const leaderMatch = progress.get(self)?.match ?? 0;
       if (!pr || pr.match < leaderMatch * 0.9) {
         throw new ServerError('FAILED_PRECONDITION', 'etcdserver: can only promote a learner member which is in sync with leader');
       }
@@ -401,17 +401,16 @@ export class EtcdServer {
    */
   private checkQuorumAfter(delta: number, removing?: number, promoting?: number): void {
     if (!this.node.isLeader) return;
-    const raft = this.node.raw.raft;
     let active = 0;
     let voters = 0;
-    for (const [id, pr] of raft.progress) {
+    for (const [id, pr] of this.node.status().progress) {
       if (id === removing) continue;
       if (pr.isLearner) {
         if (id === promoting && pr.recentActive) active++;
         continue;
       }
       voters++;
-      if (id === raft.id || pr.recentActive) active++;
+      if (pr.recentActive) active++;
     }
     const after = delta > 0 ? voters + delta : voters;
     if (active < Math.floor(after / 2) + 1) {
@@ -422,7 +421,7 @@ export class EtcdServer {
   // ---- maintenance --------------------------------------------------------
 
   status(version: string): StatusInfo {
-    const raft = this.node.raw.raft;
+    const raft = this.node.status();
     const self = this.membership.get(this.identity.memberId);
     return {
       header: this.header(),
@@ -430,7 +429,7 @@ export class EtcdServer {
       dbSize: this.store.sizeBytes,
       dbSizeInUse: this.store.sizeBytes,
       leader: raft.lead,
-      raftIndex: raft.log.committed,
+      raftIndex: raft.commit,
       raftTerm: raft.term,
       raftAppliedIndex: this.node.applied,
       errors: [...this.alarms].map((a) => `memberID:${this.identity.memberId.toString(16)} alarm:${a.split(':')[1]}`),
@@ -705,7 +704,7 @@ export class EtcdServer {
   }
 
   leaderChanged(soft: SoftState): void {
-    this.logger.info({ leader: soft.lead.toString(16), role: soft.role, term: this.node?.raw.raft.term }, soft.lead === 0 ? 'lost the leader' : 'leader elected');
+    this.logger.info({ leader: soft.lead.toString(16), role: soft.role, term: this.node?.term }, soft.lead === 0 ? 'lost the leader' : 'leader elected');
     this.hooks.onLeaderChange?.(soft);
     // Only a new leader proves the old one's pending requests may be lost;
     // a follower that merely lost contact (a pre-vote under load) may hear

@@ -5,7 +5,7 @@
 // persisted wait in a queue, so they are stepped together afterwards.
 import type { Logger } from 'pino';
 import { ProposalDroppedError, Role } from '../raft/raft.js';
-import { RawNode, type Ready, type SoftState } from '../raft/raw-node.js';
+import { RawNode, type Ready, type SoftState, type Status } from '../raft/raw-node.js';
 import type { LogStorage } from '../raft/storage.js';
 import type { ConfChange, ConfState, Entry, Message, NodeId, Snapshot, HardState } from '../raft/types.js';
 
@@ -63,7 +63,7 @@ interface PendingRead {
 }
 
 export class RaftNode {
-  readonly raw: RawNode;
+  private readonly raw: RawNode;
   private readonly opts: RaftNodeOptions;
   private inbox: Message[] = [];
   private ticks = 0;
@@ -204,7 +204,7 @@ export class RaftNode {
    * an election's worth of time before clients see an error).
    */
   whenLeader(timeoutMs: number): Promise<void> {
-    if (this.raw.raft.lead !== 0) return Promise.resolve();
+    if (this.raw.lead !== 0) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const waiter = {
         resolve: () => {
@@ -227,11 +227,25 @@ export class RaftNode {
   }
 
   get isLeader(): boolean {
-    return this.raw.raft.role === Role.Leader;
+    return this.raw.role === Role.Leader;
   }
 
   get leaderId(): NodeId {
-    return this.raw.raft.lead;
+    return this.raw.lead;
+  }
+
+  get term(): number {
+    return this.raw.term;
+  }
+
+  /** The core's state (log bounds, the leader's view of replication), copied. */
+  status(): Status {
+    return this.raw.status();
+  }
+
+  /** The term of the log entry at `index`, if the log holds it. */
+  termAt(index: number): number | undefined {
+    return this.raw.termAt(index);
   }
 
   /** Set when persisting failed: the member must stop (it cannot promise durability). */
@@ -271,7 +285,7 @@ export class RaftNode {
         // 10.2.1, as etcd does): followers persist in parallel with it, and
         // the core counts the leader's own copy only toward commit, which is
         // applied after this persist. Others must persist before answering.
-        const sendFirst = this.raw.raft.role === Role.Leader;
+        const sendFirst = this.raw.role === Role.Leader;
         if (sendFirst) this.opts.transport.send(rd.messages);
         const persisting = this.persist(rd);
         // Committed entries this member had already made durable (before this
@@ -430,7 +444,7 @@ export class RaftNode {
   private maybeSnapshot(): void {
     if (this.snapshotInFlight || !this.snapshotDue()) return;
     const index = this.appliedIndex;
-    const term = this.raw.raft.log.term(index);
+    const term = this.raw.termAt(index);
     if (term === undefined) return;
     const conf = this.confState;
     this.snapshotInFlight = true;

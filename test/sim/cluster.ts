@@ -337,8 +337,8 @@ export class Simulation {
   leader(): SimMember | undefined {
     let best: SimMember | undefined;
     for (const m of this.members.values()) {
-      const r = m.raw?.raft;
-      if (r?.role === Role.Leader && (!best || r.term > best.raw!.raft.term)) best = m;
+      const r = m.raw;
+      if (r?.role === Role.Leader && (!best || r.term > best.raw!.term)) best = m;
     }
     return best;
   }
@@ -505,7 +505,7 @@ export class Simulation {
     if (every <= 0) return;
     const applied = member.sm.applied;
     if (applied - member.storage.snapshot().meta.index < every) return;
-    member.storage.createSnapshot(applied, raw.raft.confState(), member.sm.snapshot());
+    member.storage.createSnapshot(applied, raw.status().conf, member.sm.snapshot());
     // Keep a few entries so slightly lagging followers still get appends.
     member.storage.compact(Math.max(member.storage.firstIndex() - 1, applied - 3));
   }
@@ -669,23 +669,24 @@ export class Simulation {
 
   /** At most one leader per term; a new leader holds every committed entry. */
   private checkRoles(member: SimMember): void {
-    const r = member.raw?.raft;
+    const r = member.raw;
     if (!r || r.role !== Role.Leader) return;
     const other = this.leaderOfTerm.get(r.term);
     if (other === undefined) {
       this.leaderOfTerm.set(r.term, member.id);
       this.stats.elections++;
-      this.log(`n${member.id} LEADER term=${r.term} last=${r.log.lastIndex()} commit=${r.log.committed}`);
+      const st = r.status();
+      this.log(`n${member.id} LEADER term=${r.term} last=${st.lastIndex} commit=${st.commit}`);
     } else if (other !== member.id) {
       this.violate(`election safety: n${other} and n${member.id} both lead term ${r.term}`);
     }
     if (member.lastLeaderTerm === r.term) return;
     member.lastLeaderTerm = r.term;
-    const first = r.log.firstIndex();
+    const first = r.status().firstIndex;
     for (let i = Math.max(first, 1); i <= this.maxCommitted; i++) {
       const key = this.committed.get(i);
       if (key === undefined) continue;
-      const entry = r.log.slice(i, i + 1)?.[0];
+      const entry = r.entries(i, i + 1)?.[0];
       if (!entry || entryKey(entry) !== key) {
         this.violate(`leader completeness: leader n${member.id} of term ${r.term} lacks committed entry ${i} (${key})`);
         break;
@@ -719,12 +720,11 @@ export class Simulation {
 
   /** Committed entries never change: record each member's newly committed entries. */
   private recordCommitted(member: SimMember, raw: RawNode): void {
-    const log = raw.raft.log;
-    const upTo = log.committed;
-    const from = Math.max(log.firstIndex(), member.recordedCommit + 1);
+    const { commit: upTo, firstIndex } = raw.status();
+    const from = Math.max(firstIndex, member.recordedCommit + 1);
     member.recordedCommit = Math.max(member.recordedCommit, upTo);
     for (let i = from; i <= upTo; i++) {
-      const entry = log.slice(i, i + 1)?.[0];
+      const entry = raw.entries(i, i + 1)?.[0];
       if (!entry) continue;
       const key = entryKey(entry);
       const seen = this.committed.get(i);
@@ -741,7 +741,7 @@ export class Simulation {
   /** Current voters and learners according to the newest leader (or any live member). */
   membership(): { voters: NodeId[]; learners: NodeId[] } {
     const source = this.leader() ?? this.liveMembers()[0];
-    return source?.raw?.raft.confState() ?? { voters: [], learners: [] };
+    return source?.raw?.status().conf ?? { voters: [], learners: [] };
   }
 }
 

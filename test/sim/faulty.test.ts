@@ -10,10 +10,10 @@ import { randomRun } from './random-run.js';
 test('Figure 8: the real core does not commit an earlier term’s entry by counting replicas', () => {
   const { sim, contestedIndex } = figure8();
   // The scenario really happened: S5 won term 5 and overwrote the contested entry.
-  const s5 = sim.members.get(5)!.raw!.raft;
+  const s5 = sim.members.get(5)!.raw!;
   assert.equal(s5.role, Role.Leader);
   assert.equal(s5.term, 5);
-  assert.equal(sim.members.get(3)!.raw!.raft.log.term(contestedIndex), 3, 'the term-2 entry was replaced by the term-3 one');
+  assert.equal(sim.members.get(3)!.raw!.termAt(contestedIndex), 3, 'the term-2 entry was replaced by the term-3 one');
   assert.deepEqual(sim.violations, [], sim.traceText());
 });
 
@@ -25,7 +25,7 @@ test('Figure 8: a core that commits by counting loses a committed entry, and the
 
 test('stale candidate: the real core refuses to elect a member missing committed entries', () => {
   const sim = staleCandidate();
-  assert.notEqual(sim.members.get(3)!.raw!.raft.role, Role.Leader);
+  assert.notEqual(sim.members.get(3)!.raw!.role, Role.Leader);
   assert.deepEqual(sim.violations, [], sim.traceText());
 });
 

@@ -36,7 +36,7 @@ const SCRIPTED = { preVote: false, checkQuorum: false, electionTick: 1_000_000, 
  */
 export function figure8(createRaft?: (c: RaftConfig) => Raft): { sim: Simulation; contestedIndex: number } {
   const sim = new Simulation({ seed: 8, voters: 5, ...SCRIPTED, maxSizePerMsg: 1, createRaft });
-  const raft = (id: number): Raft => sim.members.get(id)!.raw!.raft;
+  const lastIndex = (id: number): number => sim.members.get(id)!.raw!.status().lastIndex;
   sim.runFor(50);
   // (a) S1 leads term 2 and replicates one entry to S2 only.
   sim.campaign(1);
@@ -44,7 +44,7 @@ export function figure8(createRaft?: (c: RaftConfig) => Raft): { sim: Simulation
   sim.partition([1, 2], [3, 4, 5]);
   sim.proposeRaw(1, { op: 'put', key: 'fig8', value: 'term-2 entry' });
   sim.runFor(100);
-  const contestedIndex = raft(2).log.lastIndex();
+  const contestedIndex = lastIndex(2);
   // (b) S1 crashes; S5 wins term 3 with S3 and S4 and appends at the same
   // index, but its appends never leave it.
   sim.crash(1);
@@ -62,7 +62,7 @@ export function figure8(createRaft?: (c: RaftConfig) => Raft): { sim: Simulation
   // (S3 first rejects an append it cannot attach, so S1 backs off and sends
   // the term-2 entry; only the term-4 entry on top of it gets lost.)
   sim.dropFilter = (m) =>
-    m.from === 1 && m.to === 3 && m.type === MessageType.App && m.entries.some((e) => e.term > 2) && raft(3).log.lastIndex() >= contestedIndex;
+    m.from === 1 && m.to === 3 && m.type === MessageType.App && m.entries.some((e) => e.term > 2) && lastIndex(3) >= contestedIndex;
   sim.restart(1);
   sim.runFor(20);
   sim.campaign(1); // term 3: S3 already voted for S5 in term 3

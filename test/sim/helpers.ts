@@ -9,10 +9,10 @@ export function waitForLeader(sim: Simulation, timeout = 3000, among?: NodeId[])
   let found: SimMember | undefined;
   sim.runUntilTrue(() => {
     for (const m of sim.members.values()) {
-      const r = m.raw?.raft;
+      const r = m.raw;
       if (!r || r.role !== Role.Leader) continue;
       if (among && !among.includes(m.id)) continue;
-      if (r.log.term(r.log.committed) === r.term) {
+      if (r.termAt(r.status().commit) === r.term) {
         found = m;
         return true;
       }
@@ -47,8 +47,8 @@ export function get(sim: Simulation, via: NodeId, key: string, timeout = 1000): 
 export function waitForConvergence(sim: Simulation, timeout = 3000): boolean {
   return sim.runUntilTrue(() => {
     const live = sim.liveMembers().filter((m) => !m.decommissioned);
-    const target = Math.max(...live.map((m) => m.raw!.raft.log.committed));
-    return live.every((m) => m.sm.applied >= target && m.raw!.raft.log.committed >= target);
+    const target = Math.max(...live.map((m) => m.raw!.status().commit));
+    return live.every((m) => m.sm.applied >= target && m.raw!.status().commit >= target);
   }, timeout);
 }
 
@@ -62,5 +62,5 @@ export function fingerprints(sim: Simulation, ids?: NodeId[]): Set<string> {
 }
 
 export function leaders(sim: Simulation): SimMember[] {
-  return [...sim.members.values()].filter((m) => m.raw?.raft.role === Role.Leader);
+  return [...sim.members.values()].filter((m) => m.raw?.role === Role.Leader);
 }

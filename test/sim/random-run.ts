@@ -180,8 +180,9 @@ export function randomRun(seed: number, options: RunOptions = {}): RunResult {
     const learner = learners[0];
     if (learner !== undefined) {
       // Promote a learner once it has caught up with the leader.
-      const pr = leader.raw!.raft.progress.get(learner);
-      if (pr && pr.match + 5 >= leader.raw!.raft.log.committed) {
+      const status = leader.raw!.status();
+      const pr = status.progress.get(learner);
+      if (pr && pr.match + 5 >= status.commit) {
         pendingChange = { key: `${ConfChangeType.AddNode}:${learner}`, deadline: sim.now + 800 };
         sim.proposeConfChange(leader.id, { type: ConfChangeType.AddNode, nodeId: learner, context: new Uint8Array() });
       }
@@ -226,13 +227,14 @@ export function randomRun(seed: number, options: RunOptions = {}): RunResult {
     settleMembershipChange();
     const leader = sim.leader();
     if (!leader) return false;
-    const raft = leader.raw!.raft;
-    if (raft.log.term(raft.log.committed) !== raft.term) return false;
-    const { voters: v, learners } = raft.confState();
+    const raw = leader.raw!;
+    const status = raw.status();
+    if (raw.termAt(status.commit) !== status.term) return false;
+    const { voters: v, learners } = status.conf;
     return [...v, ...learners].every((id) => {
       const m = sim.members.get(id);
       if (!m || m.decommissioned) return true;
-      return m.alive && m.sm.applied >= raft.log.committed;
+      return m.alive && m.sm.applied >= status.commit;
     });
   };
   if (!sim.runUntilTrue(converged, 6000)) {

@@ -21,14 +21,14 @@ test('initial election: one leader, agreed by all, stable without faults', () =>
   const sim = new Simulation({ seed: 101, voters: 3 });
   const leader = waitForLeader(sim, 1000);
   assert.ok(leader, 'a leader is elected');
-  const term = leader.raw!.raft.term;
+  const term = leader.raw!.term;
   for (const m of sim.members.values()) {
-    assert.equal(m.raw!.raft.lead, leader.id, `n${m.id} follows the leader`);
-    assert.equal(m.raw!.raft.term, term);
+    assert.equal(m.raw!.lead, leader.id, `n${m.id} follows the leader`);
+    assert.equal(m.raw!.term, term);
   }
   sim.runFor(3000);
   assert.equal(sim.leader()?.id, leader.id, 'leadership is stable');
-  assert.equal(sim.leader()!.raw!.raft.term, term, 'no new terms without faults');
+  assert.equal(sim.leader()!.raw!.term, term, 'no new terms without faults');
   assertSafe(sim);
 });
 
@@ -39,7 +39,7 @@ test('re-election after leader failure, and no leader without a quorum', () => {
   const others = [...sim.members.keys()].filter((id) => id !== first.id);
   const second = waitForLeader(sim, 3000, others);
   assert.ok(second, 'the connected majority elects a new leader');
-  assert.ok(second.raw!.raft.term > first.raw!.raft.term || first.raw!.raft.role !== Role.Leader);
+  assert.ok(second.raw!.term > first.raw!.term || first.raw!.role !== Role.Leader);
   sim.heal();
   sim.runFor(1000);
   assert.equal(leaders(sim).length, 1, 'the old leader steps down after rejoining');
@@ -89,9 +89,9 @@ test('follower failure: progress with one down, none with two down, recovery aft
   sim.crash(f1!);
   assert.ok(put(sim, leader.id, 'a', '1'), 'commits with 2 of 3');
   sim.crash(f2!);
-  const commitBefore = leader.raw!.raft.log.committed;
+  const commitBefore = leader.raw!.status().commit;
   assert.equal(put(sim, leader.id, 'a', '2', 800), false, 'no commit with 1 of 3');
-  assert.equal(leader.raw?.raft.log.committed ?? commitBefore, commitBefore);
+  assert.equal(leader.raw?.status().commit ?? commitBefore, commitBefore);
   sim.restart(f1!);
   sim.restart(f2!);
   const now = waitForLeader(sim)!;
@@ -120,11 +120,11 @@ test('no agreement without a quorum: a minority leader commits nothing until hea
   const others = [...sim.members.keys()].filter((id) => id !== leader.id);
   const minority = [leader.id, others[0]!];
   sim.partition(minority, others.slice(1));
-  const committed = leader.raw!.raft.log.committed;
+  const committed = leader.raw!.status().commit;
   for (let i = 0; i < 3; i++) sim.proposeRaw(leader.id, { op: 'put', key: 'm', value: `${i}` });
   sim.runFor(150);
-  assert.equal(leader.raw!.raft.log.committed, committed, 'nothing commits in the minority');
-  assert.ok(leader.raw!.raft.log.lastIndex() > committed, 'yet the proposals were appended');
+  assert.equal(leader.raw!.status().commit, committed, 'nothing commits in the minority');
+  assert.ok(leader.raw!.status().lastIndex > committed, 'yet the proposals were appended');
   sim.heal();
   assert.ok(waitForLeader(sim));
   assert.ok(waitForConvergence(sim));
@@ -178,7 +178,7 @@ test('fast back-off over long divergent logs takes few rejections', () => {
   sim.partition([old.id, buddy], others.slice(1));
   for (let i = 0; i < 50; i++) sim.proposeRaw(old.id, { op: 'put', key: 'div', value: `${i}` });
   sim.runFor(200);
-  assert.ok(sim.members.get(buddy)!.raw!.raft.log.lastIndex() >= old.raw!.raft.log.committed + 50, 'the minority holds 50 uncommitted entries');
+  assert.ok(sim.members.get(buddy)!.raw!.status().lastIndex >= old.raw!.status().commit + 50, 'the minority holds 50 uncommitted entries');
   const majority = others.slice(1);
   const fresh = waitForLeader(sim, 3000, majority)!;
   let done = 0;
@@ -232,9 +232,9 @@ test('learner: catches up without voting, then is promoted and counts toward quo
   const learner = sim.addMember();
   sim.proposeConfChange(leader.id, { type: ConfChangeType.AddLearner, nodeId: learner.id, context: new Uint8Array() });
   assert.ok(waitForConvergence(sim));
-  assert.deepEqual(leader.raw!.raft.confState().learners, [learner.id]);
+  assert.deepEqual(leader.raw!.status().conf.learners, [learner.id]);
   assert.equal(learner.sm.read('l4'), '4', 'the learner replicated the data');
-  assert.equal(learner.raw!.raft.promotable(), false, 'a learner never campaigns');
+  assert.equal(learner.raw!.status().promotable, false, 'a learner never campaigns');
   // With the learner, two voters still form the quorum of three.
   const [f1] = [...sim.members.keys()].filter((id) => id !== leader.id && id !== learner.id);
   sim.crash(f1!);
@@ -242,8 +242,8 @@ test('learner: catches up without voting, then is promoted and counts toward quo
   sim.restart(f1!);
   sim.proposeConfChange(leader.id, { type: ConfChangeType.AddNode, nodeId: learner.id, context: new Uint8Array() });
   assert.ok(waitForConvergence(sim));
-  assert.ok(leader.raw!.raft.confState().voters.includes(learner.id), 'promoted to voter');
-  assert.ok(learner.raw!.raft.promotable());
+  assert.ok(leader.raw!.status().conf.voters.includes(learner.id), 'promoted to voter');
+  assert.ok(learner.raw!.status().promotable);
   assertSafe(sim);
 });
 
@@ -254,12 +254,12 @@ test('removing the leader: it steps down and the rest elect a new one', () => {
   sim.proposeConfChange(leader.id, { type: ConfChangeType.RemoveNode, nodeId: leader.id, context: new Uint8Array() });
   sim.runUntilTrue(() => sim.appliedConfChanges.has(`${ConfChangeType.RemoveNode}:${leader.id}`), 1000);
   sim.runFor(20);
-  assert.notEqual(leader.raw!.raft.role, Role.Leader, 'the removed leader stepped down');
+  assert.notEqual(leader.raw!.role, Role.Leader, 'the removed leader stepped down');
   sim.decommission(leader.id);
   const rest = [...sim.members.keys()].filter((id) => id !== leader.id);
   const next = waitForLeader(sim, 3000, rest)!;
   assert.ok(next, 'the remaining members elect a leader');
-  assert.deepEqual(next.raw!.raft.confState().voters, rest.sort((a, b) => a - b));
+  assert.deepEqual(next.raw!.status().conf.voters, rest.sort((a, b) => a - b));
   assert.ok(put(sim, next.id, 'after', '2'));
   assertSafe(sim);
 });
@@ -268,11 +268,11 @@ test('leadership transfer to a named member, including one that was behind', () 
   const sim = new Simulation({ seed: 115, voters: 5 });
   const leader = waitForLeader(sim)!;
   const target = [...sim.members.keys()].find((id) => id !== leader.id)!;
-  const term = leader.raw!.raft.term;
+  const term = leader.raw!.term;
   sim.transferLeadership(leader.id, target);
   const next = waitForLeader(sim, 500, [target]);
   assert.equal(next?.id, target, 'the named member leads');
-  assert.equal(next!.raw!.raft.term, term + 1, 'in the very next term (no election timeout needed)');
+  assert.equal(next!.raw!.term, term + 1, 'in the very next term (no election timeout needed)');
   // Transfer to a member that missed writes: the leader catches it up first.
   const behind = [...sim.members.keys()].find((id) => id !== target)!;
   sim.isolate(behind);
@@ -287,29 +287,29 @@ test('leadership transfer to a named member, including one that was behind', () 
 test('PreVote: a partitioned member rejoining does not disrupt the leader', () => {
   const sim = new Simulation({ seed: 116, voters: 3 });
   const leader = waitForLeader(sim)!;
-  const term = leader.raw!.raft.term;
+  const term = leader.raw!.term;
   const loner = [...sim.members.keys()].find((id) => id !== leader.id)!;
   sim.isolate(loner);
   sim.runFor(3000);
-  assert.equal(sim.members.get(loner)!.raw!.raft.term, term, 'pre-votes do not bump the isolated member’s term');
+  assert.equal(sim.members.get(loner)!.raw!.term, term, 'pre-votes do not bump the isolated member’s term');
   sim.heal();
   sim.runFor(1000);
   assert.equal(sim.leader()?.id, leader.id);
-  assert.equal(leader.raw!.raft.term, term, 'the leader kept its term');
+  assert.equal(leader.raw!.term, term, 'the leader kept its term');
   assertSafe(sim);
 });
 
 test('without PreVote the same rejoin does disrupt the leader (what PreVote prevents)', () => {
   const sim = new Simulation({ seed: 116, voters: 3, preVote: false, checkQuorum: false });
   const leader = waitForLeader(sim)!;
-  const term = leader.raw!.raft.term;
+  const term = leader.raw!.term;
   const loner = [...sim.members.keys()].find((id) => id !== leader.id)!;
   sim.isolate(loner);
   sim.runFor(3000);
-  assert.ok(sim.members.get(loner)!.raw!.raft.term > term + 3, 'the isolated member keeps bumping its term');
+  assert.ok(sim.members.get(loner)!.raw!.term > term + 3, 'the isolated member keeps bumping its term');
   sim.heal();
   sim.runFor(1000);
-  assert.ok(waitForLeader(sim)!.raw!.raft.term > term, 'the cluster had to move to a new term');
+  assert.ok(waitForLeader(sim)!.raw!.term > term, 'the cluster had to move to a new term');
   assertSafe(sim);
 });
 
@@ -324,7 +324,7 @@ test('CheckQuorum: an isolated leader steps down; ReadIndex never serves a stale
   // A read through the isolated old leader must not return the stale value.
   assert.equal(get(sim, old.id, 'r', 400), undefined);
   sim.runFor(300);
-  assert.notEqual(old.raw!.raft.role, Role.Leader, 'the isolated leader stepped down');
+  assert.notEqual(old.raw!.role, Role.Leader, 'the isolated leader stepped down');
   sim.heal();
   assert.equal(get(sim, others[0]!, 'r'), 'new', 'a follower serves a linearizable read via the leader');
   assertSafe(sim);

@@ -78,7 +78,9 @@ export class InProcessCluster {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       const l = this.leader();
-      if (l && l.node.raw.raft.log.term(l.node.raw.raft.log.committed) === l.node.raw.raft.term) return l;
+      // A leader is ready once it has committed an entry of its own term.
+      const st = l?.node.status();
+      if (l && st && l.node.termAt(st.commit) === st.term) return l;
       await new Promise((r) => setTimeout(r, 10));
     }
     throw new Error('no leader elected');
