@@ -8,8 +8,8 @@
 import { credentials, type ServiceClientConstructor } from '@grpc/grpc-js';
 import { parseArgs } from 'node:util';
 import { loadEtcdProtos } from '../api/proto/load.js';
-import { readSnapshotFile, snapshotStatus, unwrapSnapshot, writeSnapshotFile } from '../snapshot-file.js';
-import { restoreSnapshot } from '../snapshot-restore.js';
+import { backupStatus, decodeBackup, readBackupFile, writeBackupFile } from '../backup/backup-file.js';
+import { restoreSnapshot } from '../backup/restore.js';
 
 const USAGE = `usage:
   kvorum snapshot save FILE [--endpoints=http://127.0.0.1:2379]
@@ -54,8 +54,8 @@ async function save(argv: string[]): Promise<number> {
   });
   client.close();
   // The stream is the file format itself; check it before writing it out.
-  const payload = unwrapSnapshot(Buffer.concat(chunks));
-  const written = await writeSnapshotFile(file, payload);
+  const payload = decodeBackup(Buffer.concat(chunks));
+  const written = await writeBackupFile(file, payload);
   process.stdout.write(`Snapshot saved at ${file} (${written.size} bytes, sha256 ${written.sha256})\n`);
   return 0;
 }
@@ -64,8 +64,8 @@ async function status(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { write: { type: 'string', short: 'w', default: 'table' } } });
   const file = positionals[0];
   if (!file) throw new Error('a snapshot FILE is required');
-  await readSnapshotFile(file);
-  const st = await snapshotStatus(file);
+  await readBackupFile(file);
+  const st = await backupStatus(file);
   if (values.write === 'json') {
     process.stdout.write(`${JSON.stringify({ hash: st.hash, revision: st.revision, totalKey: st.totalKeys, totalSize: st.totalSize })}\n`);
   } else {

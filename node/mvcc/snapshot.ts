@@ -83,7 +83,7 @@ export interface EncodedSlice {
  * rewrite records in place.
  */
 export class SnapshotEncoder {
-  private readonly out: ByteWriter;
+  private readonly out: ByteSink;
   private readonly ordinals = new Map<History, number>();
   private nextKey = 0;
   private nextRevision: number;
@@ -91,8 +91,12 @@ export class SnapshotEncoder {
   /** Chunks encodeUntil has collected so far. */
   private collected: Uint8Array[] = [];
 
-  constructor(private readonly view: SnapshotView) {
-    const out = (this.out = new ByteWriter());
+  /** With a ByteCounter as `out`, the encoder produces no bytes and only counts them (see measureUntil). */
+  constructor(
+    private readonly view: SnapshotView,
+    out: ByteSink = new ByteWriter(),
+  ) {
+    this.out = out;
     if (view.prefix) out.prefix(view.prefix);
     out.latin1(MAGIC);
     out.uint(FORMAT_VERSION);
@@ -119,6 +123,15 @@ export class SnapshotEncoder {
     const all = this.collected;
     this.collected = [];
     return all.length === 1 ? all[0]! : new Uint8Array(Buffer.concat(all));
+  }
+
+  /**
+   * For an encoder made with a ByteCounter: runs until `deadline`, and once
+   * complete returns how many bytes the encoding (prefix included) takes.
+   */
+  measureUntil(deadline: number): number | undefined {
+    if (!(this.out instanceof ByteCounter)) throw new Error('snapshot: measureUntil needs an encoder made with a ByteCounter');
+    return this.encodeSome(deadline) === undefined ? undefined : this.out.length;
   }
 
   /** Encodes until `deadline`; returns the chunks completed meanwhile. */
@@ -236,12 +249,71 @@ export function decodeSnapshot(bytes: Uint8Array): SnapshotContent {
 /** Bytes per output chunk: large enough for few writes, small enough to never hold the store twice. */
 const SNAPSHOT_CHUNK_BYTES = 4 * 1024 * 1024;
 
+/** Where SnapshotEncoder puts its bytes. */
+interface ByteSink {
+  uint(n: number): void;
+  int(n: number): void;
+  /** A length-prefixed byte string. */
+  bytes(s: string): void;
+  latin1(s: string): void;
+  /** Bytes before everything else, outside the checksum; only before the first write. */
+  prefix(bytes: Uint8Array): void;
+  /** The chunks filled since the last call. */
+  takeChunks(): Uint8Array[];
+  /** Appends the checksum and returns the remaining chunks. */
+  finishWithChecksum(): Uint8Array[];
+}
+
+/**
+ * A sink that only counts: the size of an encoding without its bytes, so a
+ * container that states its length up front can stream the encoding after.
+ */
+export class ByteCounter implements ByteSink {
+  length = 0;
+
+  uint(n: number): void {
+    if (!Number.isSafeInteger(n) || n < 0) throw new Error(`snapshot: cannot encode ${n} as unsigned`);
+    let size = 1;
+    while (n >= 0x80) {
+      n = Math.floor(n / 0x80);
+      size++;
+    }
+    this.length += size;
+  }
+
+  int(n: number): void {
+    this.uint(n >= 0 ? n * 2 : -n * 2 - 1);
+  }
+
+  bytes(s: string): void {
+    this.uint(s.length);
+    this.length += s.length;
+  }
+
+  latin1(s: string): void {
+    this.length += s.length;
+  }
+
+  prefix(bytes: Uint8Array): void {
+    this.length += bytes.length;
+  }
+
+  takeChunks(): Uint8Array[] {
+    return [];
+  }
+
+  finishWithChecksum(): Uint8Array[] {
+    this.length += 4;
+    return [];
+  }
+}
+
 /**
  * An append-only byte sink that fills fixed-size chunks (never regrowing or
  * copying what it wrote) and keeps a running CRC32 of everything after the
  * prefix.
  */
-class ByteWriter {
+class ByteWriter implements ByteSink {
   private chunk: Buffer;
   private length = 0;
   /** Where the checksummed part of the current chunk starts (after a prefix). */

@@ -37,7 +37,7 @@ import {
 import { type KeyRange, fromByteString, keyRange, rangeContains, toByteString } from './keys.js';
 import { LeaseTable } from './lease.js';
 import { readRange, toKeyValue } from './range.js';
-import { SnapshotEncoder, decodeSnapshot } from './snapshot.js';
+import { ByteCounter, SnapshotEncoder, decodeSnapshot, type SnapshotView } from './snapshot.js';
 import type {
   ApplyRequest,
   ApplyResponse,
@@ -275,13 +275,15 @@ export class MvccStore {
    * would have, a slice per call, while the store keeps applying writes.
    * A compaction or restore in between makes the encoder throw. `prefix`
    * goes before the encoding, outside its checksum (see SnapshotView).
+   * measureUntil() sizes the same captured state without encoding it, for
+   * containers that state their length before the bytes.
    */
-  snapshotEncoder(prefix?: Uint8Array): Pick<SnapshotEncoder, 'encodeUntil' | 'encodeSlice'> {
+  snapshotEncoder(prefix?: Uint8Array): Pick<SnapshotEncoder, 'encodeUntil' | 'encodeSlice' | 'measureUntil'> {
     const histories: History[] = [];
     this.index.forEach((h) => histories.push(h));
     const recordCounts = new Uint32Array(histories.length);
     for (let i = 0; i < histories.length; i++) recordCounts[i] = recordCount(histories[i]!);
-    const encoder = new SnapshotEncoder({
+    const view: SnapshotView = {
       appliedIndex: this.applied,
       revision: this.currentRevision,
       compactRevision: this.compacted,
@@ -291,9 +293,16 @@ export class MvccStore {
       recordCounts,
       lastRevision: this.changeLog.lastRevision,
       ...(prefix && { prefix }),
-    });
+    };
+    const encoder = new SnapshotEncoder(view);
+    let counter: SnapshotEncoder | undefined;
     const generation = this.rewrites;
     return {
+      measureUntil: (deadline: number) => {
+        this.assertGeneration(generation);
+        counter ??= new SnapshotEncoder(view, new ByteCounter());
+        return counter.measureUntil(deadline);
+      },
       encodeUntil: (deadline: number) => {
         this.assertGeneration(generation);
         return encoder.encodeUntil(deadline);

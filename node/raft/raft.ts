@@ -63,8 +63,11 @@ export interface ReadState {
   context: Uint8Array;
 }
 
+/** Why the core refused a proposal or a read request; callers switch on it rather than on message text. */
+export type DropReason = 'no leader' | 'leadership transfer in progress' | 'a membership change is still pending';
+
 export class ProposalDroppedError extends Error {
-  constructor(reason: string) {
+  constructor(readonly reason: DropReason) {
     super(`raft: proposal dropped: ${reason}`);
     this.name = 'ProposalDroppedError';
   }

@@ -8,7 +8,7 @@
 //   6. advance(ready).
 // Nothing may be stepped between ready() and advance().
 import { encodeConfChange } from './confchange.js';
-import { ProposalDroppedError, Raft, Role, makeMessage, type RaftConfig, type ReadState } from './raft.js';
+import { ProposalDroppedError, Raft, Role, makeMessage, type DropReason, type RaftConfig, type ReadState } from './raft.js';
 import {
   EntryType,
   MessageType,
@@ -117,7 +117,7 @@ export class RawNode {
     if (!accepted) throw new ProposalDroppedError(this.dropReason());
   }
 
-  private dropReason(): string {
+  private dropReason(): DropReason {
     return this.raft.lead === 0 ? 'no leader' : this.raft.leadTransferee !== 0 ? 'leadership transfer in progress' : 'a membership change is still pending';
   }
 
@@ -129,7 +129,7 @@ export class RawNode {
   /** Asks for a linearizable read position; the answer arrives as a ReadState with this context. */
   readIndex(context: Uint8Array): void {
     const accepted = this.raft.step(makeMessage({ type: MessageType.ReadIndex, from: this.raft.id, context }));
-    if (!accepted) throw new ProposalDroppedError('no leader to confirm the read');
+    if (!accepted) throw new ProposalDroppedError('no leader');
   }
 
   /** Asks the leader to hand leadership to `target`. */

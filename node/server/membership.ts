@@ -77,8 +77,15 @@ export class Membership {
 
   static fromJSON(data: { members: Member[]; removed: number[] }): Membership {
     const m = new Membership();
-    for (const member of data.members) m.add(member);
-    for (const id of data.removed) m.removed.add(id);
+    m.restore(data);
     return m;
+  }
+
+  /** Replaces the whole table with a snapshot's. */
+  restore(data: { members: Member[]; removed: number[] }): void {
+    this.members.clear();
+    this.removed.clear();
+    for (const member of data.members) this.add(member);
+    for (const id of data.removed) this.removed.add(id);
   }
 }

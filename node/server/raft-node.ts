@@ -6,16 +6,16 @@
 import type { Logger } from 'pino';
 import { ProposalDroppedError, Role } from '../raft/raft.js';
 import { RawNode, type Ready, type SoftState, type Status } from '../raft/raw-node.js';
-import type { LogStorage } from '../raft/storage.js';
 import type { ConfChange, ConfState, Entry, Message, NodeId, Snapshot, HardState } from '../raft/types.js';
+import { errNoLeader, errProposalRefused, errStopped } from './errors.js';
+import { RequestIds } from './ids.js';
+import { ReadBarrier } from './read-barrier.js';
+import { Snapshotter, type SavedSnapshot, type SnapshotPoint, type SnapshotStorage } from './snapshotter.js';
 
 /** The durable side of the log (DiskStorage in production). */
-export interface DurableLog extends LogStorage {
+export interface DurableLog extends SnapshotStorage {
   save(hardState: HardState | undefined, entries: readonly Entry[]): Promise<void>;
   saveSnapshot(snapshot: Snapshot): Promise<void>;
-  /** Saves a snapshot of this member's applied state, streamed in chunks; resolves to its size. */
-  saveOwnSnapshot(meta: Snapshot['meta'], chunks: AsyncIterable<Uint8Array>): Promise<number>;
-  compact(index: number): Promise<void>;
 }
 
 export interface MessageSender {
@@ -57,11 +57,6 @@ export interface RaftNodeOptions {
   onFatal?: (err: Error) => void;
 }
 
-interface PendingRead {
-  resolve: (index: number) => void;
-  reject: (err: Error) => void;
-}
-
 export class RaftNode {
   private readonly raw: RawNode;
   private readonly opts: RaftNodeOptions;
@@ -71,18 +66,10 @@ export class RaftNode {
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
   private appliedIndex: number;
-  private snapshotIndex: number;
-  /** Reads waiting to join the next ReadIndex round. */
-  private readQueue: PendingRead[] = [];
-  /** Reads whose ReadIndex round is in flight, by context. */
-  private readsInFlight = new Map<string, PendingRead[]>();
-  /** Reads confirmed at an index the application has not applied yet. */
-  private readsAwaitingApply: { index: number; reads: PendingRead[] }[] = [];
-  private readSeq = 0;
+  private readonly reads: ReadBarrier;
+  private readonly snapshots: Snapshotter;
   private confState: ConfState;
   private failure: Error | undefined;
-  /** The leader when the reads in flight were sent; a change means they will never be answered. */
-  private leaderIdAtRead: NodeId = 0;
 
   constructor(opts: RaftNodeOptions) {
     this.opts = opts;
@@ -99,8 +86,18 @@ export class RaftNode {
       maxInflightMsgs: 256,
     });
     this.appliedIndex = opts.applied;
-    this.snapshotIndex = opts.storage.snapshot().meta.index;
     this.confState = opts.storage.initialState().conf;
+    const contexts = new RequestIds();
+    this.reads = new ReadBarrier(() => new TextEncoder().encode(`r${opts.id}.${contexts.next()}`));
+    this.snapshots = new Snapshotter({
+      storage: opts.storage,
+      capture: () => opts.app.snapshotData(),
+      logger: opts.logger,
+      snapshotCount: opts.snapshotCount,
+      catchUpEntries: opts.snapshotCatchUpEntries ?? 5000,
+      isStopped: () => this.stopped,
+      onFatal: (err, message) => this.fail(err, message),
+    });
   }
 
   start(): void {
@@ -114,13 +111,7 @@ export class RaftNode {
   stop(): void {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
-    const err = new Error('etcdserver: server stopped');
-    for (const r of this.readQueue) r.reject(err);
-    for (const reads of this.readsInFlight.values()) for (const r of reads) r.reject(err);
-    for (const w of this.readsAwaitingApply) for (const r of w.reads) r.reject(err);
-    this.readQueue = [];
-    this.readsInFlight.clear();
-    this.readsAwaitingApply = [];
+    this.reads.failAll(errStopped());
   }
 
   /** A message from a peer. */
@@ -192,10 +183,9 @@ export class RaftNode {
    */
   linearizableReadBarrier(): Promise<number> {
     this.assertRunning();
-    return new Promise((resolve, reject) => {
-      this.readQueue.push({ resolve, reject });
-      this.kick();
-    });
+    const read = this.reads.wait();
+    this.kick();
+    return read;
   }
 
   /**
@@ -214,7 +204,7 @@ export class RaftNode {
       };
       const timer = setTimeout(() => {
         this.leaderWaiters.delete(waiter);
-        reject(new ProposalDroppedError('no leader'));
+        reject(errNoLeader());
       }, timeoutMs);
       this.leaderWaiters.add(waiter);
     });
@@ -262,8 +252,8 @@ export class RaftNode {
   }
 
   private assertRunning(): void {
-    if (this.stopped) throw new ProposalDroppedError('server stopped');
-    if (this.failure) throw new ProposalDroppedError(`storage failed: ${this.failure.message}`);
+    if (this.stopped) throw errProposalRefused('server stopped');
+    if (this.failure) throw errProposalRefused(`storage failed: ${this.failure.message}`);
   }
 
   /** Runs the loop unless it is already waiting on a Ready. */
@@ -299,7 +289,7 @@ export class RaftNode {
         if (!sendFirst) this.opts.transport.send(rd.messages);
         this.applyReady(rd, early);
         this.raw.advance(rd);
-        this.serveReads();
+        this.reads.applied(this.appliedIndex);
         const took = performance.now() - started;
         if (took > this.opts.tickMs * 2) {
           this.opts.logger.warn(
@@ -307,7 +297,7 @@ export class RaftNode {
             'raft loop iteration took longer than two heartbeats',
           );
         }
-        this.maybeSnapshot();
+        this.snapshots.maybeSnapshot(() => this.snapshotPoint());
       }
     } catch (err) {
       this.fail(err, 'raft loop failed; the member stops serving');
@@ -337,20 +327,7 @@ export class RaftNode {
       this.ticks = 0;
     }
     this.stepProposals();
-    if (this.readQueue.length > 0) this.startReadRound();
-  }
-
-  private startReadRound(): void {
-    const context = new TextEncoder().encode(`r${this.opts.id}.${++this.readSeq}`);
-    const reads = this.readQueue;
-    this.readQueue = [];
-    try {
-      this.raw.readIndex(context);
-      this.readsInFlight.set(contextKey(context), reads);
-    } catch (err) {
-      const error = err instanceof ProposalDroppedError ? new Error('etcdserver: no leader') : (err as Error);
-      for (const r of reads) r.reject(error);
-    }
+    if (this.reads.hasQueued) this.reads.startRound((context) => this.raw.readIndex(context));
   }
 
   private async persist(rd: Ready): Promise<void> {
@@ -368,7 +345,9 @@ export class RaftNode {
   }
 
   private applyEntries(entries: Entry[]): void {
-    this.countAppliedBytes(entries);
+    let bytes = 0;
+    for (const e of entries) bytes += e.data.length;
+    this.snapshots.countApplied(bytes);
     this.opts.app.apply(entries);
     this.appliedIndex = entries[entries.length - 1]!.index;
   }
@@ -383,127 +362,28 @@ export class RaftNode {
     if (rd.snapshot) {
       this.opts.app.installSnapshot(rd.snapshot);
       this.appliedIndex = rd.snapshot.meta.index;
-      this.snapshotIndex = rd.snapshot.meta.index;
+      this.snapshots.installed(rd.snapshot.meta.index);
       this.confState = rd.snapshot.meta.conf;
     }
     if (rd.committedEntries.length > appliedEarly) {
       this.applyEntries(appliedEarly > 0 ? rd.committedEntries.slice(appliedEarly) : rd.committedEntries);
     }
-    for (const rs of rd.readStates) {
-      const key = contextKey(rs.context);
-      const reads = this.readsInFlight.get(key);
-      if (!reads) continue;
-      this.readsInFlight.delete(key);
-      this.readsAwaitingApply.push({ index: rs.index, reads });
-    }
-    // A member that lost its leader will never hear back about reads in flight.
-    if (rd.softState && this.readsInFlight.size > 0 && rd.softState.lead !== this.leaderIdAtRead) {
-      const err = new Error('etcdserver: leader changed');
-      for (const reads of this.readsInFlight.values()) for (const r of reads) r.reject(err);
-      this.readsInFlight.clear();
-    }
-    if (rd.softState) this.leaderIdAtRead = rd.softState.lead;
+    this.reads.confirmed(rd.readStates);
+    if (rd.softState) this.reads.leaderChanged(rd.softState.lead);
   }
 
-  private serveReads(): void {
-    if (this.readsAwaitingApply.length === 0) return;
-    const still: { index: number; reads: PendingRead[] }[] = [];
-    for (const w of this.readsAwaitingApply) {
-      if (w.index <= this.appliedIndex) for (const r of w.reads) r.resolve(w.index);
-      else still.push(w);
-    }
-    this.readsAwaitingApply = still;
+  /** Where a snapshot taken now would be: the applied index, its term, the configuration. */
+  private snapshotPoint(): SnapshotPoint | undefined {
+    const term = this.raw.termAt(this.appliedIndex);
+    return term === undefined ? undefined : { index: this.appliedIndex, term, conf: this.confState };
   }
 
   /**
-   * Starts a snapshot of the applied state once enough entries applied since
-   * the last. It is encoded and saved in the background: the loop keeps
-   * stepping heartbeats and proposals meanwhile, and only one runs at a time.
+   * Snapshots the applied state now (after any snapshot in flight) and
+   * compacts the log behind it; resolves once both are durable.
    */
-  private countAppliedBytes(entries: readonly Entry[]): void {
-    for (const e of entries) this.bytesSinceSnapshot += e.data.length;
+  snapshotNow(): Promise<SavedSnapshot | undefined> {
+    this.assertRunning();
+    return this.snapshots.snapshotNow(() => this.snapshotPoint());
   }
-
-  /** Entry bytes applied since the last local snapshot started. */
-  private bytesSinceSnapshot = 0;
-  /** Size of the last local snapshot (0 before the first). */
-  private lastSnapshotBytes = 0;
-
-  /**
-   * A snapshot is due after --snapshot-count entries, and once the entries
-   * applied since the last one add up to a quarter of its size: a snapshot
-   * holds the whole state, so without the second rule a large store would
-   * rewrite it every few thousand writes and the disk would stall the WAL's
-   * fsyncs (the cost stays within ~4x the log bytes either way).
-   */
-  private snapshotDue(): boolean {
-    if (this.appliedIndex - this.snapshotIndex < this.opts.snapshotCount) return false;
-    return this.bytesSinceSnapshot * 4 >= this.lastSnapshotBytes;
-  }
-
-  private maybeSnapshot(): void {
-    if (this.snapshotInFlight || !this.snapshotDue()) return;
-    const index = this.appliedIndex;
-    const term = this.raw.termAt(index);
-    if (term === undefined) return;
-    const conf = this.confState;
-    this.snapshotInFlight = true;
-    this.bytesSinceSnapshot = 0;
-    let data: AsyncIterable<Uint8Array>;
-    try {
-      data = this.opts.app.snapshotData();
-    } catch (err) {
-      this.snapshotInFlight = false;
-      this.opts.logger.warn({ err, index }, 'capturing a snapshot failed; will retry');
-      return;
-    }
-    void this.saveSnapshot(index, term, conf, data).finally(() => {
-      this.snapshotInFlight = false;
-    });
-  }
-
-  private snapshotInFlight = false;
-
-  private async saveSnapshot(index: number, term: number, conf: ConfState, data: AsyncIterable<Uint8Array>): Promise<void> {
-    const started = performance.now();
-    // A snapshot installed from the leader meanwhile supersedes this one.
-    if (this.stopped || index <= this.snapshotIndex) return;
-    let bytes: number;
-    try {
-      bytes = await this.opts.storage.saveOwnSnapshot({ index, term, conf }, encodingFailures(data));
-      this.lastSnapshotBytes = bytes;
-      this.snapshotIndex = Math.max(this.snapshotIndex, index);
-      const keep = this.opts.snapshotCatchUpEntries ?? 5000;
-      if (index > keep) await this.opts.storage.compact(Math.min(index - keep, this.opts.storage.snapshot().meta.index));
-    } catch (err) {
-      if (this.stopped) return;
-      if (err instanceof SnapshotEncodingError) {
-        // e.g. a compaction rewrote the state under the encoder: the next turn tries again.
-        this.opts.logger.warn({ err: err.cause, index }, 'encoding a snapshot failed; will retry');
-        return;
-      }
-      this.fail(err, 'saving a snapshot failed; the member stops serving');
-      return;
-    }
-    this.opts.logger.info({ index, term, bytes, tookMs: Math.round(performance.now() - started) }, 'saved snapshot and compacted the log');
-  }
-}
-
-/** The application failed to produce its snapshot's bytes (as opposed to storage failing to keep them). */
-class SnapshotEncodingError extends Error {
-  constructor(cause: unknown) {
-    super(`encoding the snapshot failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
-  }
-}
-
-async function* encodingFailures(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
-  try {
-    for await (const chunk of chunks) yield chunk;
-  } catch (err) {
-    throw new SnapshotEncodingError(err);
-  }
-}
-
-function contextKey(ctx: Uint8Array): string {
-  return Buffer.from(ctx).toString('latin1');
 }

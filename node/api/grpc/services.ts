@@ -33,8 +33,12 @@ export interface ServiceContext {
   logger: Logger;
   version: string;
   maxRequestBytes: number;
-  /** The snapshot stream's bytes (the server state wrapped in the snapshot file format). */
-  snapshotStream: () => Uint8Array;
+  /**
+   * Unused: Maintenance.Snapshot streams server.backup(). Still accepted so
+   * node/cli/node-command.ts compiles until it stops passing it.
+   * @deprecated
+   */
+  snapshotStream?: () => Uint8Array;
 }
 
 const GRPC_CODES: Record<StatusCode, status> = {
@@ -288,7 +292,10 @@ export function maintenanceService(ctx: ServiceContext): UntypedServiceImplement
       }
       return { header: headerPb(s.header()), alarms: s.alarmList().map((a) => ({ memberID: str64(a.memberId), alarm: a.alarm })) };
     }),
-    Defragment: unary(ctx, () => ({ header: headerPb(s.header()) })),
+    Defragment: unary(ctx, async () => {
+      await s.defragment();
+      return { header: headerPb(s.header()) };
+    }),
     Hash: unary(ctx, async () => ({ header: headerPb(s.header()), hash: (await s.hashKv(0)).hash })),
     HashKV: unary(ctx, async (req) => {
       const h = await s.hashKv(int(req.revision, 'revision'));
@@ -302,32 +309,54 @@ export function maintenanceService(ctx: ServiceContext): UntypedServiceImplement
       throw new ServerError('UNIMPLEMENTED', 'etcdserver: downgrade is not supported');
     }),
     Snapshot: (call: ServerWritableStream<Pb, Pb>) => {
-      let bytes: Uint8Array;
-      try {
-        bytes = ctx.snapshotStream();
-      } catch (err) {
+      streamBackup(ctx, call).catch((err: unknown) => {
         const e = toGrpcError(err, ctx.logger);
         call.destroy(Object.assign(new Error(e.details), { code: e.code }));
-        return;
-      }
-      const chunk = 32 * 1024;
-      let offset = 0;
-      const header = headerPb(s.header());
-      const pump = (): void => {
-        while (offset < bytes.length) {
-          const end = Math.min(offset + chunk, bytes.length);
-          const ok = call.write({ header, blob: Buffer.from(bytes.subarray(offset, end)), remaining_bytes: str64(bytes.length - end) });
-          offset = end;
-          if (!ok) {
-            call.once('drain', pump);
-            return;
-          }
-        }
-        call.end();
-      };
-      pump();
+      });
     },
   };
+}
+
+/** Bytes per SnapshotResponse message, as etcd sends them. */
+const SNAPSHOT_MESSAGE_BYTES = 32 * 1024;
+
+/**
+ * Sends the member's backup stream, pulling the next chunk only when the
+ * gRPC stream has room (a slow reader slows the encoder instead of piling
+ * the snapshot up in memory), until the client goes away or it is all sent.
+ */
+async function streamBackup(ctx: ServiceContext, call: ServerWritableStream<Pb, Pb>): Promise<void> {
+  let gone = false;
+  const leave = (): void => {
+    gone = true;
+  };
+  call.on('cancelled', leave);
+  call.on('close', leave);
+  call.on('error', leave);
+  const backup = await ctx.server.backup();
+  const header = headerPb(ctx.server.header());
+  let sent = 0;
+  for await (const chunk of backup.chunks) {
+    for (let at = 0; at < chunk.length; at += SNAPSHOT_MESSAGE_BYTES) {
+      if (gone) return; // leaving the loop ends the encoder too
+      const blob = Buffer.from(chunk.buffer, chunk.byteOffset + at, Math.min(SNAPSHOT_MESSAGE_BYTES, chunk.length - at));
+      sent += blob.length;
+      if (!call.write({ header, blob, remaining_bytes: str64(backup.size - sent) })) await drained(call);
+    }
+  }
+  if (!gone) call.end();
+}
+
+/** Resolves when a stream that refused a write has room again, or has ended for good. */
+function drained(call: ServerWritableStream<Pb, Pb>): Promise<void> {
+  const events = ['drain', 'close', 'cancelled', 'error'];
+  return new Promise((resolve) => {
+    const done = (): void => {
+      for (const e of events) call.off(e, done);
+      resolve();
+    };
+    for (const e of events) call.on(e, done);
+  });
 }
 
 /** Authentication is not offered yet: every Auth call says so clearly. */

@@ -50,4 +50,27 @@ describe('incremental snapshot encoder', () => {
     d.compact(100);
     assert.throws(() => encoder.encodeUntil(Infinity), /compacted or restored/);
   });
+
+  it('measures the size of the captured encoding, prefix included, in slices and while writes continue', () => {
+    const d = loaded(4000);
+    const prefix = new Uint8Array([1, 2, 3, 4, 5]);
+    const encoder = d.store.snapshotEncoder(prefix);
+    let size: number | undefined;
+    let slices = 0;
+    let n = 0;
+    while ((size = encoder.measureUntil(0)) === undefined) {
+      slices++;
+      d.put(`new/${n++}`, 'written while measuring');
+    }
+    assert.ok(slices > 3, `expected several slices, got ${slices}`);
+    const bytes = encoder.encodeUntil(Infinity)!;
+    assert.equal(size, bytes.length, 'the measured size is the encoded size');
+    assert.deepEqual(bytes.subarray(0, prefix.length), prefix);
+  });
+
+  it('measures an empty store', () => {
+    const d = new Driver();
+    const encoder = d.store.snapshotEncoder();
+    assert.equal(encoder.measureUntil(Infinity), d.store.snapshot().length);
+  });
 });

@@ -5,12 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { MvccStore } from '../../../node/mvcc/store.js';
-import { encodeServerSnapshot, decodeServerSnapshot } from '../../../node/server/etcd-server.js';
+import { decodeStateSnapshot, encodeStateSnapshot } from '../../../node/server/state-snapshot.js';
 import { startMember, type MemberConfig, type RunningMember } from '../../../node/server/member.js';
 import { Membership } from '../../../node/server/membership.js';
 import { DiskStorage } from '../../../node/storage/raft-storage.js';
-import { SnapshotFileError, writeSnapshotFile } from '../../../node/snapshot-file.js';
-import { RestoreError, restoreSnapshot, type RestoreOptions } from '../../../node/snapshot-restore.js';
+import { BackupFileError, writeBackupFile } from '../../../node/backup/backup-file.js';
+import { RestoreError, restoreSnapshot, type RestoreOptions } from '../../../node/backup/restore.js';
 
 const root = mkdtempSync(join(tmpdir(), 'kvorum-restore-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -33,7 +33,7 @@ async function sourceSnapshot(): Promise<{ path: string; revision: number }> {
   const oldMembers = new Membership();
   oldMembers.add({ id: 77, name: 'old', peerUrls: ['http://old:2380'], clientUrls: ['http://old:2379'], isLearner: false });
   const path = join(root, `source-${++fileCounter}.snap`);
-  await writeSnapshotFile(path, encodeServerSnapshot(store, oldMembers, ['77:NOSPACE']));
+  await writeBackupFile(path, encodeStateSnapshot(store, { membership: oldMembers.toJSON(), alarms: ['77:NOSPACE'] }));
   return { path, revision: store.revision };
 }
 
@@ -101,7 +101,7 @@ describe('restoreSnapshot', () => {
       assert.equal(snap.meta.term, 1);
       assert.deepEqual(snap.meta.conf, { voters: [result.memberId], learners: [] });
       assert.deepEqual(storage.initialState().hardState, { term: 1, vote: 0, commit: 1 });
-      const payload = decodeServerSnapshot(snap.data);
+      const payload = decodeStateSnapshot(snap.data);
       assert.deepEqual(payload.alarms, []);
       assert.deepEqual(
         payload.membership.members.map((m) => [m.id, m.name, m.peerUrls]),
@@ -191,7 +191,7 @@ describe('restoreSnapshot', () => {
     writeFileSync(path, bytes);
     const dataDir = join(root, 'corrupt');
     await assert.rejects(restoreSnapshot(restoreOptions(path, dataDir, 'r1', ['r1'])), (err: unknown) => {
-      assert.ok(err instanceof SnapshotFileError);
+      assert.ok(err instanceof BackupFileError);
       assert.match(err.message, /is corrupt: checksum mismatch/);
       return true;
     });
@@ -244,7 +244,7 @@ describe('restoreSnapshot', () => {
       assert.deepEqual(s.meta.conf, { voters, learners: [] });
       assert.deepEqual(s.data, snapshots[0]!.data);
     }
-    const members = decodeServerSnapshot(snapshots[0]!.data).membership.members;
+    const members = decodeStateSnapshot(snapshots[0]!.data).membership.members;
     assert.deepEqual(members.map((m) => m.id), voters);
     assert.deepEqual(members.map((m) => m.name).sort(), names);
   });

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { serialize } from 'node:v8';
 import { MvccStore } from '../../../node/mvcc/index.js';
 import { Membership } from '../../../node/server/membership.js';
-import { decodeServerSnapshot, encodeServerSnapshot } from '../../../node/server/etcd-server.js';
+import { captureState, decodeStateSnapshot, encodeStateSnapshot } from '../../../node/server/state-snapshot.js';
 
 const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
 
@@ -15,12 +15,12 @@ function fixture(): { store: MvccStore; membership: Membership } {
   return { store, membership };
 }
 
-describe('server snapshot encoding', () => {
+describe('state snapshot encoding', () => {
   it('frames the MVCC snapshot after a JSON header without changing its bytes', () => {
     const { store, membership } = fixture();
-    const data = encodeServerSnapshot(store, membership, ['7:NOSPACE']);
+    const data = encodeStateSnapshot(store, { membership: membership.toJSON(), alarms: ['7:NOSPACE'] });
     assert.equal(Buffer.from(data.subarray(0, 4)).toString('latin1'), 'KVSS');
-    const decoded = decodeServerSnapshot(data);
+    const decoded = decodeStateSnapshot(data);
     assert.deepEqual(decoded.mvcc, store.snapshot());
     assert.deepEqual(decoded.alarms, ['7:NOSPACE']);
     assert.deepEqual(decoded.membership, membership.toJSON());
@@ -30,14 +30,26 @@ describe('server snapshot encoding', () => {
   it('still reads snapshots written in the earlier V8-serialized layout', () => {
     const { store, membership } = fixture();
     const old = serialize({ mvcc: store.snapshot(), membership: membership.toJSON(), alarms: [] });
-    const decoded = decodeServerSnapshot(old);
+    const decoded = decodeStateSnapshot(old);
     assert.deepEqual(decoded.mvcc, store.snapshot());
     assert.deepEqual(decoded.membership, membership.toJSON());
   });
 
   it('refuses a header that runs past the end', () => {
     const { store, membership } = fixture();
-    const data = encodeServerSnapshot(store, membership, []);
-    assert.throws(() => decodeServerSnapshot(data.subarray(0, 12)), /malformed/);
+    const data = encodeStateSnapshot(store, { membership: membership.toJSON(), alarms: [] });
+    assert.throws(() => decodeStateSnapshot(data.subarray(0, 12)), /malformed/);
+  });
+
+  it('captures the state at once and produces the same bytes later, in chunks, after sizing them', async () => {
+    const { store, membership } = fixture();
+    const expected = encodeStateSnapshot(store, { membership: membership.toJSON(), alarms: [] });
+    const captured = captureState(store, { membership: membership.toJSON(), alarms: [] });
+    store.apply(51, { put: { key: bytes('after-capture'), value: bytes('x') } });
+    assert.equal(await captured.size(), expected.length);
+    const parts: Uint8Array[] = [];
+    for await (const c of captured.chunks()) parts.push(c);
+    assert.ok(Buffer.concat(parts).equals(expected), 'the write after capture is not in it');
   });
 });
+

@@ -1,0 +1,95 @@
+// Getting a client's request into the log and waiting for its answer: a
+// request ID that never repeats, admission control, the proposal itself, and
+// the wait (see waiters.ts). Also the linearizable read barrier, which waits
+// the same way for a leader before asking it.
+import { ProposalDroppedError } from '../raft/raft.js';
+import type { ConfChange } from '../raft/types.js';
+import { encodeConfContext, encodeEntry, type ServerRequest } from './entry.js';
+import { droppedProposalError, errNoLeader, ServerError } from './errors.js';
+import { RequestIds } from './ids.js';
+import type { Member } from './membership.js';
+import type { RaftNode } from './raft-node.js';
+import type { Waiters } from './waiters.js';
+
+/** Requests this member lets wait for the log at once before answering "too many requests". */
+const MAX_PENDING_REQUESTS = 20_000;
+
+export interface ProposerOptions {
+  memberId: number;
+  node: RaftNode;
+  waiters: Waiters;
+  /** How long a client waits for its write to apply. */
+  requestTimeoutMs: number;
+  /** How long a request waits for a leader to be known. */
+  leaderWaitMs: number;
+  onRefused?: () => void;
+}
+
+export class Proposer {
+  private readonly ids = new RequestIds();
+
+  constructor(private readonly opts: ProposerOptions) {}
+
+  /** Proposes a request and resolves to its result once it applies here. */
+  propose(request: ServerRequest): Promise<unknown> {
+    const requestId = this.ids.next();
+    const data = encodeEntry({ origin: this.opts.memberId, requestId, request });
+    return this.waitFor(requestId, () =>
+      this.opts.node.propose(data, (err) => this.opts.waiters.settle(this.opts.memberId, requestId, undefined, droppedProposalError(err))),
+    );
+  }
+
+  /** Proposes a membership change for `member`; resolves once it applies here. */
+  proposeConf(cc: Omit<ConfChange, 'context'>, member: Member): Promise<unknown> {
+    const requestId = this.ids.next();
+    const context = encodeConfContext({
+      id: member.id,
+      name: member.name,
+      peerUrls: member.peerUrls,
+      isLearner: member.isLearner,
+      origin: this.opts.memberId,
+      requestId,
+    });
+    return this.waitFor(requestId, () => this.opts.node.proposeConfChange({ ...cc, context }));
+  }
+
+  /** Resolves once a read may be served from local state linearizably. */
+  async readBarrier(): Promise<number> {
+    await this.leaderKnown();
+    try {
+      return await this.opts.node.linearizableReadBarrier();
+    } catch (err) {
+      if (err instanceof ServerError) throw err;
+      throw new ServerError('UNAVAILABLE', `etcdserver: ${(err as Error).message}`);
+    }
+  }
+
+  /** Waits (up to a few election timeouts) for a leader before giving up with "no leader". */
+  async leaderKnown(): Promise<void> {
+    try {
+      await this.opts.node.whenLeader(this.opts.leaderWaitMs);
+    } catch {
+      throw errNoLeader();
+    }
+  }
+
+  private async waitFor(requestId: number, submit: () => void): Promise<unknown> {
+    await this.leaderKnown();
+    const { waiters, node } = this.opts;
+    // Admission control: past this many requests in flight, more would only
+    // queue behind them (and starve the loop); fail fast as etcd does.
+    if (waiters.size >= MAX_PENDING_REQUESTS) {
+      this.opts.onRefused?.();
+      throw new ServerError('RESOURCE_EXHAUSTED', 'etcdserver: too many requests');
+    }
+    const answer = waiters.wait(requestId, node.leaderId, Date.now() + this.opts.requestTimeoutMs);
+    try {
+      submit();
+    } catch (err) {
+      // Refused before it reached the log: nobody else will settle it.
+      const error = err instanceof ProposalDroppedError ? droppedProposalError(err) : (err as Error);
+      waiters.settle(this.opts.memberId, requestId, undefined, error);
+    }
+    return answer;
+  }
+}
