@@ -12,6 +12,8 @@ export class InProcessCluster {
   readonly members = new Map<string, RunningMember>();
   private readonly inboxes = new Map<number, (m: Message) => void>();
   readonly down = new Set<number>();
+  /** Messages for which this returns true are lost (a one-way cut, say). */
+  dropIf: ((m: Message) => boolean) | undefined;
   private readonly names: string[];
 
   constructor(size: number, private readonly overrides: Partial<MemberConfig> = {}) {
@@ -60,7 +62,7 @@ export class InProcessCluster {
     return {
       send: (messages) => {
         for (const m of messages) {
-          if (this.down.has(self) || this.down.has(m.to)) continue;
+          if (this.down.has(self) || this.down.has(m.to) || this.dropIf?.(m)) continue;
           setImmediate(() => this.inboxes.get(m.to)?.(structuredClone(m)));
         }
       },

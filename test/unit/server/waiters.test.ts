@@ -1,0 +1,52 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ServerError } from '../../../node/server/errors.js';
+import { RequestIds } from '../../../node/server/ids.js';
+import { Waiters } from '../../../node/server/waiters.js';
+
+const SELF = 7;
+
+test('a waiter gets the result of its own request, and only from entries this member proposed', async () => {
+  let ok = 0;
+  const waiters = new Waiters(SELF, { onSucceeded: () => ok++ });
+  const answer = waiters.wait(42, 1, Date.now() + 10_000);
+  waiters.settle(8, 42, 'another member’s request 42');
+  assert.equal(waiters.size, 1, 'an entry from another member settles nothing here');
+  waiters.settle(SELF, 42, 'mine');
+  assert.equal(await answer, 'mine');
+  assert.equal(ok, 1);
+  waiters.settle(SELF, 42, 'again');
+  assert.equal(waiters.size, 0);
+});
+
+test('waiters fail on their deadline, when another leader shows up, and when the member stops', async () => {
+  let failed = 0;
+  const waiters = new Waiters(SELF, { onFailed: () => failed++ });
+  const now = Date.now();
+  const early = waiters.wait(1, 1, now + 10);
+  const underOld = waiters.wait(2, 1, now + 1000);
+  const underNew = waiters.wait(3, 2, now + 1000);
+  waiters.expire(now + 20);
+  await assert.rejects(early, (err: unknown) => err instanceof ServerError && err.code === 'DEADLINE_EXCEEDED' && err.message === 'etcdserver: request timed out');
+  waiters.failUnlessProposedUnder(2);
+  await assert.rejects(underOld, (err: unknown) => err instanceof ServerError && err.code === 'UNAVAILABLE' && err.message === 'etcdserver: leader changed');
+  assert.equal(waiters.size, 1, 'the request proposed under the new leader still waits');
+  waiters.failAll(new ServerError('UNAVAILABLE', 'etcdserver: server stopped'));
+  await assert.rejects(underNew, /server stopped/);
+  assert.equal(failed, 2, 'deadline and leader change count as failed proposals');
+});
+
+test('request IDs increase, stay exact as numbers, and a later run starts above an earlier one even after many requests', () => {
+  const start = Date.UTC(2025, 5, 1);
+  const first = new RequestIds(start);
+  let last = 0;
+  for (let i = 0; i < 100_000; i++) {
+    const id = first.next();
+    assert.ok(id > last);
+    last = id;
+  }
+  // 100,000 requests, then a restart 100 ms later: the new run's first ID is above them all.
+  const second = new RequestIds(start + 100);
+  assert.ok(second.next() > last, 'a restart never reuses an ID');
+  assert.ok(Number.isSafeInteger(new RequestIds(Date.UTC(2150, 0, 1)).next()), 'still below 2^53 in 2150');
+});
