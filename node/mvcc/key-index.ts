@@ -53,6 +53,12 @@ export function slotAtRevision(h: History, revision: number): number {
   return slotOf(lo);
 }
 
+/** How many of the history's records are at or before `revision` (its records are oldest first). */
+export function recordsAtOrBefore(h: History, revision: number): number {
+  const slot = slotAtRevision(h, revision);
+  return slot < 0 ? 0 : (slot - FIRST) / RECORD + 1;
+}
+
 /** The slot of the live (non-tombstone) record visible at `revision`, or -1. */
 export function liveSlotAtRevision(h: History, revision: number): number {
   const slot = slotAtRevision(h, revision);
@@ -117,6 +123,16 @@ export class KeyIndex {
     this.tree.forRange(range.start, high, range.end === null, (_key, h) =>
       visit(h) === false ? { break: true } : undefined,
     );
+  }
+
+  /**
+   * The keys as they are now, in O(1): a copy-on-write clone of the tree,
+   * which later inserts and deletes do not change. The histories themselves
+   * are shared and keep growing; readers bound them by revision.
+   */
+  freeze(): { count: number; histories: () => Iterator<History> } {
+    const copy = this.tree.clone();
+    return { count: copy.size, histories: () => copy.values() };
   }
 
   /** Calls `visit` for every key in byte order, newest records included. */

@@ -21,7 +21,7 @@ import {
   historyKey,
   leaseAt,
   modRevisionAt,
-  recordCount,
+  recordsAtOrBefore,
   slotOf,
   valueAt,
   versionAt,
@@ -44,9 +44,15 @@ export interface SnapshotContent {
 }
 
 /** What a snapshot captures at one moment, cheaply, for SnapshotEncoder to encode later. */
-export interface SnapshotView extends SnapshotContent {
-  /** Records of each history at capture time (histories only grow at their end until a compaction). */
-  recordCounts: ArrayLike<number>;
+export interface SnapshotView extends Omit<SnapshotContent, 'histories'> {
+  /** How many keys there were at capture time. */
+  keyCount: number;
+  /**
+   * Those keys' histories in key order, walked once per encoder. Histories
+   * only grow at their end until a compaction, so the records at or before
+   * `revision` are the ones the capture saw.
+   */
+  histories: () => Iterator<History>;
   /** The newest change log revision at capture time. */
   lastRevision: number;
   /**
@@ -58,7 +64,12 @@ export interface SnapshotView extends SnapshotContent {
 
 /** The whole encoding at once (tests, maintenance snapshots of a quiet store). */
 export function encodeSnapshot(content: SnapshotContent): Uint8Array {
-  const view: SnapshotView = { ...content, recordCounts: content.histories.map(recordCount), lastRevision: content.changeLog.lastRevision };
+  const view: SnapshotView = {
+    ...content,
+    keyCount: content.histories.length,
+    histories: () => content.histories[Symbol.iterator](),
+    lastRevision: content.changeLog.lastRevision,
+  };
   const bytes = new SnapshotEncoder(view).encodeUntil(Infinity);
   if (bytes === undefined) throw new Error('snapshot: encoder stopped before its deadline');
   return bytes;
@@ -84,9 +95,12 @@ export interface EncodedSlice {
  */
 export class SnapshotEncoder {
   private readonly out: ByteSink;
-  private readonly ordinals = new Map<History, number>();
-  private nextKey = 0;
+  private readonly walk: Iterator<History>;
+  /** The histories encoded so far, in key order: a key's ordinal is its position here. */
+  private readonly ordered: History[] = [];
   private nextRevision: number;
+  /** Where in nextRevision's changes the encoding stopped. */
+  private nextChange = 0;
   private logHeaderWritten = false;
   /** Chunks encodeUntil has collected so far. */
   private collected: Uint8Array[] = [];
@@ -111,15 +125,19 @@ export class SnapshotEncoder {
       out.uint(lease.grantedRevision);
       out.int(lease.remainingTtl);
     }
-    out.uint(view.histories.length);
+    out.uint(view.keyCount);
+    this.walk = view.histories();
     this.nextRevision = view.changeLog.firstRevision;
   }
 
   /** Encodes until `deadline` (a performance.now() time); the whole encoding once it is complete. */
   encodeUntil(deadline: number): Uint8Array | undefined {
-    const { chunks, done } = this.encodeSlice(deadline);
-    for (const c of chunks) this.collected.push(c);
-    if (!done) return undefined;
+    for (;;) {
+      const { chunks, done } = this.encodeSlice(deadline);
+      for (const c of chunks) this.collected.push(c);
+      if (done) break;
+      if (performance.now() >= deadline) return undefined;
+    }
     const all = this.collected;
     this.collected = [];
     return all.length === 1 ? all[0]! : new Uint8Array(Buffer.concat(all));
@@ -140,16 +158,27 @@ export class SnapshotEncoder {
     return chunks === undefined ? { chunks: this.out.takeChunks(), done: false } : { chunks, done: true };
   }
 
+  /**
+   * A slice ends at its deadline, or as soon as a chunk is full: a consumer
+   * that pulls chunks only as fast as it can pass them on then holds about
+   * two chunks, however fast the encoder runs.
+   */
+  private sliceOver(deadline: number): boolean {
+    return this.out.hasFullChunk() || performance.now() >= deadline;
+  }
+
   /** Encodes until `deadline`; undefined while unfinished, else the last chunks. */
   private encodeSome(deadline: number): Uint8Array[] | undefined {
-    const { histories, recordCounts, changeLog, lastRevision } = this.view;
-    const out = this.out;
-    while (this.nextKey < histories.length) {
-      const end = Math.min(histories.length, this.nextKey + CLOCK_CHECK_EVERY);
-      for (let ordinal = this.nextKey; ordinal < end; ordinal++) {
-        const h = histories[ordinal]!;
-        const records = recordCounts[ordinal]!;
-        this.ordinals.set(h, ordinal);
+    const { keyCount, revision, changeLog, lastRevision } = this.view;
+    const { out, ordered } = this;
+    while (ordered.length < keyCount) {
+      const end = Math.min(keyCount, ordered.length + CLOCK_CHECK_EVERY);
+      while (ordered.length < end) {
+        const next = this.walk.next();
+        if (next.done) throw new Error('snapshot: the index holds fewer keys than were captured');
+        const h = next.value;
+        ordered.push(h);
+        const records = recordsAtOrBefore(h, revision);
         out.bytes(historyKey(h));
         out.uint(records);
         let previousMod = 0;
@@ -164,30 +193,57 @@ export class SnapshotEncoder {
           out.bytes(valueAt(h, slot));
         }
       }
-      this.nextKey = end;
-      if (performance.now() >= deadline) return undefined;
+      if (this.sliceOver(deadline)) return undefined;
     }
     if (!this.logHeaderWritten) {
       out.uint(changeLog.firstRevision);
       out.uint(lastRevision - changeLog.firstRevision + 1);
       this.logHeaderWritten = true;
     }
-    const visit = (h: History): void => {
-      const ordinal = this.ordinals.get(h);
-      if (ordinal === undefined) throw new Error('snapshot: change log names a key the index no longer holds');
-      out.uint(ordinal);
-    };
+    // One revision may change many keys (a large txn): the clock is checked
+    // by changes written, and a revision may span slices.
+    let work = 0;
     while (this.nextRevision <= lastRevision) {
-      const end = Math.min(lastRevision + 1, this.nextRevision + CLOCK_CHECK_EVERY);
-      for (let revision = this.nextRevision; revision < end; revision++) {
-        out.uint(changeLog.countAt(revision));
-        changeLog.forEachAt(revision, visit);
+      const changed = changeLog.at(this.nextRevision);
+      if (this.nextChange === 0) out.uint(changed.length);
+      const end = Math.min(changed.length, this.nextChange + CLOCK_CHECK_EVERY - work);
+      for (let i = this.nextChange; i < end; i++) {
+        out.uint(ordinalOf(ordered, changed[i]!));
       }
-      this.nextRevision = end;
-      if (this.nextRevision <= lastRevision && performance.now() >= deadline) return undefined;
+      work += end - this.nextChange + 1;
+      if (end < changed.length) {
+        this.nextChange = end;
+      } else {
+        this.nextChange = 0;
+        this.nextRevision++;
+      }
+      if (work >= CLOCK_CHECK_EVERY) {
+        work = 0;
+        if (this.nextRevision <= lastRevision && this.sliceOver(deadline)) return undefined;
+      }
     }
     return out.finishWithChecksum();
   }
+}
+
+/**
+ * The position of `h` among the histories (in key order), by binary search
+ * on its key: no map from every history to its position, which for a large
+ * store would cost tens of bytes per key for as long as an encoding runs.
+ */
+function ordinalOf(histories: readonly History[], h: History): number {
+  const key = historyKey(h);
+  let lo = 0;
+  let hi = histories.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const k = historyKey(histories[mid]!);
+    if (k < key) lo = mid + 1;
+    else if (k > key) hi = mid - 1;
+    else if (histories[mid] === h) return mid;
+    else break;
+  }
+  throw new Error('snapshot: change log names a key the index no longer holds');
 }
 
 export function decodeSnapshot(bytes: Uint8Array): SnapshotContent {
@@ -246,7 +302,7 @@ export function decodeSnapshot(bytes: Uint8Array): SnapshotContent {
   return { appliedIndex, revision, compactRevision, leases, histories, changeLog };
 }
 
-/** Bytes per output chunk: large enough for few writes, small enough to never hold the store twice. */
+/** Bytes per output chunk by default: large enough for few writes, small enough to never hold the store twice. */
 const SNAPSHOT_CHUNK_BYTES = 4 * 1024 * 1024;
 
 /** Where SnapshotEncoder puts its bytes. */
@@ -260,6 +316,8 @@ interface ByteSink {
   prefix(bytes: Uint8Array): void;
   /** The chunks filled since the last call. */
   takeChunks(): Uint8Array[];
+  /** Whether a chunk was filled since the last takeChunks(). */
+  hasFullChunk(): boolean;
   /** Appends the checksum and returns the remaining chunks. */
   finishWithChecksum(): Uint8Array[];
 }
@@ -302,6 +360,10 @@ export class ByteCounter implements ByteSink {
     return [];
   }
 
+  hasFullChunk(): boolean {
+    return false;
+  }
+
   finishWithChecksum(): Uint8Array[] {
     this.length += 4;
     return [];
@@ -313,7 +375,7 @@ export class ByteCounter implements ByteSink {
  * copying what it wrote) and keeps a running CRC32 of everything after the
  * prefix.
  */
-class ByteWriter implements ByteSink {
+export class ByteWriter implements ByteSink {
   private chunk: Buffer;
   private length = 0;
   /** Where the checksummed part of the current chunk starts (after a prefix). */
@@ -364,6 +426,10 @@ class ByteWriter implements ByteSink {
     const out = this.full;
     this.full = [];
     return out;
+  }
+
+  hasFullChunk(): boolean {
+    return this.full.length > 0;
   }
 
   /** Appends the checksum and returns the remaining chunks. */

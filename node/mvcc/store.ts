@@ -28,7 +28,6 @@ import {
   leaseAt,
   liveSlotAtRevision,
   modRevisionAt,
-  recordCount,
   slotOf,
   slotWrittenAt,
   valueAt,
@@ -37,7 +36,7 @@ import {
 import { type KeyRange, fromByteString, keyRange, rangeContains, toByteString } from './keys.js';
 import { LeaseTable } from './lease.js';
 import { readRange, toKeyValue } from './range.js';
-import { ByteCounter, SnapshotEncoder, decodeSnapshot, type SnapshotView } from './snapshot.js';
+import { ByteCounter, ByteWriter, SnapshotEncoder, decodeSnapshot, type SnapshotView } from './snapshot.js';
 import type {
   ApplyRequest,
   ApplyResponse,
@@ -270,31 +269,29 @@ export class MvccStore {
   }
 
   /**
-   * Captures the state now (one pass over the index, no copies of keys or
-   * values) and returns an encoder that produces the same bytes snapshot()
+   * Captures the state now (in O(1): a copy-on-write clone of the index and
+   * the revision; no copies of keys or values) and returns an encoder that produces the same bytes snapshot()
    * would have, a slice per call, while the store keeps applying writes.
    * A compaction or restore in between makes the encoder throw. `prefix`
    * goes before the encoding, outside its checksum (see SnapshotView).
    * measureUntil() sizes the same captured state without encoding it, for
-   * containers that state their length before the bytes.
+   * containers that state their length before the bytes. `chunkBytes` sizes
+   * the output chunks (4 MiB by default).
    */
-  snapshotEncoder(prefix?: Uint8Array): Pick<SnapshotEncoder, 'encodeUntil' | 'encodeSlice' | 'measureUntil'> {
-    const histories: History[] = [];
-    this.index.forEach((h) => histories.push(h));
-    const recordCounts = new Uint32Array(histories.length);
-    for (let i = 0; i < histories.length; i++) recordCounts[i] = recordCount(histories[i]!);
+  snapshotEncoder(prefix?: Uint8Array, chunkBytes?: number): Pick<SnapshotEncoder, 'encodeUntil' | 'encodeSlice' | 'measureUntil'> {
+    const keys = this.index.freeze();
     const view: SnapshotView = {
       appliedIndex: this.applied,
       revision: this.currentRevision,
       compactRevision: this.compacted,
       leases: this.leases.list().map((l) => ({ ...l })),
-      histories,
+      keyCount: keys.count,
+      histories: keys.histories,
       changeLog: this.changeLog,
-      recordCounts,
       lastRevision: this.changeLog.lastRevision,
       ...(prefix && { prefix }),
     };
-    const encoder = new SnapshotEncoder(view);
+    const encoder = new SnapshotEncoder(view, new ByteWriter(chunkBytes));
     let counter: SnapshotEncoder | undefined;
     const generation = this.rewrites;
     return {

@@ -22,6 +22,9 @@ export interface MemberStatus {
   isLearner: boolean;
 }
 
+/** Encoder output chunks for a backup stream: what the stream holds at once is about two of them. */
+const BACKUP_CHUNK_BYTES = 1024 * 1024;
+
 /** A backup being streamed: its total size, known before its bytes. */
 export interface BackupStream {
   size: number;
@@ -117,7 +120,7 @@ export class Maintenance {
    */
   async backup(): Promise<BackupStream> {
     const { store, membership, alarms } = this.opts.state;
-    const state = captureState(store, { membership: membership.toJSON(), alarms: alarms.toJSON() });
+    const state = captureState(store, { membership: membership.toJSON(), alarms: alarms.toJSON() }, BACKUP_CHUNK_BYTES);
     let payloadSize: number;
     try {
       payloadSize = await state.size();

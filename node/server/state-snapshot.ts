@@ -26,7 +26,7 @@ export interface StateSnapshot extends StateSnapshotHead {
 export interface CapturedState {
   /** The encoding's length in bytes, sized a few milliseconds at a time. */
   size(): Promise<number>;
-  /** The encoding, a few milliseconds of work per chunk (each a few MiB at most). */
+  /** The encoding, a few milliseconds of work per chunk (each `chunkBytes`, 4 MiB by default, at most). */
   chunks(): AsyncIterable<Uint8Array>;
 }
 
@@ -57,10 +57,12 @@ export function encodeStateSnapshot(store: MvccStore, head: StateSnapshotHead): 
  * event loop serves clients and peers. The store must not compact or be
  * restored before the bytes are all out (the encoder then throws).
  */
-export function captureState(store: MvccStore, head: StateSnapshotHead): CapturedState {
-  const encoder = store.snapshotEncoder(headBytes(head));
+export function captureState(store: MvccStore, head: StateSnapshotHead, chunkBytes?: number): CapturedState {
+  const encoder = store.snapshotEncoder(headBytes(head), chunkBytes);
   return {
     async size() {
+      // The capture just held the loop (one pass over the index): let others run first.
+      await nextTurn();
       for (;;) {
         const size = encoder.measureUntil(performance.now() + SLICE_MS);
         if (size !== undefined) return size;

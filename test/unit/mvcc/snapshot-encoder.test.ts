@@ -29,13 +29,14 @@ describe('incremental snapshot encoder', () => {
     assert.deepEqual(bytes, whole);
   });
 
-  it('encodes the state at capture time even while writes continue', () => {
+  it('encodes the state at capture time even while writes, deletes and new keys continue', () => {
     const d = loaded(4000);
     const atCapture = d.store.snapshot();
     const encoder = d.store.snapshotEncoder();
     let n = 0;
     const { bytes } = sliceBySlice(encoder, () => {
       d.put(`key/${n % 50}`, `later-${n}`);
+      d.del(`key/${100 + n}`);
       d.put(`new/${n++}`, 'x');
     });
     assert.ok(n > 0);
