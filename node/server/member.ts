@@ -33,6 +33,8 @@ export interface MemberConfig {
   snapshotCatchUpEntries?: number;
   /** Snapshot files kept in the data dir. */
   maxSnapshots?: number;
+  /** WAL segment size before a new one is cut (64 MiB by default). */
+  walSegmentBytes?: number;
   limits: Omit<ServerLimits, 'electionTimeoutMs'>;
   logger: Logger;
   registry?: Registry;
@@ -76,6 +78,7 @@ export async function startMember(cfg: MemberConfig, link: (member: { memberId: 
     logger: cfg.logger,
     ...(cfg.registry && { registry: cfg.registry }),
     ...(cfg.maxSnapshots !== undefined && { snapshotsToKeep: cfg.maxSnapshots }),
+    ...(cfg.walSegmentBytes !== undefined && { segmentBytes: cfg.walSegmentBytes }),
   });
   if (storage.identity.clusterId !== clusterId || storage.identity.memberId !== memberId) {
     // The data dir belongs to a member of some cluster: trust it over the flags.

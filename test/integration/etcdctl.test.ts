@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { backupStatus } from '../../node/backup/backup-file.js';
 import { ProcessCluster, hasEtcdctl } from './process-cluster.js';
 
 const skip = hasEtcdctl() ? false : 'etcdctl is not installed (Debian package etcd-client; .ci/run installs it)';
@@ -92,11 +93,17 @@ describe('etcdctl against a 3-member Kvorum cluster', { skip }, () => {
     assert.equal((await c.leader()).name, target.name);
   });
 
-  test('snapshot save writes the state to a file', () => {
+  test('snapshot save writes the state to a file', async () => {
     const file = join(c.root, 'snap.db');
     assert.match(c.ctl(['snapshot', 'save', file], { endpoints: c.members[0]!.clientUrl }), /Snapshot saved at/);
     assert.ok(statSync(file).size > 0);
     assert.ok(readFileSync(file).subarray(0, 10).toString() === 'KVORUMSNAP', 'the file is in Kvorum’s snapshot format');
+    const status = await backupStatus(file);
+    assert.ok(status.revision > 1 && status.totalKeys > 0, 'the streamed file checks out (length, SHA-256) and decodes');
+  });
+
+  test('defrag snapshots each member', () => {
+    assert.match(c.ctl(['defrag'], { endpoints: c.members[0]!.clientUrl }), /Finished defragmenting etcd member/);
   });
 
   test('member add as learner, promote refused while it is absent, remove', () => {
