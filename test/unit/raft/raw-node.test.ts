@@ -108,3 +108,39 @@ test('invalid configurations are refused', () => {
     /require checkQuorum/,
   );
 });
+
+test('status() shows the log bounds and, on the leader only, every member’s progress', () => {
+  const storage = MemoryStorage.bootstrap([1]);
+  const node = new RawNode({ id: 1, storage, electionTick: 10, heartbeatTick: 1, random });
+  drain(node, storage);
+  assert.equal(node.status().progress.size, 0, 'a follower reports no progress');
+  assert.equal(node.status().promotable, true);
+  node.campaign();
+  drain(node, storage);
+  node.propose(new TextEncoder().encode('x'));
+  drain(node, storage);
+  const st = node.status();
+  assert.equal(st.role, Role.Leader);
+  assert.equal(node.role, Role.Leader);
+  assert.equal(node.lead, 1);
+  assert.equal(node.term, st.term);
+  assert.equal(st.firstIndex, 1);
+  assert.equal(st.lastIndex, st.commit);
+  assert.equal(node.termAt(st.commit), st.term, 'the last entry is of the leader’s term');
+  assert.equal(node.termAt(st.lastIndex + 1), undefined);
+  assert.deepEqual([...st.progress], [[1, { match: st.lastIndex, next: st.lastIndex + 1, isLearner: false, recentActive: true }]]);
+  assert.deepEqual(node.entries(st.lastIndex, st.lastIndex + 1)?.map((e) => new TextDecoder().decode(e.data)), ['x']);
+  // A copy: changing it changes nothing in the core.
+  (st.progress as Map<number, unknown>).clear();
+  assert.equal(node.status().progress.size, 1);
+});
+
+test('a refused proposal says why with a typed reason', () => {
+  const storage = MemoryStorage.bootstrap([1, 2, 3]);
+  const node = new RawNode({ id: 1, storage, electionTick: 10, heartbeatTick: 1, random });
+  drain(node, storage);
+  assert.throws(
+    () => node.propose(new Uint8Array([1])),
+    (err: unknown) => err instanceof ProposalDroppedError && err.reason === 'no leader' && err.message === 'raft: proposal dropped: no leader',
+  );
+});
