@@ -64,7 +64,7 @@ export interface ReadState {
 }
 
 /** Why the core refused a proposal or a read request; callers switch on it rather than on message text. */
-export type DropReason = 'no leader' | 'leadership transfer in progress' | 'a membership change is still pending';
+export type DropReason = 'no leader' | 'no leader to confirm the read' | 'leadership transfer in progress' | 'a membership change is still pending';
 
 export class ProposalDroppedError extends Error {
   constructor(readonly reason: DropReason) {

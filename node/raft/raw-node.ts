@@ -129,7 +129,7 @@ export class RawNode {
   /** Asks for a linearizable read position; the answer arrives as a ReadState with this context. */
   readIndex(context: Uint8Array): void {
     const accepted = this.raft.step(makeMessage({ type: MessageType.ReadIndex, from: this.raft.id, context }));
-    if (!accepted) throw new ProposalDroppedError('no leader');
+    if (!accepted) throw new ProposalDroppedError('no leader to confirm the read');
   }
 
   /** Asks the leader to hand leadership to `target`. */

@@ -39,5 +39,5 @@ export const errProposalRefused = (why: string): ServerError => new ServerError(
 
 /** What a client is told when the Raft core refused its proposal. */
 export function droppedProposalError(err: ProposalDroppedError): ServerError {
-  return err.reason === 'no leader' ? errNoLeader() : errProposalRefused(err.reason);
+  return err.reason === 'no leader' || err.reason === 'no leader to confirm the read' ? errNoLeader() : errProposalRefused(err.reason);
 }
