@@ -7,7 +7,6 @@ import {
   ConfChangeType,
   EntryType,
   MemoryStorage,
-  MessageType,
   ProposalDroppedError,
   RawNode,
   Role,
@@ -56,7 +55,6 @@ export class World {
     'read-index': (a) => this.propose(a.pos[0], (m) => m.node.readIndex(encoder.encode(a.pos[1] ?? ''))),
     'add-learner': (a) => this.confChange(a, ConfChangeType.AddLearner),
     promote: (a) => this.confChange(a, ConfChangeType.AddNode),
-    remove: (a) => this.confChange(a, ConfChangeType.RemoveNode),
     deliver: (a) => this.deliver(a),
     drop: (a) => this.drop(a),
     stabilize: () => this.stabilize(),
@@ -144,7 +142,7 @@ export class World {
     }
   }
 
-  /** add-learner / promote / remove ID via=PROPOSER; a new learner starts with an empty log. */
+  /** add-learner / promote ID via=PROPOSER; a new learner starts with an empty log. */
   private confChange(a: Args, type: ConfChangeType): void {
     checkKeys(a, ['via']);
     const target = this.id(a.pos[0]);
@@ -224,13 +222,13 @@ export class World {
     this.out.push(...lines);
   }
 
-  /** Removes and returns the queued messages matching from=, to= and type= (comma lists). */
+  /** Removes and returns the queued messages matching from= and to= (comma lists). */
   private take(a: Args): Message[] {
-    checkKeys(a, ['from', 'to', 'type']);
+    checkKeys(a, ['from', 'to']);
     const match = (key: string, value: string): boolean => !a.kv.has(key) || a.kv.get(key)!.split(',').includes(value);
     const taken: Message[] = [];
     this.queue = this.queue.filter((msg) => {
-      const hit = match('from', String(msg.from)) && match('to', String(msg.to)) && match('type', `Msg${MessageType[msg.type]}`);
+      const hit = match('from', String(msg.from)) && match('to', String(msg.to));
       if (hit) taken.push(msg);
       return !hit;
     });
