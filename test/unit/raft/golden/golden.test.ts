@@ -68,7 +68,11 @@ test('the line diff keeps common lines and marks the rest', () => {
   assert.deepEqual(diffLines([], ['a']), ['+ a']);
 });
 
-test('an unknown command names the script line', () => {
-  const items = parseScript('> campain 1\n');
-  assert.throws(() => runScript('demo.txt', items, (c) => new World().run(c)), /demo\.txt:1: > campain 1: unknown command campain/);
+test('a mistyped command or option names the script line', () => {
+  const world = new World();
+  const run = (source: string): unknown => runScript('demo.txt', parseScript(source), (c) => world.run(c));
+  assert.throws(() => run('> campain 1\n'), /demo\.txt:1: > campain 1: unknown command campain/);
+  assert.throws(() => run('> create 1,2,3\n> deliver form=1\n'), /demo\.txt:2: > deliver form=1: deliver takes no option form=/);
+  assert.throws(() => run('> create 1,2,3 prevote=yes\n'), /prevote= takes true or false/);
+  assert.throws(() => run('> create 1,2,3\n> tick 1 ten\n'), /not a count: ten/);
 });

@@ -36,6 +36,15 @@ interface Args {
 
 const encoder = new TextEncoder();
 
+/** The `key=` options each command takes; any other is a mistake in the script. */
+const OPTIONS: Record<string, string[]> = {
+  create: ['election', 'heartbeat', 'prevote', 'checkquorum', 'lease', 'seed'],
+  'add-learner': ['via'],
+  promote: ['via'],
+  deliver: ['from', 'to'],
+  drop: ['from', 'to'],
+};
+
 export class World {
   private members = new Map<NodeId, Member>();
   /** Messages sent and not yet delivered or dropped, in send order. */
@@ -45,7 +54,6 @@ export class World {
   private out: string[] = [];
 
   private readonly commands: Record<string, (a: Args) => void> = {
-    // create 1,2,3 [prevote=false] [checkquorum=false] [lease=true] [election=10] [heartbeat=1] [seed=N]
     create: (a) => this.create(a),
     tick: (a) => this.tick(a),
     campaign: (a) => this.member(a.pos[0]).node.campaign(),
@@ -75,6 +83,8 @@ export class World {
       if (eq > 0) args.kv.set(w.slice(0, eq), w.slice(eq + 1));
       else args.pos.push(w);
     }
+    const allowed = OPTIONS[name] ?? [];
+    for (const key of args.kv.keys()) if (!allowed.includes(key)) throw new Error(`${name} takes no option ${key}=`);
     command(args);
     // Whatever a command did to a member shows in its next Ready.
     for (const m of this.members.values()) this.settle(m);
@@ -84,14 +94,13 @@ export class World {
   // ---- commands -----------------------------------------------------------
 
   private create(a: Args): void {
-    checkKeys(a, ['election', 'heartbeat', 'prevote', 'checkquorum', 'lease', 'seed']);
     const voters = this.ids(a.pos[0]);
     const bool = (key: string): boolean | undefined => {
       const v = a.kv.get(key);
       if (v !== undefined && v !== 'true' && v !== 'false') throw new Error(`${key}= takes true or false, not ${v}`);
       return v === undefined ? undefined : v === 'true';
     };
-    const num = (key: string, dflt: number): number => (a.kv.has(key) ? Number(a.kv.get(key)) : dflt);
+    const num = (key: string, dflt: number): number => count(a.kv.get(key), dflt);
     this.options = {
       electionTick: num('election', 10),
       heartbeatTick: num('heartbeat', 1),
@@ -121,10 +130,10 @@ export class World {
 
   private tick(a: Args): void {
     const targets = a.pos[0] === 'all' ? [...this.members.keys()] : this.ids(a.pos[0]);
-    const times = a.pos[1] === undefined ? 1 : Number(a.pos[1]);
+    const times = count(a.pos[1], 1);
     for (let t = 0; t < times; t++) {
       for (const id of targets) {
-        const m = this.member(String(id));
+        const m = this.member(id);
         m.node.tick();
         this.settle(m);
       }
@@ -144,7 +153,6 @@ export class World {
 
   /** add-learner / promote ID via=PROPOSER; a new learner starts with an empty log. */
   private confChange(a: Args, type: ConfChangeType): void {
-    checkKeys(a, ['via']);
     const target = this.id(a.pos[0]);
     if (type === ConfChangeType.AddLearner && !this.members.has(target)) this.addMember(target, new MemoryStorage());
     const cc: ConfChange = { type, nodeId: target, context: new Uint8Array() };
@@ -179,7 +187,7 @@ export class World {
   private status(a: Args): void {
     const ids = a.pos.length === 0 ? [...this.members.keys()] : this.ids(a.pos[0]);
     for (const id of ids) {
-      const s = this.member(String(id)).node.status();
+      const s = this.member(id).node.status();
       const transfer = s.leadTransferee === 0 ? '' : ` transferee=${s.leadTransferee}`;
       this.out.push(
         `${id} ${s.role} term=${s.term} vote=${formatId(s.vote)} lead=${formatId(s.lead)} ` +
@@ -224,7 +232,6 @@ export class World {
 
   /** Removes and returns the queued messages matching from= and to= (comma lists). */
   private take(a: Args): Message[] {
-    checkKeys(a, ['from', 'to']);
     const match = (key: string, value: string): boolean => !a.kv.has(key) || a.kv.get(key)!.split(',').includes(value);
     const taken: Message[] = [];
     this.queue = this.queue.filter((msg) => {
@@ -235,13 +242,13 @@ export class World {
     return taken;
   }
 
-  private member(word: string | undefined): Member {
+  private member(word: string | number | undefined): Member {
     const m = this.members.get(this.id(word));
     if (!m) throw new Error(`no member ${word}`);
     return m;
   }
 
-  private id(word: string | undefined): NodeId {
+  private id(word: string | number | undefined): NodeId {
     const id = Number(word);
     if (!Number.isInteger(id) || id <= 0) throw new Error(`not a member id: ${word}`);
     return id;
@@ -252,8 +259,12 @@ export class World {
   }
 }
 
-function checkKeys(a: Args, allowed: string[]): void {
-  for (const key of a.kv.keys()) if (!allowed.includes(key)) throw new Error(`unknown option ${key}=; known: ${allowed.join(', ')}`);
+/** A whole number from the script, or `dflt` when absent. */
+function count(word: string | undefined, dflt: number): number {
+  if (word === undefined) return dflt;
+  const n = Number(word);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`not a count: ${word}`);
+  return n;
 }
 
 function stateLine(m: Member): string {
