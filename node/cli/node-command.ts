@@ -10,6 +10,8 @@ import { pino, type Logger } from 'pino';
 import { ConfigError, nodeHelp, parseNodeConfig, type NodeConfig } from '../config.js';
 import { listenClients, type ClientListener } from '../api/client-listener.js';
 import { healthApp } from '../api/http.js';
+import { healthRoutes } from '../api/health-routes.js';
+import { memberHealthSource } from '../api/health.js';
 import { createNodeMetrics } from '../api/metrics.js';
 import { authService, clusterService, kvService, leaseService, maintenanceService, watchService, type ServiceContext } from '../api/grpc/services.js';
 import { etcdServices } from '../api/proto/load.js';
@@ -153,7 +155,8 @@ export async function startNode(cfg: NodeConfig, logger: Logger, onFatal?: (err:
   grpc.addService(etcdServices.Maintenance, maintenanceService(ctx));
   grpc.addService(etcdServices.Auth, authService(Object.keys(etcdServices.Auth)));
 
-  const app = healthApp(running.server, metrics.registry, (a) => mountGateway(a, ctx));
+  const health = healthRoutes(memberHealthSource(running.server), metrics.registry, logger);
+  const app = healthApp(health, metrics.registry, (a) => mountGateway(a, ctx));
   const listeners: ClientListener[] = [];
   for (const url of cfg.listenClientUrls) {
     const listener = await listenClients(url, grpc, app, cfg.clientTls);
@@ -169,7 +172,7 @@ export async function startNode(cfg: NodeConfig, logger: Logger, onFatal?: (err:
     logger.info({ url: url.href }, 'serving client requests (gRPC and HTTP)');
   }
   const metricsServers = cfg.listenMetricsUrls.map((url) => {
-    const server = createServer(healthApp(running.server, metrics.registry));
+    const server = createServer(healthApp(health, metrics.registry));
     server.listen(Number(url.port), url.hostname);
     logger.info({ url: url.href }, 'serving metrics and health');
     return server;

@@ -65,12 +65,14 @@ export class ProcessCluster {
     readonly flavor: Flavor,
     readonly token: string,
     readonly tls?: ClusterTls,
+    /** Flags every member gets after the fixture's own (e.g. a small --quota-backend-bytes). */
+    readonly extraArgs: readonly string[] = [],
   ) {
     this.root = mkdtempSync(join(tmpdir(), `${flavor}-it-`));
   }
 
-  static async create(flavor: Flavor, size: number, opts: { tls?: ClusterTls } = {}): Promise<ProcessCluster> {
-    const c = new ProcessCluster(flavor, `it-${process.pid}-${Date.now()}`, opts.tls);
+  static async create(flavor: Flavor, size: number, opts: { tls?: ClusterTls; extraArgs?: string[] } = {}): Promise<ProcessCluster> {
+    const c = new ProcessCluster(flavor, `it-${process.pid}-${Date.now()}`, opts.tls, opts.extraArgs);
     for (let i = 1; i <= size; i++) {
       c.members.push({
         name: `m${i}`,
@@ -116,6 +118,7 @@ export class ProcessCluster {
       '--election-timeout=1000',
       '--log-level=warn',
       ...(this.tls ? this.tlsArgs(this.tls) : []),
+      ...this.extraArgs,
     ];
   }
 
