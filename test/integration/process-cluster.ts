@@ -1,6 +1,7 @@
 // Test fixture: a cluster of real member processes on loopback, either
-// Kvorum (`bin/kvorum node`) or etcd (Debian's etcd 3.4), started with the
-// same etcd flags, plus helpers to run etcdctl against it.
+// Kvorum (`bin/kvorum node`) or etcd (whichever scripts/etcd-tools.sh
+// provided), started with the same etcd flags, plus helpers to run etcdctl
+// against it.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
@@ -55,6 +56,22 @@ export function hasEtcdctl(): boolean {
 
 export function hasEtcd(): boolean {
   return spawnSync('etcd', ['--version'], { encoding: 'utf8' }).status === 0;
+}
+
+/**
+ * Fails, naming what is missing, when a tool a test drives is not on PATH.
+ * `npm test` (scripts/run-tests.mjs) gets etcd and etcdctl before it runs the
+ * integration tests (scripts/etcd-tools.sh), so this only trips when a test
+ * file is run some other way on a machine without them.
+ */
+export function requireTools(...tools: ('etcd' | 'etcdctl')[]): void {
+  const missing = tools.filter((t) => (t === 'etcd' ? !hasEtcd() : !hasEtcdctl()));
+  if (missing.length > 0) {
+    throw new Error(
+      `${missing.join(' and ')} not found on PATH. Run the tests with \`npm test\` or \`node scripts/run-tests.mjs\`, which provide etcd and etcdctl ` +
+        `(bash scripts/etcd-tools.sh prints where), or install Debian's etcd-server and etcd-client.`,
+    );
+  }
 }
 
 export class ProcessCluster {
