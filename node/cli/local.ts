@@ -57,8 +57,8 @@ export function nodeArgs(member: LocalMember, all: LocalMember[], state: 'new' |
 const USAGE = `usage: kvorum local [--members N] [--data-dir DIR] [--base-port PORT]
   --members N        1, 3, 5 or 7 members (default 3)
   --data-dir DIR     member data dirs and logs (default ./data; kept between runs)
-  --base-port PORT   client port of the first member (default ${DEFAULT_BASE_PORT}); the others follow etcd's
-                     layout: peer = client + 1, metrics = client + 2, member i at 10000 * (i + 1) above
+  --base-port PORT   client port of m1 (default ${DEFAULT_BASE_PORT}); the rest follow etcd's layout: peer = client + 1,
+                     metrics = client + 2, m2 and m3 (m4, ...) at 20000 and 30000 (40000, ...) above m1
 `;
 
 /** How often the status line is refreshed. */
