@@ -4,7 +4,7 @@
 // when TLS is on. Calls go to one named member (no hidden retries), so the
 // caller knows exactly which writes were acknowledged.
 import { credentials, Metadata, type ChannelCredentials, type Client, type ServiceClientConstructor } from '@grpc/grpc-js';
-import { loadEtcdProtos } from '../../../node/api/proto/load.js';
+import { loadEtcdProtos } from '../../../contract/index.js';
 import type { KubeClient, KubeList, KubeObject } from '../kube/client.js';
 
 export interface ClientTLS {
