@@ -3,12 +3,12 @@ import assert from 'node:assert/strict';
 import {
   formatInitialCluster,
   planMembership,
-  quorum,
   type MembershipAction,
   type MembershipObservation,
   type MemberObservation,
   type OrdinalObservation,
 } from '../../../../operator/membership/planner.js';
+import { quorumOf } from '../../../../operator/membership/quorum.js';
 
 // Member IDs above 2^63: they must survive as strings.
 const idOf = (o: number, generation = 0): string => (10n ** 19n + BigInt(generation * 100 + o)).toString();
@@ -398,7 +398,7 @@ describe('planMembership', () => {
   }
 
   test('quorum sizes', () => {
-    assert.deepEqual([1, 2, 3, 4, 5, 6, 7].map(quorum), [1, 2, 2, 3, 3, 4, 4]);
+    assert.deepEqual([1, 2, 3, 4, 5, 6, 7].map(quorumOf), [1, 2, 2, 3, 3, 4, 4]);
   });
 });
 
@@ -493,7 +493,7 @@ describe('planMembership driven to convergence', () => {
       apply(m, a);
       const voters = m.members.filter((x) => !x.learner);
       const healthy = voters.filter((x) => x.started && x.o < m.sts);
-      assert.ok(healthy.length >= quorum(voters.length), `quorum kept after ${a.kind}: ${healthy.length}/${voters.length}`);
+      assert.ok(healthy.length >= quorumOf(voters.length), `quorum kept after ${a.kind}: ${healthy.length}/${voters.length}`);
       if (rand() < 0.5) world(m);
     }
     assert.fail(`no convergence to ${desired}: ${log.map((a) => a.kind).join(',')}`);
