@@ -33,7 +33,7 @@ import { desiredTLSSecrets, operatorClientSecretName, operatorClientTLS, tlsCont
 import { CONFIG_KEYS, buildClientService, buildConfigMap, buildPeerService, buildPodDisruptionBudget, buildStatefulSet, type InitialClusterState } from './builders.js';
 import type { MembershipRunner } from './membership-port.js';
 import { clusterName, clusterNs, objectNames, peerURL, type Scheme } from './names.js';
-import { C, currentVersion, memberStatuses, mergeConditions, noSpaceMessage, podProblems, statusReport, type ConditionInput } from './status.js';
+import { C, currentVersion, invalidSpecConditions, memberStatuses, mergeConditions, noSpaceMessage, podProblems, statusReport, tlsProblemConditions, type ConditionInput } from './status.js';
 
 /** Read access to the informer caches the reconciler needs. */
 export interface ClusterCaches {
@@ -163,16 +163,13 @@ export class ClusterReconciler {
   }
 
   private async reportInvalidSpec(pass: Pass, problems: string[]): Promise<ReconcileResult> {
-    await this.writeStatus(pass.stored, { phase: 'Failed' }, [
-      { type: C.degraded, status: 'True', reason: 'InvalidSpec', message: problems.join('; ') },
-      { type: C.progressing, status: 'False', reason: 'InvalidSpec', message: 'fix the spec' },
-    ]);
+    await this.writeStatus(pass.stored, { phase: 'Failed' }, invalidSpecConditions(problems));
     return {};
   }
 
   private async reportTLSError(pass: Pass, error: { reason: string; message: string }): Promise<ReconcileResult> {
     await this.event(pass.stored, 'Warning', error.reason, error.message);
-    await this.writeStatus(pass.stored, { phase: pass.stored.status?.clusterID ? 'Degraded' : 'Pending' }, [{ type: C.degraded, status: 'True', reason: error.reason, message: error.message }]);
+    await this.writeStatus(pass.stored, { phase: pass.stored.status?.clusterID ? 'Degraded' : 'Pending' }, tlsProblemConditions(error));
     return this.busy();
   }
 

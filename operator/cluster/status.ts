@@ -195,6 +195,19 @@ export function statusReport(f: StatusFacts): StatusReport {
   };
 }
 
+/** The spec cannot be acted on: nothing is changed until it is fixed. */
+export function invalidSpecConditions(problems: string[]): ConditionInput[] {
+  return [
+    { type: C.degraded, status: 'True', reason: 'InvalidSpec', message: problems.join('; ') },
+    { type: C.progressing, status: 'False', reason: 'InvalidSpec', message: 'fix the spec' },
+  ];
+}
+
+/** The TLS material is missing or unusable (the reason names which). */
+export function tlsProblemConditions(problem: { reason: string; message: string }): ConditionInput[] {
+  return [{ type: C.degraded, status: 'True', reason: problem.reason, message: problem.message }];
+}
+
 /** What a raised NOSPACE alarm means and the way out, for conditions and the Event. */
 export function noSpaceMessage(dbSizeBytes: number | undefined, quotaBytes: number): string {
   const size = dbSizeBytes === undefined ? 'the database' : `database size ${formatBytes(dbSizeBytes)}`;

@@ -69,7 +69,7 @@ function fakeClusterAPI(state: ClusterState): ClusterAPI & { calls: string[] } {
   };
 }
 
-function setUp(state: ClusterState) {
+function setUp(state: ClusterState, spec: Partial<KVCluster['spec']> = {}) {
   const kube = fakeKube();
   const api = fakeClusterAPI(state);
   const events: string[] = [];
@@ -78,7 +78,7 @@ function setUp(state: ClusterState) {
     apiVersion: 'kvorum.io/v1alpha1',
     kind: 'KVCluster',
     metadata: { name: NAME, namespace: NS, uid: 'u-1', generation: 1 },
-    spec: { replicas: 3, tls: { mode: 'Disabled' }, nodeConfig: { quotaBackendBytes: '16Mi' } },
+    spec: { replicas: 3, tls: { mode: 'Disabled' }, nodeConfig: { quotaBackendBytes: '16Mi' }, ...spec },
   };
   const pods = [0, 1, 2].map((o) => ({ metadata: { name: `${NAME}-${o}` }, status: { phase: 'Running', podIP: `10.0.0.${o + 2}`, conditions: [{ type: 'Ready', status: 'True' }] } }));
   const pvcs = [0, 1, 2].map((o) => ({ metadata: { name: `data-${NAME}-${o}`, uid: `pvc-${o}`, annotations: { 'kvorum.io/member-id': id(o) } } }));
@@ -160,4 +160,14 @@ test('a full quota is NoSpace with the size and the quota, not a lost quorum; th
   assert.equal(cond(s.kvc, 'Degraded')?.status, 'False');
   assert.equal(s.kvc.status?.phase, 'Available');
   assert.equal(s.events.filter((e) => e.startsWith('Normal Available')).length, 1);
+});
+
+test('an invalid spec is reported as such and nothing else happens: no objects, no cluster calls', async () => {
+  const s = setUp({ errors: [], dbSize: 1 }, { replicas: 2 });
+  const r = await s.pass();
+  assert.deepEqual(r, {});
+  assert.equal(s.kvc.status?.phase, 'Failed');
+  assert.equal(cond(s.kvc, 'Degraded')?.reason, 'InvalidSpec');
+  assert.match(cond(s.kvc, 'Degraded')?.message ?? '', /replicas/);
+  assert.deepEqual(s.api.calls, []);
 });
