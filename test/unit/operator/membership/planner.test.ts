@@ -129,6 +129,18 @@ const cases: Case[] = [
     expect: { kind: 'wait', reason: 'NoLeader' },
   },
   {
+    name: 'a voter that answers but knows no leader is not healthy: with another one down, no change is made',
+    scenario: {
+      desired: 1,
+      sts: 3,
+      members: [{ o: 0 }, { o: 1, up: false }, { o: 2 }],
+      tweak: (o) => {
+        o.memberStatus[o.members![2]!.id]!.leaderId = '0';
+      },
+    },
+    expect: { kind: 'refuse', reason: 'QuorumLost', message: 'only 1 of 3 voting members are healthy (quorum is 2); no membership change can be made' },
+  },
+  {
     name: 'founding members that have not started yet: wait, not a quorum refusal',
     scenario: {
       desired: 3,
