@@ -13,6 +13,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY bin/ bin/
+COPY contract/ contract/
 COPY node/ node/
 COPY operator/ operator/
 RUN npm run build
@@ -27,6 +28,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
  && npm cache clean --force
 COPY --from=build /src/dist/bin/ dist/bin/
+COPY --from=build /src/dist/contract/ dist/contract/
 COPY --from=build /src/dist/node/ dist/node/
 COPY --from=build /src/dist/operator/ dist/operator/
 COPY bin/kvorum bin/kvorum

@@ -15,7 +15,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['node/**/*.ts', 'operator/**/*.ts'],
+    files: ['contract/**/*.ts', 'node/**/*.ts', 'operator/**/*.ts'],
     rules: { 'no-console': 'error' },
   },
   {

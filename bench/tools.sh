@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prepares the external tools the benchmark harness drives:
-#   * Debian etcd-server + etcd-client (etcd 3.4, etcdctl) - the reference system
+#   * etcd and etcdctl - the reference system (Debian's etcd 3.4, or etcd 3.5
+#     built from its Go modules where packages cannot be installed)
 #   * etcd's own load generator, `benchmark` (tools/benchmark of go.etcd.io/etcd/v3),
 #     pinned by bench/tools/go.mod and cached outside the repository.
 # Prints `name=path` lines on stdout; progress goes to stderr.
@@ -10,13 +11,17 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cache_root="${KVORUM_TOOLS_DIR:-$HOME/.cache/kvorum-tools}"
 log() { echo "[bench/tools.sh] $*" >&2; }
 
-# --- etcd 3.4 and etcdctl from Debian -------------------------------------
-if ! command -v etcd >/dev/null 2>&1 || ! command -v etcdctl >/dev/null 2>&1; then
-  log "installing etcd-server and etcd-client from apt"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update >&2
-  apt-get install -y --no-install-recommends etcd-server etcd-client >&2
-fi
+# --- etcd and etcdctl -------------------------------------------------------
+# On PATH, else Debian's packages, else built from etcd's Go modules
+# (scripts/etcd-tools.sh, shared with the test runner).
+etcd="" etcdctl=""
+while IFS='=' read -r name path; do
+  case "$name" in
+    etcd) etcd="$path" ;;
+    etcdctl) etcdctl="$path" ;;
+  esac
+done < <(bash "$here/../scripts/etcd-tools.sh")
+[ -n "$etcd" ] && [ -n "$etcdctl" ] || { log "scripts/etcd-tools.sh could not provide etcd and etcdctl"; exit 1; }
 
 # --- etcd benchmark tool ---------------------------------------------------
 # The pinned version is whatever bench/tools/go.mod requires for the root module.
@@ -36,6 +41,6 @@ if [ ! -x "$dest/benchmark" ]; then
   log "benchmark built in $(( $(date +%s) - start ))s"
 fi
 
-echo "etcd=$(command -v etcd)"
-echo "etcdctl=$(command -v etcdctl)"
+echo "etcd=$etcd"
+echo "etcdctl=$etcdctl"
 echo "benchmark=$dest/benchmark"

@@ -4,10 +4,11 @@
 // decides ("h2" is gRPC). HTTPS gateway clients must therefore speak
 // HTTP/1.1 (e.g. curl --http1.1), since an h2 connection is taken for gRPC.
 import { createServer as createHttpServer, type RequestListener } from 'node:http';
-import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
-import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import type { Socket } from 'node:net';
+import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { ServerCredentials, type Server as GrpcServer } from '@grpc/grpc-js';
+import type { BoundPort } from '../bound-port.js';
 
 export interface TlsFiles {
   certFile: string;
@@ -16,76 +17,99 @@ export interface TlsFiles {
   clientCertAuth: boolean;
 }
 
+/** The client port's certificate material, read once at startup (a bad path fails before the member joins). */
+export interface ClientTls {
+  cert: Buffer;
+  key: Buffer;
+  ca?: Buffer;
+  clientCertAuth: boolean;
+}
+
+export function readClientTls(files: TlsFiles): ClientTls {
+  return {
+    cert: readFileSync(files.certFile),
+    key: readFileSync(files.keyFile),
+    ...(files.trustedCaFile && { ca: readFileSync(files.trustedCaFile) }),
+    clientCertAuth: files.clientCertAuth,
+  };
+}
+
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n');
 
 export interface ClientListener {
-  server: NetServer;
   close(): Promise<void>;
 }
 
-export async function listenClients(url: URL, grpc: GrpcServer, http: RequestListener, tls?: TlsFiles): Promise<ClientListener> {
+export interface ClientListenerOptions {
+  tls?: ClientTls;
+  /** A TLS handshake failed (a refused or broken client certificate). */
+  onTlsClientError?: (err: Error & { reason?: string }, socket: TLSSocket) => void;
+}
+
+/**
+ * Serves gRPC and HTTP clients on a port bound beforehand (see BoundPort):
+ * `url` says whether the port speaks TLS.
+ */
+export function serveClients(port: BoundPort, url: URL, grpc: GrpcServer, http: RequestListener, opts: ClientListenerOptions = {}): ClientListener {
   const injector = grpc.createConnectionInjector(ServerCredentials.createInsecure());
   const httpServer = createHttpServer(http);
   const sockets = new Set<Socket>();
-  const route = (socket: Socket, isGrpc: boolean): void => {
-    if (isGrpc) injector.injectConnection(socket);
-    else httpServer.emit('connection', socket);
-  };
-  let server: NetServer;
+  let tlsServer: TlsServer | undefined;
   if (url.protocol === 'https:') {
+    const tls = opts.tls;
     if (!tls) throw new Error(`client URL ${url.href} is https but no --cert-file/--key-file were given`);
-    server = createTlsServer(
+    // Never listens itself: raw sockets from the bound port are fed to it.
+    tlsServer = createTlsServer(
       {
-        cert: readFileSync(tls.certFile),
-        key: readFileSync(tls.keyFile),
-        ...(tls.trustedCaFile && { ca: readFileSync(tls.trustedCaFile) }),
+        cert: tls.cert,
+        key: tls.key,
+        ...(tls.ca && { ca: tls.ca }),
         requestCert: tls.clientCertAuth,
         rejectUnauthorized: tls.clientCertAuth,
         ALPNProtocols: ['h2', 'http/1.1'],
       },
-      (socket: TLSSocket) => route(socket, socket.alpnProtocol === 'h2'),
+      (socket: TLSSocket) => {
+        // ALPN decides: "h2" is gRPC.
+        if (socket.alpnProtocol === 'h2') injector.injectConnection(socket);
+        else httpServer.emit('connection', socket);
+      },
     );
-  } else {
-    server = createNetServer((socket) => {
-      sockets.add(socket);
-      socket.once('close', () => sockets.delete(socket));
-      socket.once('data', (first: Buffer) => {
-        socket.pause();
-        const n = Math.min(first.length, H2_PREFACE.length);
-        if (first.subarray(0, n).equals(H2_PREFACE.subarray(0, n))) {
-          // Node's HTTP/2 session feeds itself whatever the socket already
-          // buffered before it reads from the native handle, so the raw socket
-          // can go to gRPC with the first bytes put back. (A JS Duplex wrapper
-          // would also work but costs a JS stream hop per read and write.)
-          socket.unshift(first);
-          injector.injectConnection(socket);
-        } else {
-          socket.unshift(first);
-          httpServer.emit('connection', socket);
-          socket.resume();
-        }
-      });
-    });
+    if (opts.onTlsClientError) tlsServer.on('tlsClientError', opts.onTlsClientError);
   }
-  server.on('connection', (socket: Socket) => {
+  const routePlain = (socket: Socket): void => {
+    socket.once('data', (first: Buffer) => {
+      socket.pause();
+      const n = Math.min(first.length, H2_PREFACE.length);
+      if (first.subarray(0, n).equals(H2_PREFACE.subarray(0, n))) {
+        // Node's HTTP/2 session feeds itself whatever the socket already
+        // buffered before it reads from the native handle, so the raw socket
+        // can go to gRPC with the first bytes put back. (A JS Duplex wrapper
+        // would also work but costs a JS stream hop per read and write.)
+        socket.unshift(first);
+        injector.injectConnection(socket);
+      } else {
+        socket.unshift(first);
+        httpServer.emit('connection', socket);
+        socket.resume();
+      }
+    });
+  };
+  port.serve((socket: Socket) => {
     // Small request/response exchanges must not wait on Nagle's algorithm
     // (40 ms stalls against delayed ACKs); gRPC sets this on sockets it
     // accepts itself, but these are ours.
     socket.setNoDelay(true);
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(Number(url.port), url.hostname === 'localhost' ? '127.0.0.1' : url.hostname.replace(/^\[|\]$/g, ''), () => resolve());
+    if (tlsServer) tlsServer.emit('connection', socket);
+    else routePlain(socket);
   });
   return {
-    server,
     async close() {
       injector.drain(0);
       injector.destroy();
       for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await port.close();
     },
   };
 }

@@ -1,15 +1,19 @@
 // `kvorum node`: one member, configured with etcd's flags (or ETCD_* env).
-// Wires the peer transport, the member (storage, Raft, state machine), the
+// Binds every port first (a port that is taken ends the process, naming its
+// URL, before the member joins Raft), then wires the peer transport, the member (storage, Raft, state machine), the
 // gRPC services and HTTP endpoints on every client URL, and the metrics URL.
 // SIGTERM/SIGINT stop it gracefully; kill -9 is survivable by design (every
 // acknowledged write is durable on a quorum).
 import { Server as GrpcServer } from '@grpc/grpc-js';
-import { createServer } from 'node:http';
-import type { TLSSocket } from 'node:tls';
 import { pino, type Logger } from 'pino';
 import { ConfigError, nodeHelp, parseNodeConfig, type NodeConfig } from '../config.js';
-import { listenClients, type ClientListener } from '../api/client-listener.js';
+import { readClientTls, serveClients, type ClientTls } from '../api/client-listener.js';
 import { healthApp } from '../api/http.js';
+import { healthRoutes } from '../api/health-routes.js';
+import { memberHealthSource } from '../api/health.js';
+import { serveHttp } from '../api/http-listener.js';
+import { ListenError } from '../bound-port.js';
+import { bindMemberPorts, type MemberPorts } from './member-ports.js';
 import { createNodeMetrics } from '../api/metrics.js';
 import { authService, clusterService, kvService, leaseService, maintenanceService, watchService, type ServiceContext } from '../api/grpc/services.js';
 import { etcdServices } from '../api/proto/load.js';
@@ -17,7 +21,7 @@ import { mountGateway } from '../api/gateway.js';
 import { forwardTlsFromFiles, LeaderForwarder } from '../api/grpc/forward.js';
 import { wrapSnapshot } from '../snapshot-file.js';
 import { PeerTransport } from '../transport/transport.js';
-import { peerTlsFromFiles } from '../transport/tls.js';
+import { peerTlsFromFiles, type PeerTlsOptions } from '../transport/tls.js';
 import type { Message } from '../raft/types.js';
 import { startMember, type RunningMember } from '../server/member.js';
 import { discoverJoinIdentity } from '../server/join.js';
@@ -47,7 +51,19 @@ export async function runNode(argv: string[]): Promise<number> {
   const failed = new Promise<number>((resolve) => {
     onFatal = () => resolve(1);
   });
-  const member = await startNode(cfg, logger, onFatal);
+  let member: StartedNode;
+  try {
+    member = await startNode(cfg, logger, onFatal);
+  } catch (err) {
+    // A port that cannot be bound ends the member before it joins Raft, as etcd exits.
+    if (err instanceof ListenError) {
+      logger.error({ url: err.url, code: err.code }, err.message);
+      process.stderr.write(`kvorum node: ${err.message}\n`);
+      setTimeout(() => process.exit(1), 2000).unref();
+      return 1;
+    }
+    throw err;
+  }
   const code = await Promise.race([
     failed,
     new Promise<number>((resolve) => {
@@ -68,6 +84,28 @@ export interface StartedNode {
 }
 
 export async function startNode(cfg: NodeConfig, logger: Logger, onFatal?: (err: Error) => void): Promise<StartedNode> {
+  // Certificates first, then every port, then Raft: a bad certificate path or
+  // a taken port stops the member before it can vote in elections it cannot
+  // serve. Connections that arrive meanwhile wait on their bound port.
+  const clientTls = cfg.clientTls ? readClientTls(cfg.clientTls) : undefined;
+  const peerTls = cfg.peerTls ? peerTlsFromFiles(cfg.peerTls) : undefined;
+  const ports = await bindMemberPorts({ client: cfg.listenClientUrls, peer: cfg.listenPeerUrls[0]!, metrics: cfg.listenMetricsUrls });
+  try {
+    return await startOnPorts(cfg, logger, ports, clientTls, peerTls, onFatal);
+  } catch (err) {
+    await ports.close();
+    throw err;
+  }
+}
+
+async function startOnPorts(
+  cfg: NodeConfig,
+  logger: Logger,
+  ports: MemberPorts,
+  clientTls: ClientTls | undefined,
+  peerTls: PeerTlsOptions | undefined,
+  onFatal?: (err: Error) => void,
+): Promise<StartedNode> {
   const metrics = createNodeMetrics();
   let deliver: (m: Message) => void = () => {};
   let transport: PeerTransport | undefined;
@@ -102,8 +140,9 @@ export async function startNode(cfg: NodeConfig, logger: Logger, onFatal?: (err:
       transport = new PeerTransport({
         selfId: memberId,
         clusterId,
-        listenUrl: cfg.listenPeerUrls[0]!.href,
-        ...(cfg.peerTls && { tls: peerTlsFromFiles(cfg.peerTls) }),
+        listenUrl: ports.peer.url.href,
+        bound: ports.peer.port,
+        ...(peerTls && { tls: peerTls }),
         logger,
         registry: metrics.registry,
         onMessage: (m) => deliver(m),
@@ -153,33 +192,35 @@ export async function startNode(cfg: NodeConfig, logger: Logger, onFatal?: (err:
   grpc.addService(etcdServices.Maintenance, maintenanceService(ctx));
   grpc.addService(etcdServices.Auth, authService(Object.keys(etcdServices.Auth)));
 
-  const app = healthApp(running.server, metrics.registry, (a) => mountGateway(a, ctx));
-  const listeners: ClientListener[] = [];
-  for (const url of cfg.listenClientUrls) {
-    const listener = await listenClients(url, grpc, app, cfg.clientTls);
-    // A refused client only sees a failed handshake (etcdctl: "context deadline
-    // exceeded"); the member's log says why, as etcd's "rejected connection" does.
-    // (A certificate that fails verification closes the socket before the
-    // error is raised; its verdict is in authorizationError.)
-    listener.server.on('tlsClientError', (err: Error & { reason?: string }, socket: TLSSocket) => {
-      const remote = socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : 'unknown';
-      logger.warn({ remote, reason: socket.authorizationError ?? err.reason ?? err.message }, 'rejected client TLS connection');
-    });
-    listeners.push(listener);
+  const health = healthRoutes(memberHealthSource(running.server), metrics.registry, logger);
+  const app = healthApp(health, metrics.registry, (a) => mountGateway(a, ctx));
+  const listeners: { close(): Promise<void> }[] = [];
+  for (const { url, port } of ports.client) {
+    listeners.push(
+      serveClients(port, url, grpc, app, {
+        ...(clientTls && { tls: clientTls }),
+        // A refused client only sees a failed handshake (etcdctl: "context deadline
+        // exceeded"); the member's log says why, as etcd's "rejected connection" does.
+        // (A certificate that fails verification closes the socket before the
+        // error is raised; its verdict is in authorizationError.)
+        onTlsClientError: (err, socket) => {
+          const remote = socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : 'unknown';
+          logger.warn({ remote, reason: socket.authorizationError ?? err.reason ?? err.message }, 'rejected client TLS connection');
+        },
+      }),
+    );
     logger.info({ url: url.href }, 'serving client requests (gRPC and HTTP)');
   }
-  const metricsServers = cfg.listenMetricsUrls.map((url) => {
-    const server = createServer(healthApp(running.server, metrics.registry));
-    server.listen(Number(url.port), url.hostname);
+  const metricsApp = healthApp(health, metrics.registry);
+  for (const { url, port } of ports.metrics) {
+    listeners.push(serveHttp(port, url, metricsApp, clientTls));
     logger.info({ url: url.href }, 'serving metrics and health');
-    return server;
-  });
+  }
 
   return {
     member: running,
     async stop() {
       for (const l of listeners) await l.close();
-      for (const s of metricsServers) s.close();
       grpc.forceShutdown();
       forwarder.close();
       await transport!.stop();

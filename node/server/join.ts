@@ -17,11 +17,9 @@ import type { Logger } from 'pino';
 import type { TlsConfig } from '../config.js';
 import { clientTlsOptions, peerTlsFromFiles, type PeerTlsOptions } from '../transport/tls.js';
 import type { InitialMember } from './member.js';
+import { JOIN_REFUSAL_TEXT, JOIN_REFUSED_EXIT_CODE, type MembersDocument } from '../../contract/join.js';
 
-/** Words of the refusal that the operator looks for in a pod's termination message. */
-export const JOIN_REFUSAL_TEXT = 'was already started with another data dir';
-/** The exit status of a refused join (EX_CONFIG), so the refusal is recognisable without logs. */
-export const JOIN_REFUSED_EXIT_CODE = 78;
+export { JOIN_REFUSAL_TEXT, JOIN_REFUSED_EXIT_CODE, type MembersDocument } from '../../contract/join.js';
 
 export class JoinRefusedError extends Error {
   readonly exitCode = JOIN_REFUSED_EXIT_CODE;
@@ -29,12 +27,6 @@ export class JoinRefusedError extends Error {
     super(`member ${memberId} ${JOIN_REFUSAL_TEXT}; remove and re-add it (etcdctl member remove ${memberId}, then member add)`);
     this.name = 'JoinRefusedError';
   }
-}
-
-export interface MembersDocument {
-  memberId: string;
-  clusterId: string;
-  members?: { id: string; name: string; peerUrls: string[]; isLearner: boolean }[];
 }
 
 export async function discoverJoinIdentity(

@@ -29,6 +29,7 @@ import {
   type MemberInfo,
 } from './protocol.js';
 import { serverTlsOptions, type PeerTlsOptions } from './tls.js';
+import type { BoundPort } from '../bound-port.js';
 
 export interface ListenerOptions {
   self: Identity;
@@ -62,6 +63,7 @@ export class PeerListener {
   /** The current inbound stream per peer; a newer stream from the same peer replaces it. */
   private readonly streams = new Map<NodeId, Duplex>();
   private readonly sockets = new Set<Socket>();
+  private bound: BoundPort | undefined;
 
   constructor(private readonly opts: ListenerOptions) {
     this.log = opts.logger;
@@ -91,10 +93,19 @@ export class PeerListener {
     });
   }
 
+  /** Accepts on a port bound beforehand (see BoundPort) instead of listening itself. */
+  serve(port: BoundPort): void {
+    this.bound = port;
+    // The HTTP(S) server does the rest (TLS handshake, parsing) as if it had accepted the socket.
+    port.serve((socket) => this.server.emit('connection', socket));
+  }
+
   /** Stops accepting and cuts every open connection. */
   close(): Promise<void> {
+    const bound = this.bound?.close();
     return new Promise((resolve) => {
-      this.server.close(() => resolve());
+      // A server that never listened itself answers with ERR_SERVER_NOT_RUNNING; either way it is closed.
+      this.server.close(() => void (bound ?? Promise.resolve()).then(() => resolve()));
       for (const s of this.sockets) s.destroy();
       for (const s of this.streams.values()) s.destroy();
       this.streams.clear();

@@ -20,6 +20,7 @@ import { createTransportMetrics, type TransportMetrics } from './metrics.js';
 import { Peer, type PeerTuning } from './peer.js';
 import { formatId, type Identity, type MemberInfo } from './protocol.js';
 import type { PeerTlsOptions } from './tls.js';
+import type { BoundPort } from '../bound-port.js';
 
 export interface TransportTuning extends PeerTuning {
   /** Largest snapshot upload accepted. */
@@ -50,6 +51,12 @@ export interface PeerTransportOptions {
   clusterId: number;
   /** Where to accept peers, e.g. http://0.0.0.0:2380 or https://10.0.0.5:2380 (port 0 picks one). */
   listenUrl: string;
+  /**
+   * The peer port, already bound by the caller (a member binds every port
+   * before it joins Raft); start() accepts on it instead of binding
+   * listenUrl, and stop() closes it.
+   */
+  bound?: BoundPort;
   tls?: PeerTlsOptions;
   logger: Logger;
   /** Where the etcd_network_* metrics go; a private registry when absent. */
@@ -115,8 +122,13 @@ export class PeerTransport {
   async start(): Promise<void> {
     if (this.state !== 'new') throw new Error(`peer transport cannot start: it is ${this.state}`);
     this.state = 'started';
-    const { port } = await this.listener.listen(this.port, this.host);
-    this.port = port;
+    if (this.opts.bound) {
+      this.listener.serve(this.opts.bound);
+      this.port = this.opts.bound.port;
+    } else {
+      const { port } = await this.listener.listen(this.port, this.host);
+      this.port = port;
+    }
     this.log.info({ url: this.url, member: formatId(this.self.memberId), cluster: formatId(this.self.clusterId) }, 'listening for peers');
   }
 

@@ -110,12 +110,8 @@ export const OPERATOR_ENV = {
   nodeImageRepository: 'KVORUM_NODE_IMAGE_REPOSITORY',
 } as const;
 
-/** Container ports of a member pod (names are used by Services and the chart's PodMonitor). */
-export const MEMBER_PORTS = {
-  client: { name: 'client', port: 2379 },
-  peer: { name: 'peer', port: 2380 },
-  metrics: { name: 'metrics', port: 2381 },
-} as const;
+/** Container ports of a member pod (names are used by Services and the chart's PodMonitor): the contract's. */
+export { MEMBER_PORTS } from '../../contract/cluster.js';
 
 /**
  * Metrics the operator exports (labels: kvcluster_namespace, kvcluster). The

@@ -1,6 +1,7 @@
 // Pure builders of the Kubernetes objects of one KVCluster. Each returns the
 // full desired object for server-side apply; the cluster must already carry
 // its schema defaults (defaultsFor).
+import { DATA_VOLUME, PROBE_PATHS, memberHost } from '../../contract/index.js';
 import {
   ANNOTATIONS,
   LABELS,
@@ -14,11 +15,11 @@ import {
 } from '../api/index.js';
 import type { KubeObject } from '../kube/client.js';
 import type { PodTLSSettings } from '../tls/pod.js';
-import { clusterName, clusterNs, initialClusterString, initialClusterToken, objectNames, quorumOf, type Scheme } from './names.js';
+import { quorumOf } from '../membership/quorum.js';
+import { clusterName, clusterNs, initialClusterString, initialClusterToken, objectNames, type Scheme } from './names.js';
 
 /** Where the member's data volume is mounted (and its --data-dir). */
 export const DATA_DIR = '/var/lib/kvorum';
-export const DATA_VOLUME = 'data';
 export const CONFIG_KEYS = { state: 'initial-cluster-state', cluster: 'initial-cluster' } as const;
 export type InitialClusterState = 'new' | 'existing';
 
@@ -90,8 +91,7 @@ export interface StatefulSetOptions {
 
 /** `kvorum node` flags from the spec; $(POD_NAME) is expanded by the kubelet. */
 export function memberArgs(cluster: KVCluster, scheme: Scheme, tlsArgs: string[]): string[] {
-  const c = clusterName(cluster);
-  const host = `$(POD_NAME).${c}-peer.${clusterNs(cluster)}.svc`;
+  const host = memberHost(clusterName(cluster), clusterNs(cluster), '$(POD_NAME)');
   const { client, peer, metrics } = MEMBER_PORTS;
   const args = [
     'node',
@@ -130,9 +130,11 @@ export function buildStatefulSet(cluster: KVCluster, opts: StatefulSetOptions): 
       configEnv('ETCD_INITIAL_CLUSTER', CONFIG_KEYS.cluster),
     ],
     ports: Object.values(MEMBER_PORTS).map((p) => ({ name: p.name, containerPort: p.port, protocol: 'TCP' })),
-    readinessProbe: { httpGet: { path: '/readyz', port: MEMBER_PORTS.metrics.name }, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 3 },
+    // Ready while it knows a leader, also with a full quota (NOSPACE): clients
+    // must still reach it through the client Service to delete, compact and disarm.
+    readinessProbe: { httpGet: { path: PROBE_PATHS.readiness, port: MEMBER_PORTS.metrics.name }, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 3 },
     // Generous: a member replaying a long WAL must not be killed for it.
-    livenessProbe: { httpGet: { path: '/livez', port: MEMBER_PORTS.metrics.name }, initialDelaySeconds: 15, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 6 },
+    livenessProbe: { httpGet: { path: PROBE_PATHS.liveness, port: MEMBER_PORTS.metrics.name }, initialDelaySeconds: 15, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 6 },
     volumeMounts: [{ name: DATA_VOLUME, mountPath: DATA_DIR }, ...opts.tls.volumeMounts],
     securityContext: { runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
     ...(spec.resources && { resources: spec.resources }),

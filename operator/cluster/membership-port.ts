@@ -6,21 +6,23 @@ import type { KVCluster } from '../api/index.js';
 import type { KubeClient, KubeObject } from '../kube/client.js';
 import type { EventRecorder } from '../kube/events.js';
 import { RESOURCES } from '../kube/resources.js';
-import type { ClusterClient } from '../membership/client.js';
-import { reconcileMembership, type MembershipEffects, type MembershipResult, type PodLike, type PVCLike } from '../membership/reconcile.js';
+import type { ClusterObservation } from '../membership/observe.js';
+import { reconcileMembership, type MembershipAPI, type MembershipEffects, type MembershipResult, type OrdinalURLs, type PodLike, type PVCLike } from '../membership/reconcile.js';
 import { buildConfigMap } from './builders.js';
 import { clusterName, clusterNs, objectNames, type Scheme } from './names.js';
 
 export interface MembershipInput {
   cluster: KVCluster;
-  clusterClient: ClusterClient;
+  clusterClient: MembershipAPI;
+  /** The pass's observation of the cluster, which the step plans from. */
+  observed: ClusterObservation;
   scheme: Scheme;
   statefulSet: KubeObject & { spec?: { replicas?: number }; status?: { readyReplicas?: number; updatedReplicas?: number } };
   initialCluster?: string;
   pods: KubeObject[];
   pvcs: KubeObject[];
-  /** Per-ordinal URLs when members are reached by pod IP rather than DNS. */
-  urls?: { peerURL(o: number): string; clientURL(o: number): string };
+  /** How the operator reaches each ordinal's member (by DNS name or by pod IP). */
+  urls: OrdinalURLs;
   log: Logger;
 }
 
@@ -66,8 +68,9 @@ export function membershipRunner(client: KubeClient, events: EventRecorder): Mem
       ...(input.initialCluster !== undefined && { initialCluster: input.initialCluster }),
       retentionWhenScaled: input.cluster.spec.storage?.retentionPolicy?.whenScaled ?? 'Delete',
       client: input.clusterClient,
+      observed: input.observed,
       scheme: input.scheme,
-      ...(input.urls && { urls: input.urls }),
+      urls: input.urls,
       effects: membershipEffects(client, events, input.cluster),
       logger: input.log,
     });

@@ -1,32 +1,39 @@
 // The KVCluster reconciler: one level-triggered pass per call that makes the
 // cluster's objects match its spec and reports what it sees in the status.
+// A pass is a sequence of named steps:
 //
-//   1. TLS Secrets (operator/tls), Services, PDB, ConfigMap, StatefulSet
-//      (server-side apply: idempotent, creates what is missing);
-//   2. the member list and member status from the cluster's own API;
-//   3. bootstrap: the ConfigMap flips to `existing` once every founding
-//      member has started, after which new members join rather than found;
-//   4. membership changes (operator/membership) once bootstrapped;
-//   5. status (status subresource) with conditions, members[] and Events.
+//   begin            the cluster from the cache, with its schema defaults;
+//   validate         an invalid spec is reported and nothing else is done;
+//   ensureTLS        the TLS Secrets (operator/tls);
+//   applyObjects     Services, PDB, ConfigMap, StatefulSet (server-side
+//                    apply: idempotent, creates what is missing);
+//   observe          the member list and every member's status, read ONCE
+//                    from the cluster's own API (operator/membership/observe);
+//   bootstrap        the ConfigMap flips to `existing` once every founding
+//                    member has started, after which new members join;
+//   changeMembership one membership step (operator/membership), planned from
+//                    the same observation;
+//   report           conditions (status.ts), status, Events and metrics.
 //
 // Deletion needs no code here: every object carries a controller owner
 // reference, and the StatefulSet's PVC retention policy follows
 // spec.storage.retentionPolicy.whenDeleted.
 import type { Logger } from 'pino';
-import { ANNOTATIONS, API_VERSION, KINDS, LABELS, defaultsFor, statusSelector, validateClusterSpec, type KVCluster, type KVClusterStatus, type MemberStatus } from '../api/index.js';
+import { DEFAULT_QUOTA_BACKEND_BYTES, clientURLAt, memberName } from '../../contract/index.js';
+import { ANNOTATIONS, API_VERSION, KINDS, defaultsFor, quantityToBytes, statusSelector, validateClusterSpec, type KVCluster, type KVClusterStatus, type MemberStatus } from '../api/index.js';
 import type { KubeClient, KubeObject } from '../kube/client.js';
 import type { EventRecorder } from '../kube/events.js';
 import { RESOURCES } from '../kube/resources.js';
-import { ClusterClient, type ClusterMember } from '../membership/client.js';
+import { ClusterClient, type ClusterClientOptions } from '../membership/client.js';
+import { observeCluster, type ClusterObservation, type ObservedMember } from '../membership/observe.js';
+import { defaultURLs, ordinalSpan, statusEndpoints, type MembershipResult, type OrdinalURLs } from '../membership/reconcile.js';
 import type { ReconcileResult } from '../runtime/controller.js';
 import type { OperatorMetrics } from '../runtime/metrics.js';
 import { desiredTLSSecrets, operatorClientSecretName, operatorClientTLS, tlsContentHash, tlsPodSettings, tlsSecretNames, type ClientTLS, type Secret } from '../tls/index.js';
 import { CONFIG_KEYS, buildClientService, buildConfigMap, buildPeerService, buildPodDisruptionBudget, buildStatefulSet, type InitialClusterState } from './builders.js';
-import type { MembershipResult } from '../membership/reconcile.js';
 import type { MembershipRunner } from './membership-port.js';
-import { clientURL, clusterName, clusterNs, memberName, objectNames, peerURL, type Scheme } from './names.js';
-import { observeMembers, type MembersObservation } from './observe.js';
-import { C, healthOf, mergeConditions, phaseOf, podProblems, type ConditionInput } from './status.js';
+import { clusterName, clusterNs, objectNames, peerURL, type Scheme } from './names.js';
+import { C, currentVersion, invalidSpecConditions, memberStatuses, mergeConditions, noSpaceMessage, podProblems, statusReport, tlsProblemConditions, type ConditionInput } from './status.js';
 
 /** Read access to the informer caches the reconciler needs. */
 export interface ClusterCaches {
@@ -48,6 +55,9 @@ export interface ReconcilerOptions {
   idleRequeueMs?: number;
 }
 
+/** The calls a pass makes on a cluster's own API. */
+export type ClusterAPI = Pick<ClusterClient, 'memberList' | 'memberAdd' | 'memberRemove' | 'memberPromote' | 'moveLeader' | 'status' | 'close'>;
+
 export interface ReconcilerDeps {
   client: KubeClient;
   caches: ClusterCaches;
@@ -57,6 +67,8 @@ export interface ReconcilerDeps {
   membership?: MembershipRunner;
   options: ReconcilerOptions;
   now?: () => Date;
+  /** Makes the client of a cluster's API (tests stand in for it). */
+  clusterClient?: (opts: ClusterClientOptions) => ClusterAPI;
 }
 
 type StatefulSet = KubeObject & {
@@ -66,12 +78,47 @@ type StatefulSet = KubeObject & {
 type ConfigMap = KubeObject & { data?: Record<string, string> };
 type Pod = KubeObject & { status?: { podIP?: string } };
 
+/** The cluster a pass works on. */
+interface Pass {
+  key: string;
+  /** As stored (status and conditions of the last pass). */
+  stored: KVCluster;
+  /** With the schema defaults. */
+  cluster: KVCluster;
+  name: string;
+  ns: string;
+  desiredReplicas: number;
+  log: Logger;
+}
+
+interface TLSOutcome {
+  error?: { reason: string; message: string };
+  clientTLS?: ClientTLS;
+  hash?: string;
+}
+
+/** The cluster's objects after applyObjects, and how this operator reaches its members. */
+interface ClusterObjects {
+  scheme: Scheme;
+  configMap: ConfigMap;
+  /** The ConfigMap said `existing` when the pass began. */
+  bootstrapped: boolean;
+  statefulSet: StatefulSet;
+  pods: Pod[];
+  pvcs: KubeObject[];
+  urls: OrdinalURLs;
+  /** Client endpoints of the StatefulSet's members that this operator can address. */
+  endpoints: string[];
+}
+
 export class ClusterReconciler {
-  private readonly clients = new Map<string, { client: ClusterClient; fingerprint: string }>();
+  private readonly clients = new Map<string, { client: ClusterAPI; fingerprint: string }>();
   private readonly now: () => Date;
+  private readonly makeClient: (opts: ClusterClientOptions) => ClusterAPI;
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.now = deps.now ?? (() => new Date());
+    this.makeClient = deps.clusterClient ?? ((opts) => new ClusterClient(opts));
   }
 
   /** Called when the cluster is gone from the cache. */
@@ -88,169 +135,174 @@ export class ClusterReconciler {
   }
 
   async reconcile(key: string): Promise<ReconcileResult> {
+    const pass = this.begin(key);
+    if (!pass) return {};
+    const problems = validateClusterSpec(pass.stored.spec);
+    if (problems.length > 0) return this.reportInvalidSpec(pass, problems);
+    const tls = await this.ensureTLS(pass.cluster, pass.log);
+    if (tls.error) return this.reportTLSError(pass, tls.error);
+    const objects = await this.applyObjects(pass, tls);
+    const api = this.clusterClient(pass.key, objects.endpoints, tls.clientTLS);
+    const observed = await this.observe(pass, objects, api);
+    const justBootstrapped = await this.bootstrap(pass, objects, observed);
+    const membership = await this.changeMembership(pass, objects, api, observed, justBootstrapped);
+    return this.report(pass, objects, observed, justBootstrapped, membership);
+  }
+
+  /** The cluster to work on, or undefined when it is gone, being deleted or paused. */
+  private begin(key: string): Pass | undefined {
     const [ns, name] = key.split('/') as [string, string];
     const stored = this.deps.caches.getCluster(ns, name);
     if (!stored || stored.metadata.deletionTimestamp) {
       this.forget(key);
-      return {};
+      return undefined;
     }
-    if (stored.metadata.annotations?.[ANNOTATIONS.paused] === 'true') return {};
+    if (stored.metadata.annotations?.[ANNOTATIONS.paused] === 'true') return undefined;
     const cluster = defaultsFor(stored);
-    const log = this.deps.log.child({ kvcluster: key });
-    const busy = { requeueAfterMs: this.deps.options.busyRequeueMs ?? 5_000 };
-    const idle = { requeueAfterMs: this.deps.options.idleRequeueMs ?? 30_000 };
+    return { key, stored, cluster, name, ns, desiredReplicas: cluster.spec.replicas ?? 1, log: this.deps.log.child({ kvcluster: key }) };
+  }
 
-    const problems = validateClusterSpec(stored.spec);
-    if (problems.length > 0) {
-      await this.writeStatus(stored, { phase: 'Failed' }, [
-        { type: C.degraded, status: 'True', reason: 'InvalidSpec', message: problems.join('; ') },
-        { type: C.progressing, status: 'False', reason: 'InvalidSpec', message: 'fix the spec' },
-      ]);
-      return {};
-    }
+  private async reportInvalidSpec(pass: Pass, problems: string[]): Promise<ReconcileResult> {
+    await this.writeStatus(pass.stored, { phase: 'Failed' }, invalidSpecConditions(problems));
+    return {};
+  }
 
-    // 1. TLS and the objects.
-    const tls = await this.ensureTLS(cluster, log);
-    if (tls.error) {
-      await this.event(stored, 'Warning', tls.error.reason, tls.error.message);
-      await this.writeStatus(stored, { phase: stored.status?.clusterID ? 'Degraded' : 'Pending' }, [
-        { type: C.degraded, status: 'True', reason: tls.error.reason, message: tls.error.message },
-      ]);
-      return busy;
-    }
+  private async reportTLSError(pass: Pass, error: { reason: string; message: string }): Promise<ReconcileResult> {
+    await this.event(pass.stored, 'Warning', error.reason, error.message);
+    await this.writeStatus(pass.stored, { phase: pass.stored.status?.clusterID ? 'Degraded' : 'Pending' }, tlsProblemConditions(error));
+    return this.busy();
+  }
+
+  private async applyObjects(pass: Pass, tls: TLSOutcome): Promise<ClusterObjects> {
+    const { cluster, stored, ns, name, desiredReplicas } = pass;
+    const { client } = this.deps;
     const podTLS = tlsPodSettings(cluster);
     const scheme: Scheme = podTLS.scheme;
-    const { client } = this.deps;
     await client.apply(RESOURCES.service, buildPeerService(cluster));
     await client.apply(RESOURCES.service, buildClientService(cluster));
     await client.apply(RESOURCES.pdb, buildPodDisruptionBudget(cluster));
 
     const names = objectNames(name);
     let configMap = await client.get<ConfigMap>(RESOURCES.configMap, ns, names.configMap);
-    const desiredReplicas = cluster.spec.replicas ?? 1;
     if (!configMap) {
       const founders = Array.from({ length: desiredReplicas }, (_, i) => memberName(name, i)).map((m) => ({ name: m, peerURL: peerURL(cluster, m, scheme) }));
       configMap = await client.apply<ConfigMap>(RESOURCES.configMap, buildConfigMap(cluster, 'new', founders));
     }
     const state = (configMap.data?.[CONFIG_KEYS.state] ?? 'new') as InitialClusterState;
-    const bootstrapped = state === 'existing';
 
     // A fresh read (not the cache): membership steps change replicas, and an
     // apply from a stale copy would undo them.
     const existingSts = await client.get<StatefulSet>(RESOURCES.statefulSet, ns, names.statefulSet);
     const stsReplicas = existingSts?.spec?.replicas ?? desiredReplicas;
-    const sts = await client.apply<StatefulSet>(RESOURCES.statefulSet, buildStatefulSet(cluster, { nodeImageRepository: this.deps.options.nodeImageRepository, tls: podTLS, ...(tls.hash && { tlsHash: tls.hash }), replicas: stsReplicas }));
+    const statefulSet = await client.apply<StatefulSet>(
+      RESOURCES.statefulSet,
+      buildStatefulSet(cluster, { nodeImageRepository: this.deps.options.nodeImageRepository, tls: podTLS, ...(tls.hash && { tlsHash: tls.hash }), replicas: stsReplicas }),
+    );
     if (!existingSts) await this.event(stored, 'Normal', 'Created', `created StatefulSet ${names.statefulSet} with ${stsReplicas} members`);
 
-    // 2. What the cluster says about itself.
     const pods = this.deps.caches.owned('pod', ns, name) as Pod[];
-    const cc = this.clusterClient(key, cluster, scheme, stsReplicas, pods, tls.clientTLS);
-    const obs: MembersObservation = cc
-      ? await observeMembers(cc, (m) => this.endpointFor(cluster, scheme, m.name, pods))
-      : { statusById: new Map(), members: [], error: 'no member address known yet' };
-
-    // 3. Bootstrap: every founding member has started -> later starts join.
-    let justBootstrapped = false;
-    if (!bootstrapped && obs.list && allFoundersStarted(obs.list, desiredReplicas)) {
-      await client.apply(RESOURCES.configMap, buildConfigMap(cluster, 'existing', obs.list.map((m) => ({ name: m.name, peerURL: m.peerURLs[0] ?? '' }))));
-      justBootstrapped = true;
-      await this.event(stored, 'Normal', 'Bootstrapped', `all ${obs.list.length} founding members started`);
-    }
-
-    // 4. Membership changes.
-    let membership: MembershipResult | undefined;
-    if ((bootstrapped || justBootstrapped) && this.deps.membership && cc) {
-      const podIP = (o: number): string | undefined => pods.find((p) => p.metadata.name === memberName(name, o))?.status?.podIP;
-      const urls =
-        this.deps.options.memberAddress === 'pod-ip'
-          ? { peerURL: (o: number) => peerURL(cluster, memberName(name, o), scheme), clientURL: (o: number) => `${scheme}://${podIP(o) ?? 'unknown.invalid'}:2379` }
-          : undefined;
-      const cm = justBootstrapped ? await client.get<ConfigMap>(RESOURCES.configMap, ns, names.configMap) : configMap;
-      membership = await this.deps.membership({
-        cluster,
-        clusterClient: cc,
-        scheme,
-        statefulSet: sts,
-        ...(cm?.data?.[CONFIG_KEYS.cluster] !== undefined && { initialCluster: cm.data[CONFIG_KEYS.cluster] }),
-        pods,
-        pvcs: this.deps.caches.owned('pvc', ns, name),
-        ...(urls && { urls }),
-        log,
-      });
-      if (membership.error) log.warn({ action: membership.action.kind, error: membership.error }, 'membership step failed');
-      else if (membership.action.kind !== 'none' && membership.action.kind !== 'wait') log.info({ action: membership.action.kind, message: membership.action.message }, 'membership step');
-    }
-
-    // 5. Status.
-    const now = this.now();
-    const health = healthOf(obs.members);
-    const stuck = podProblems(pods, now.getTime());
-    const rollingUpdate = (sts.status?.updatedReplicas ?? 0) < (sts.spec?.replicas ?? 0) || (sts.status?.updateRevision !== undefined && sts.status.updateRevision !== sts.status.currentRevision);
-    const membersMatch = obs.members.length === desiredReplicas && health.learners.length === 0 && (sts.spec?.replicas ?? 0) === desiredReplicas;
-    const conditions: ConditionInput[] = [];
-    conditions.push(
-      health.available
-        ? { type: C.available, status: 'True', reason: 'QuorumHealthy', message: `${health.healthyVoters}/${health.voters} voting members healthy, leader ${health.leader}` }
-        : {
-            type: C.available,
-            status: 'False',
-            reason: obs.error ? 'MembersUnreachable' : health.leader ? 'NoQuorum' : 'NoLeader',
-            message: obs.error ? `member list unavailable: ${obs.error}` : `${health.healthyVoters}/${health.voters} voting members healthy${health.leader ? '' : ', no leader'}`,
-          },
-    );
-    conditions.push(
-      health.unhealthy.length === 0 && membersMatch
-        ? { type: C.membersHealthy, status: 'True', reason: 'AllMembersHealthy', message: `${obs.members.length} members healthy` }
-        : { type: C.membersHealthy, status: 'False', reason: health.unhealthy.length ? 'MembersUnhealthy' : 'MembersMismatch', message: membersMessage(health, obs.members.length, desiredReplicas) },
-    );
-    const membershipCondition = membership?.condition;
-    const degradedReasons = [...stuck];
-    if (membershipCondition?.type === C.degraded && membershipCondition.status === 'True') degradedReasons.push(membershipCondition.message);
-    if (bootstrapped && !health.available) degradedReasons.push('quorum lost or no leader');
-    conditions.push(
-      degradedReasons.length > 0
-        ? { type: C.degraded, status: 'True', reason: stuck.length ? 'PodsNotStarting' : (membershipCondition?.type === C.degraded ? membershipCondition.reason : 'QuorumLost'), message: degradedReasons.join('; ') }
-        : { type: C.degraded, status: 'False', reason: 'AsExpected', message: 'no problems seen' },
-    );
-    const progressing: ConditionInput =
-      membershipCondition?.type === C.progressing
-        ? (membershipCondition as ConditionInput)
-        : !bootstrapped && !justBootstrapped
-          ? { type: C.progressing, status: 'True', reason: 'Bootstrapping', message: `waiting for ${desiredReplicas} founding members to start` }
-          : !membersMatch || (membership && !membership.done)
-            ? { type: C.progressing, status: 'True', reason: 'Scaling', message: membership?.action.message ?? `${obs.members.length} members, want ${desiredReplicas}` }
-            : rollingUpdate
-              ? { type: C.progressing, status: 'True', reason: 'RollingUpdate', message: 'member pods are being updated' }
-              : { type: C.progressing, status: 'False', reason: 'ReconcileComplete', message: 'the cluster matches its spec' };
-    conditions.push(progressing);
-    if (stuck.length > 0) await this.event(stored, 'Warning', 'PodsNotStarting', stuck.join('; '));
-
-    const leaderMember = obs.members.find((m) => m.role === 'leader');
-    const status: KVClusterStatus = {
-      phase: phaseOf({ bootstrapped: bootstrapped || justBootstrapped, available: health.available, degraded: degradedReasons.length > 0, scaling: progressing.status === 'True' && progressing.reason === 'Scaling', failed: false }),
-      members: obs.members,
-      readyReplicas: sts.status?.readyReplicas ?? 0,
-      selector: statusSelector(name),
-      ...(leaderMember && { leader: leaderMember.name }),
-      ...(currentVersion(pods, cluster.spec.version ?? '', rollingUpdate) && { currentVersion: currentVersion(pods, cluster.spec.version ?? '', rollingUpdate) }),
-      ...((obs.clusterID ?? stored.status?.clusterID) && { clusterID: obs.clusterID ?? stored.status?.clusterID }),
-    };
-    await this.writeStatus(stored, status, conditions);
-    if (!stored.status?.conditions?.some((c) => c.type === C.available && c.status === 'True') && health.available) {
-      await this.event(stored, 'Normal', 'Available', `quorum of ${health.healthyVoters}/${health.voters} healthy members, leader ${health.leader}`);
-    }
-    const labels = { kvcluster_namespace: ns, kvcluster: name };
-    this.deps.metrics.members.set(labels, obs.members.length);
-    this.deps.metrics.membersHealthy.set(labels, obs.members.filter((m) => m.healthy).length);
-    this.deps.metrics.membersDesired.set(labels, desiredReplicas);
-    this.deps.metrics.quorum.set(labels, health.available ? 1 : 0);
-
-    if (membership?.requeueAfterMs !== undefined) return { requeueAfterMs: membership.requeueAfterMs };
-    const settled = health.available && progressing.status === 'False' && degradedReasons.length === 0;
-    return settled ? idle : busy;
+    const podIP = (o: number): string | undefined => pods.find((p) => p.metadata.name === memberName(name, o))?.status?.podIP;
+    const byIP = this.deps.options.memberAddress === 'pod-ip';
+    const contractURLs = defaultURLs(name, ns, scheme);
+    const urls: OrdinalURLs = byIP ? { peerURL: contractURLs.peerURL, clientURL: (o) => clientURLAt(scheme, podIP(o) ?? 'unknown.invalid') } : contractURLs;
+    const endpoints = Array.from({ length: stsReplicas }, (_, o) => o)
+      .filter((o) => !byIP || podIP(o) !== undefined)
+      .map((o) => urls.clientURL(o));
+    return { scheme, configMap, bootstrapped: state === 'existing', statefulSet, pods, pvcs: this.deps.caches.owned('pvc', ns, name), urls, endpoints };
   }
 
-  private async ensureTLS(cluster: KVCluster, log: Logger): Promise<{ error?: { reason: string; message: string }; clientTLS?: ClientTLS; hash?: string }> {
+  /** The pass's one read of the cluster's own API. */
+  private async observe(pass: Pass, objects: ClusterObjects, api: ClusterAPI | undefined): Promise<ClusterObservation> {
+    if (!api) return { alarms: [], error: 'no member address known yet' };
+    const span = ordinalSpan({ clusterName: pass.name, desiredReplicas: pass.desiredReplicas, statefulSet: { replicas: objects.statefulSet.spec?.replicas ?? 0 }, pods: objects.pods, pvcs: objects.pvcs });
+    return observeCluster(api, statusEndpoints(objects.urls, span));
+  }
+
+  /** Every founding member has started: later starts join rather than found. Returns whether it happened now. */
+  private async bootstrap(pass: Pass, objects: ClusterObjects, observed: ClusterObservation): Promise<boolean> {
+    if (objects.bootstrapped || !observed.members || !allFoundersStarted(observed.members, pass.desiredReplicas)) return false;
+    const members = observed.members.map((m) => ({ name: m.name, peerURL: m.peerURLs[0] ?? '' }));
+    objects.configMap = await this.deps.client.apply<ConfigMap>(RESOURCES.configMap, buildConfigMap(pass.cluster, 'existing', members));
+    await this.event(pass.stored, 'Normal', 'Bootstrapped', `all ${members.length} founding members started`);
+    return true;
+  }
+
+  private async changeMembership(pass: Pass, objects: ClusterObjects, api: ClusterAPI | undefined, observed: ClusterObservation, justBootstrapped: boolean): Promise<MembershipResult | undefined> {
+    if (!(objects.bootstrapped || justBootstrapped) || !this.deps.membership || !api) return undefined;
+    const initialCluster = objects.configMap.data?.[CONFIG_KEYS.cluster];
+    const result = await this.deps.membership({
+      cluster: pass.cluster,
+      clusterClient: api,
+      observed,
+      scheme: objects.scheme,
+      statefulSet: objects.statefulSet,
+      ...(initialCluster !== undefined && { initialCluster }),
+      pods: objects.pods,
+      pvcs: objects.pvcs,
+      urls: objects.urls,
+      log: pass.log,
+    });
+    if (result.error) pass.log.warn({ action: result.action.kind, error: result.error }, 'membership step failed');
+    else if (result.action.kind !== 'none' && result.action.kind !== 'wait') pass.log.info({ action: result.action.kind, message: result.action.message }, 'membership step');
+    return result;
+  }
+
+  private async report(pass: Pass, objects: ClusterObjects, observed: ClusterObservation, justBootstrapped: boolean, membership: MembershipResult | undefined): Promise<ReconcileResult> {
+    const { stored, cluster, ns, name, desiredReplicas } = pass;
+    const sts = objects.statefulSet;
+    const members = memberStatuses(observed);
+    const rollingUpdate = (sts.status?.updatedReplicas ?? 0) < (sts.spec?.replicas ?? 0) || (sts.status?.updateRevision !== undefined && sts.status.updateRevision !== sts.status.currentRevision);
+    const quota = cluster.spec.nodeConfig?.quotaBackendBytes;
+    const quotaBytes = quota !== undefined ? quantityToBytes(quota) : DEFAULT_QUOTA_BACKEND_BYTES;
+    const stuckPods = podProblems(objects.pods, this.now().getTime());
+    const r = statusReport({
+      desiredReplicas,
+      statefulSetReplicas: sts.spec?.replicas ?? 0,
+      bootstrapped: objects.bootstrapped,
+      justBootstrapped,
+      rollingUpdate,
+      members,
+      ...(observed.error !== undefined && { observeError: observed.error }),
+      alarms: observed.alarms,
+      ...(observed.dbSizeBytes !== undefined && { dbSizeBytes: observed.dbSizeBytes }),
+      quotaBytes,
+      stuckPods,
+      ...(membership && { membership: { ...(membership.condition && { condition: membership.condition }), done: membership.done, message: membership.action.message } }),
+    });
+
+    if (stuckPods.length > 0) await this.event(stored, 'Warning', 'PodsNotStarting', stuckPods.join('; '));
+    // Without the size, so that the recorder sends the same advice once per window rather than once per pass.
+    if (r.noSpace) await this.event(stored, 'Warning', 'NoSpace', noSpaceMessage(undefined, quotaBytes));
+    const version = currentVersion(objects.pods, cluster.spec.version ?? '', rollingUpdate);
+    const clusterID = observed.clusterID ?? stored.status?.clusterID;
+    const status: KVClusterStatus = {
+      phase: r.phase,
+      members,
+      readyReplicas: sts.status?.readyReplicas ?? 0,
+      selector: statusSelector(name),
+      ...(observed.leader && { leader: observed.leader.name }),
+      ...(version && { currentVersion: version }),
+      ...(clusterID && { clusterID }),
+    };
+    await this.writeStatus(stored, status, r.conditions);
+    const wasAvailable = stored.status?.conditions?.some((c) => c.type === C.available && c.status === 'True');
+    if (r.available && !wasAvailable) await this.event(stored, 'Normal', 'Available', `quorum of ${r.health.healthyVoters}/${r.health.voters} healthy members, leader ${r.health.leader}`);
+
+    const labels = { kvcluster_namespace: ns, kvcluster: name };
+    this.deps.metrics.members.set(labels, members.length);
+    this.deps.metrics.membersHealthy.set(labels, members.filter((m) => m.healthy).length);
+    this.deps.metrics.membersDesired.set(labels, desiredReplicas);
+    this.deps.metrics.quorum.set(labels, r.health.available ? 1 : 0);
+
+    if (membership?.requeueAfterMs !== undefined) return { requeueAfterMs: membership.requeueAfterMs };
+    return r.settled ? { requeueAfterMs: this.deps.options.idleRequeueMs ?? 30_000 } : this.busy();
+  }
+
+  private busy(): ReconcileResult {
+    return { requeueAfterMs: this.deps.options.busyRequeueMs ?? 5_000 };
+  }
+
+  private async ensureTLS(cluster: KVCluster, log: Logger): Promise<TLSOutcome> {
     const names = tlsSecretNames(cluster);
     if (!names) return {};
     const ns = clusterNs(cluster);
@@ -280,21 +332,14 @@ export class ClusterReconciler {
     return { clientTLS: operatorClientTLS(clientSecret, names.ca ? existing.get(names.ca) : undefined), hash };
   }
 
-  private endpointFor(cluster: KVCluster, scheme: Scheme, member: string, pods: Pod[]): string | undefined {
-    if (this.deps.options.memberAddress !== 'pod-ip') return clientURL(cluster, member, scheme);
-    const ip = pods.find((p) => p.metadata.name === member)?.status?.podIP;
-    return ip ? `${scheme}://${ip}:2379` : undefined;
-  }
-
-  /** One ClusterClient per cluster, re-made when its endpoints or TLS material change. */
-  private clusterClient(key: string, cluster: KVCluster, scheme: Scheme, replicas: number, pods: Pod[], tls?: ClientTLS): ClusterClient | undefined {
-    const endpoints = Array.from({ length: replicas }, (_, i) => this.endpointFor(cluster, scheme, memberName(clusterName(cluster), i), pods)).filter((e): e is string => !!e);
+  /** One client per cluster, re-made when its endpoints or TLS material change. */
+  private clusterClient(key: string, endpoints: string[], tls?: ClientTLS): ClusterAPI | undefined {
     if (endpoints.length === 0) return undefined;
     const fingerprint = `${endpoints.join(',')}|${tls ? tls.cert.toString('base64').slice(-64) : ''}`;
     const cur = this.clients.get(key);
     if (cur?.fingerprint === fingerprint) return cur.client;
     cur?.client.close();
-    const client = new ClusterClient({ endpoints, ...(tls && { tls }), callTimeoutMs: 3000 });
+    const client = this.makeClient({ endpoints, ...(tls && { tls }), callTimeoutMs: 3000 });
     this.clients.set(key, { client, fingerprint });
     return client;
   }
@@ -317,24 +362,8 @@ export class ClusterReconciler {
 }
 
 /** True when the member list holds at least `n` members and every one has started (published its name and client URLs). */
-function allFoundersStarted(list: ClusterMember[], n: number): boolean {
-  return list.length >= n && list.every((m) => m.name !== '' && m.clientURLs.length > 0);
-}
-
-function membersMessage(h: ReturnType<typeof healthOf>, have: number, want: number): string {
-  const parts: string[] = [];
-  if (h.unhealthy.length) parts.push(`unhealthy: ${h.unhealthy.join(', ')}`);
-  if (h.learners.length) parts.push(`learners: ${h.learners.join(', ')}`);
-  if (have !== want) parts.push(`${have} members, want ${want}`);
-  return parts.join('; ') || 'members do not match the spec';
-}
-
-/** The version every member pod runs, once no rollout is in progress; else the oldest one seen. */
-function currentVersion(pods: KubeObject[], specVersion: string, rolling: boolean): string | undefined {
-  const versions = pods.map((p) => p.metadata.labels?.[LABELS.version]).filter((v): v is string => !!v);
-  if (versions.length === 0) return undefined;
-  if (!rolling && versions.every((v) => v === specVersion)) return specVersion;
-  return versions.sort()[0];
+function allFoundersStarted(members: ObservedMember[], n: number): boolean {
+  return members.length >= n && members.every((m) => m.started);
 }
 
 export type { MemberStatus };

@@ -10,7 +10,7 @@
 // directly. Reads fail over across the endpoint list.
 import { credentials, type ChannelCredentials, type Client, type ServiceClientConstructor, type ServiceError } from '@grpc/grpc-js';
 import { status as GrpcStatus } from '@grpc/grpc-js';
-import { loadEtcdProtos } from '../../node/api/proto/load.js';
+import { loadEtcdProtos } from '../../contract/index.js';
 
 /** TLS material for the operator's connection (PEM). Without cert/key no client certificate is shown. */
 export interface ClusterClientTLS {

@@ -9,7 +9,9 @@
 // priorities below make one membership change at a time and never a change
 // that the remaining healthy voters could not carry.
 //
-// Member IDs are decimal strings (uint64), never JS numbers.
+// Member IDs are decimal strings (uint64), never JS numbers. What counts as
+// healthy and who is the leader is defined once, in quorum.ts.
+import { isHealthy, leaderAmong, quorumOf, type MemberReport } from './quorum.js';
 
 /** Annotation the operator puts on a member's PVC once the member has started from it. */
 export const MEMBER_ID_ANNOTATION = 'kvorum.io/member-id';
@@ -21,7 +23,7 @@ export interface PodObservation {
   phase: string;
   ready: boolean;
   deleting: boolean;
-  /** The member's container last exited refusing to join because its member had started with other data (node/server/join.ts). */
+  /** The member's container last exited refusing to join because its member had started with other data (contract/join.ts). */
   joinRefused: boolean;
 }
 
@@ -47,7 +49,7 @@ export interface MemberObservation {
   /**
    * Empty: added by MemberAdd and never started. (Founding members carry
    * their name from --initial-cluster before they start; a joining node
-   * refuses to take over an entry with a name, see node/server/join.ts.)
+   * refuses to take over an entry with a name, see contract/join.ts.)
    */
   name: string;
   peerURLs: string[];
@@ -56,12 +58,8 @@ export interface MemberObservation {
   started?: boolean;
 }
 
-export interface MemberStatusObservation {
-  reachable: boolean;
+export interface MemberStatusObservation extends MemberReport {
   appliedIndex?: number;
-  /** The leader this member knows ("0" or absent: none). */
-  leaderId?: string;
-  raftTerm?: number;
 }
 
 export interface MembershipObservation {
@@ -98,10 +96,6 @@ export type MembershipAction =
   | { kind: 'deletePVC'; ordinal: number; pvcName: string; reason: 'RetentionPolicy' | 'StaleData'; message: string }
   | { kind: 'deletePod'; ordinal: number; podName: string; reason: 'StaleData' | 'RestartJoin'; message: string }
   | { kind: 'annotatePVC'; ordinal: number; pvcName: string; memberId: string; message: string };
-
-export function quorum(voters: number): number {
-  return Math.floor(voters / 2) + 1;
-}
 
 export function normaliseURL(url: string): string {
   return url.replace(/\/+$/, '').toLowerCase();
@@ -180,8 +174,8 @@ class View {
     });
     for (const p of this.placed) if (p.ordinal !== undefined && !this.byOrdinal.has(p.ordinal)) this.byOrdinal.set(p.ordinal, p.member);
     this.voters = this.members.filter((m) => !m.isLearner);
-    this.healthyVoters = this.voters.filter((m) => this.reachable(m));
-    this.leader = this.findLeader();
+    this.healthyVoters = this.voters.filter((m) => this.healthy(m));
+    this.leader = leaderAmong(this.voters, (m) => this.obs.memberStatus[m.id]);
     this.expectedLimit = Math.max(this.sts, Math.min(this.desired, this.sts + 1));
   }
 
@@ -193,20 +187,12 @@ class View {
     return this.obs.memberStatus[m.id]?.reachable === true;
   }
 
-  ordinalOf(m: MemberObservation): number | undefined {
-    return this.placed.find((p) => p.member === m)?.ordinal;
+  healthy(m: MemberObservation): boolean {
+    return isHealthy(this.obs.memberStatus[m.id]);
   }
 
-  /** The leader: a reachable voter that says it leads (the highest term wins if a stale one still thinks so). */
-  private findLeader(): MemberObservation | undefined {
-    let best: { m: MemberObservation; term: number } | undefined;
-    for (const m of this.voters) {
-      const st = this.obs.memberStatus[m.id];
-      if (!st?.reachable || st.leaderId !== m.id) continue;
-      const term = st.raftTerm ?? 0;
-      if (!best || term > best.term) best = { m, term };
-    }
-    return best?.m;
+  ordinalOf(m: MemberObservation): number | undefined {
+    return this.placed.find((p) => p.member === m)?.ordinal;
   }
 
   private name(m: MemberObservation): string {
@@ -216,15 +202,18 @@ class View {
 
   quorumGate(): MembershipAction | undefined {
     if (this.voters.length === 0) return { kind: 'wait', reason: 'NoVoters', message: 'the member list has no voting member' };
-    if (this.healthyVoters.length < quorum(this.voters.length)) {
+    const q = quorumOf(this.voters.length);
+    // Without a leader nobody is healthy: a quorum that answers is electing one.
+    const counted = this.leader ? this.healthyVoters : this.voters.filter((m) => this.reachable(m));
+    if (counted.length < q) {
       const starting = this.voters.filter((m) => !this.reachable(m) && !this.started(m));
-      if (this.healthyVoters.length + starting.length >= quorum(this.voters.length)) {
+      if (counted.length + starting.length >= q) {
         return { kind: 'wait', reason: 'MembersStarting', message: `waiting for ${starting.length} member(s) that never started yet` };
       }
       return {
         kind: 'refuse',
         reason: 'QuorumLost',
-        message: `only ${this.healthyVoters.length} of ${this.voters.length} voting members are reachable (quorum is ${quorum(this.voters.length)}); no membership change can be made`,
+        message: `only ${counted.length} of ${this.voters.length} voting members are ${this.leader ? 'healthy' : 'reachable'} (quorum is ${q}); no membership change can be made`,
       };
     }
     if (!this.leader) return { kind: 'wait', reason: 'NoLeader', message: 'the cluster has no leader; membership changes wait for one' };
@@ -236,11 +225,11 @@ class View {
     if (m.isLearner) return undefined;
     const after = this.voters.length - 1;
     const healthyAfter = this.healthyVoters.filter((x) => x.id !== m.id).length;
-    if (after === 0 || healthyAfter < quorum(after)) {
+    if (after === 0 || healthyAfter < quorumOf(after)) {
       return {
         kind: 'refuse',
         reason: 'QuorumAtRisk',
-        message: `refusing to ${what}: ${healthyAfter} healthy of ${after} remaining voters would be below quorum ${quorum(Math.max(after, 1))}`,
+        message: `refusing to ${what}: ${healthyAfter} healthy of ${after} remaining voters would be below quorum ${quorumOf(Math.max(after, 1))}`,
       };
     }
     return undefined;
@@ -249,11 +238,11 @@ class View {
   /** May a member be added (and later promoted), counting it healthy once it runs? */
   private addRefusal(what: string): MembershipAction | undefined {
     const after = this.voters.length + 1;
-    if (this.healthyVoters.length + 1 < quorum(after)) {
+    if (this.healthyVoters.length + 1 < quorumOf(after)) {
       return {
         kind: 'refuse',
         reason: 'QuorumAtRisk',
-        message: `refusing to ${what}: only ${this.healthyVoters.length} of ${this.voters.length} voters are healthy; ${after} voters need ${quorum(after)}`,
+        message: `refusing to ${what}: only ${this.healthyVoters.length} of ${this.voters.length} voters are healthy; ${after} voters need ${quorumOf(after)}`,
       };
     }
     return undefined;
@@ -510,8 +499,8 @@ class View {
   settled(): MembershipAction {
     const unstarted = this.members.find((m) => !this.started(m));
     if (unstarted) return { kind: 'wait', reason: 'MemberStarting', message: `waiting for ${this.name(unstarted)} to start` };
-    const down = this.members.find((m) => !this.reachable(m));
-    if (down) return { kind: 'wait', reason: 'MemberUnreachable', message: `${this.name(down)} is not reachable` };
+    const down = this.members.find((m) => !this.healthy(m));
+    if (down) return { kind: 'wait', reason: 'MemberUnreachable', message: `${this.name(down)} is ${this.reachable(down) ? 'reachable but knows no leader' : 'not reachable'}` };
     if (this.sts !== this.desired || this.members.length !== this.desired) {
       return { kind: 'wait', reason: 'Converging', message: `${this.members.length} members, StatefulSet at ${this.sts}, ${this.desired} desired` };
     }

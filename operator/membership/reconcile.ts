@@ -1,10 +1,12 @@
-// One membership reconcile: observe (member list and each member's status
-// through the cluster's own API, plus the pods/PVCs the caller's informers
-// hold), plan one step with the pure planner, carry it out through injected
-// effects, and tell the caller what happened and when to look again.
+// One membership reconcile: take the pass's observation of the cluster
+// (observe.ts; made here when the caller has none) and the pods/PVCs the
+// caller's informers hold, plan one step with the pure planner, carry it out
+// through injected effects, and tell the caller what happened and when to
+// look again.
 import type { Logger } from 'pino';
-import { JOIN_REFUSAL_TEXT, JOIN_REFUSED_EXIT_CODE } from '../../node/server/join.js';
-import type { ClusterClient, ClusterMember, EndpointStatus } from './client.js';
+import { JOIN_REFUSAL_TEXT, JOIN_REFUSED_EXIT_CODE, memberClientURL, memberName, memberOrdinal, memberPeerURL, pvcName, pvcOrdinal } from '../../contract/index.js';
+import type { ClusterClient, ClusterMember } from './client.js';
+import { observeCluster, type ClusterObservation } from './observe.js';
 import {
   MEMBER_ID_ANNOTATION,
   normaliseURL,
@@ -57,7 +59,7 @@ export interface PVCLike {
 export type MembershipAPI = Pick<ClusterClient, 'memberList' | 'memberAdd' | 'memberRemove' | 'memberPromote' | 'moveLeader' | 'status'>;
 
 export interface MembershipContext {
-  /** KVCluster name: pods are `<name>-<i>`, PVCs `data-<name>-<i>`. */
+  /** KVCluster name: pods and PVCs are named as contract/cluster.ts says. */
   clusterName: string;
   namespace: string;
   /** spec.replicas. */
@@ -72,6 +74,8 @@ export interface MembershipContext {
   /** spec.storage.retentionPolicy.whenScaled (default Retain). */
   retentionWhenScaled?: 'Retain' | 'Delete';
   client: MembershipAPI;
+  /** This pass's observation of the cluster; observed through `client` when absent. */
+  observed?: ClusterObservation;
   /** `https` when TLS is on; used by the default URLs. */
   scheme?: 'http' | 'https';
   /** Overrides the contract's per-ordinal URLs (tests on loopback). */
@@ -100,10 +104,44 @@ export interface MembershipResult {
   observation: MembershipObservation;
 }
 
+export interface OrdinalURLs {
+  peerURL(ordinal: number): string;
+  clientURL(ordinal: number): string;
+}
+
 /** The contract's peer and client URLs of ordinal i. */
-export function defaultURLs(clusterName: string, namespace: string, scheme: 'http' | 'https'): { peerURL(o: number): string; clientURL(o: number): string } {
-  const host = (o: number): string => `${clusterName}-${o}.${clusterName}-peer.${namespace}.svc`;
-  return { peerURL: (o) => `${scheme}://${host(o)}:2380`, clientURL: (o) => `${scheme}://${host(o)}:2379` };
+export function defaultURLs(clusterName: string, namespace: string, scheme: 'http' | 'https'): OrdinalURLs {
+  return {
+    peerURL: (o) => memberPeerURL(scheme, clusterName, namespace, memberName(clusterName, o)),
+    clientURL: (o) => memberClientURL(scheme, clusterName, namespace, memberName(clusterName, o)),
+  };
+}
+
+/** Ordinals 0 .. span-1 may matter: the desired and current sizes, every pod and PVC seen, and a few more for strays. */
+export function ordinalSpan(ctx: {
+  clusterName: string;
+  desiredReplicas: number;
+  statefulSet?: { replicas: number };
+  pods: readonly { metadata?: { name?: string } }[];
+  pvcs: readonly { metadata?: { name?: string } }[];
+}): number {
+  let span = Math.max(ctx.desiredReplicas, ctx.statefulSet?.replicas ?? 0) + 1;
+  for (const p of ctx.pods) span = Math.max(span, (memberOrdinal(ctx.clusterName, p.metadata?.name) ?? -1) + 1);
+  for (const p of ctx.pvcs) span = Math.max(span, (pvcOrdinal(ctx.clusterName, p.metadata?.name) ?? -1) + 1);
+  return Math.max(span, 8);
+}
+
+/**
+ * Where to ask a member for its status: the client URL of the ordinal its
+ * peer URL belongs to (so members are reached the way the caller reaches
+ * pods), else the client URL it published.
+ */
+export function statusEndpoints(urls: OrdinalURLs, span: number): (m: ClusterMember) => string | undefined {
+  const byPeer = new Map(Array.from({ length: span }, (_, o) => [normaliseURL(urls.peerURL(o)), o] as const));
+  return (m) => {
+    const o = m.peerURLs.map((u) => byPeer.get(normaliseURL(u))).find((x) => x !== undefined);
+    return o !== undefined ? urls.clientURL(o) : m.clientURLs[0];
+  };
 }
 
 /** Whether a pod's kvorum container is down after refusing to take over a member that started with other data. */
@@ -120,41 +158,23 @@ const WAIT_REQUEUE_MS = 2000;
 const REFUSE_REQUEUE_MS = 10_000;
 const ERROR_REQUEUE_MS = 5000;
 
-export async function observeMembership(ctx: MembershipContext): Promise<{ observation: MembershipObservation; members?: ClusterMember[]; statuses: Map<string, EndpointStatus> }> {
-  const urls = ctx.urls ?? defaultURLs(ctx.clusterName, ctx.namespace, ctx.scheme ?? 'http');
-  const podName = (o: number): string => `${ctx.clusterName}-${o}`;
-  const pvcName = (o: number): string => `data-${podName(o)}`;
-  const ordinalOfName = (name: string | undefined, prefix: string): number | undefined => {
-    const m = name?.startsWith(prefix) ? /^(\d+)$/.exec(name.slice(prefix.length)) : null;
-    return m ? Number(m[1]) : undefined;
-  };
+function urlsOf(ctx: MembershipContext): OrdinalURLs {
+  return ctx.urls ?? defaultURLs(ctx.clusterName, ctx.namespace, ctx.scheme ?? 'http');
+}
 
-  let members: ClusterMember[] | undefined;
-  try {
-    members = await ctx.client.memberList();
-  } catch (err) {
-    ctx.logger?.debug({ err }, 'linearizable member list failed; reading a local one');
-    try {
-      members = await ctx.client.memberList({ linearizable: false });
-    } catch (err2) {
-      ctx.logger?.warn({ err: err2 }, 'cannot read the member list');
-    }
-  }
-
-  const sts = ctx.statefulSet?.replicas ?? 0;
-  let span = Math.max(ctx.desiredReplicas, sts) + 1;
-  for (const p of ctx.pods) span = Math.max(span, (ordinalOfName(p.metadata?.name, `${ctx.clusterName}-`) ?? -1) + 1);
-  for (const p of ctx.pvcs) span = Math.max(span, (ordinalOfName(p.metadata?.name, `data-${ctx.clusterName}-`) ?? -1) + 1);
-  span = Math.max(span, 8);
-
+/** The planner's input: the cluster as observed, next to the pods and PVCs of every ordinal that may matter. */
+export function membershipObservation(ctx: MembershipContext, observed: ClusterObservation): MembershipObservation {
+  const urls = urlsOf(ctx);
   const ordinals: OrdinalObservation[] = [];
-  for (let o = 0; o < span; o++) {
-    const pod = ctx.pods.find((p) => p.metadata?.name === podName(o));
-    const pvc = ctx.pvcs.find((p) => p.metadata?.name === pvcName(o));
+  for (let o = 0; o < ordinalSpan(ctx); o++) {
+    const podName = memberName(ctx.clusterName, o);
+    const claimName = pvcName(ctx.clusterName, o);
+    const pod = ctx.pods.find((p) => p.metadata?.name === podName);
+    const pvc = ctx.pvcs.find((p) => p.metadata?.name === claimName);
     ordinals.push({
       ordinal: o,
-      podName: podName(o),
-      pvcName: pvcName(o),
+      podName,
+      pvcName: claimName,
       peerURL: urls.peerURL(o),
       ...(pod && {
         pod: {
@@ -173,50 +193,29 @@ export async function observeMembership(ctx: MembershipContext): Promise<{ obser
       }),
     });
   }
-
-  // Each member's own status, at its published client URL or the one its ordinal implies.
-  const byPeer = new Map(ordinals.map((o) => [normaliseURL(o.peerURL), o.ordinal]));
-  const statuses = new Map<string, EndpointStatus>();
   const memberStatus: Record<string, MemberStatusObservation> = {};
-  await Promise.all(
-    (members ?? []).map(async (m) => {
-      const o = m.peerURLs.map((u) => byPeer.get(normaliseURL(u))).find((x) => x !== undefined);
-      const endpoint = m.clientURLs[0] ?? (o !== undefined ? urls.clientURL(o) : undefined);
-      if (!endpoint) {
-        memberStatus[m.id] = { reachable: false };
-        return;
-      }
-      try {
-        const st = await ctx.client.status(endpoint);
-        const same = st.memberId === m.id;
-        statuses.set(m.id, st);
-        memberStatus[m.id] = same ? { reachable: true, appliedIndex: st.raftAppliedIndex, leaderId: st.leaderId, raftTerm: st.raftTerm } : { reachable: false };
-      } catch {
-        memberStatus[m.id] = { reachable: false };
-      }
-    }),
-  );
-
-  const observation: MembershipObservation = {
+  for (const m of observed.members ?? []) memberStatus[m.id] = m.report;
+  return {
     desiredReplicas: ctx.desiredReplicas,
     ...(ctx.statefulSet && {
-      statefulSet: { replicas: sts, readyReplicas: ctx.statefulSet.readyReplicas ?? 0, updatedReplicas: ctx.statefulSet.updatedReplicas ?? 0 },
+      statefulSet: { replicas: ctx.statefulSet.replicas, readyReplicas: ctx.statefulSet.readyReplicas ?? 0, updatedReplicas: ctx.statefulSet.updatedReplicas ?? 0 },
     }),
     ordinals,
-    ...(members && {
-      members: members.map((m) => ({ id: m.id, name: m.name, peerURLs: m.peerURLs, isLearner: m.isLearner, started: m.name !== '' && m.clientURLs.length > 0 })),
+    ...(observed.members && {
+      members: observed.members.map((m) => ({ id: m.id, name: m.name, peerURLs: m.peerURLs, isLearner: m.isLearner, started: m.started })),
     }),
     memberStatus,
     ...(ctx.initialCluster !== undefined && { initialCluster: ctx.initialCluster }),
     retentionWhenScaled: ctx.retentionWhenScaled ?? 'Retain',
     ...(ctx.promoteMaxLag !== undefined && { promoteMaxLag: ctx.promoteMaxLag }),
   };
-  return { observation, ...(members && { members }), statuses };
 }
 
 /** Observes, plans and carries out one membership step. Never throws for cluster-side failures; see `error`. */
 export async function reconcileMembership(ctx: MembershipContext): Promise<MembershipResult> {
-  const { observation, members, statuses } = await observeMembership(ctx);
+  const observed = ctx.observed ?? (await observeCluster(ctx.client, statusEndpoints(urlsOf(ctx), ordinalSpan(ctx))));
+  if (observed.error) ctx.logger?.warn({ error: observed.error }, 'cannot read the member list');
+  const observation = membershipObservation(ctx, observed);
   const action = planMembership(observation);
   const log = ctx.logger?.child({ cluster: `${ctx.namespace}/${ctx.clusterName}`, step: action.kind });
 
@@ -235,7 +234,7 @@ export async function reconcileMembership(ctx: MembershipContext): Promise<Membe
   }
 
   try {
-    await execute(ctx, action, members ?? [], statuses);
+    await execute(ctx, action, observed);
     log?.info(action.message);
   } catch (err) {
     const message = `${action.message}: ${(err as Error).message}`;
@@ -282,7 +281,7 @@ function alreadyDone(kind: MembershipAction['kind'], err: unknown): boolean {
   return false;
 }
 
-async function execute(ctx: MembershipContext, action: MembershipAction, members: ClusterMember[], statuses: Map<string, EndpointStatus>): Promise<void> {
+async function execute(ctx: MembershipContext, action: MembershipAction, observed: ClusterObservation): Promise<void> {
   const { client, effects } = ctx;
   const guard = async (f: () => Promise<unknown>): Promise<void> => {
     try {
@@ -305,8 +304,8 @@ async function execute(ctx: MembershipContext, action: MembershipAction, members
       await effects.event('Normal', 'MemberRemoved', action.message);
       return;
     case 'moveLeader': {
-      const from = members.find((m) => m.id === action.fromMemberId);
-      const endpoint = statuses.get(action.fromMemberId)?.endpoint ?? from?.clientURLs[0];
+      const from = observed.members?.find((m) => m.id === action.fromMemberId);
+      const endpoint = from?.status?.endpoint ?? from?.clientURLs[0];
       if (!endpoint) throw new Error(`no client URL known for leader ${action.fromMemberId}`);
       await client.moveLeader(endpoint, action.toMemberId);
       await effects.event('Normal', 'LeaderMoved', action.message);

@@ -1,5 +1,6 @@
 // Which Secrets hold a cluster's TLS material, what the generated
 // certificates must cover, and the shapes of the Kubernetes objects involved.
+import { clientServiceName, memberHost } from '../../contract/index.js';
 import type { KVCluster, ObjectMeta, TLSMode } from '../api/index.js';
 
 /** A core/v1 Secret as the operator reads and writes it (data values are base64). */
@@ -64,9 +65,8 @@ export function tlsSecretNames(cluster: KVCluster): TLSSecretNames | undefined {
 
 /** Names the peer certificate must cover: every member's peer URL host. */
 export function peerDNSNames(cluster: KVCluster): string[] {
-  const c = cluster.metadata.name ?? '';
-  const ns = clusterNamespace(cluster);
-  return [`*.${c}-peer.${ns}.svc`, `*.${c}-peer.${ns}.svc.cluster.local`, 'localhost'];
+  const anyMember = memberHost(cluster.metadata.name ?? '', clusterNamespace(cluster), '*');
+  return [anyMember, `${anyMember}.cluster.local`, 'localhost'];
 }
 
 /**
@@ -77,15 +77,9 @@ export function peerDNSNames(cluster: KVCluster): string[] {
 export function serverDNSNames(cluster: KVCluster): string[] {
   const c = cluster.metadata.name ?? '';
   const ns = clusterNamespace(cluster);
-  return [
-    `*.${c}-peer.${ns}.svc`,
-    `*.${c}-peer.${ns}.svc.cluster.local`,
-    `${c}-client`,
-    `${c}-client.${ns}`,
-    `${c}-client.${ns}.svc`,
-    `${c}-client.${ns}.svc.cluster.local`,
-    'localhost',
-  ];
+  const anyMember = memberHost(c, ns, '*');
+  const service = clientServiceName(c);
+  return [anyMember, `${anyMember}.cluster.local`, service, `${service}.${ns}`, `${service}.${ns}.svc`, `${service}.${ns}.svc.cluster.local`, 'localhost'];
 }
 
 export const LOOPBACK_IPS = ['127.0.0.1'];

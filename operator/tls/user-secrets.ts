@@ -2,6 +2,7 @@
 // never writes these Secrets; it checks that the members could start and
 // talk with them, and says precisely what is wrong otherwise (a Degraded
 // condition), rather than letting pods crash-loop on a TLS error.
+import { memberHost, memberName } from '../../contract/index.js';
 import type { KVCluster } from '../api/index.js';
 import { coversName, isSignedBy, keyMatchesCertificate, parseCertificate, type CertificateInfo } from './certs.js';
 import { CA_KEYS, clusterNamespace, RENEW_BEFORE_DAYS, secretText, TLS_KEYS, tlsSecretNames, type Secret } from './names.js';
@@ -88,7 +89,7 @@ export function checkUserSecrets(cluster: KVCluster, existing: Map<string, Secre
   const replicas = cluster.spec?.replicas ?? 3;
   for (const l of loaded) {
     if (l.role === 'client') continue;
-    const hosts = Array.from({ length: replicas }, (_, i) => `${c}-${i}.${c}-peer.${ns}.svc`);
+    const hosts = Array.from({ length: replicas }, (_, i) => memberHost(c, ns, memberName(c, i)));
     const uncovered = hosts.filter((h) => !coversName(l.info, h));
     if (uncovered.length > 0) problems.push(`${ref(l.name)}: certificate SANs do not cover ${uncovered.join(', ')} (members are addressed by these names)`);
     if (l.ca && !isSignedBy(l.cert, l.ca)) problems.push(`${ref(l.name)}: certificate is not signed by the CA in ${names.ca ? ref(names.ca) : TLS_KEYS.ca}`);

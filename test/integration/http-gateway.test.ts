@@ -63,8 +63,8 @@ describe('HTTP gateway, health and metrics', () => {
     const health = await fetch(`${url}/health`);
     assert.equal(health.status, 200);
     assert.deepEqual(await health.json(), { health: 'true', reason: '' });
-    assert.equal(await (await fetch(`${url}/readyz`)).text(), 'ok');
-    assert.equal(await (await fetch(`${url}/livez`)).text(), 'ok');
+    assert.equal(await (await fetch(`${url}/readyz`)).text(), 'ok\n');
+    assert.equal(await (await fetch(`${url}/livez`)).text(), 'ok\n');
     const version = (await (await fetch(`${url}/version`)).json()) as { etcdserver: string; etcdcluster: string };
     assert.match(version.etcdserver, /^3\.5\.\d+$/);
     const metrics = await (await fetch(`${url}/metrics`)).text();

@@ -1,6 +1,7 @@
 // Test fixture: a cluster of real member processes on loopback, either
-// Kvorum (`bin/kvorum node`) or etcd (Debian's etcd 3.4), started with the
-// same etcd flags, plus helpers to run etcdctl against it.
+// Kvorum (`bin/kvorum node`) or etcd (whichever scripts/etcd-tools.sh
+// provided), started with the same etcd flags, plus helpers to run etcdctl
+// against it.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
@@ -57,6 +58,22 @@ export function hasEtcd(): boolean {
   return spawnSync('etcd', ['--version'], { encoding: 'utf8' }).status === 0;
 }
 
+/**
+ * Fails, naming what is missing, when a tool a test drives is not on PATH.
+ * `npm test` (scripts/run-tests.mjs) gets etcd and etcdctl before it runs the
+ * integration tests (scripts/etcd-tools.sh), so this only trips when a test
+ * file is run some other way on a machine without them.
+ */
+export function requireTools(...tools: ('etcd' | 'etcdctl')[]): void {
+  const missing = tools.filter((t) => (t === 'etcd' ? !hasEtcd() : !hasEtcdctl()));
+  if (missing.length > 0) {
+    throw new Error(
+      `${missing.join(' and ')} not found on PATH. Run the tests with \`npm test\` or \`node scripts/run-tests.mjs\`, which provide etcd and etcdctl ` +
+        `(bash scripts/etcd-tools.sh prints where), or install Debian's etcd-server and etcd-client.`,
+    );
+  }
+}
+
 export class ProcessCluster {
   readonly root: string;
   readonly members: ProcessMember[] = [];
@@ -65,12 +82,14 @@ export class ProcessCluster {
     readonly flavor: Flavor,
     readonly token: string,
     readonly tls?: ClusterTls,
+    /** Flags every member gets after the fixture's own (e.g. a small --quota-backend-bytes). */
+    readonly extraArgs: readonly string[] = [],
   ) {
     this.root = mkdtempSync(join(tmpdir(), `${flavor}-it-`));
   }
 
-  static async create(flavor: Flavor, size: number, opts: { tls?: ClusterTls } = {}): Promise<ProcessCluster> {
-    const c = new ProcessCluster(flavor, `it-${process.pid}-${Date.now()}`, opts.tls);
+  static async create(flavor: Flavor, size: number, opts: { tls?: ClusterTls; extraArgs?: string[] } = {}): Promise<ProcessCluster> {
+    const c = new ProcessCluster(flavor, `it-${process.pid}-${Date.now()}`, opts.tls, opts.extraArgs);
     for (let i = 1; i <= size; i++) {
       c.members.push({
         name: `m${i}`,
@@ -116,6 +135,7 @@ export class ProcessCluster {
       '--election-timeout=1000',
       '--log-level=warn',
       ...(this.tls ? this.tlsArgs(this.tls) : []),
+      ...this.extraArgs,
     ];
   }
 

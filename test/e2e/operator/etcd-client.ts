@@ -4,7 +4,7 @@
 // when TLS is on. Calls go to one named member (no hidden retries), so the
 // caller knows exactly which writes were acknowledged.
 import { credentials, Metadata, type ChannelCredentials, type Client, type ServiceClientConstructor } from '@grpc/grpc-js';
-import { loadEtcdProtos } from '../../../node/api/proto/load.js';
+import { MEMBER_PORTS, loadEtcdProtos } from '../../../contract/index.js';
 import type { KubeClient, KubeList, KubeObject } from '../kube/client.js';
 
 export interface ClientTLS {
@@ -45,13 +45,13 @@ export async function readClientTLS(kube: KubeClient, ns: string, secretName: st
   return { ca: b('ca.crt'), cert: b('tls.crt'), key: b('tls.key') };
 }
 
-/** Running pods of the cluster (label app.kubernetes.io/instance=<c>) with an IP, as endpoints on port 2379. */
+/** Running pods of the cluster (label app.kubernetes.io/instance=<c>) with an IP, as endpoints on the client port. */
 export async function memberEndpoints(kube: KubeClient, ns: string, cluster: string): Promise<Endpoint[]> {
   const sel = encodeURIComponent(`app.kubernetes.io/instance=${cluster},app.kubernetes.io/name=kvorum`);
   const pods = await kube.get<KubeList>(`/api/v1/namespaces/${ns}/pods?labelSelector=${sel}`);
   return pods.items
     .filter((p: KubeObject) => p.status?.podIP && p.status?.phase === 'Running' && !p.metadata.deletionTimestamp)
-    .map((p: KubeObject) => ({ name: p.metadata.name, address: `${p.status.podIP}:2379` }))
+    .map((p: KubeObject) => ({ name: p.metadata.name, address: `${p.status.podIP}:${MEMBER_PORTS.client.port}` }))
     .sort((a, b) => a.name.localeCompare(b.name));
 }
 

@@ -9,7 +9,9 @@ import {
   buildStatefulSet,
   memberArgs,
 } from '../../../operator/cluster/builders.js';
-import { initialClusterString, ordinalOf, peerURL, quorumOf } from '../../../operator/cluster/names.js';
+import { memberOrdinal } from '../../../contract/index.js';
+import { initialClusterString, peerURL } from '../../../operator/cluster/names.js';
+import { quorumOf } from '../../../operator/membership/quorum.js';
 import { parseNodeConfig } from '../../../node/config.js';
 import { tlsPodSettings } from '../../../operator/tls/pod.js';
 
@@ -129,10 +131,10 @@ test('member flags parse with the node\'s own flag parser, and nodeConfig maps t
   assert.equal(cfg.initialCluster.length, 2);
 });
 
-test('ordinalOf reads member pod names only', () => {
-  assert.equal(ordinalOf('kv', 'kv-4'), 4);
-  assert.equal(ordinalOf('kv', 'kv-peer'), undefined);
-  assert.equal(ordinalOf('kv', 'kvx-1'), undefined);
+test('memberOrdinal reads member pod names only', () => {
+  assert.equal(memberOrdinal('kv', 'kv-4'), 4);
+  assert.equal(memberOrdinal('kv', 'kv-peer'), undefined);
+  assert.equal(memberOrdinal('kv', 'kvx-1'), undefined);
 });
 
 test('the TLS content hash is a pod-template annotation, so renewed certificates restart members', () => {

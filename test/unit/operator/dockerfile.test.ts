@@ -82,6 +82,7 @@ test('the runtime stage has production dependencies only, the compiled code, bin
   assert.ok(c.some((x) => /^--from=build\s+\S*dist\/node\/?\s/.test(x)), 'dist/node from the build stage');
   assert.ok(c.some((x) => /^--from=build\s+\S*dist\/operator\/?\s/.test(x)), 'dist/operator from the build stage');
   assert.ok(c.some((x) => /^--from=build\s+\S*dist\/bin\/?\s/.test(x)), 'dist/bin from the build stage');
+  assert.ok(c.some((x) => /^--from=build\s+\S*dist\/contract\/?\s/.test(x)), 'dist/contract (shared by node and operator) from the build stage');
   assert.ok(c.some((x) => x.startsWith('bin/kvorum ')), 'the bin/kvorum wrapper');
   assert.ok(c.some((x) => x.startsWith('node/api/proto/')), 'the .proto files');
   assert.ok(!c.some((x) => /(^|\s)(\.|\.\/)\s/.test(x)), 'no COPY of the whole context into the runtime image');
@@ -108,7 +109,7 @@ test('.dockerignore keeps local state out of the build context', () => {
     .filter((l) => l && !l.startsWith('#'));
   // Allow-list style: ignore everything, then re-include the sources.
   assert.equal(lines[0], '*');
-  for (const keep of ['!package.json', '!package-lock.json', '!tsconfig.json', '!bin/', '!node/', '!operator/']) {
+  for (const keep of ['!package.json', '!package-lock.json', '!tsconfig.json', '!bin/', '!contract/', '!node/', '!operator/']) {
     assert.ok(lines.includes(keep), keep);
   }
   for (const l of lines) assert.ok(!/^!(node_modules|dist|\.e2e|\.build|\.git)/.test(l), `${l} re-includes local state`);

@@ -3,12 +3,12 @@ import assert from 'node:assert/strict';
 import {
   formatInitialCluster,
   planMembership,
-  quorum,
   type MembershipAction,
   type MembershipObservation,
   type MemberObservation,
   type OrdinalObservation,
 } from '../../../../operator/membership/planner.js';
+import { quorumOf } from '../../../../operator/membership/quorum.js';
 
 // Member IDs above 2^63: they must survive as strings.
 const idOf = (o: number, generation = 0): string => (10n ** 19n + BigInt(generation * 100 + o)).toString();
@@ -127,6 +127,18 @@ const cases: Case[] = [
     name: 'a stale leader claim of an unreachable member does not count as a leader',
     scenario: { desired: 5, sts: 3, members: [{ o: 0 }, { o: 1 }, { o: 2, up: false }], leader: 2 },
     expect: { kind: 'wait', reason: 'NoLeader' },
+  },
+  {
+    name: 'a voter that answers but knows no leader is not healthy: with another one down, no change is made',
+    scenario: {
+      desired: 1,
+      sts: 3,
+      members: [{ o: 0 }, { o: 1, up: false }, { o: 2 }],
+      tweak: (o) => {
+        o.memberStatus[o.members![2]!.id]!.leaderId = '0';
+      },
+    },
+    expect: { kind: 'refuse', reason: 'QuorumLost', message: 'only 1 of 3 voting members are healthy (quorum is 2); no membership change can be made' },
   },
   {
     name: 'founding members that have not started yet: wait, not a quorum refusal',
@@ -398,7 +410,7 @@ describe('planMembership', () => {
   }
 
   test('quorum sizes', () => {
-    assert.deepEqual([1, 2, 3, 4, 5, 6, 7].map(quorum), [1, 2, 2, 3, 3, 4, 4]);
+    assert.deepEqual([1, 2, 3, 4, 5, 6, 7].map(quorumOf), [1, 2, 2, 3, 3, 4, 4]);
   });
 });
 
@@ -493,7 +505,7 @@ describe('planMembership driven to convergence', () => {
       apply(m, a);
       const voters = m.members.filter((x) => !x.learner);
       const healthy = voters.filter((x) => x.started && x.o < m.sts);
-      assert.ok(healthy.length >= quorum(voters.length), `quorum kept after ${a.kind}: ${healthy.length}/${voters.length}`);
+      assert.ok(healthy.length >= quorumOf(voters.length), `quorum kept after ${a.kind}: ${healthy.length}/${voters.length}`);
       if (rand() < 0.5) world(m);
     }
     assert.fail(`no convergence to ${desired}: ${log.map((a) => a.kind).join(',')}`);
