@@ -1,7 +1,8 @@
-// Member and cluster IDs, derived the way etcd derives them: from the peer
-// URLs and the cluster token, so every founding member computes the same IDs
-// from the same --initial-cluster flag without talking to the others. IDs are
-// kept below 2^53 so they stay exact as JavaScript numbers.
+// The IDs a member hands out. Member and cluster IDs are derived the way etcd
+// derives them: from the peer URLs and the cluster token, so every founding
+// member computes the same IDs from the same --initial-cluster flag without
+// talking to the others. Request IDs never repeat across restarts (below).
+// All are kept below 2^53 so they stay exact as JavaScript numbers.
 import { createHash, randomBytes } from 'node:crypto';
 
 function idFromHash(parts: string[]): number {
