@@ -33,7 +33,7 @@ export interface CapturedState {
 const MAGIC = 'KVSS';
 
 /** How long one slice of encoding (or sizing) may hold the event loop. */
-const SLICE_MS = 8;
+const SLICE_MS = 4;
 
 function headBytes(head: StateSnapshotHead): Uint8Array {
   const json = Buffer.from(JSON.stringify(head), 'utf8');
