@@ -19,7 +19,6 @@ import { authService, clusterService, kvService, leaseService, maintenanceServic
 import { etcdServices } from '../api/proto/load.js';
 import { mountGateway } from '../api/gateway.js';
 import { forwardTlsFromFiles, LeaderForwarder } from '../api/grpc/forward.js';
-import { wrapSnapshot } from '../snapshot-file.js';
 import { PeerTransport } from '../transport/transport.js';
 import { peerTlsFromFiles, type PeerTlsOptions } from '../transport/tls.js';
 import type { Message } from '../raft/types.js';
@@ -175,7 +174,6 @@ async function startOnPorts(
     logger,
     version: ETCD_API_VERSION,
     maxRequestBytes: cfg.maxRequestBytes,
-    snapshotStream: () => wrapSnapshot(running.server.snapshotBytes()),
   };
   // gRPC's own frame limit sits above the request limit, so an oversized
   // put gets etcd's "request is too large" rather than a transport error.

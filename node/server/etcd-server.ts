@@ -38,7 +38,7 @@ import { Membership, type Member } from './membership.js';
 import { Proposer } from './proposals.js';
 import type { Application, RaftNode } from './raft-node.js';
 import { SpaceQuota } from './space-quota.js';
-import { captureState, encodeStateSnapshot, type StateSnapshotHead } from './state-snapshot.js';
+import { captureState, type StateSnapshotHead } from './state-snapshot.js';
 import { Waiters } from './waiters.js';
 
 export interface ServerIdentity {
@@ -285,16 +285,6 @@ export class EtcdServer implements Application {
   /** The backup stream (Maintenance.Snapshot): this member's state, captured now, produced as it is read. */
   backup(): Promise<BackupStream> {
     return this.maintenance.backup();
-  }
-
-  /**
-   * The whole state snapshot in one buffer, which holds the event loop for a
-   * large store. Nothing in this package uses it; it stays only because
-   * node/cli/node-command.ts still names it (see node/snapshot-file.ts).
-   * @deprecated use backup()
-   */
-  snapshotBytes(): Uint8Array {
-    return encodeStateSnapshot(this.store, this.snapshotHead());
   }
 
   defragment(): Promise<DefragmentResult> {

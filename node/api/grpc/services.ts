@@ -33,12 +33,6 @@ export interface ServiceContext {
   logger: Logger;
   version: string;
   maxRequestBytes: number;
-  /**
-   * Unused: Maintenance.Snapshot streams server.backup(). Still accepted so
-   * node/cli/node-command.ts compiles until it stops passing it.
-   * @deprecated
-   */
-  snapshotStream?: () => Uint8Array;
 }
 
 const GRPC_CODES: Record<StatusCode, status> = {
