@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import type { Message } from '../../../node/raft/types.js';
 import { startMember, type MemberConfig, type PeerLink, type RunningMember } from '../../../node/server/member.js';
+import { ServerError } from '../../../node/server/errors.js';
 
 export class InProcessCluster {
   readonly root = mkdtempSync(join(tmpdir(), 'kvorum-cluster-'));
@@ -86,6 +87,23 @@ export class InProcessCluster {
       await new Promise((r) => setTimeout(r, 10));
     }
     throw new Error('no leader elected');
+  }
+
+  /**
+   * Writes through whoever leads, retrying when leadership moves under load
+   * (a loaded test machine delays ticks enough to cause elections). A put of the
+   * same key and value is safe to repeat.
+   */
+  async putThroughLeader(key: string, value: string, attempts = 5): Promise<void> {
+    for (let i = 1; ; i++) {
+      const leader = await this.waitForLeader();
+      try {
+        await leader.server.put({ key: bytes(key), value: bytes(value) });
+        return;
+      } catch (err) {
+        if (i >= attempts || !(err instanceof ServerError) || err.code !== 'UNAVAILABLE') throw err;
+      }
+    }
   }
 
   async close(): Promise<void> {
