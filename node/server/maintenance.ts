@@ -120,7 +120,9 @@ export class Maintenance {
    */
   async backup(): Promise<BackupStream> {
     const { store, membership, alarms } = this.opts.state;
-    const state = captureState(store, { membership: membership.toJSON(), alarms: alarms.toJSON() }, BACKUP_CHUNK_BYTES);
+    const { node } = this.opts;
+    const point = { revision: store.revision, compactRevision: store.compactRevision, raftIndex: node.applied, raftTerm: node.termAt(node.applied) ?? node.status().term };
+    const state = captureState(store, { membership: membership.toJSON(), alarms: alarms.toJSON(), point }, BACKUP_CHUNK_BYTES);
     let payloadSize: number;
     try {
       payloadSize = await state.size();

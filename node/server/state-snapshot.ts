@@ -9,6 +9,7 @@
 // before this layout (a V8-serialized object) are still read.
 import { deserialize } from 'node:v8';
 import type { MvccStore } from '../mvcc/store.js';
+import type { SnapshotPoint } from '../../contract/snapshot-point.js';
 import type { Member } from './membership.js';
 
 /** What a state snapshot holds besides the MVCC store. */
@@ -16,6 +17,12 @@ export interface StateSnapshotHead {
   membership: { members: Member[]; removed: number[] };
   /** "memberId:ALARM" (see Alarms). */
   alarms: string[];
+  /**
+   * Where in the history the state was captured. Backups carry it (readers
+   * of the stream record it without decoding the store: contract/snapshot-point.ts);
+   * older snapshots and Raft snapshots leave it out.
+   */
+  point?: SnapshotPoint;
 }
 
 export interface StateSnapshot extends StateSnapshotHead {

@@ -8,7 +8,8 @@
 // Membership changes go to the leader: a follower relays them only over plain
 // HTTP (see node/api/grpc/forward.ts), so with TLS the leader must be asked
 // directly. Reads fail over across the endpoint list.
-import { credentials, type ChannelCredentials, type Client, type ServiceClientConstructor, type ServiceError } from '@grpc/grpc-js';
+import { Transform, type Readable } from 'node:stream';
+import { credentials, type ChannelCredentials, type ClientReadableStream, type Client, type ServiceClientConstructor, type ServiceError } from '@grpc/grpc-js';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { loadEtcdProtos } from '../../contract/index.js';
 
@@ -179,6 +180,32 @@ export class ClusterClient {
       errors: ((res.errors as string[] | undefined) ?? []).map(String),
       dbSize: Number(res.dbSize ?? 0),
     };
+  }
+
+  /** HashKV of one member's store at `revision` (0: its current revision). */
+  async hashKv(endpoint: string, revision: number): Promise<{ hash: number; compactRevision: number; revision: number }> {
+    const res = await this.call(endpoint, 'Maintenance', 'HashKV', { revision: String(revision) });
+    return { hash: Number(res.hash ?? 0), compactRevision: Number(res.compact_revision ?? 0), revision: Number((res.header as Pb | undefined)?.revision ?? 0) };
+  }
+
+  /**
+   * One member's Maintenance.Snapshot as a byte stream. gRPC's flow control
+   * paces the member: bytes are pulled only as fast as the consumer reads.
+   * `signal` cancels the call.
+   */
+  snapshot(endpoint: string, signal?: AbortSignal): Readable {
+    const client = this.channel(endpoint).Maintenance as unknown as Record<string, (req: Pb) => ClientReadableStream<Pb>>;
+    const call = client.Snapshot!.call(client, {});
+    const bytes = new Transform({
+      writableObjectMode: true,
+      transform(msg: Pb, _enc, done) {
+        const blob = msg.blob as Buffer | undefined;
+        done(null, blob && blob.length > 0 ? blob : undefined);
+      },
+    });
+    call.on('error', (err: ServiceError) => bytes.destroy(describeError(err, 'Snapshot', endpoint, 0)));
+    signal?.addEventListener('abort', () => call.cancel(), { once: true });
+    return call.pipe(bytes);
   }
 
   /** The endpoint (from the list) of the current leader, or undefined when none of them leads or answers. */
