@@ -6,7 +6,11 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { LABELS, MANAGED_BY, type KVCluster } from './api/index.js';
+import { LABELS, MANAGED_BY, type KVBackup, type KVBackupSchedule, type KVCluster } from './api/index.js';
+import { BackupController } from './backup/backup-controller.js';
+import { s3ObjectStore } from './backup/object-store.js';
+import { ScheduleController } from './backup/schedule-controller.js';
+import { ClusterClient } from './membership/client.js';
 import { ClusterReconciler, type ClusterCaches, type ReconcilerOptions } from './cluster/reconciler.js';
 import { membershipRunner, type MembershipRunner } from './cluster/membership-port.js';
 import { loadKubeConfig } from './kube/config.js';
@@ -46,6 +50,13 @@ export class Operator {
   private readonly ownedInformers = new Map<OwnedKind, Informer<KubeObject>[]>();
   private readonly reconciler: ClusterReconciler;
   private readonly controller: Controller;
+  private readonly backupInformers: Informer<KVBackup & KubeObject>[] = [];
+  private readonly scheduleInformers: Informer<KVBackupSchedule & KubeObject>[] = [];
+  private readonly backupQueue = new WorkQueue();
+  private readonly scheduleQueue = new WorkQueue();
+  private readonly backups: BackupController;
+  private readonly backupController: Controller;
+  private readonly scheduleController: Controller;
   private readonly elector: LeaderElector | undefined;
   private readonly http: OperatorHttpServer;
   private controllerStarted = false;
@@ -63,6 +74,8 @@ export class Operator {
     const resyncMs = opts.resyncMs ?? 5 * 60_000;
     for (const namespace of scopes) {
       this.clusterInformers.push(new Informer(this.client, RESOURCES.kvCluster, log, { namespace, resyncMs }));
+      this.backupInformers.push(new Informer(this.client, RESOURCES.kvBackup, log, { namespace, resyncMs }));
+      this.scheduleInformers.push(new Informer(this.client, RESOURCES.kvBackupSchedule, log, { namespace, resyncMs }));
       for (const [kind, r] of Object.entries(OWNED) as [OwnedKind, ResourceType][]) {
         const list = this.ownedInformers.get(kind) ?? [];
         list.push(new Informer(this.client, r, log, { namespace, labelSelector: `${LABELS.managedBy}=${MANAGED_BY}` }));
@@ -103,6 +116,43 @@ export class Operator {
       membership: opts.membership ?? membershipRunner(this.client, events),
     });
     this.controller = new Controller(this.queue, (key) => this.reconciler.reconcile(key), log, this.metrics, opts.workers ?? 2);
+
+    const backupsIn = (ns: string): KVBackup[] => this.backupInformers.flatMap((i) => i.list((b) => b.metadata.namespace === ns));
+    this.backups = new BackupController({
+      client: this.client,
+      getCluster: caches.getCluster,
+      backupsOf: (ns, cluster) => backupsIn(ns).filter((b) => b.spec.cluster === cluster),
+      access: (ns, cluster) => {
+        const options = this.reconciler.clientOptions(`${ns}/${cluster}`);
+        if (!options) return undefined;
+        const source = new ClusterClient({ ...options, callTimeoutMs: 10_000 });
+        return { endpoints: options.endpoints, source, close: () => source.close() };
+      },
+      objectStore: (destination, credentials) => s3ObjectStore(destination, credentials),
+      requeue: (key, ms) => this.backupQueue.addAfter(key, ms),
+      events,
+      metrics: this.metrics,
+      log: log.child({ controller: 'kvbackup' }),
+    });
+    const schedules = new ScheduleController({ client: this.client, backupsIn, events, log: log.child({ controller: 'kvbackupschedule' }) });
+    this.backupController = new Controller(this.backupQueue, (key) => this.backups.reconcile(key), log, this.metrics, 2);
+    this.scheduleController = new Controller(this.scheduleQueue, (key) => schedules.reconcile(key), log, this.metrics, 1);
+    for (const inf of this.backupInformers) {
+      inf.addHandlers({
+        onAdd: (b) => this.backupQueue.add(objectKey(b)),
+        onUpdate: (b) => {
+          this.backupQueue.add(objectKey(b));
+          // A backup finishing may free its cluster for a waiting backup or let a schedule prune.
+          for (const other of backupsIn(b.metadata.namespace ?? '')) if (other.spec.cluster === b.spec.cluster && other !== b) this.backupQueue.add(`${other.metadata.namespace ?? ""}/${other.metadata.name ?? ""}`);
+          const schedule = b.metadata.labels?.[LABELS.schedule];
+          if (schedule) this.scheduleQueue.add(`${b.metadata.namespace ?? ''}/${schedule}`);
+        },
+        onDelete: (b) => this.backupQueue.add(objectKey(b)),
+      });
+    }
+    for (const inf of this.scheduleInformers) {
+      inf.addHandlers({ onAdd: (s) => this.scheduleQueue.add(objectKey(s)), onUpdate: (s) => this.scheduleQueue.add(objectKey(s)), onDelete: () => undefined });
+    }
     if (opts.leaderElect) {
       this.elector = new LeaderElector(this.client, log, { namespace: opts.leaseNamespace, name: opts.leaseName, identity: this.identity });
     }
@@ -110,13 +160,17 @@ export class Operator {
   }
 
   synced(): boolean {
-    return [...this.clusterInformers, ...[...this.ownedInformers.values()].flat()].every((i) => i.synced);
+    return this.allInformers().every((i) => i.synced);
+  }
+
+  private allInformers(): { synced: boolean; start(): void; stop(): Promise<void> }[] {
+    return [...this.clusterInformers, ...this.backupInformers, ...this.scheduleInformers, ...[...this.ownedInformers.values()].flat()];
   }
 
   async start(): Promise<void> {
     const addr = await this.http.listen(this.opts.metricsAddress);
     this.log.info({ address: `${addr.address}:${addr.port}`, identity: this.identity, namespaces: this.opts.namespaces.length ? this.opts.namespaces : 'all', leaderElect: this.opts.leaderElect }, 'operator starting');
-    for (const inf of [...this.clusterInformers, ...[...this.ownedInformers.values()].flat()]) inf.start();
+    for (const inf of this.allInformers()) inf.start();
     if (this.elector) {
       this.metrics.isLeader.set(0);
       this.elector.start({
@@ -136,7 +190,11 @@ export class Operator {
     while (!this.synced() && !this.stopping) await new Promise((r) => setTimeout(r, 100));
     if (this.stopping) return;
     this.controller.start();
+    this.backupController.start();
+    this.scheduleController.start();
     for (const inf of this.clusterInformers) for (const c of inf.list()) this.queue.add(objectKey(c));
+    for (const inf of this.backupInformers) for (const b of inf.list()) this.backupQueue.add(objectKey(b));
+    for (const inf of this.scheduleInformers) for (const s of inf.list()) this.scheduleQueue.add(objectKey(s));
     this.log.info('reconcilers running');
   }
 
@@ -144,10 +202,11 @@ export class Operator {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.log.info('operator stopping');
-      await this.controller.stop();
+      this.backups.stop();
+      await Promise.all([this.controller.stop(), this.backupController.stop(), this.scheduleController.stop()]);
       this.metrics.isLeader.set(0);
       await this.elector?.release();
-      await Promise.all([...this.clusterInformers, ...[...this.ownedInformers.values()].flat()].map((i) => i.stop()));
+      await Promise.all(this.allInformers().map((i) => i.stop()));
       this.reconciler.close();
       await this.http.close();
       this.log.info('operator stopped');

@@ -68,6 +68,8 @@ export const LABELS = {
   cluster: `${GROUP}/cluster`,
   /** On KVBackups created by a schedule: the schedule's name. */
   schedule: `${GROUP}/backup-schedule`,
+  /** "true" on a KVBackup: retention never prunes it. */
+  pinned: `${GROUP}/pinned`,
 } as const;
 
 export const APP_NAME = 'kvorum';

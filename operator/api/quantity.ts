@@ -9,8 +9,8 @@ export const BYTE_QUANTITY_PATTERN = '^(\\d+(\\.\\d+)?|\\.\\d+)([KMGTPE]i|[kMGTP
 export const RESOURCE_QUANTITY_PATTERN = '^(\\d+(\\.\\d+)?|\\.\\d+)([KMGTPE]i|[mkMGTPE]|[eE]\\d+)?$';
 /** Go-style duration limited to h, m, s and ms, e.g. "168h" or "1h30m". */
 export const DURATION_PATTERN = '^([0-9]+(\\.[0-9]+)?(h|m|s|ms))+$';
-/** Five whitespace-separated cron fields (checked in detail by cronProblems). */
-export const CRON_PATTERN = '^\\s*[0-9A-Za-z*/,?-]+(\\s+[0-9A-Za-z*/,?-]+){4}\\s*$';
+/** Five whitespace-separated cron fields (checked in detail by cronProblems), or an @-macro. */
+export const CRON_PATTERN = '^(\\s*[0-9A-Za-z*/,?-]+(\\s+[0-9A-Za-z*/,?-]+){4}\\s*|@(yearly|annually|monthly|weekly|daily|midnight|hourly))$';
 
 const byteQuantityRe = new RegExp(BYTE_QUANTITY_PATTERN);
 const resourceQuantityRe = new RegExp(RESOURCE_QUANTITY_PATTERN);
@@ -102,12 +102,17 @@ function cronValue(text: string, field: CronField): number | undefined {
   return field.name === 'month' ? i + 1 : i;
 }
 
+/** The @-macros a schedule may use instead of five fields. */
+export const CRON_MACROS = ['@yearly', '@annually', '@monthly', '@weekly', '@daily', '@midnight', '@hourly'];
+
 /**
  * Problems with a five-field cron expression (empty when it is valid). Each
  * field is a comma list of `*`, `?` (day fields), `n`, `a-b`, each optionally
  * followed by `/step`; months and weekdays may be given by English abbreviations.
  */
 export function cronProblems(expr: string): string[] {
+  if (CRON_MACROS.includes(expr.trim())) return [];
+  if (expr.trim().startsWith('@')) return [`unknown macro; use one of ${CRON_MACROS.join(', ')} or five fields`];
   if (!cronRe.test(expr)) return ['must have five fields: minute hour day-of-month month day-of-week'];
   const problems: string[] = [];
   const parts = expr.trim().split(/\s+/);

@@ -204,18 +204,42 @@ export interface KVBackupSpec {
   destination?: ObjectStoreDestination;
   /** Overrides the cluster's spec.backup.credentialsSecret. */
   credentialsSecret?: CredentialsSecretRef;
+  /** Delete (default): the objects go with the KVBackup. Retain: they stay in the bucket. */
+  deletionPolicy?: 'Delete' | 'Retain';
+  /** Give up (Failed, DeadlineExceeded) when not Completed this long after the first attempt started; default 1800. */
+  deadlineSeconds?: number;
 }
 
 export interface KVBackupStatus {
   phase?: BackupPhase;
   /** s3://bucket/key of the snapshot object. */
   location?: string;
+  /** s3://bucket/key of the manifest. */
+  manifest?: string;
   size?: number;
   revision?: number;
+  compactRevision?: number;
+  raftIndex?: number;
+  raftTerm?: number;
+  /** HashKV of the serving member at `revision`. */
+  hashKv?: number;
   sha256?: string;
+  /** The member that served the snapshot. */
+  member?: string;
+  /** Where the objects are, resolved at the first attempt (so they can be deleted after the cluster is gone). */
+  target?: { destination: ObjectStoreDestination; credentialsSecret?: CredentialsSecretRef };
+  /** Raft cluster ID (hex) of the cluster backed up. */
+  clusterID?: string;
+  /** Version the serving member reported. */
+  version?: string;
   startedAt?: string;
   completedAt?: string;
+  /** Attempts started so far (a transient failure or an operator restart starts another). */
+  attempts?: number;
+  /** Why the backup failed or the last attempt failed: a short CamelCase cause (e.g. InvalidCredentials). */
+  reason?: string;
   error?: string;
+  conditions?: Condition[];
   observedGeneration?: number;
 }
 
@@ -229,8 +253,14 @@ export interface KVBackup {
 
 export interface KVBackupScheduleSpec {
   cluster: string;
-  /** Five-field cron expression, UTC. */
+  /** Five-field cron expression or a macro (@daily, @hourly, ...). */
   schedule: string;
+  /** IANA time zone the schedule is read in; UTC when absent. */
+  timeZone?: string;
+  /** Take one backup as soon as the schedule is created. */
+  immediate?: boolean;
+  /** Settings for the KVBackups the schedule creates. */
+  backupTemplate?: Pick<KVBackupSpec, 'destination' | 'credentialsSecret' | 'deletionPolicy' | 'deadlineSeconds'>;
   retention?: {
     keepLast?: number;
     /** Go-style duration, e.g. "168h". */
@@ -241,7 +271,11 @@ export interface KVBackupScheduleSpec {
 
 export interface KVBackupScheduleStatus {
   lastScheduleTime?: string;
+  nextScheduleTime?: string;
   lastSuccessfulTime?: string;
+  /** Name of the newest Completed KVBackup of the schedule. */
+  lastSuccessfulBackup?: string;
+  conditions?: Condition[];
   /** Names of unfinished KVBackups created by the schedule. */
   active?: string[];
   observedGeneration?: number;

@@ -292,6 +292,14 @@ function checkTransitions(p: Problems, spec: Obj, old: Obj): void {
   if (!sameJSON(spec.bootstrap, old.bootstrap)) p.add('spec.bootstrap', 'is immutable: it can only be set when the cluster is created');
 }
 
+/** The settings a KVBackup and a schedule's backupTemplate share. */
+function checkBackupSettings(p: Problems, spec: Obj, path: string): void {
+  checkDestination(p, spec.destination, `${path}.destination`);
+  checkCredentials(p, spec.credentialsSecret, `${path}.credentialsSecret`);
+  p.oneOf(spec.deletionPolicy, `${path}.deletionPolicy`, ['Delete', 'Retain']);
+  p.integer(spec.deadlineSeconds, `${path}.deadlineSeconds`, 60);
+}
+
 /** Problems with a KVBackup spec (and, given the old spec, with changing it). */
 export function validateBackupSpec(spec: unknown, oldSpec?: unknown): string[] {
   const p = new Problems();
@@ -299,11 +307,10 @@ export function validateBackupSpec(spec: unknown, oldSpec?: unknown): string[] {
     p.add('spec', 'must be an object');
     return p.list;
   }
-  p.unknownFields(spec, 'spec', ['cluster', 'destination', 'credentialsSecret']);
+  p.unknownFields(spec, 'spec', ['cluster', 'destination', 'credentialsSecret', 'deletionPolicy', 'deadlineSeconds']);
   p.required(spec, 'spec', ['cluster']);
   p.string(spec.cluster, 'spec.cluster', { min: 1, max: 63, pattern: DNS_LABEL_RE, hint: 'the name of a KVCluster' });
-  checkDestination(p, spec.destination, 'spec.destination');
-  checkCredentials(p, spec.credentialsSecret, 'spec.credentialsSecret');
+  checkBackupSettings(p, spec, 'spec');
   if (oldSpec !== undefined && !sameJSON(spec, oldSpec)) p.add('spec', 'a KVBackup is immutable; create a new KVBackup instead');
   return p.list;
 }
@@ -315,7 +322,7 @@ export function validateBackupScheduleSpec(spec: unknown): string[] {
     p.add('spec', 'must be an object');
     return p.list;
   }
-  p.unknownFields(spec, 'spec', ['cluster', 'schedule', 'retention', 'suspend']);
+  p.unknownFields(spec, 'spec', ['cluster', 'schedule', 'timeZone', 'immediate', 'backupTemplate', 'retention', 'suspend']);
   p.required(spec, 'spec', ['cluster', 'schedule']);
   p.string(spec.cluster, 'spec.cluster', { min: 1, max: 63, pattern: DNS_LABEL_RE, hint: 'the name of a KVCluster' });
   if (spec.schedule !== undefined) {
@@ -323,6 +330,12 @@ export function validateBackupScheduleSpec(spec: unknown): string[] {
     else for (const problem of cronProblems(spec.schedule)) p.add('spec.schedule', problem);
   }
   p.boolean(spec.suspend, 'spec.suspend');
+  p.boolean(spec.immediate, 'spec.immediate');
+  p.string(spec.timeZone, 'spec.timeZone', { min: 1, max: 64, pattern: /^[A-Za-z0-9_+-]+(\/[A-Za-z0-9_+-]+)*$/, hint: 'an IANA time zone such as Europe/Berlin' });
+  if (p.object(spec.backupTemplate, 'spec.backupTemplate')) {
+    p.unknownFields(spec.backupTemplate, 'spec.backupTemplate', ['destination', 'credentialsSecret', 'deletionPolicy', 'deadlineSeconds']);
+    checkBackupSettings(p, spec.backupTemplate, 'spec.backupTemplate');
+  }
   const r = spec.retention;
   if (p.object(r, 'spec.retention')) {
     p.unknownFields(r, 'spec.retention', ['keepLast', 'maxAge']);

@@ -112,7 +112,7 @@ interface ClusterObjects {
 }
 
 export class ClusterReconciler {
-  private readonly clients = new Map<string, { client: ClusterAPI; fingerprint: string }>();
+  private readonly clients = new Map<string, { client: ClusterAPI; fingerprint: string; options: ClusterClientOptions }>();
   private readonly now: () => Date;
   private readonly makeClient: (opts: ClusterClientOptions) => ClusterAPI;
 
@@ -339,9 +339,15 @@ export class ClusterReconciler {
     const cur = this.clients.get(key);
     if (cur?.fingerprint === fingerprint) return cur.client;
     cur?.client.close();
-    const client = this.makeClient({ endpoints, ...(tls && { tls }), callTimeoutMs: 3000 });
-    this.clients.set(key, { client, fingerprint });
+    const options: ClusterClientOptions = { endpoints, ...(tls && { tls }), callTimeoutMs: 3000 };
+    const client = this.makeClient(options);
+    this.clients.set(key, { client, fingerprint, options });
     return client;
+  }
+
+  /** How the last pass reached the cluster `namespace/name` (backups connect the same way), if it did. */
+  clientOptions(key: string): ClusterClientOptions | undefined {
+    return this.clients.get(key)?.options;
   }
 
   private async writeStatus(stored: KVCluster, status: KVClusterStatus, conditions: ConditionInput[]): Promise<void> {

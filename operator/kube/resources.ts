@@ -16,6 +16,8 @@ function rt(group: string, version: string, plural: string, kind: string, namesp
 
 export const RESOURCES = {
   kvCluster: rt(GROUP, VERSION, PLURALS.cluster, KINDS.cluster),
+  kvBackup: rt(GROUP, VERSION, PLURALS.backup, KINDS.backup),
+  kvBackupSchedule: rt(GROUP, VERSION, PLURALS.backupSchedule, KINDS.backupSchedule),
   statefulSet: rt('apps', 'v1', 'statefulsets', 'StatefulSet'),
   pod: rt('', 'v1', 'pods', 'Pod'),
   service: rt('', 'v1', 'services', 'Service'),

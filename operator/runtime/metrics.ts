@@ -60,6 +60,38 @@ export class OperatorMetrics {
     registers: [this.registry],
   });
 
+  readonly backupLastSuccess = new Gauge({
+    name: 'kvorum_backup_last_success_timestamp_seconds',
+    help: 'Completion time (Unix seconds) of the newest successful backup of the cluster.',
+    labelNames: CLUSTER_LABELS,
+    registers: [this.registry],
+  });
+  readonly backupDuration = new Histogram({
+    name: 'kvorum_backup_duration_seconds',
+    help: 'Time a successful backup took, from the start of its attempt to the manifest written.',
+    labelNames: CLUSTER_LABELS,
+    buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800],
+    registers: [this.registry],
+  });
+  readonly backupSize = new Gauge({
+    name: 'kvorum_backup_size_bytes',
+    help: 'Size of the newest successful backup of the cluster.',
+    labelNames: CLUSTER_LABELS,
+    registers: [this.registry],
+  });
+  readonly backupFailures = new Counter({
+    name: 'kvorum_backup_failures_total',
+    help: 'Backups that ended Failed, by reason (InvalidCredentials, BucketNotFound, Unreachable, DeadlineExceeded, ...).',
+    labelNames: [...CLUSTER_LABELS, 'reason'],
+    registers: [this.registry],
+  });
+  readonly backupScheduleInterval = new Gauge({
+    name: 'kvorum_backup_schedule_interval_seconds',
+    help: 'Shortest interval between runs of the backup schedules of the cluster (the stale-backup alert fires at twice this).',
+    labelNames: CLUSTER_LABELS,
+    registers: [this.registry],
+  });
+
   constructor(withProcessMetrics = true) {
     if (withProcessMetrics) collectDefaultMetrics({ register: this.registry });
   }

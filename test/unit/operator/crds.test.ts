@@ -172,8 +172,8 @@ test('printer columns', () => {
   const columns = (crd: Doc): string[] =>
     (dig(crd, 'spec', 'versions', 0, 'additionalPrinterColumns') as Doc[]).filter((c) => !c.priority).map((c) => c.name as string);
   assert.deepEqual(columns(cluster), ['Replicas', 'Ready', 'Leader', 'Version', 'Phase', 'Age']);
-  assert.deepEqual(columns(backup), ['Cluster', 'Phase', 'Revision', 'Size', 'Completed', 'Age']);
-  assert.deepEqual(columns(schedule), ['Cluster', 'Schedule', 'Suspend', 'Last Schedule', 'Age']);
+  assert.deepEqual(columns(backup), ['Cluster', 'Phase', 'Revision', 'Size', 'Reason', 'Completed', 'Age']);
+  assert.deepEqual(columns(schedule), ['Cluster', 'Schedule', 'Suspend', 'Next', 'Last Schedule', 'Age']);
   // Every column's JSON path exists in the schema (or is metadata).
   for (const crd of [cluster, backup, schedule]) {
     for (const c of dig(crd, 'spec', 'versions', 0, 'additionalPrinterColumns') as Doc[]) {
@@ -205,6 +205,8 @@ test('KVBackupSchedule: five-field cron pattern, keepLast >= 1, Go duration maxA
   assert.ok(cron.test('*/15 0-6 1,15 JAN-MAR MON-FRI'));
   assert.ok(!cron.test('0 3 * *'));
   assert.ok(!cron.test('0 3 * * * *'));
+  assert.ok(cron.test('@daily'));
+  assert.ok(!cron.test('@fortnightly'));
   assert.equal(prop(spec, 'retention.keepLast').minimum, 1);
   assert.equal(prop(spec, 'retention.maxAge').pattern, DURATION_PATTERN);
   assert.equal(prop(spec, 'suspend').default, false);

@@ -143,5 +143,6 @@ test('cron expressions', () => {
   assert.equal(cronProblems('0 ? * * *').length, 1, '? only in day fields');
   assert.equal(cronProblems('1-2-3 * * * *').length, 1);
   assert.equal(cronProblems('0 0 * FOO *').length, 1);
-  assert.equal(cronProblems('@daily').length, 1);
+  assert.deepEqual(cronProblems('@daily'), [], 'the @-macros are accepted');
+  assert.equal(cronProblems('@fortnightly').length, 1, 'unknown macros are not');
 });
