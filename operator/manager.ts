@@ -101,6 +101,8 @@ export class Operator {
       for (const inf of list) inf.addHandlers({ onAdd: enqueueOwner, onUpdate: enqueueOwner, onDelete: enqueueOwner });
     }
     const caches: ClusterCaches = {
+      backupsOf: (ns, cluster) => this.backupInformers.flatMap((i) => i.list((b) => b.metadata.namespace === ns && b.spec.cluster === cluster)),
+      schedulesOf: (ns, cluster) => this.scheduleInformers.flatMap((i) => i.list((s) => s.metadata.namespace === ns && s.spec.cluster === cluster)),
       getCluster: (ns, name) => this.clusterInformers.map((i) => i.get(ns, name)).find((c) => c !== undefined),
       owned: (kind, ns, name) =>
         (this.ownedInformers.get(kind) ?? []).flatMap((i) => i.list((o) => o.metadata.namespace === ns && o.metadata.labels?.[LABELS.cluster] === name)),
@@ -144,6 +146,7 @@ export class Operator {
           this.backupQueue.add(objectKey(b));
           // A backup finishing may free its cluster for a waiting backup or let a schedule prune.
           for (const other of backupsIn(b.metadata.namespace ?? '')) if (other.spec.cluster === b.spec.cluster && other !== b) this.backupQueue.add(`${other.metadata.namespace ?? ""}/${other.metadata.name ?? ""}`);
+          if (b.status?.phase === 'Completed' || b.status?.phase === 'Failed') this.queue.add(`${b.metadata.namespace ?? ''}/${b.spec.cluster}`);
           const schedule = b.metadata.labels?.[LABELS.schedule];
           if (schedule) this.scheduleQueue.add(`${b.metadata.namespace ?? ''}/${schedule}`);
         },

@@ -20,7 +20,8 @@
 // spec.storage.retentionPolicy.whenDeleted.
 import type { Logger } from 'pino';
 import { DEFAULT_QUOTA_BACKEND_BYTES, clientURLAt, memberName } from '../../contract/index.js';
-import { ANNOTATIONS, API_VERSION, KINDS, defaultsFor, quantityToBytes, statusSelector, validateClusterSpec, type KVCluster, type KVClusterStatus, type MemberStatus } from '../api/index.js';
+import { ANNOTATIONS, API_VERSION, KINDS, defaultsFor, quantityToBytes, statusSelector, validateClusterSpec, type KVBackup, type KVBackupSchedule, type KVCluster, type KVClusterStatus, type MemberStatus } from '../api/index.js';
+import { backupHealth } from '../backup/backup-health.js';
 import type { KubeClient, KubeObject } from '../kube/client.js';
 import type { EventRecorder } from '../kube/events.js';
 import { RESOURCES } from '../kube/resources.js';
@@ -40,6 +41,9 @@ export interface ClusterCaches {
   getCluster(namespace: string, name: string): KVCluster | undefined;
   /** Objects of a type labelled as belonging to cluster `name` in `namespace`. */
   owned(kind: 'pod' | 'pvc' | 'secret', namespace: string, name: string): KubeObject[];
+  /** KVBackups and KVBackupSchedules naming cluster `name` (absent: the operator runs without backups). */
+  backupsOf?(namespace: string, name: string): KVBackup[];
+  schedulesOf?(namespace: string, name: string): KVBackupSchedule[];
 }
 
 export interface ReconcilerOptions {
@@ -284,7 +288,9 @@ export class ClusterReconciler {
       ...(version && { currentVersion: version }),
       ...(clusterID && { clusterID }),
     };
-    await this.writeStatus(stored, status, r.conditions);
+    const backups = backupHealth(this.deps.caches.backupsOf?.(ns, name) ?? [], this.deps.caches.schedulesOf?.(ns, name) ?? [], this.now());
+    if (backups.lastSuccessfulBackup) status.lastSuccessfulBackup = backups.lastSuccessfulBackup;
+    await this.writeStatus(stored, status, backups.condition ? [...r.conditions, backups.condition] : r.conditions);
     const wasAvailable = stored.status?.conditions?.some((c) => c.type === C.available && c.status === 'True');
     if (r.available && !wasAvailable) await this.event(stored, 'Normal', 'Available', `quorum of ${r.health.healthyVoters}/${r.health.voters} healthy members, leader ${r.health.leader}`);
 
@@ -293,6 +299,10 @@ export class ClusterReconciler {
     this.deps.metrics.membersHealthy.set(labels, members.filter((m) => m.healthy).length);
     this.deps.metrics.membersDesired.set(labels, desiredReplicas);
     this.deps.metrics.quorum.set(labels, r.health.available ? 1 : 0);
+    // From the KVBackups themselves, so the alert's inputs survive an operator restart.
+    if (backups.lastSuccessfulBackup) this.deps.metrics.backupLastSuccess.set(labels, Date.parse(backups.lastSuccessfulBackup) / 1000);
+    if (backups.intervalMs !== undefined) this.deps.metrics.backupScheduleInterval.set(labels, backups.intervalMs / 1000);
+    else this.deps.metrics.backupScheduleInterval.remove(labels);
 
     if (membership?.requeueAfterMs !== undefined) return { requeueAfterMs: membership.requeueAfterMs };
     return r.settled ? { requeueAfterMs: this.deps.options.idleRequeueMs ?? 30_000 } : this.busy();
