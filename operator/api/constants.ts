@@ -124,6 +124,8 @@ export const OPERATOR_METRICS = {
   membersHealthy: 'kvorum_cluster_members_healthy',
   membersDesired: 'kvorum_cluster_members_desired',
   backupLastSuccess: 'kvorum_backup_last_success_timestamp_seconds',
+  backupScheduleInterval: 'kvorum_backup_schedule_interval_seconds',
+  backupFailures: 'kvorum_backup_failures_total',
 } as const;
 
 export const DEFAULT_LEASE_NAME = 'kvorum-operator';

@@ -61,7 +61,7 @@ export class OperatorMetrics {
   });
 
   readonly backupLastSuccess = new Gauge({
-    name: 'kvorum_backup_last_success_timestamp_seconds',
+    name: OPERATOR_METRICS.backupLastSuccess,
     help: 'Completion time (Unix seconds) of the newest successful backup of the cluster.',
     labelNames: CLUSTER_LABELS,
     registers: [this.registry],
@@ -80,13 +80,13 @@ export class OperatorMetrics {
     registers: [this.registry],
   });
   readonly backupFailures = new Counter({
-    name: 'kvorum_backup_failures_total',
+    name: OPERATOR_METRICS.backupFailures,
     help: 'Backups that ended Failed, by reason (InvalidCredentials, BucketNotFound, Unreachable, DeadlineExceeded, ...).',
     labelNames: [...CLUSTER_LABELS, 'reason'],
     registers: [this.registry],
   });
   readonly backupScheduleInterval = new Gauge({
-    name: 'kvorum_backup_schedule_interval_seconds',
+    name: OPERATOR_METRICS.backupScheduleInterval,
     help: 'Shortest interval between runs of the backup schedules of the cluster (the stale-backup alert fires at twice this).',
     labelNames: CLUSTER_LABELS,
     registers: [this.registry],

@@ -186,7 +186,7 @@ test('metrics Service selects the operator pods on the metrics port', { skip: no
   assert.deepEqual(dig(svc, 'spec', 'ports'), [{ name: 'metrics', port: 8080, targetPort: 'metrics', protocol: 'TCP' }]);
 });
 
-test('ServiceMonitor, PodMonitor and PrometheusRule only when enabled; the four alerts', { skip: noHelm }, () => {
+test('ServiceMonitor, PodMonitor and PrometheusRule only when enabled; the five alerts', { skip: noHelm }, () => {
   const off = render();
   assert.equal(byKind(off, 'ServiceMonitor').length + byKind(off, 'PodMonitor').length + byKind(off, 'PrometheusRule').length, 0);
   const on = render('serviceMonitor.enabled=true', 'prometheusRule.enabled=true');
@@ -198,7 +198,8 @@ test('ServiceMonitor, PodMonitor and PrometheusRule only when enabled; the four 
     ['KvorumNoLeader', 'etcd_server_has_leader == 0'],
     ['KvorumLeaderChurn', 'increase(etcd_server_leader_changes_seen_total[15m]) > 3'],
     ['KvorumMemberDown', `${OPERATOR_METRICS.membersHealthy} < ${OPERATOR_METRICS.membersDesired}`],
-    ['KvorumBackupStale', `time() - ${OPERATOR_METRICS.backupLastSuccess} > 2 * 86400`],
+    ['KvorumBackupStale', `time() - ${OPERATOR_METRICS.backupLastSuccess} > 2 * ${OPERATOR_METRICS.backupScheduleInterval}`],
+    ['KvorumBackupFailing', `increase(${OPERATOR_METRICS.backupFailures}[1h]) > 0`],
   ]);
   // Prometheus templates survive Helm's templating.
   const noLeader = (dig(rule, 'spec', 'groups', 0, 'rules') as Doc[])[0];

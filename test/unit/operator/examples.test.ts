@@ -5,6 +5,7 @@ import {
   API_VERSION,
   KINDS,
   validateBackupScheduleSpec,
+  validateBackupSpec,
   validateClusterSpec,
   type KVClusterSpec,
 } from '../../../operator/api/index.js';
@@ -40,4 +41,15 @@ test('production.yaml: five members, storage class, resources, anti-affinity, sp
   // The anti-affinity and spread selectors match the labels the operator puts on member pods.
   const selector = dig(spec, 'podTemplate', 'affinity', 'podAntiAffinity', 'requiredDuringSchedulingIgnoredDuringExecution', 0, 'labelSelector', 'matchLabels');
   assert.deepEqual(selector, { 'app.kubernetes.io/name': 'kvorum', 'app.kubernetes.io/instance': dig(cluster, 'metadata', 'name') });
+});
+
+test('backup.yaml: an on-demand backup kept in the bucket and a six-hourly schedule with retention', () => {
+  const docs = load('backup.yaml');
+  const backup = docs.find((d) => d.kind === KINDS.backup);
+  const schedule = docs.find((d) => d.kind === KINDS.backupSchedule);
+  assert.ok(backup && schedule);
+  assert.deepEqual(validateBackupSpec(backup.spec), []);
+  assert.deepEqual(validateBackupScheduleSpec(schedule.spec), []);
+  assert.equal(dig(backup, 'spec', 'deletionPolicy'), 'Retain');
+  assert.ok(dig(schedule, 'spec', 'retention', 'keepLast'));
 });
