@@ -27,6 +27,17 @@ registerCommand('snapshot', {
   run: async (args) => (await import('../node/cli/snapshot-command.js')).runSnapshot(args),
 });
 
+registerCommand('backup', {
+  summary: 'restore-init: build a member\'s data dir from a backup in S3 (the restore init container)',
+  run: async (args) => {
+    if (args[0] !== 'restore-init') {
+      process.stderr.write('usage: kvorum backup restore-init --help\n');
+      return 2;
+    }
+    return (await import('../node/cli/restore-init.js')).runRestoreInit(args.slice(1));
+  },
+});
+
 registerCommand('operator', {
   summary: 'run the Kubernetes operator that reconciles KVClusters (--help lists flags)',
   run: async (args) => (await import('../operator/cli.js')).runOperator(args),

@@ -7,3 +7,4 @@ export * from './etcd-proto.js';
 export * from './health.js';
 export * from './join.js';
 export * from './snapshot-point.js';
+export * from './restore.js';

@@ -185,9 +185,28 @@ export interface KVClusterStatus {
   clusterID?: string;
   /** RFC 3339 completion time of the newest completed backup. */
   lastSuccessfulBackup?: string;
+  /** The backup the cluster was founded from, and the check of its members against it. */
+  restore?: RestoreStatus;
   observedGeneration?: number;
   /** Label selector of the member pods (scale subresource). */
   selector?: string;
+}
+
+export interface RestoreStatus {
+  /** s3://bucket/key of the snapshot object. */
+  source: string;
+  /** The KVBackup, when the restore named one. */
+  backup?: string;
+  /** Marks the members' data dirs as built by this restore. */
+  restoreID: string;
+  revision: number;
+  sha256: string;
+  hashKv?: number;
+  phase: 'Restoring' | 'Verified' | 'HashMismatch' | 'Failed';
+  message?: string;
+  /** Where the snapshot object is and how to read it (what the restore init containers are given). */
+  target: { destination: ObjectStoreDestination; credentialsSecret?: CredentialsSecretRef };
+  snapshotKey: string;
 }
 
 export interface KVCluster {
@@ -236,6 +255,8 @@ export interface KVBackupStatus {
   completedAt?: string;
   /** Attempts started so far (a transient failure or an operator restart starts another). */
   attempts?: number;
+  /** After a transient failure: when the next attempt may start (back-off). */
+  nextAttemptAt?: string;
   /** Why the backup failed or the last attempt failed: a short CamelCase cause (e.g. InvalidCredentials). */
   reason?: string;
   error?: string;

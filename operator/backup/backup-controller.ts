@@ -78,6 +78,8 @@ export class BackupController {
     if (terminal(backup) || this.running.has(key)) return {};
 
     const now = this.now();
+    const retryAt = backup.status?.nextAttemptAt ? Date.parse(backup.status.nextAttemptAt) : 0;
+    if (retryAt > now.getTime()) return { requeueAfterMs: retryAt - now.getTime() };
     const cluster = this.deps.getCluster(ns, backup.spec.cluster);
     const startedAt = backup.status?.startedAt ? new Date(backup.status.startedAt) : undefined;
     const deadlineMs = (backup.spec.deadlineSeconds ?? DEFAULT_DEADLINE_SECONDS) * 1000;
@@ -101,7 +103,7 @@ export class BackupController {
     const attempts = (backup.status?.attempts ?? 0) + 1;
     if (attempts > MAX_ATTEMPTS) return this.fail(backup, backup.status?.reason ?? 'TooManyAttempts', `gave up after ${MAX_ATTEMPTS} attempts; last error: ${backup.status?.error ?? 'unknown'}`);
     const started = startedAt ?? now;
-    await this.writeStatus(backup, { phase: 'Running', startedAt: iso(started), attempts, target }, [{ type: 'Completed', status: 'False', reason: 'Running', message: `attempt ${attempts} of at most ${MAX_ATTEMPTS}` }]);
+    await this.writeStatus(backup, { phase: 'Running', startedAt: iso(started), attempts, target, nextAttemptAt: undefined }, [{ type: 'Completed', status: 'False', reason: 'Running', message: `attempt ${attempts} of at most ${MAX_ATTEMPTS}` }]);
     if (attempts === 1) await this.event(backup, 'Normal', 'Started', `backing up ${backup.spec.cluster} to ${s3Url(target.destination.bucket, backupKeys(target.destination.prefix, ns, backup.spec.cluster, name).dir)}`);
     else await this.event(backup, 'Normal', 'Retrying', `attempt ${attempts}${backup.status?.error ? ` after: ${backup.status.error}` : ''}`);
 
@@ -150,7 +152,7 @@ export class BackupController {
       if (!fresh || fresh.metadata.deletionTimestamp) return;
       if (transient && attempts < MAX_ATTEMPTS) {
         const delay = (this.deps.retryBaseMs ?? 5_000) * 2 ** (attempts - 1);
-        await this.writeStatus(fresh, { reason, error: e.message }, [{ type: 'Completed', status: 'False', reason, message: `attempt ${attempts} failed, retrying in ${Math.round(delay / 1000)}s: ${e.message}` }]);
+        await this.writeStatus(fresh, { reason, error: e.message, nextAttemptAt: new Date(this.now().getTime() + delay).toISOString() }, [{ type: 'Completed', status: 'False', reason, message: `attempt ${attempts} failed, retrying in ${Math.round(delay / 1000)}s: ${e.message}` }]);
         this.deps.requeue(key, delay);
         return;
       }

@@ -83,6 +83,7 @@ describe('backups to S3: on demand, scheduled with retention, and failures named
   });
 
   test('on demand under writes: Completed with a manifest whose sha256 matches the object; deleting it deletes the objects unless Retain', async () => {
+    await eventually('the writer is writing', 60_000, async () => (writer.acknowledged.size >= 300 ? true : undefined));
     const started = Date.now();
     await apply({ apiVersion: 'kvorum.io/v1alpha1', kind: 'KVBackup', metadata: { name: 'once' }, spec: { cluster: NAME } });
     const done = await waitPhase('once', ['Completed', 'Failed'], 120_000);
@@ -97,6 +98,7 @@ describe('backups to S3: on demand, scheduled with retention, and failures named
     assert.equal(createHash('sha256').update(object).digest('hex'), manifest.sha256, 'the object is what the manifest says');
     assert.equal(object.length, manifest.size);
     assert.equal(manifest.revision, st.revision);
+    assert.ok(manifest.revision > 300, `the backup holds the writes made before it (revision ${manifest.revision})`);
     assert.equal(manifest.sha256, st.sha256);
     assert.ok(typeof manifest.hashKv === 'number', 'the manifest records HashKV at the revision');
     assert.equal((await s3.send(new ListMultipartUploadsCommand({ Bucket: BUCKET }))).Uploads?.length ?? 0, 0, 'no unfinished uploads');
@@ -167,6 +169,8 @@ describe('backups to S3: on demand, scheduled with retention, and failures named
     await expect('bad-creds', 'InvalidCredentials', /refused the credentials/);
     await expect('no-bucket', 'BucketNotFound', /no-such-bucket-e2e.*bucket does not exist/);
     await expect('unreachable', 'Unreachable', /cannot reach the object store/);
+    const unreachable = await backup('unreachable');
+    assert.ok((unreachable?.status?.attempts as number) >= 3, `retried with back-off: ${unreachable?.status?.attempts} attempts`);
     const events = (await kube.get<KubeList>(`/api/v1/namespaces/${ns}/events?fieldSelector=${encodeURIComponent('involvedObject.kind=KVBackup,involvedObject.name=bad-creds')}`)).items;
     assert.ok(events.some((e) => e.reason === 'InvalidCredentials'), 'a Warning Event names the cause');
 
