@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { LABELS, MANAGED_BY, type KVBackup, type KVBackupSchedule, type KVCluster } from './api/index.js';
 import { BackupController } from './backup/backup-controller.js';
+import { readCredentials } from './backup/credentials.js';
 import { s3ObjectStore } from './backup/object-store.js';
 import { ScheduleController } from './backup/schedule-controller.js';
 import { ClusterClient } from './membership/client.js';
@@ -116,6 +117,11 @@ export class Operator {
       metrics: this.metrics,
       options: opts.reconciler,
       membership: opts.membership ?? membershipRunner(this.client, events),
+      restoreSources: {
+        getBackup: (ns, name) => this.backupInformers.map((i) => i.get(ns, name)).find((b) => b !== undefined),
+        credentials: (ns, ref) => readCredentials(this.client, ns, ref),
+        objectStore: (destination, credentials) => s3ObjectStore(destination, credentials),
+      },
     });
     this.controller = new Controller(this.queue, (key) => this.reconciler.reconcile(key), log, this.metrics, opts.workers ?? 2);
 

@@ -1,7 +1,7 @@
 // Pure builders of the Kubernetes objects of one KVCluster. Each returns the
 // full desired object for server-side apply; the cluster must already carry
 // its schema defaults (defaultsFor).
-import { DATA_VOLUME, PROBE_PATHS, memberHost } from '../../contract/index.js';
+import { DATA_VOLUME, PROBE_PATHS, RESTORE_INIT_CONTAINER, memberHost } from '../../contract/index.js';
 import {
   ANNOTATIONS,
   LABELS,
@@ -12,6 +12,7 @@ import {
   quantityToBytes,
   selectorLabels,
   type KVCluster,
+  type RestoreStatus,
 } from '../api/index.js';
 import type { KubeObject } from '../kube/client.js';
 import type { PodTLSSettings } from '../tls/pod.js';
@@ -87,6 +88,54 @@ export interface StatefulSetOptions {
   tlsHash?: string;
   /** StatefulSet replicas; differs from spec.replicas while membership changes are in progress. */
   replicas: number;
+  /** The backup the members are built from before they first start (spec.bootstrap.fromBackup, resolved). */
+  restore?: RestoreStatus;
+}
+
+/** Where the restore init container downloads the snapshot (not the data volume: the restore needs it empty). */
+const RESTORE_SCRATCH = { volume: 'restore-scratch', path: '/var/lib/kvorum-restore' };
+
+/**
+ * The init container that builds each member's data dir from the backup
+ * while the cluster is being founded (kvorum backup restore-init); a pod
+ * started later, or restarted, keeps its own data.
+ */
+export function restoreInitContainer(cluster: KVCluster, restore: RestoreStatus, scheme: Scheme, image: string, env: object[]): object {
+  const host = memberHost(clusterName(cluster), clusterNs(cluster), '$(POD_NAME)');
+  const d = restore.target.destination;
+  const creds = restore.target.credentialsSecret;
+  const secretEnv = (name: string, key: string): object => ({ name, valueFrom: { secretKeyRef: { name: creds?.name ?? '', key } } });
+  return {
+    name: RESTORE_INIT_CONTAINER,
+    image,
+    imagePullPolicy: 'IfNotPresent',
+    args: [
+      'backup',
+      'restore-init',
+      `--bucket=${d.bucket}`,
+      `--key=${restore.snapshotKey}`,
+      `--sha256=${restore.sha256}`,
+      `--restore-id=${restore.restoreID}`,
+      ...(d.endpoint ? [`--endpoint=${d.endpoint}`] : []),
+      ...(d.region ? [`--region=${d.region}`] : []),
+      ...(d.forcePathStyle || d.endpoint ? ['--force-path-style'] : []),
+      '--name=$(POD_NAME)',
+      `--data-dir=${DATA_DIR}`,
+      `--scratch-dir=${RESTORE_SCRATCH.path}`,
+      `--initial-advertise-peer-urls=${scheme}://${host}:${MEMBER_PORTS.peer.port}`,
+      `--initial-cluster-token=${initialClusterToken(cluster)}`,
+    ],
+    env: [
+      ...env,
+      ...(creds ? [secretEnv('AWS_ACCESS_KEY_ID', creds.accessKeyIdKey ?? 'AWS_ACCESS_KEY_ID'), secretEnv('AWS_SECRET_ACCESS_KEY', creds.secretAccessKeyKey ?? 'AWS_SECRET_ACCESS_KEY')] : []),
+    ],
+    volumeMounts: [
+      { name: DATA_VOLUME, mountPath: DATA_DIR },
+      { name: RESTORE_SCRATCH.volume, mountPath: RESTORE_SCRATCH.path },
+    ],
+    terminationMessagePolicy: 'FallbackToLogsOnError',
+    securityContext: { runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+  };
 }
 
 /** `kvorum node` flags from the spec; $(POD_NAME) is expanded by the kubelet. */
@@ -164,8 +213,9 @@ export function buildStatefulSet(cluster: KVCluster, opts: StatefulSetOptions): 
           },
         },
         spec: {
+          ...(opts.restore && { initContainers: [restoreInitContainer(cluster, opts.restore, scheme, container.image, container.env)] }),
           containers: [container],
-          volumes: opts.tls.volumes,
+          volumes: [...opts.tls.volumes, ...(opts.restore ? [{ name: RESTORE_SCRATCH.volume, emptyDir: {} }] : [])],
           securityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, fsGroup: 65532 },
           terminationGracePeriodSeconds: 30,
           enableServiceLinks: false,

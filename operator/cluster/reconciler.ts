@@ -20,8 +20,10 @@
 // spec.storage.retentionPolicy.whenDeleted.
 import type { Logger } from 'pino';
 import { DEFAULT_QUOTA_BACKEND_BYTES, clientURLAt, memberName } from '../../contract/index.js';
-import { ANNOTATIONS, API_VERSION, KINDS, defaultsFor, quantityToBytes, statusSelector, validateClusterSpec, type KVBackup, type KVBackupSchedule, type KVCluster, type KVClusterStatus, type MemberStatus } from '../api/index.js';
+import { ANNOTATIONS, API_VERSION, KINDS, defaultsFor, quantityToBytes, statusSelector, validateClusterSpec, type KVBackup, type KVBackupSchedule, type KVCluster, type KVClusterStatus, type MemberStatus, type RestoreStatus } from '../api/index.js';
 import { backupHealth } from '../backup/backup-health.js';
+import type { RestoreSourceDeps } from '../backup/restore-source.js';
+import { resolveRestore, restoreFailures, verifyRestore, type RestoreResolution } from './restore-step.js';
 import type { KubeClient, KubeObject } from '../kube/client.js';
 import type { EventRecorder } from '../kube/events.js';
 import { RESOURCES } from '../kube/resources.js';
@@ -60,7 +62,7 @@ export interface ReconcilerOptions {
 }
 
 /** The calls a pass makes on a cluster's own API. */
-export type ClusterAPI = Pick<ClusterClient, 'memberList' | 'memberAdd' | 'memberRemove' | 'memberPromote' | 'moveLeader' | 'status' | 'close'>;
+export type ClusterAPI = Pick<ClusterClient, 'memberList' | 'memberAdd' | 'memberRemove' | 'memberPromote' | 'moveLeader' | 'status' | 'close'> & Partial<Pick<ClusterClient, 'hashKv'>>;
 
 export interface ReconcilerDeps {
   client: KubeClient;
@@ -73,6 +75,8 @@ export interface ReconcilerDeps {
   now?: () => Date;
   /** Makes the client of a cluster's API (tests stand in for it). */
   clusterClient?: (opts: ClusterClientOptions) => ClusterAPI;
+  /** Reads backups for spec.bootstrap.fromBackup (absent: restores are refused). */
+  restoreSources?: RestoreSourceDeps;
 }
 
 type StatefulSet = KubeObject & {
@@ -145,12 +149,31 @@ export class ClusterReconciler {
     if (problems.length > 0) return this.reportInvalidSpec(pass, problems);
     const tls = await this.ensureTLS(pass.cluster, pass.log);
     if (tls.error) return this.reportTLSError(pass, tls.error);
-    const objects = await this.applyObjects(pass, tls);
+    const restore = await this.resolveRestore(pass);
+    if (restore && 'problem' in restore) return this.reportRestoreProblem(pass, restore.problem);
+    const objects = await this.applyObjects(pass, tls, restore?.status);
     const api = this.clusterClient(pass.key, objects.endpoints, tls.clientTLS);
     const observed = await this.observe(pass, objects, api);
     const justBootstrapped = await this.bootstrap(pass, objects, observed);
     const membership = await this.changeMembership(pass, objects, api, observed, justBootstrapped);
-    return this.report(pass, objects, observed, justBootstrapped, membership);
+    return this.report(pass, objects, observed, justBootstrapped, membership, { api, restore: restore?.status });
+  }
+
+  /** spec.bootstrap.fromBackup: the backup to found the cluster from, read before any member starts. */
+  private async resolveRestore(pass: Pass): Promise<RestoreResolution | undefined> {
+    if (!pass.cluster.spec.bootstrap?.fromBackup) return undefined;
+    if (!this.deps.restoreSources) return { problem: { reason: 'RestoreUnavailable', message: 'this operator was started without access to object storage' } };
+    return resolveRestore(pass.stored, pass.cluster, this.deps.restoreSources);
+  }
+
+  /** Nothing is created (so nothing serves) until the backup can be read. */
+  private async reportRestoreProblem(pass: Pass, problem: { reason: string; message: string }): Promise<ReconcileResult> {
+    await this.event(pass.stored, 'Warning', problem.reason, problem.message);
+    await this.writeStatus(pass.stored, { phase: 'Degraded' }, [
+      { type: C.available, status: 'False', reason: problem.reason, message: problem.message },
+      { type: C.degraded, status: 'True', reason: problem.reason, message: problem.message },
+    ]);
+    return { requeueAfterMs: 15_000 };
   }
 
   /** The cluster to work on, or undefined when it is gone, being deleted or paused. */
@@ -177,7 +200,7 @@ export class ClusterReconciler {
     return this.busy();
   }
 
-  private async applyObjects(pass: Pass, tls: TLSOutcome): Promise<ClusterObjects> {
+  private async applyObjects(pass: Pass, tls: TLSOutcome, restore: RestoreStatus | undefined): Promise<ClusterObjects> {
     const { cluster, stored, ns, name, desiredReplicas } = pass;
     const { client } = this.deps;
     const podTLS = tlsPodSettings(cluster);
@@ -200,7 +223,7 @@ export class ClusterReconciler {
     const stsReplicas = existingSts?.spec?.replicas ?? desiredReplicas;
     const statefulSet = await client.apply<StatefulSet>(
       RESOURCES.statefulSet,
-      buildStatefulSet(cluster, { nodeImageRepository: this.deps.options.nodeImageRepository, tls: podTLS, ...(tls.hash && { tlsHash: tls.hash }), replicas: stsReplicas }),
+      buildStatefulSet(cluster, { nodeImageRepository: this.deps.options.nodeImageRepository, tls: podTLS, ...(tls.hash && { tlsHash: tls.hash }), replicas: stsReplicas, ...(restore && { restore }) }),
     );
     if (!existingSts) await this.event(stored, 'Normal', 'Created', `created StatefulSet ${names.statefulSet} with ${stsReplicas} members`);
 
@@ -251,7 +274,14 @@ export class ClusterReconciler {
     return result;
   }
 
-  private async report(pass: Pass, objects: ClusterObjects, observed: ClusterObservation, justBootstrapped: boolean, membership: MembershipResult | undefined): Promise<ReconcileResult> {
+  private async report(
+    pass: Pass,
+    objects: ClusterObjects,
+    observed: ClusterObservation,
+    justBootstrapped: boolean,
+    membership: MembershipResult | undefined,
+    extra: { api: ClusterAPI | undefined; restore: RestoreStatus | undefined },
+  ): Promise<ReconcileResult> {
     const { stored, cluster, ns, name, desiredReplicas } = pass;
     const sts = objects.statefulSet;
     const members = memberStatuses(observed);
@@ -288,9 +318,28 @@ export class ClusterReconciler {
       ...(version && { currentVersion: version }),
       ...(clusterID && { clusterID }),
     };
+    const restoreConditions: ConditionInput[] = [];
+    if (extra.restore) {
+      let restore = extra.restore;
+      const failure = restoreFailures(objects.pods, restore);
+      if (failure && restore.phase === 'Restoring') {
+        restoreConditions.push({ type: C.available, status: 'False', reason: failure.reason, message: failure.message }, { type: C.degraded, status: 'True', reason: failure.reason, message: failure.message });
+        await this.event(stored, 'Warning', failure.reason, failure.message);
+        status.phase = 'Degraded';
+      } else if (r.available && extra.api?.hashKv) {
+        const hashKv = extra.api.hashKv.bind(extra.api);
+        const check = await verifyRestore(restore, objects.endpoints, (ep, rev) => hashKv(ep, rev));
+        if (check) {
+          restore = check.status;
+          if (check.condition) restoreConditions.push(check.condition);
+          if (check.event) await this.event(stored, check.event.type, check.event.reason, check.event.message);
+        }
+      }
+      status.restore = restore;
+    }
     const backups = backupHealth(this.deps.caches.backupsOf?.(ns, name) ?? [], this.deps.caches.schedulesOf?.(ns, name) ?? [], this.now());
     if (backups.lastSuccessfulBackup) status.lastSuccessfulBackup = backups.lastSuccessfulBackup;
-    await this.writeStatus(stored, status, backups.condition ? [...r.conditions, backups.condition] : r.conditions);
+    await this.writeStatus(stored, status, [...r.conditions, ...(backups.condition ? [backups.condition] : []), ...restoreConditions]);
     const wasAvailable = stored.status?.conditions?.some((c) => c.type === C.available && c.status === 'True');
     if (r.available && !wasAvailable) await this.event(stored, 'Normal', 'Available', `quorum of ${r.health.healthyVoters}/${r.health.voters} healthy members, leader ${r.health.leader}`);
 

@@ -1,7 +1,9 @@
-// Acceptance (issue 11, the backup half) on the test control plane with its
-// MinIO server: on-demand backups under writes land in the bucket with a
-// manifest whose sha256 matches the object; the finalizer deletes the objects
-// unless Retain; a schedule running every minute keeps exactly keepLast
+// Acceptance (issue 11) on the test control plane with its MinIO server:
+// on-demand backups under writes land in the bucket with a manifest whose
+// sha256 matches the object; the finalizer deletes the objects unless Retain;
+// a new cluster restored from a backup holds every write acknowledged before
+// it and its HashKV matches; a corrupt or missing object leaves the new
+// cluster Degraded naming it; a schedule running every minute keeps exactly keepLast
 // Completed backups (as KVBackups and as objects), a pinned one survives and
 // suspend stops new ones; wrong credentials, a missing bucket and an
 // unreachable endpoint each end Failed naming the cause, and the cluster's
@@ -9,13 +11,14 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { CreateBucketCommand, GetObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { dump as toYaml } from 'js-yaml';
 import type { KubeClient, KubeList, KubeObject } from './kube/client.js';
 import { readS3 } from './env/cluster.js';
 import { net } from './env/config.js';
 import { findLostWrites } from './operator/checker.js';
 import { readClientTLS, type ClientTLS } from './operator/etcd-client.js';
+import { runEtcdctlPod } from './operator/etcdctl-pod.js';
 import { installOperator, operatorLogs, uninstallOperator, type OperatorInstall } from './operator/install.js';
 import { kvcPath, waitAvailable } from './operator/kvcluster.js';
 import { createNamespace, deleteNamespace, eventually, kubeClient, kubectl, note } from './operator/util.js';
@@ -73,7 +76,7 @@ describe('backups to S3: on demand, scheduled with retention, and failures named
   after(async () => {
     await writer?.stop();
     for (const path of [schedulePath(ns), backupsPath(ns)]) await kube.delete(path).catch(() => false);
-    await kube.delete(kvcPath(ns, NAME)).catch(() => false);
+    for (const c of [NAME, 'restored', 'corrupt', 'missing']) await kube.delete(kvcPath(ns, c)).catch(() => false);
     await eventually('KVBackups gone', 60_000, async () => ((await kube.get<KubeList>(backupsPath(ns))).items.length === 0 ? true : undefined)).catch(() => undefined);
     if (op) await uninstallOperator(op);
     await deleteNamespace(kube, ns);
@@ -110,6 +113,69 @@ describe('backups to S3: on demand, scheduled with retention, and failures named
     await eventually('both KVBackups gone', 60_000, async () => ((await backup('once')) === undefined && (await backup('kept')) === undefined ? true : undefined));
     assert.deepEqual(await keysUnder(`e2e/${ns}/${NAME}/once/`), [], 'Delete policy: the objects went with the KVBackup');
     assert.equal((await keysUnder(`e2e/${ns}/${NAME}/kept/`)).length, 2, 'Retain: the objects stay');
+  });
+
+  test('restore into a new cluster: every write acknowledged before the backup is there with its value, HashKV matches, etcdctl works', async () => {
+    const before = new Map(writer.acknowledged);
+    assert.ok(before.size > 0);
+    await apply({ apiVersion: 'kvorum.io/v1alpha1', kind: 'KVBackup', metadata: { name: 'for-restore' }, spec: { cluster: NAME, deletionPolicy: 'Retain' } });
+    const done = await waitPhase('for-restore', ['Completed', 'Failed'], 120_000);
+    assert.equal(done.status?.phase, 'Completed', JSON.stringify(done.status));
+    const started = Date.now();
+    await apply({ apiVersion: 'kvorum.io/v1alpha1', kind: 'KVCluster', metadata: { name: 'restored' }, spec: { replicas: 3, bootstrap: { fromBackup: { backupName: 'for-restore' } } } });
+    const restored = await eventually('the restored cluster Available and verified', 240_000, async () => {
+      const c = await kube.find(kvcPath(ns, 'restored'));
+      const restore = c?.status?.restore as { phase?: string } | undefined;
+      return restore?.phase === 'Verified' || restore?.phase === 'HashMismatch' ? c : undefined;
+    }, async () => `${JSON.stringify((await kube.find(kvcPath(ns, 'restored')))?.status)}\n${(await logs()).slice(-2000)}`, 2000);
+    const restore = restored.status?.restore as Record<string, unknown>;
+    assert.equal(restore.phase, 'Verified', String(restore.message));
+    assert.equal(restore.revision, done.status?.revision);
+    note(`restore of a new 3-member cluster from revision ${restore.revision}: verified in ${Date.now() - started} ms (${restore.message})`);
+    await waitAvailable(kube, ns, 'restored', 3, 120_000, logs);
+    assert.notEqual(restored.status?.clusterID, (await kube.get<KubeObject>(kvcPath(ns, NAME))).status?.clusterID, 'a new cluster ID');
+    const rtls = await readClientTLS(kube, ns, 'restored-client-tls');
+    const lost = await findLostWrites({ kube, namespace: ns, cluster: 'restored', tls: rtls }, 'w/', before);
+    assert.equal(lost.missing.length + lost.wrongValue.length, 0, `writes acknowledged before the backup and missing after the restore: ${[...lost.missing, ...lost.wrongValue].slice(0, 5).join(', ')}`);
+    note(`restored cluster holds all ${lost.checked} writes acknowledged before the backup`);
+    const run = await runEtcdctlPod(kube, { namespace: ns, endpoint: `https://restored-client.${ns}.svc:2379`, tlsSecret: 'restored-client-tls', script: '$ETCDCTL put after-restore yes && $ETCDCTL get after-restore --print-value-only' });
+    assert.equal(run.exitCode, 0, run.log);
+    assert.match(run.log, /yes/);
+    await kube.delete(kvcPath(ns, 'restored'));
+  });
+
+  test('a corrupted object (one byte flipped) or a missing one leaves the new cluster Degraded naming the cause; nothing serves', async () => {
+    const b = await backup('for-restore');
+    const dir = `e2e/${ns}/${NAME}/for-restore/`;
+    const manifestText = await (await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: `${dir}manifest.json` }))).Body!.transformToString();
+    const object = Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: `${dir}snapshot.kvsnap` }))).Body!.transformToByteArray());
+    object[Math.floor(object.length / 2)] ^= 0xff;
+    const badDir = `e2e/copies/corrupt/`;
+    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: `${badDir}snapshot.kvsnap`, Body: object }));
+    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: `${badDir}manifest.json`, Body: manifestText.replace(`${dir}snapshot.kvsnap`, `${badDir}snapshot.kvsnap`) }));
+    const info = readS3();
+    const location = (key: string): unknown => ({ bucket: BUCKET, key, endpoint: info.endpoint, forcePathStyle: true, credentialsSecret: { name: 's3' } });
+    await apply({ apiVersion: 'kvorum.io/v1alpha1', kind: 'KVCluster', metadata: { name: 'corrupt' }, spec: { replicas: 1, bootstrap: { fromBackup: { location: location(badDir) } } } });
+    await apply({ apiVersion: 'kvorum.io/v1alpha1', kind: 'KVCluster', metadata: { name: 'missing' }, spec: { replicas: 1, bootstrap: { fromBackup: { location: location('e2e/copies/nothing-here/') } } } });
+    const degraded = (name: string, reason: string): Promise<KubeObject> =>
+      eventually(`${name} Degraded ${reason}`, 180_000, async () => {
+        const c = await kube.find(kvcPath(ns, name));
+        const d = ((c?.status?.conditions ?? []) as { type: string; status: string; reason: string }[]).find((x) => x.type === 'Degraded');
+        return d?.status === 'True' && d.reason === reason ? c : undefined;
+      }, async () => JSON.stringify((await kube.find(kvcPath(ns, name)))?.status?.conditions), 2000);
+    const corrupt = await degraded('corrupt', 'BackupCorrupt');
+    const cmsg = ((corrupt.status?.conditions ?? []) as { type: string; message: string }[]).find((x) => x.type === 'Degraded')!.message;
+    assert.match(cmsg, new RegExp(`s3://${BUCKET}/${badDir}snapshot.kvsnap.*corrupt`));
+    note(`corrupt: ${cmsg}`);
+    const missing = await degraded('missing', 'BackupNotFound');
+    const mmsg = ((missing.status?.conditions ?? []) as { type: string; message: string }[]).find((x) => x.type === 'Degraded')!.message;
+    assert.match(mmsg, /e2e\/copies\/nothing-here\/manifest\.json: no such object/);
+    note(`missing: ${mmsg}`);
+    assert.equal(await kube.find(`/apis/apps/v1/namespaces/${ns}/statefulsets/missing`), undefined, 'nothing is created for a backup that cannot be read');
+    const pods = (await kube.get<KubeList>(`/api/v1/namespaces/${ns}/pods?labelSelector=${encodeURIComponent('kvorum.io/cluster=corrupt')}`)).items;
+    assert.ok(pods.every((p) => p.status?.phase !== 'Running' || !(p.status?.containerStatuses as { ready?: boolean }[] | undefined)?.some((cs) => cs.ready)), 'no member of the corrupt restore serves');
+    assert.equal(b?.status?.phase, 'Completed', 'the source backup is untouched');
+    for (const n of ['corrupt', 'missing']) await kube.delete(kvcPath(ns, n));
   });
 
   test('a schedule every minute keeps exactly keepLast Completed backups; a pinned one survives; suspend stops it', async () => {
