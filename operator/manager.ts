@@ -6,10 +6,11 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { LABELS, MANAGED_BY, type KVBackup, type KVBackupSchedule, type KVCluster } from './api/index.js';
+import { LABELS, MANAGED_BY, type CredentialsSecretRef, type KVBackup, type KVBackupSchedule, type KVCluster, type KVRestore, type ObjectStoreDestination } from './api/index.js';
+import { RestoreController } from './backup/restore-controller.js';
 import { BackupController } from './backup/backup-controller.js';
 import { readCredentials } from './backup/credentials.js';
-import { s3ObjectStore } from './backup/object-store.js';
+import { s3ObjectStore, type S3Credentials } from './backup/object-store.js';
 import { ScheduleController } from './backup/schedule-controller.js';
 import { ClusterClient } from './membership/client.js';
 import { ClusterReconciler, type ClusterCaches, type ReconcilerOptions } from './cluster/reconciler.js';
@@ -53,6 +54,9 @@ export class Operator {
   private readonly controller: Controller;
   private readonly backupInformers: Informer<KVBackup & KubeObject>[] = [];
   private readonly scheduleInformers: Informer<KVBackupSchedule & KubeObject>[] = [];
+  private readonly restoreInformers: Informer<KVRestore & KubeObject>[] = [];
+  private readonly restoreQueue = new WorkQueue();
+  private readonly restoreController: Controller;
   private readonly backupQueue = new WorkQueue();
   private readonly scheduleQueue = new WorkQueue();
   private readonly backups: BackupController;
@@ -77,6 +81,7 @@ export class Operator {
       this.clusterInformers.push(new Informer(this.client, RESOURCES.kvCluster, log, { namespace, resyncMs }));
       this.backupInformers.push(new Informer(this.client, RESOURCES.kvBackup, log, { namespace, resyncMs }));
       this.scheduleInformers.push(new Informer(this.client, RESOURCES.kvBackupSchedule, log, { namespace, resyncMs }));
+      this.restoreInformers.push(new Informer(this.client, RESOURCES.kvRestore, log, { namespace, resyncMs }));
       for (const [kind, r] of Object.entries(OWNED) as [OwnedKind, ResourceType][]) {
         const list = this.ownedInformers.get(kind) ?? [];
         list.push(new Informer(this.client, r, log, { namespace, labelSelector: `${LABELS.managedBy}=${MANAGED_BY}` }));
@@ -103,12 +108,18 @@ export class Operator {
     }
     const caches: ClusterCaches = {
       backupsOf: (ns, cluster) => this.backupInformers.flatMap((i) => i.list((b) => b.metadata.namespace === ns && b.spec.cluster === cluster)),
+      restoresOf: (ns, cluster) => this.restoreInformers.flatMap((i) => i.list((r) => r.metadata.namespace === ns && r.spec.cluster === cluster)),
       schedulesOf: (ns, cluster) => this.scheduleInformers.flatMap((i) => i.list((s) => s.metadata.namespace === ns && s.spec.cluster === cluster)),
       getCluster: (ns, name) => this.clusterInformers.map((i) => i.get(ns, name)).find((c) => c !== undefined),
       owned: (kind, ns, name) =>
         (this.ownedInformers.get(kind) ?? []).flatMap((i) => i.list((o) => o.metadata.namespace === ns && o.metadata.labels?.[LABELS.cluster] === name)),
     };
     const events = new KubeEventRecorder(this.client, log, this.identity);
+    const restoreSources = {
+      getBackup: (ns: string, name: string) => this.backupInformers.map((i) => i.get(ns, name)).find((b) => b !== undefined),
+      credentials: (ns: string, ref: CredentialsSecretRef | undefined) => readCredentials(this.client, ns, ref),
+      objectStore: (destination: ObjectStoreDestination, credentials: S3Credentials) => s3ObjectStore(destination, credentials),
+    };
     this.reconciler = new ClusterReconciler({
       client: this.client,
       caches,
@@ -117,11 +128,7 @@ export class Operator {
       metrics: this.metrics,
       options: opts.reconciler,
       membership: opts.membership ?? membershipRunner(this.client, events),
-      restoreSources: {
-        getBackup: (ns, name) => this.backupInformers.map((i) => i.get(ns, name)).find((b) => b !== undefined),
-        credentials: (ns, ref) => readCredentials(this.client, ns, ref),
-        objectStore: (destination, credentials) => s3ObjectStore(destination, credentials),
-      },
+      restoreSources,
     });
     this.controller = new Controller(this.queue, (key) => this.reconciler.reconcile(key), log, this.metrics, opts.workers ?? 2);
 
@@ -142,6 +149,27 @@ export class Operator {
       metrics: this.metrics,
       log: log.child({ controller: 'kvbackup' }),
     });
+    const restores = new RestoreController({
+      client: this.client,
+      getCluster: caches.getCluster,
+      restoresOf: (ns, cluster) => caches.restoresOf!(ns, cluster),
+      memberPods: (ns, cluster) => caches.owned('pod', ns, cluster),
+      sources: restoreSources,
+      nudgeCluster: (ns, cluster) => this.queue.add(`${ns}/${cluster}`),
+      events,
+      log: log.child({ controller: 'kvrestore' }),
+    });
+    this.restoreController = new Controller(this.restoreQueue, (key) => restores.reconcile(key), log, this.metrics, 1);
+    for (const inf of this.restoreInformers) {
+      inf.addHandlers({
+        onAdd: (r) => this.restoreQueue.add(objectKey(r)),
+        onUpdate: (r) => {
+          this.restoreQueue.add(objectKey(r));
+          this.queue.add(`${r.metadata.namespace ?? ''}/${r.spec.cluster}`);
+        },
+        onDelete: () => undefined,
+      });
+    }
     const schedules = new ScheduleController({ client: this.client, backupsIn, events, log: log.child({ controller: 'kvbackupschedule' }) });
     this.backupController = new Controller(this.backupQueue, (key) => this.backups.reconcile(key), log, this.metrics, 2);
     this.scheduleController = new Controller(this.scheduleQueue, (key) => schedules.reconcile(key), log, this.metrics, 1);
@@ -173,7 +201,7 @@ export class Operator {
   }
 
   private allInformers(): { synced: boolean; start(): void; stop(): Promise<void> }[] {
-    return [...this.clusterInformers, ...this.backupInformers, ...this.scheduleInformers, ...[...this.ownedInformers.values()].flat()];
+    return [...this.clusterInformers, ...this.backupInformers, ...this.scheduleInformers, ...this.restoreInformers, ...[...this.ownedInformers.values()].flat()];
   }
 
   async start(): Promise<void> {
@@ -201,9 +229,11 @@ export class Operator {
     this.controller.start();
     this.backupController.start();
     this.scheduleController.start();
+    this.restoreController.start();
     for (const inf of this.clusterInformers) for (const c of inf.list()) this.queue.add(objectKey(c));
     for (const inf of this.backupInformers) for (const b of inf.list()) this.backupQueue.add(objectKey(b));
     for (const inf of this.scheduleInformers) for (const s of inf.list()) this.scheduleQueue.add(objectKey(s));
+    for (const inf of this.restoreInformers) for (const r of inf.list()) this.restoreQueue.add(objectKey(r));
     this.log.info('reconcilers running');
   }
 
@@ -212,7 +242,7 @@ export class Operator {
     this.stopping ??= (async () => {
       this.log.info('operator stopping');
       this.backups.stop();
-      await Promise.all([this.controller.stop(), this.backupController.stop(), this.scheduleController.stop()]);
+      await Promise.all([this.controller.stop(), this.backupController.stop(), this.scheduleController.stop(), this.restoreController.stop()]);
       this.metrics.isLeader.set(0);
       await this.elector?.release();
       await Promise.all(this.allInformers().map((i) => i.stop()));

@@ -9,12 +9,14 @@ export const KINDS = {
   cluster: 'KVCluster',
   backup: 'KVBackup',
   backupSchedule: 'KVBackupSchedule',
+  restore: 'KVRestore',
 } as const;
 
 export const PLURALS = {
   cluster: 'kvclusters',
   backup: 'kvbackups',
   backupSchedule: 'kvbackupschedules',
+  restore: 'kvrestores',
 } as const;
 
 export const SHORT_NAMES = {
@@ -76,6 +78,8 @@ export const APP_NAME = 'kvorum';
 export const MANAGED_BY = 'kvorum-operator';
 
 export const ANNOTATIONS = {
+  /** On the ConfigMap: the in-place restore it was reset for. */
+  restoreId: `${GROUP}/restore-id`,
   /** Member name -> Raft member ID (hex), so a restarted operator finds members it added. */
   memberId: `${GROUP}/member-id`,
   /** Version the pod template was rendered for, used while rolling upgrades. */

@@ -309,3 +309,35 @@ export interface KVBackupSchedule {
   spec: KVBackupScheduleSpec;
   status?: KVBackupScheduleStatus;
 }
+
+/** In-place restore steps: Stopping (members scaled to zero), Restoring (members rebuilt from the backup and founded anew). */
+export type InPlaceRestoreStep = 'Stopping' | 'Restoring';
+
+export interface KVRestoreSpec {
+  /** The KVCluster to roll back, in the same namespace. */
+  cluster: string;
+  /** Exactly one of backupName and location. */
+  backupName?: string;
+  location?: ObjectStoreLocation;
+}
+
+export interface KVRestoreStatus {
+  phase?: BackupPhase;
+  step?: InPlaceRestoreStep;
+  /** The backup being restored, resolved when the restore started. */
+  restore?: RestoreStatus;
+  startedAt?: string;
+  completedAt?: string;
+  reason?: string;
+  message?: string;
+  conditions?: Condition[];
+  observedGeneration?: number;
+}
+
+export interface KVRestore {
+  apiVersion: string;
+  kind: 'KVRestore';
+  metadata: ObjectMeta;
+  spec: KVRestoreSpec;
+  status?: KVRestoreStatus;
+}

@@ -123,7 +123,8 @@ export function restoreInitContainer(cluster: KVCluster, restore: RestoreStatus,
       `--data-dir=${DATA_DIR}`,
       `--scratch-dir=${RESTORE_SCRATCH.path}`,
       `--initial-advertise-peer-urls=${scheme}://${host}:${MEMBER_PORTS.peer.port}`,
-      `--initial-cluster-token=${initialClusterToken(cluster)}`,
+      // Each restore founds a cluster with an ID of its own, also when it rolls an existing cluster back.
+      `--initial-cluster-token=${initialClusterToken(cluster)}-${restore.restoreID.slice(0, 8)}`,
     ],
     env: [
       ...env,

@@ -20,10 +20,10 @@
 // spec.storage.retentionPolicy.whenDeleted.
 import type { Logger } from 'pino';
 import { DEFAULT_QUOTA_BACKEND_BYTES, clientURLAt, memberName } from '../../contract/index.js';
-import { ANNOTATIONS, API_VERSION, KINDS, defaultsFor, quantityToBytes, statusSelector, validateClusterSpec, type KVBackup, type KVBackupSchedule, type KVCluster, type KVClusterStatus, type MemberStatus, type RestoreStatus } from '../api/index.js';
+import { ANNOTATIONS, API_VERSION, KINDS, defaultsFor, quantityToBytes, statusSelector, validateClusterSpec, type KVBackup, type KVBackupSchedule, type KVCluster, type KVRestore, type KVClusterStatus, type MemberStatus, type RestoreStatus } from '../api/index.js';
 import { backupHealth } from '../backup/backup-health.js';
 import type { RestoreSourceDeps } from '../backup/restore-source.js';
-import { resolveRestore, restoreFailures, verifyRestore, type RestoreResolution } from './restore-step.js';
+import { activeInPlaceRestore, resolveRestore, restoreFailures, verifyRestore, type InPlaceRestore, type RestoreResolution } from './restore-step.js';
 import type { KubeClient, KubeObject } from '../kube/client.js';
 import type { EventRecorder } from '../kube/events.js';
 import { RESOURCES } from '../kube/resources.js';
@@ -46,6 +46,8 @@ export interface ClusterCaches {
   /** KVBackups and KVBackupSchedules naming cluster `name` (absent: the operator runs without backups). */
   backupsOf?(namespace: string, name: string): KVBackup[];
   schedulesOf?(namespace: string, name: string): KVBackupSchedule[];
+  /** KVRestores naming cluster `name`. */
+  restoresOf?(namespace: string, name: string): KVRestore[];
 }
 
 export interface ReconcilerOptions {
@@ -149,21 +151,40 @@ export class ClusterReconciler {
     if (problems.length > 0) return this.reportInvalidSpec(pass, problems);
     const tls = await this.ensureTLS(pass.cluster, pass.log);
     if (tls.error) return this.reportTLSError(pass, tls.error);
-    const restore = await this.resolveRestore(pass);
+    const inPlace = activeInPlaceRestore(this.deps.caches.restoresOf?.(pass.ns, pass.name) ?? []);
+    const restore = inPlace ? { status: pass.stored.status?.restore?.restoreID === inPlace.restore.restoreID ? pass.stored.status.restore : inPlace.restore } : await this.resolveRestore(pass);
     if (restore && 'problem' in restore) return this.reportRestoreProblem(pass, restore.problem);
-    const objects = await this.applyObjects(pass, tls, restore?.status);
+    const objects = await this.applyObjects(pass, tls, restore?.status, inPlace);
+    if (inPlace?.step === 'Stopping') return this.reportStopped(pass, inPlace);
     const api = this.clusterClient(pass.key, objects.endpoints, tls.clientTLS);
     const observed = await this.observe(pass, objects, api);
     const justBootstrapped = await this.bootstrap(pass, objects, observed);
-    const membership = await this.changeMembership(pass, objects, api, observed, justBootstrapped);
+    // While a restore founds the cluster anew, membership waits for it.
+    const membership = inPlace ? undefined : await this.changeMembership(pass, objects, api, observed, justBootstrapped);
     return this.report(pass, objects, observed, justBootstrapped, membership, { api, restore: restore?.status });
   }
 
   /** spec.bootstrap.fromBackup: the backup to found the cluster from, read before any member starts. */
   private async resolveRestore(pass: Pass): Promise<RestoreResolution | undefined> {
-    if (!pass.cluster.spec.bootstrap?.fromBackup) return undefined;
+    if (!pass.cluster.spec.bootstrap?.fromBackup && !pass.stored.status?.restore) return undefined;
     if (!this.deps.restoreSources) return { problem: { reason: 'RestoreUnavailable', message: 'this operator was started without access to object storage' } };
     return resolveRestore(pass.stored, pass.cluster, this.deps.restoreSources);
+  }
+
+  /** An in-place restore's first step: the members are going (or gone); say so and wait. */
+  private async reportStopped(pass: Pass, inPlace: InPlaceRestore): Promise<ReconcileResult> {
+    const message = `KVRestore ${inPlace.name}: members stopped to be rebuilt from ${inPlace.restore.source}`;
+    // The claims' member IDs are about to change: forget the old ones so none is taken for lost data later.
+    for (const pvc of this.deps.caches.owned('pvc', pass.ns, pass.name)) {
+      if (pvc.metadata.annotations?.[ANNOTATIONS.memberId] !== undefined) {
+        await this.deps.client.mergePatch(RESOURCES.pvc, pass.ns, pvc.metadata.name ?? '', { metadata: { annotations: { [ANNOTATIONS.memberId]: null } } });
+      }
+    }
+    await this.writeStatus(pass.stored, { phase: 'Degraded' }, [
+      { type: C.available, status: 'False', reason: 'Restoring', message },
+      { type: C.progressing, status: 'True', reason: 'Restoring', message },
+    ]);
+    return { requeueAfterMs: 2000 };
   }
 
   /** Nothing is created (so nothing serves) until the backup can be read. */
@@ -200,7 +221,7 @@ export class ClusterReconciler {
     return this.busy();
   }
 
-  private async applyObjects(pass: Pass, tls: TLSOutcome, restore: RestoreStatus | undefined): Promise<ClusterObjects> {
+  private async applyObjects(pass: Pass, tls: TLSOutcome, restore: RestoreStatus | undefined, inPlace?: InPlaceRestore): Promise<ClusterObjects> {
     const { cluster, stored, ns, name, desiredReplicas } = pass;
     const { client } = this.deps;
     const podTLS = tlsPodSettings(cluster);
@@ -211,16 +232,21 @@ export class ClusterReconciler {
 
     const names = objectNames(name);
     let configMap = await client.get<ConfigMap>(RESOURCES.configMap, ns, names.configMap);
-    if (!configMap) {
+    const restoreID = inPlace?.step === 'Restoring' ? inPlace.restore.restoreID : undefined;
+    // A new cluster, or one an in-place restore founds anew: every member is a founder.
+    if (!configMap || (restoreID && configMap.metadata.annotations?.[ANNOTATIONS.restoreId] !== restoreID)) {
       const founders = Array.from({ length: desiredReplicas }, (_, i) => memberName(name, i)).map((m) => ({ name: m, peerURL: peerURL(cluster, m, scheme) }));
-      configMap = await client.apply<ConfigMap>(RESOURCES.configMap, buildConfigMap(cluster, 'new', founders));
+      const fresh = buildConfigMap(cluster, 'new', founders);
+      if (restoreID) fresh.metadata.annotations = { ...fresh.metadata.annotations, [ANNOTATIONS.restoreId]: restoreID };
+      configMap = await client.apply<ConfigMap>(RESOURCES.configMap, fresh);
     }
     const state = (configMap.data?.[CONFIG_KEYS.state] ?? 'new') as InitialClusterState;
 
     // A fresh read (not the cache): membership steps change replicas, and an
     // apply from a stale copy would undo them.
     const existingSts = await client.get<StatefulSet>(RESOURCES.statefulSet, ns, names.statefulSet);
-    const stsReplicas = existingSts?.spec?.replicas ?? desiredReplicas;
+    const founding = state === 'new' && restoreID !== undefined;
+    const stsReplicas = inPlace?.step === 'Stopping' ? 0 : founding ? desiredReplicas : (existingSts?.spec?.replicas ?? desiredReplicas);
     const statefulSet = await client.apply<StatefulSet>(
       RESOURCES.statefulSet,
       buildStatefulSet(cluster, { nodeImageRepository: this.deps.options.nodeImageRepository, tls: podTLS, ...(tls.hash && { tlsHash: tls.hash }), replicas: stsReplicas, ...(restore && { restore }) }),

@@ -4,7 +4,7 @@
 // is available, check every member's HashKV at the backup's revision against
 // the hash recorded when the backup was taken.
 import { RESTORE_EXIT_REASONS, RESTORE_INIT_CONTAINER } from '../../contract/index.js';
-import type { KVCluster, RestoreStatus } from '../api/index.js';
+import type { KVCluster, KVRestore, RestoreStatus } from '../api/index.js';
 import { s3Url } from '../backup/layout.js';
 import { resolveRestoreSource, type RestoreSourceDeps } from '../backup/restore-source.js';
 import type { KubeObject } from '../kube/client.js';
@@ -14,9 +14,10 @@ export type RestoreResolution = { status: RestoreStatus } | { problem: { reason:
 
 /** The restore status to found the cluster from: kept from an earlier pass, or resolved now from the bucket. */
 export async function resolveRestore(stored: KVCluster, cluster: KVCluster, deps: RestoreSourceDeps): Promise<RestoreResolution | undefined> {
+  // Kept for the cluster's life: the members' pod template keeps the (then idle) init container, so it never changes.
+  if (stored.status?.restore) return { status: stored.status.restore };
   const from = cluster.spec.bootstrap?.fromBackup;
   if (!from) return undefined;
-  if (stored.status?.restore) return { status: stored.status.restore };
   // A cluster that was founded without a restore status (an older operator) is left alone.
   if (stored.status?.clusterID) return undefined;
   try {
@@ -83,3 +84,15 @@ export async function verifyRestore(restore: RestoreStatus, endpoints: string[],
   return { status: { ...restore, phase: 'HashMismatch', message }, condition: { type, status: 'False', reason: 'HashMismatch', message }, event: { type: 'Warning', reason: 'RestoreHashMismatch', message } };
 }
 
+
+export interface InPlaceRestore {
+  name: string;
+  step: 'Stopping' | 'Restoring';
+  restore: RestoreStatus;
+}
+
+/** The KVRestore rolling the cluster back now, if any (the restore controller allows one at a time). */
+export function activeInPlaceRestore(restores: KVRestore[]): InPlaceRestore | undefined {
+  const r = restores.find((x) => x.status?.phase === 'Running' && x.status.step && x.status.restore);
+  return r ? { name: r.metadata.name ?? '', step: r.status!.step!, restore: r.status!.restore! } : undefined;
+}

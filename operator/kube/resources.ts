@@ -18,6 +18,7 @@ export const RESOURCES = {
   kvCluster: rt(GROUP, VERSION, PLURALS.cluster, KINDS.cluster),
   kvBackup: rt(GROUP, VERSION, PLURALS.backup, KINDS.backup),
   kvBackupSchedule: rt(GROUP, VERSION, PLURALS.backupSchedule, KINDS.backupSchedule),
+  kvRestore: rt(GROUP, VERSION, PLURALS.restore, KINDS.restore),
   statefulSet: rt('apps', 'v1', 'statefulsets', 'StatefulSet'),
   pod: rt('', 'v1', 'pods', 'Pod'),
   service: rt('', 'v1', 'services', 'Service'),

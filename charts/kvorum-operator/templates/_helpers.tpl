@@ -61,7 +61,10 @@ the release namespace, see rbac.yaml.
   resources: ["kvbackupschedules"]
   verbs: ["get", "list", "watch"]
 - apiGroups: ["kvorum.io"]
-  resources: ["kvclusters/status", "kvbackups/status", "kvbackupschedules/status"]
+  resources: ["kvrestores"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: ["kvorum.io"]
+  resources: ["kvclusters/status", "kvbackups/status", "kvbackupschedules/status", "kvrestores/status"]
   verbs: ["get", "update", "patch"]
 # blockOwnerDeletion on owner references needs update on the owner's finalizers
 # (enforced where the OwnerReferencesPermissionEnforcement admission plugin runs).

@@ -201,6 +201,8 @@ export class PodWorker {
           return;
         }
         run.restartCount++;
+        // As the real kubelet: the failed run stays visible (exit code, reason) in lastState.
+        run.lastState = run.state;
         run.state = { waiting: { reason: 'CrashLoopBackOff', message: `back-off restarting failed init container ${run.spec.name}` } };
         this.scheduleStatus();
         await sleep(this.backoffMs(run));

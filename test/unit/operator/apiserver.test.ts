@@ -56,7 +56,7 @@ before(() => {
   if (skip) return;
   const apply = k(['apply', '--server-side', '--force-conflicts', '-f', join('crds')]);
   assert.equal(apply.status, 0, apply.out);
-  const wait = k(['wait', '--for=condition=Established', '--timeout=60s', 'crd/kvclusters.kvorum.io', 'crd/kvbackups.kvorum.io', 'crd/kvbackupschedules.kvorum.io']);
+  const wait = k(['wait', '--for=condition=Established', '--timeout=60s', 'crd/kvclusters.kvorum.io', 'crd/kvbackups.kvorum.io', 'crd/kvbackupschedules.kvorum.io', 'crd/kvrestores.kvorum.io']);
   assert.equal(wait.status, 0, wait.out);
   const created = k(['create', 'namespace', ns]);
   assert.equal(created.status, 0, created.out);

@@ -49,6 +49,8 @@ const expectedPermissions: Record<string, string[]> = {
   'kvorum.io/kvclusters/status': ['get', 'patch', 'update'],
   'kvorum.io/kvbackups/status': ['get', 'patch', 'update'],
   'kvorum.io/kvbackupschedules/status': ['get', 'patch', 'update'],
+  'kvorum.io/kvrestores': ['get', 'list', 'watch'],
+  'kvorum.io/kvrestores/status': ['get', 'patch', 'update'],
   'kvorum.io/kvclusters/finalizers': ['update'],
   'kvorum.io/kvbackups/finalizers': ['update'],
   'apps/statefulsets': ['create', 'get', 'list', 'patch', 'watch'],
@@ -232,14 +234,14 @@ test('manifests/install.yaml is what scripts/gen-install-manifest.mjs produces n
   assert.ok(committed === r.stdout, 'manifests/install.yaml is stale: run node scripts/gen-install-manifest.mjs');
   const docs = yamlDocs(committed);
   assert.deepEqual(docs[0], { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'kvorum-system', labels: { 'app.kubernetes.io/part-of': 'kvorum' } } });
-  assert.equal(byKind(docs, 'CustomResourceDefinition').length, 3);
+  assert.equal(byKind(docs, 'CustomResourceDefinition').length, 4);
   assert.equal(byKind(docs, 'Deployment').length, 1);
 });
 
 test('install.yaml carries the same CRDs as crds/', () => {
   const docs = yamlDocs(readRepoFile(join('manifests', 'install.yaml')));
   const inManifest = byKind(docs, 'CustomResourceDefinition').map((d) => dig(d, 'metadata', 'name')).sort();
-  assert.deepEqual(inManifest, ['kvbackups.kvorum.io', 'kvbackupschedules.kvorum.io', 'kvclusters.kvorum.io']);
+  assert.deepEqual(inManifest, ['kvbackups.kvorum.io', 'kvbackupschedules.kvorum.io', 'kvclusters.kvorum.io', 'kvrestores.kvorum.io']);
   for (const crd of byKind(docs, 'CustomResourceDefinition')) {
     const file = `kvorum.io_${String(dig(crd, 'spec', 'names', 'plural'))}.yaml`;
     assert.deepEqual(crd, yamlDocs(readRepoFile(join('crds', file)))[0], file);

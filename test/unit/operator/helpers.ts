@@ -55,7 +55,7 @@ export function findTool(name: string, envVar: string, cachePrefix: string): str
 export const findHelm = (): string | undefined => findTool('helm', 'HELM', 'helm-');
 export const findKubectl = (): string | undefined => findTool('kubectl', 'KUBECTL', 'kubernetes-');
 
-export const CRD_FILES = ['kvorum.io_kvclusters.yaml', 'kvorum.io_kvbackups.yaml', 'kvorum.io_kvbackupschedules.yaml'] as const;
+export const CRD_FILES = ['kvorum.io_kvclusters.yaml', 'kvorum.io_kvbackups.yaml', 'kvorum.io_kvbackupschedules.yaml', 'kvorum.io_kvrestores.yaml'] as const;
 
 /** The parsed CRD of one file in crds/. */
 export function loadCrd(file: (typeof CRD_FILES)[number]): Doc {
