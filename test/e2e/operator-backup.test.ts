@@ -17,7 +17,7 @@ import type { KubeClient, KubeList, KubeObject } from './kube/client.js';
 import { readS3 } from './env/cluster.js';
 import { net } from './env/config.js';
 import { findLostWrites } from './operator/checker.js';
-import { readClientTLS, type ClientTLS } from './operator/etcd-client.js';
+import { MemberClients, memberEndpoints, readClientTLS, type ClientTLS } from './operator/etcd-client.js';
 import { runEtcdctlPod } from './operator/etcdctl-pod.js';
 import { installOperator, operatorLogs, uninstallOperator, type OperatorInstall } from './operator/install.js';
 import { kvcPath, waitAvailable } from './operator/kvcluster.js';
@@ -38,6 +38,8 @@ describe('backups to S3: on demand, scheduled with retention, and failures named
   let tls: ClientTLS;
   let s3: S3Client;
   let writer: ContinuousWriter;
+  /** Writes acknowledged before the backup `for-restore` was asked for. */
+  let beforeBackup = new Map<string, string>();
   const logs = (): Promise<string> => (op ? operatorLogs(kube, op) : Promise.resolve(''));
   const apply = async (obj: unknown): Promise<void> => {
     const r = await kubectl(['apply', '-n', ns, '-f', '-'], toYaml(obj));
@@ -117,6 +119,7 @@ describe('backups to S3: on demand, scheduled with retention, and failures named
 
   test('restore into a new cluster: every write acknowledged before the backup is there with its value, HashKV matches, etcdctl works', async () => {
     const before = new Map(writer.acknowledged);
+    beforeBackup = before;
     assert.ok(before.size > 0);
     await apply({ apiVersion: 'kvorum.io/v1alpha1', kind: 'KVBackup', metadata: { name: 'for-restore' }, spec: { cluster: NAME, deletionPolicy: 'Retain' } });
     const done = await waitPhase('for-restore', ['Completed', 'Failed'], 120_000);
@@ -245,5 +248,32 @@ describe('backups to S3: on demand, scheduled with retention, and failures named
     const lost = await findLostWrites({ kube, namespace: ns, cluster: NAME, tls }, 'w/', writer.acknowledged);
     assert.equal(lost.missing.length, 0, `acknowledged writes lost: ${lost.missing.slice(0, 5).join(', ')}`);
     assert.ok(report.acknowledged > 0);
+  });
+
+  test('in-place restore rolls the cluster back to the backup (new cluster ID) and it is Available again', async () => {
+    assert.ok(beforeBackup.size > 0, 'the restore test ran first');
+    const oldID = (await kube.get<KubeObject>(kvcPath(ns, NAME))).status?.clusterID;
+    const clients = new MemberClients(tls);
+    try {
+      const eps = await memberEndpoints(kube, ns, NAME);
+      await clients.get(eps[0]!).put('after-backup', 'must-vanish', 10_000);
+    } finally {
+      clients.close();
+    }
+    const started = Date.now();
+    await apply({ apiVersion: 'kvorum.io/v1alpha1', kind: 'KVRestore', metadata: { name: 'rollback' }, spec: { cluster: NAME, backupName: 'for-restore' } });
+    const path = `/apis/kvorum.io/v1alpha1/namespaces/${ns}/kvrestores/rollback`;
+    const done = await eventually('KVRestore rollback finished', 300_000, async () => {
+      const r = await kube.find(path);
+      return r?.status?.phase === 'Completed' || r?.status?.phase === 'Failed' ? r : undefined;
+    }, async () => `${JSON.stringify((await kube.find(path))?.status)}\n${JSON.stringify((await kube.find(kvcPath(ns, NAME)))?.status?.conditions)}\n${(await logs()).slice(-3000)}`, 2000);
+    assert.equal(done.status?.phase, 'Completed', JSON.stringify(done.status));
+    note(`in-place restore: ${Date.now() - started} ms; ${done.status?.message}`);
+    const kvc = await waitAvailable(kube, ns, NAME, 3, 120_000, logs);
+    assert.notEqual(kvc.status?.clusterID, oldID, 'the cluster came back with a new cluster ID');
+    const lost = await findLostWrites({ kube, namespace: ns, cluster: NAME, tls }, 'w/', beforeBackup);
+    assert.equal(lost.missing.length + lost.wrongValue.length, 0, `writes from before the backup missing after the rollback: ${lost.missing.slice(0, 5).join(', ')}`);
+    const after = await findLostWrites({ kube, namespace: ns, cluster: NAME, tls }, 'after-backup', new Map([['after-backup', 'must-vanish']]));
+    assert.equal(after.missing.length, 1, 'a write made after the backup is gone: the cluster is back at the backup\'s state');
   });
 });
