@@ -53,3 +53,14 @@ test('backup.yaml: an on-demand backup kept in the bucket and a six-hourly sched
   assert.equal(dig(backup, 'spec', 'deletionPolicy'), 'Retain');
   assert.ok(dig(schedule, 'spec', 'retention', 'keepLast'));
 });
+
+test('restore examples: a new cluster from a bucket location, and an in-place KVRestore naming a backup', () => {
+  const [cluster] = load('restore-new-cluster.yaml');
+  assert.equal(cluster.kind, KINDS.cluster);
+  assert.deepEqual(validateClusterSpec(cluster.spec), []);
+  assert.ok(dig(cluster, 'spec', 'bootstrap', 'fromBackup', 'location', 'bucket'));
+  const [restore] = load('restore-in-place.yaml');
+  assert.equal(restore.kind, KINDS.restore);
+  assert.equal(dig(restore, 'spec', 'cluster'), 'prod');
+  assert.equal(dig(restore, 'spec', 'backupName'), 'before-upgrade');
+});
