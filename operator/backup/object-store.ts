@@ -165,6 +165,7 @@ export function describe(err: unknown, what: string): ObjectStoreError {
     return new ObjectStoreError('DeadlineExceeded', `${what}: no answer in time (${detail})`, true);
   }
   if (NETWORK_CODES.has(code) || NETWORK_CODES.has(name)) return new ObjectStoreError('Unreachable', `${what}: cannot reach the object store (${code || name})`, true);
-  const transient = status !== undefined ? status >= 500 || status === 429 : false;
+  // No HTTP status: the request never got an answer (a client-side or network failure), worth another try.
+  const transient = status !== undefined ? status >= 500 || status === 429 : true;
   return new ObjectStoreError('Unknown', `${what}: ${detail}`, transient);
 }

@@ -98,16 +98,23 @@ export async function takeBackup(input: TakeBackupInput): Promise<BackupManifest
   const tap = new SnapshotPointTap();
   const snapshot = source.snapshot(chosen.endpoint, input.signal);
   log.info({ member: memberName, endpoint: chosen.endpoint, key: keys.snapshot }, 'streaming snapshot');
-  const piping = pipeline(snapshot, tap, counter);
-  try {
-    await Promise.all([piping, store.upload(keys.snapshot, counter, input.signal)]);
-  } catch (err) {
+  // Whichever side fails first is the cause; the other side's failure is its echo.
+  let first: 'stream' | 'upload' | undefined;
+  const piping = pipeline(snapshot, tap, counter).catch((err: unknown) => {
+    first ??= 'stream';
+    throw err;
+  });
+  const uploading = store.upload(keys.snapshot, counter, input.signal).catch((err: unknown) => {
+    first ??= 'upload';
+    throw err;
+  });
+  const [streamed, uploaded] = await Promise.allSettled([piping, uploading]);
+  if (streamed.status === 'rejected' || uploaded.status === 'rejected') {
     snapshot.destroy();
     counter.destroy();
-    await piping.catch(() => undefined);
-    // The object store's reasons stand as they are; a broken stream is the member's doing.
-    if (err instanceof Error && err.name === 'ObjectStoreError') throw err;
-    throw new BackupError('SnapshotFailed', `snapshot from ${memberName}: ${(err as Error).message}`, true);
+    if (first === 'upload' && uploaded.status === 'rejected') throw uploaded.reason;
+    const reason = streamed.status === 'rejected' ? streamed.reason : (uploaded as PromiseRejectedResult).reason;
+    throw new BackupError('SnapshotFailed', `snapshot from ${memberName}: ${(reason as Error).message}`, true);
   }
   const point = await tap.point;
   const hashKv = await source.hashKv(chosen.endpoint, point.revision).then(

@@ -109,7 +109,8 @@ describe('backups to S3: on demand, scheduled with retention, and failures named
     assert.equal((await s3.send(new ListMultipartUploadsCommand({ Bucket: BUCKET }))).Uploads?.length ?? 0, 0, 'no unfinished uploads');
 
     await apply({ apiVersion: 'kvorum.io/v1alpha1', kind: 'KVBackup', metadata: { name: 'kept' }, spec: { cluster: NAME, deletionPolicy: 'Retain' } });
-    assert.equal((await waitPhase('kept', ['Completed', 'Failed'], 120_000)).status?.phase, 'Completed');
+    const kept = await waitPhase('kept', ['Completed', 'Failed'], 120_000);
+    assert.equal(kept.status?.phase, 'Completed', JSON.stringify(kept.status));
     await kube.delete(backupsPath(ns, 'once'));
     await kube.delete(backupsPath(ns, 'kept'));
     await eventually('both KVBackups gone', 60_000, async () => ((await backup('once')) === undefined && (await backup('kept')) === undefined ? true : undefined));
