@@ -187,7 +187,7 @@ test('a torn tail of the last segment is cut back to the last whole record', asy
       const { logger, lines } = capturingLogger();
       const { wal, state } = await Wal.open(dir, { ...base, logger });
       assert.deepEqual(state.entries, entries(1, whole, 1), `after dropping ${dropped} bytes`);
-      assert.ok(lines.some((l) => l.level === PINO_WARN && /torn or corrupt tail/.test(l.msg)), 'recovery warns');
+      assert.ok(lines.some((l) => l.level === PINO_WARN && /torn tail/.test(l.msg)), 'recovery warns');
       assert.equal((await stat(copy)).size, recordEnds[whole - 1], 'the file is truncated at the last good record');
 
       await wal.append([entry(whole + 1, 2)]);
@@ -210,6 +210,24 @@ test('a flipped byte in the last record drops just that record', async () => {
     await wal.append([entry(20, 3)]);
     await wal.close();
     assert.deepEqual((await reopen(dir)).entries.at(-1), entry(20, 3));
+  });
+});
+
+test('a flipped byte in the middle of the last segment is corruption, not a torn tail: nothing is truncated', async () => {
+  await withTempDir(async (dir) => {
+    const { file, size, recordEnds } = await writeSampleWal(dir);
+    const bytes = await readFile(file);
+    const damaged = recordEnds[8]!;
+    bytes[damaged + 12]! ^= 0x5a;
+    await writeFile(file, bytes);
+    await assert.rejects(Wal.open(dir, base), (err: unknown) => {
+      assert.ok(err instanceof WalCorruptionError);
+      assert.equal(err.file, file);
+      assert.equal(err.offset, damaged);
+      assert.match(err.message, new RegExp(`offset ${damaged}: checksum mismatch.*valid record follows at offset ${recordEnds[9]}`));
+      return true;
+    });
+    assert.equal((await stat(file)).size, size, 'the segment keeps every byte');
   });
 });
 
