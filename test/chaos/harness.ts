@@ -12,7 +12,7 @@
 // operations); the timing of real processes does not, so a seed replays the
 // same schedule rather than the same interleaving. A run writes its history,
 // fault timeline, summary and every member's log to its results folder.
-import { credentials, Metadata, type Client, type ServiceError } from '@grpc/grpc-js';
+import { credentials, Metadata, status, type Client, type ServiceError } from '@grpc/grpc-js';
 import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { loadEtcdProtos } from '../../contract/etcd-proto.js';
@@ -180,9 +180,19 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
             entry.ret = now();
             if (res.succeeded === true) seen.set(key, value);
           }
-        } catch {
+        } catch (err) {
           // Failed or timed out: a write stays in the history with an unknown
           // outcome (it may have been applied); a failed read says nothing.
+          // A call the client never sent (no connection to the member) is
+          // known not to have happened and leaves the history.
+          if (neverSent(err)) {
+            const last = history[history.length - 1];
+            if (last !== undefined && last.clientId === id && last.call === began && last.output === undefined) history.pop();
+            else {
+              const at = history.findIndex((o) => o.clientId === id && o.call === began && o.output === undefined);
+              if (at >= 0) history.splice(at, 1);
+            }
+          }
           await sleep(r.int(50, 250));
         }
       }
@@ -250,10 +260,11 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     fault('faults stopped');
 
     // Every member, once caught up, holds the same keys and values.
+    log(`checking that the members agree (${history.length} operations recorded)`);
     await c.waitHealthy(30_000);
     // (A client channel to a member that was down may still be backing off: any member will do, retried.)
     let leaderView: Pb | undefined;
-    for (let attempt = 0; attempt < 60 && leaderView === undefined; attempt++) {
+    for (let attempt = 0; attempt < 20 && leaderView === undefined; attempt++) {
       leaderView = await call(clients[attempt % clients.length]!, 'Range', { key: Buffer.from('k'), range_end: Buffer.from('l') }, 5000).catch(() => undefined);
       if (leaderView === undefined) await sleep(500);
     }
@@ -262,8 +273,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     const wantRevision = Number((leaderView.header as { revision: string }).revision);
     for (let i = 0; i < c.members.length; i++) {
       let local = '';
-      for (let attempt = 0; attempt < 100; attempt++) {
-        const res = await call(clients[i]!, 'Range', { key: Buffer.from('k'), range_end: Buffer.from('l'), serializable: true }, 5000).catch(() => undefined);
+      for (let attempt = 0; attempt < 50; attempt++) {
+        const res = await call(clients[i]!, 'Range', { key: Buffer.from('k'), range_end: Buffer.from('l'), serializable: true }, 2000).catch(() => undefined);
         if (res && Number((res.header as { revision: string }).revision) >= wantRevision) {
           local = dump(res);
           break;
@@ -281,6 +292,10 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     await Promise.all([...logs.values()].map((s) => new Promise<void>((r) => s.end(() => r()))));
   }
 
+  // The history is on disk before the check, which can take long on a bad one.
+  writeFileSync(join(opts.resultsDir, 'history.json'), JSON.stringify(history.map((o) => ({ ...o, ret: Number.isFinite(o.ret) ? o.ret : null }))));
+  writeFileSync(join(opts.resultsDir, 'faults.json'), JSON.stringify(faults, null, 1));
+  log(`checking linearizability of ${history.length} operations`);
   const checkStarted = performance.now();
   const linearizability = checkLinearizable(kvModel, history, { maxSteps: 5_000_000 });
   const checkMs = Math.round(performance.now() - checkStarted);
@@ -298,11 +313,18 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     checkMs,
     violations,
   };
-  writeFileSync(join(opts.resultsDir, 'history.json'), JSON.stringify(history.map((o) => ({ ...o, ret: Number.isFinite(o.ret) ? o.ret : null }))));
-  writeFileSync(join(opts.resultsDir, 'faults.json'), JSON.stringify(faults, null, 1));
   writeFileSync(join(opts.resultsDir, 'summary.json'), JSON.stringify({ ...result, linearizability: linearizability.result }, null, 1));
   if (violations.length > 0) writeFileSync(join(opts.resultsDir, 'violations.txt'), violations.join('\n\n'));
   return result;
+}
+
+/**
+ * True for a call that grpc-js failed before sending it: the channel had no
+ * connection to the member (it was down or not yet listening).
+ */
+function neverSent(err: unknown): boolean {
+  const e = err as Partial<ServiceError>;
+  return e.code === status.UNAVAILABLE && typeof e.details === 'string' && e.details.startsWith('No connection established');
 }
 
 function dump(res: Pb): string {
