@@ -11,8 +11,8 @@
 //   wal-fsync=fail            every fsync fails with EIO (a failed disk; the member stops)
 //   wal-fsync=fail-after:N    the first N fsyncs succeed, then every one fails
 //   ack-before-fsync=delay:MS BROKEN: every member sends its messages (votes, append acks)
-//                             before persisting, and persisting waits MS first; the write
-//                             a quorum acknowledged may be lost when members are killed
+//                             before persisting, and a write of entries waits MS first; a
+//                             write a quorum acknowledged is lost when all are killed at once
 //   local-read=on             BROKEN: linearizable reads are served from local state without ReadIndex
 //   drop-watch-event=N        BROKEN: the Nth event the member's watches deliver live is silently dropped
 import type { SyncFile } from './storage/durable-fs.js';

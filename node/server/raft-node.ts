@@ -334,7 +334,7 @@ export class RaftNode {
   }
 
   private async persist(rd: Ready): Promise<void> {
-    if (this.ackBeforeFsync !== undefined) await new Promise((r) => setTimeout(r, this.ackBeforeFsync));
+    if (this.ackBeforeFsync !== undefined && rd.entries.length > 0) await new Promise((r) => setTimeout(r, this.ackBeforeFsync));
     if (rd.snapshot) await this.opts.storage.saveSnapshot(rd.snapshot);
     if (rd.hardState || rd.entries.length > 0) await this.opts.storage.save(rd.hardState, rd.entries);
   }
