@@ -1,0 +1,97 @@
+// Issue 13's findings on the client port, each as a test named after it,
+// against one real member process: hostile or malformed input is refused
+// and writes nothing, and nothing committed is answered as a failure.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect as connectH2, constants as h2 } from 'node:http2';
+import { Client, credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { loadEtcdProtos } from '../../contract/etcd-proto.js';
+import { raiseProtobufNestingLimit } from '../../node/api/proto/strict-wire.js';
+import { ProcessCluster } from './process-cluster.js';
+
+type MethodDef = { requestSerialize: (v: unknown) => Buffer; responseDeserialize: (b: Buffer) => unknown };
+
+function method(service: string, name: string): MethodDef {
+  const def = loadEtcdProtos().packageDefinition[`etcdserverpb.${service}`] as unknown as Record<string, MethodDef>;
+  return def[name]!;
+}
+
+describe('hostile input on the client port (issue 13)', () => {
+  let c: ProcessCluster;
+  let host: string;
+  let client: Client;
+  /** A unary call with the request given as raw protobuf bytes. */
+  const raw = (path: string, body: Buffer): Promise<{ err?: ServiceError; res?: Buffer }> =>
+    new Promise((resolve) => {
+      client.makeUnaryRequest(path, (b: Buffer) => b, (b: Buffer) => b, body, new Metadata(), { deadline: Date.now() + 5000 }, (err, res) =>
+        resolve(err ? { err } : { res: res! }),
+      );
+    });
+  const keys = (): string => c.ctl(['get', '--prefix', '', '--keys-only', '--hex']).trim();
+
+  before(async () => {
+    c = await ProcessCluster.create('kvorum', 1);
+    await c.startAll();
+    host = c.endpoints;
+    client = new Client(host, credentials.createInsecure());
+    // The client side of this process must encode what the member accepts.
+    raiseProtobufNestingLimit();
+  });
+  after(async () => {
+    client?.close();
+    await c?.destroy();
+  });
+
+  test('finding 2: a 50-deep nested txn (and one at 128 levels, etcd\'s op limit) succeeds and says so', async () => {
+    const txn = method('KV', 'Txn');
+    for (const depth of [50, 128]) {
+      const key = `deep${depth}`;
+      let req: unknown = { success: [{ request_put: { key: Buffer.from(key), value: Buffer.from('v') } }] };
+      for (let i = 1; i < depth; i++) req = { success: [{ request_txn: req }] };
+      const { err, res } = await raw('/etcdserverpb.KV/Txn', txn.requestSerialize(req));
+      assert.equal(err, undefined, `depth ${depth}: ${err?.message}`);
+      const reply = txn.responseDeserialize(res!) as { succeeded: boolean };
+      assert.equal(reply.succeeded, true);
+      assert.match(c.ctl(['get', key, '--print-value-only']), /^v$/m);
+    }
+    // One level past the op limit is refused as etcd refuses it, and writes nothing.
+    let tooDeep: unknown = { success: [{ request_put: { key: Buffer.from('deep129'), value: Buffer.from('v') } }] };
+    for (let i = 1; i < 129; i++) tooDeep = { success: [{ request_txn: tooDeep }] };
+    const { err } = await raw('/etcdserverpb.KV/Txn', txn.requestSerialize(tooDeep));
+    assert.match(String(err?.details), /too many operations in txn request/);
+    assert.equal(c.ctl(['get', 'deep129']), '');
+  });
+
+  test('finding 3: malformed protobuf (wrong wire type, compressed flag without grpc-encoding) is refused with INTERNAL and writes nothing', async () => {
+    const before = keys();
+    const wrongWire = await raw('/etcdserverpb.KV/Put', Buffer.from('0d01020304', 'hex'));
+    assert.equal(wrongWire.err?.code, 13, 'INTERNAL');
+    for (const hex of ['0a', '0a05616263', '0b', '0880808080808080808080', '7a05', '0a01611201']) {
+      const r = await raw('/etcdserverpb.KV/Put', Buffer.from(hex, 'hex'));
+      assert.equal(r.err?.code, 13, `${hex} is refused with INTERNAL`);
+    }
+    // Field 1 (key) = "a", sent with the compressed flag and no grpc-encoding.
+    const put = method('KV', 'Put').requestSerialize({ key: Buffer.from('a'), value: Buffer.from('x') });
+    const frame = Buffer.concat([Buffer.from([1]), Buffer.alloc(4), put]);
+    frame.writeUInt32BE(put.length, 1);
+    const session = connectH2(`http://${host}`);
+    const trailers = await new Promise<Record<string, unknown>>((resolve, reject) => {
+      const req = session.request({
+        [h2.HTTP2_HEADER_METHOD]: 'POST',
+        [h2.HTTP2_HEADER_PATH]: '/etcdserverpb.KV/Put',
+        'content-type': 'application/grpc',
+        te: 'trailers',
+      });
+      let headers: Record<string, unknown> = {};
+      req.on('response', (h) => (headers = h));
+      req.on('trailers', (t) => resolve({ ...headers, ...t }));
+      req.on('end', () => resolve(headers));
+      req.on('error', reject);
+      req.resume();
+      req.end(frame);
+    });
+    session.close();
+    assert.equal(String(trailers['grpc-status']), '13');
+    assert.equal(keys(), before, 'nothing was written');
+  });
+});
