@@ -4,6 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect as connectH2, constants as h2 } from 'node:http2';
+import { connect as netConnect } from 'node:net';
 import { Client, credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { loadEtcdProtos } from '../../contract/etcd-proto.js';
 import { raiseProtobufNestingLimit } from '../../node/api/proto/strict-wire.js';
@@ -93,5 +94,24 @@ describe('hostile input on the client port (issue 13)', () => {
     session.close();
     assert.equal(String(trailers['grpc-status']), '13');
     assert.equal(keys(), before, 'nothing was written');
+  });
+
+  test('finding 7: an HTTP/1.1 request whose first TCP segment is the single byte "P" is served as HTTP/1.1', async () => {
+    const [hostname, port] = host.split(':');
+    const socket = netConnect({ host: hostname!, port: Number(port) });
+    socket.setNoDelay(true);
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    const body = JSON.stringify({ key: Buffer.from('p-key').toString('base64') });
+    socket.write('P');
+    await new Promise((r) => setTimeout(r, 100));
+    socket.write(`OST /v3/kv/range HTTP/1.1\r\nhost: ${host}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
+    const reply = await new Promise<string>((resolve) => {
+      let text = '';
+      socket.setEncoding('latin1');
+      socket.on('data', (d: string) => (text += d));
+      socket.on('close', () => resolve(text));
+    });
+    assert.match(reply, /^HTTP\/1\.1 200 /);
+    assert.match(reply, /"header"/);
   });
 });
