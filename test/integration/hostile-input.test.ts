@@ -114,4 +114,19 @@ describe('hostile input on the client port (issue 13)', () => {
     assert.match(reply, /^HTTP\/1\.1 200 /);
     assert.match(reply, /"header"/);
   });
+  test('finding 5: the gateway\'s /v3/watch answers at once on an incomplete JSON body or []', async () => {
+    for (const body of ['{"create_request": {"key":"YQ=="}', '[]', 'x']) {
+      const res = await fetch(`http://${host}/v3/watch`, { method: 'POST', body, signal: AbortSignal.timeout(3000) });
+      assert.equal(res.status, 500, body);
+      const json = (await res.json()) as { error: string; code: number };
+      assert.equal(json.code, 2);
+      assert.match(json.error, body === '[]' ? /invalid character '\['/ : body === 'x' ? /invalid character 'x'/ : /unexpected EOF/);
+    }
+  });
+
+  test('finding 8: GET on a gateway path answers 405 as etcd does', async () => {
+    const res = await fetch(`http://${host}/v3/kv/range`);
+    assert.equal(res.status, 405);
+    assert.equal((await res.text()).trim(), 'Method Not Allowed');
+  });
 });
