@@ -129,4 +129,58 @@ describe('hostile input on the client port (issue 13)', () => {
     assert.equal(res.status, 405);
     assert.equal((await res.text()).trim(), 'Method Not Allowed');
   });
+  /** Opens a gateway watch; `next()` resolves with the next result line, or undefined after waitMs without one. */
+  const gatewayWatch = async (create: object): Promise<{ next: (waitMs: number) => Promise<Record<string, unknown> | undefined>; close: () => void }> => {
+    const abort = new AbortController();
+    const res = await fetch(`http://${host}/v3/watch`, { method: 'POST', body: JSON.stringify({ create_request: create }), signal: abort.signal });
+    const reader = res.body!.getReader();
+    let text = '';
+    let reading: ReturnType<typeof reader.read> | undefined;
+    const next = async (waitMs: number): Promise<Record<string, unknown> | undefined> => {
+      const deadline = Date.now() + waitMs;
+      for (;;) {
+        const nl = text.indexOf('\n');
+        if (nl >= 0) {
+          const line = text.slice(0, nl);
+          text = text.slice(nl + 1);
+          return JSON.parse(line) as Record<string, unknown>;
+        }
+        reading ??= reader.read();
+        const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), Math.max(0, deadline - Date.now())));
+        const got = await Promise.race([reading, timer]);
+        if (got === 'timeout') return undefined;
+        reading = undefined;
+        if (got.done) return undefined;
+        text += Buffer.from(got.value).toString('utf8');
+      }
+    };
+    return { next, close: () => abort.abort() };
+  };
+  const b64 = (s: string): string => Buffer.from(s).toString('base64');
+
+  test('finding 6: a watch with start_revision 2^63-1 is created with a real ID and stays open, as etcd\'s does', async () => {
+    const w = await gatewayWatch({ key: b64('w6'), start_revision: '9223372036854775807' });
+    try {
+      const created = (await w.next(3000))?.result as Record<string, unknown>;
+      assert.equal(created.created, true);
+      c.ctl(['put', 'w6', 'x']);
+      assert.equal(await w.next(700), undefined, 'neither cancelled nor sent an event from the past');
+    } finally {
+      w.close();
+    }
+  });
+
+  test('finding 8: a watch on key "" with range_end "\\0" sees every key, as etcd\'s does', async () => {
+    const w = await gatewayWatch({ key: '', range_end: b64('\0') });
+    try {
+      const created = (await w.next(3000))?.result as Record<string, unknown>;
+      assert.equal(created.created, true);
+      assert.equal(created.canceled, undefined);
+      c.ctl(['put', 'anything', 'x']);
+      const event = (await w.next(3000))?.result as { events: { kv: { key: string } }[] };
+      assert.equal(Buffer.from(event.events[0]!.kv.key, 'base64').toString(), 'anything');
+    } finally {
+      w.close();
+    }
+  });
 });
