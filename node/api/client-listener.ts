@@ -76,23 +76,31 @@ export function serveClients(port: BoundPort, url: URL, grpc: GrpcServer, http: 
     );
     if (opts.onTlsClientError) tlsServer.on('tlsClientError', opts.onTlsClientError);
   }
+  // The first TCP segment may be shorter than the preface (a client that
+  // writes "P" first): bytes are gathered until they either diverge from the
+  // preface (HTTP/1.1) or hold all of it (gRPC).
   const routePlain = (socket: Socket): void => {
-    socket.once('data', (first: Buffer) => {
+    let seen: Buffer = Buffer.alloc(0);
+    const onData = (chunk: Buffer): void => {
+      seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
+      const n = Math.min(seen.length, H2_PREFACE.length);
+      const matches = seen.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
+      if (matches && n < H2_PREFACE.length) return;
+      socket.off('data', onData);
       socket.pause();
-      const n = Math.min(first.length, H2_PREFACE.length);
-      if (first.subarray(0, n).equals(H2_PREFACE.subarray(0, n))) {
+      socket.unshift(seen);
+      if (matches) {
         // Node's HTTP/2 session feeds itself whatever the socket already
         // buffered before it reads from the native handle, so the raw socket
         // can go to gRPC with the first bytes put back. (A JS Duplex wrapper
         // would also work but costs a JS stream hop per read and write.)
-        socket.unshift(first);
         injector.injectConnection(socket);
       } else {
-        socket.unshift(first);
         httpServer.emit('connection', socket);
         socket.resume();
       }
-    });
+    };
+    socket.on('data', onData);
   };
   port.serve((socket: Socket) => {
     // Small request/response exchanges must not wait on Nagle's algorithm

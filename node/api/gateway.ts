@@ -39,6 +39,10 @@ export function mountGateway(app: Express, ctx: ServiceContext): void {
     Maintenance: maintenanceService(ctx) as Record<string, Handler>,
     Auth: authService([]) as Record<string, Handler>,
   };
+  // etcd's gateway takes only POST on its API paths.
+  app.get(/^\/v3(beta|alpha)?\//, (_req: Request, res: Response) => {
+    res.status(405).type('text/plain').send('Method Not Allowed\n');
+  });
   app.post(/^\/v3(beta|alpha)?\//, (req: Request, res: Response) => {
     const route = lookupGatewayRoute(req.path, { legacyPrefixes: ['/v3beta/', '/v3alpha/'] });
     const handler = route && handlers[route.service]?.[route.method];
@@ -153,8 +157,13 @@ function* splitJsonObjects(buffer: { text: string }): Generator<string> {
       else if (ch === '"') inString = false;
       continue;
     }
-    if (ch === '"') inString = true;
-    else if (ch === '{') {
+    if (ch === '"') {
+      if (depth === 0) throw new GatewayJsonError(`invalid character '"' looking for beginning of object`, '');
+      inString = true;
+    } else if (depth === 0 && ch !== '{' && !/\s/.test(ch!)) {
+      // Only objects may follow one another; anything else ("[]", a bare word) can never become a request.
+      throw new GatewayJsonError(`invalid character '${ch}' looking for beginning of value`, '');
+    } else if (ch === '{') {
       if (depth === 0) start = i;
       depth++;
     } else if (ch === '}') {
@@ -174,23 +183,36 @@ function streamCall(req: Request, res: Response, route: GatewayRoute, handler: H
   const call = new GatewayStream(res, route);
   handler(call);
   const pending = { text: '' };
+  let failed = false;
+  // Like etcd's gateway: a body that cannot be read as JSON objects is
+  // answered at once (500, code 2, before anything was streamed).
+  const fail = (message: string, code: number): void => {
+    failed = true;
+    if (!res.headersSent) sendError(res, code, message);
+    else call.destroy(Object.assign(new Error(message), { code }));
+    req.destroy();
+  };
   req.setEncoding('utf8');
   req.on('data', (chunk: string) => {
+    if (failed) return;
     pending.text += chunk;
-    if (pending.text.length > jsonLimit(ctx)) {
-      call.destroy(Object.assign(new Error('etcdserver: request is too large'), { code: GrpcStatus.INVALID_ARGUMENT }));
-      req.destroy();
-      return;
+    if (pending.text.length > jsonLimit(ctx)) return fail('etcdserver: request is too large', GrpcStatus.INVALID_ARGUMENT);
+    let texts: string[];
+    try {
+      texts = [...splitJsonObjects(pending)];
+    } catch (err) {
+      return fail((err as Error).message, GrpcStatus.UNKNOWN);
     }
-    for (const text of splitJsonObjects(pending)) {
+    for (const text of texts) {
       try {
         call.emit('data', fromGatewayJson<Pb>(route.requestType, text));
       } catch (err) {
-        call.destroy(Object.assign(new Error(err instanceof GatewayJsonError ? err.message : 'malformed JSON'), { code: GrpcStatus.INVALID_ARGUMENT }));
-        req.destroy();
-        return;
+        return fail(err instanceof GatewayJsonError ? err.message : 'malformed JSON', GrpcStatus.INVALID_ARGUMENT);
       }
     }
+  });
+  req.on('end', () => {
+    if (!failed && pending.text.trim() !== '') fail('unexpected EOF', GrpcStatus.UNKNOWN);
   });
   // The stream lives until the client goes away (the response closes), not
   // until its request body ends: `curl -d '{...}' /v3/watch` keeps watching.

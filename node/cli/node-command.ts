@@ -20,6 +20,7 @@ import { bindMemberPorts, type MemberPorts } from './member-ports.js';
 import { createNodeMetrics } from '../api/metrics.js';
 import { authService, clusterService, kvService, leaseService, maintenanceService, watchService, type ServiceContext } from '../api/grpc/services.js';
 import { etcdServices } from '../api/proto/load.js';
+import { strictEtcdService } from '../api/proto/strict-wire.js';
 import { mountGateway } from '../api/gateway.js';
 import { forwardTlsFromFiles, LeaderForwarder } from '../api/grpc/forward.js';
 import { PeerTransport } from '../transport/transport.js';
@@ -205,12 +206,12 @@ async function startOnPorts(
     // Channelz bookkeeping costs ~2% of a busy member's CPU and nothing reads it.
     'grpc.enable_channelz': 0,
   });
-  grpc.addService(etcdServices.KV, kvService(ctx));
-  grpc.addService(etcdServices.Watch, watchService(ctx));
-  grpc.addService(etcdServices.Lease, leaseService(ctx));
-  grpc.addService(etcdServices.Cluster, clusterService(ctx));
-  grpc.addService(etcdServices.Maintenance, maintenanceService(ctx));
-  grpc.addService(etcdServices.Auth, authService(Object.keys(etcdServices.Auth)));
+  grpc.addService(strictEtcdService('KV'), kvService(ctx));
+  grpc.addService(strictEtcdService('Watch'), watchService(ctx));
+  grpc.addService(strictEtcdService('Lease'), leaseService(ctx));
+  grpc.addService(strictEtcdService('Cluster'), clusterService(ctx));
+  grpc.addService(strictEtcdService('Maintenance'), maintenanceService(ctx));
+  grpc.addService(strictEtcdService('Auth'), authService(Object.keys(etcdServices.Auth)));
 
   const health = healthRoutes(memberHealthSource(running.server), metrics.registry, logger);
   const app = healthApp(health, metrics.registry, (a) => mountGateway(a, ctx));

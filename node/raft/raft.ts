@@ -549,7 +549,9 @@ export class Raft {
         this.handleSnapshot(m);
         return true;
       case MessageType.TimeoutNow:
-        this.hup(true);
+        // Only the leader hands leadership over; one from anyone else is
+        // forged or stale and must not start an election.
+        if (m.from === this.lead) this.hup(true);
         return true;
       case MessageType.ReadIndexResp:
         this.readStates.push({ index: m.index, context: m.context });

@@ -8,6 +8,7 @@
 import { STATUS_CODES, createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { MessageType, type Message, type NodeId } from '../raft/types.js';
@@ -36,8 +37,17 @@ export interface ListenerOptions {
   tls?: PeerTlsOptions;
   logger: Logger;
   metrics: TransportMetrics;
-  /** The cluster's members for GET /members; only IDs are served without it. */
+  /**
+   * The cluster's members for GET /members; only IDs are served without it.
+   * When given, streams and snapshots are taken only from these members.
+   */
   members?: () => MemberInfo[];
+  /**
+   * An inbound stream that delivered a frame this recently is live: a newer
+   * stream claiming the same sender is refused rather than displacing it
+   * (the sender's own redial finds the old stream closed or silent).
+   */
+  liveStreamMs: number;
   /** Called for every accepted message, in arrival order per stream. */
   deliver: (m: Message) => void;
   maxFrameBytes: number;
@@ -62,6 +72,8 @@ export class PeerListener {
   private readonly log: Logger;
   /** The current inbound stream per peer; a newer stream from the same peer replaces it. */
   private readonly streams = new Map<NodeId, Duplex>();
+  /** When each current inbound stream last delivered a frame (performance.now()). */
+  private readonly lastHeard = new Map<Duplex, number>();
   private readonly sockets = new Set<Socket>();
   private bound: BoundPort | undefined;
 
@@ -145,6 +157,13 @@ export class PeerListener {
       return;
     }
     const from = admission.from;
+    const stranger = this.notAMember(from);
+    if (stranger) {
+      this.logRefusal(stranger, req, false);
+      req.resume();
+      this.refuse(res, 404, stranger);
+      return;
+    }
     const length = Number(req.headers['content-length']);
     if (!Number.isSafeInteger(length) || length <= 0 || length > this.opts.maxSnapshotBytes) {
       req.resume();
@@ -200,6 +219,20 @@ export class PeerListener {
       writeRawResponse(socket, admission.status, admission.reason, this.identityHeaders());
       return;
     }
+    const stranger = this.notAMember(admission.from);
+    if (stranger) {
+      this.logRefusal(stranger, req, false);
+      writeRawResponse(socket, 404, stranger, this.identityHeaders());
+      return;
+    }
+    const previous = this.streams.get(admission.from);
+    const heard = previous && this.lastHeard.get(previous);
+    if (heard !== undefined && performance.now() - heard < this.opts.liveStreamMs) {
+      const reason = `a live stream from member ${formatId(admission.from)} is already open`;
+      this.logRefusal(reason, req, false);
+      writeRawResponse(socket, 409, reason, this.identityHeaders());
+      return;
+    }
     socket.write(`HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: ${UPGRADE_TOKEN}\r\n\r\n`);
     this.acceptStream(admission.from, socket, head);
   }
@@ -208,12 +241,14 @@ export class PeerListener {
     const previous = this.streams.get(from);
     if (previous) previous.destroy();
     this.streams.set(from, socket);
+    this.lastHeard.set(socket, performance.now());
     const label = { From: formatId(from) };
     const self = this.opts.self.memberId;
     const log = this.log.child({ peer: formatId(from) });
     log.debug('accepted a message stream');
 
     const reader = new FrameReader(this.opts.maxFrameBytes, (kind, payload) => {
+      this.lastHeard.set(socket, performance.now());
       if (kind === FrameKind.Message) {
         const m = decodeMessage(payload);
         const wrong = misrouted(m, from, self);
@@ -256,9 +291,17 @@ export class PeerListener {
     socket.on('error', () => undefined);
     socket.once('close', () => {
       if (this.streams.get(from) === socket) this.streams.delete(from);
+      this.lastHeard.delete(socket);
       log.debug('message stream closed');
     });
     if (head.length > 0) onData(head);
+  }
+
+  /** etcd's answer to a sender outside the member list, or undefined for a member. */
+  private notAMember(from: NodeId): string | undefined {
+    const members = this.opts.members?.();
+    if (!members || members.some((m) => m.id === from)) return undefined;
+    return `error sender not found (member ${formatId(from)} is not a member of this cluster)`;
   }
 
   private logRefusal(reason: string, req: IncomingMessage, otherCluster: boolean): void {

@@ -110,6 +110,8 @@ export class PeerTransport {
       maxFrameBytes: this.tuning.maxFrameBytes,
       maxSnapshotBytes: this.tuning.maxSnapshotBytes,
       idleTimeoutMs: this.tuning.idleTimeoutMs,
+      // A dialer pings every pingIntervalMs; three missed pings and its stream may be replaced.
+      liveStreamMs: 3 * this.tuning.pingIntervalMs,
     });
   }
 

@@ -205,16 +205,18 @@ export function watchService(ctx: ServiceContext): UntypedServiceImplementation 
             const id = requested > 0 ? requested : nextId++;
             if (watchers.has(id)) throw new ServerError('INVALID_ARGUMENT', 'etcdserver: duplicate watch ID');
             const filters = ((c.filters as (string | number)[] | undefined) ?? []).map((f) => (f === 'NOPUT' || f === 0 ? 'NOPUT' : 'NODELETE')) as WatchFilter[];
-            const key = c.key as Buffer | undefined;
-            if (!key || key.length === 0) throw new ServerError('INVALID_ARGUMENT', 'etcdserver: key is not provided');
+            // As etcd: an empty key is the smallest key, "\0" (the range end "every key from here") included.
+            const given = c.key as Buffer | undefined;
+            const key = given && given.length > 0 ? given : Buffer.from([0]);
             const rangeEnd = c.range_end as Buffer | undefined;
+            const startRevision = watchStartRevision(c.start_revision);
             // Announce the watch before any event for it can be sent.
             send({ header: headerPb(s.header()), watch_id: str64(id), created: true });
             const watcher = s.watchHub.watch(
               {
                 key,
                 ...(rangeEnd && rangeEnd.length > 0 && { rangeEnd }),
-                startRevision: int(c.start_revision, 'start_revision'),
+                startRevision,
                 prevKv: c.prev_kv === true,
                 filters,
                 progressNotify: c.progress_notify === true,
@@ -253,6 +255,18 @@ export function watchService(ctx: ServiceContext): UntypedServiceImplementation 
       call.on('close', close);
     },
   };
+}
+
+/**
+ * A watch's start revision. Any int64 is valid (etcd takes 2^63-1 and waits);
+ * one no store will reach in this process's lifetime waits at 2^53-1 instead,
+ * which it will not reach either.
+ */
+function watchStartRevision(value: unknown): number {
+  if (value === undefined || value === null || value === '') return 0;
+  const n = BigInt(typeof value === 'number' ? Math.trunc(value) : String(value));
+  if (n > BigInt(Number.MAX_SAFE_INTEGER)) return Number.MAX_SAFE_INTEGER;
+  return n < 0n ? 0 : Number(n);
 }
 
 export function clusterService(ctx: ServiceContext): UntypedServiceImplementation {

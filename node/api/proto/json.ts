@@ -178,8 +178,8 @@ const BASE64_BODY = /^[A-Za-z0-9+/]*$/;
 const BASE64URL_BODY = /^[A-Za-z0-9\-_]*$/;
 
 /**
- * Strict base64 decoding: standard or URL-safe alphabet (not mixed), padding
- * optional but correct when present. Node's own decoder silently skips
+ * Strict base64 decoding: standard or URL-safe alphabet (not mixed), padded
+ * to a multiple of four as etcd's gateway requires. Node's own decoder silently skips
  * invalid characters, which would turn typos into wrong keys.
  */
 export function decodeBase64Strict(text: string, path = ''): Buffer {
@@ -193,6 +193,8 @@ export function decodeBase64Strict(text: string, path = ''): Buffer {
   }
   const url = !BASE64_BODY.test(body);
   if (url && !BASE64URL_BODY.test(body)) throw new GatewayJsonError('invalid base64: unexpected character', path);
+  // etcd's gateway refuses unpadded base64 ("YQ"), so this one does too.
+  if (padAt < 0 && body.length % 4 !== 0) throw new GatewayJsonError('invalid base64: missing padding', path);
   if (body.length % 4 === 1) throw new GatewayJsonError('invalid base64: truncated input', path);
   const buf = Buffer.from(body, url ? 'base64url' : 'base64');
   // Reject non-canonical trailing bits (e.g. "Zm9=" vs "Zm8="), which could

@@ -134,7 +134,7 @@ test('json: empty body, null fields and unknown fields', () => {
   const r = fromGatewayJson<RangeRequest>('etcdserverpb.RangeRequest', '{"key":null,"future_field":1}');
   assert.equal(r.key.length, 0);
   assert.throws(() => fromGatewayJson('etcdserverpb.RangeRequest', '{"future_field":1}', { rejectUnknownFields: true }), /future_field: unknown field/);
-  assert.deepEqual(fromGatewayJson('etcdserverpb.PutRequest', '{"key":"YQ"}', { defaults: false }), { key: b('a') });
+  assert.deepEqual(fromGatewayJson('etcdserverpb.PutRequest', '{"key":"YQ=="}', { defaults: false }), { key: b('a') });
 });
 
 test('json: malformed input is rejected with errors that name the problem', () => {
@@ -168,10 +168,9 @@ test('json: malformed input is rejected with errors that name the problem', () =
   assert.throws(() => fromGatewayJson('etcdserverpb.NoSuchMessage', '{}'), /unknown message type/);
 });
 
-test('json: strict base64 accepts the standard and URL-safe alphabets, padded or not', () => {
+test('json: strict base64 accepts the standard and URL-safe alphabets, padded', () => {
   assert.equal(decodeBase64Strict('Zm9vYg==').toString(), 'foob');
-  assert.equal(decodeBase64Strict('Zm9vYg').toString(), 'foob');
-  assert.deepEqual(decodeBase64Strict('_-8'), Buffer.from([0xff, 0xef]));
+  assert.deepEqual(decodeBase64Strict('_-8='), Buffer.from([0xff, 0xef]));
   assert.deepEqual(decodeBase64Strict('/+8='), Buffer.from([0xff, 0xef]));
   assert.equal(decodeBase64Strict('').length, 0);
   assert.throws(() => decodeBase64Strict('_+8='), /unexpected character/, 'mixed alphabets');
@@ -179,6 +178,12 @@ test('json: strict base64 accepts the standard and URL-safe alphabets, padded or
   assert.throws(() => decodeBase64Strict('Zm9vYg='), /bad padding/);
   assert.throws(() => decodeBase64Strict('Zm9vYh=='), /trailing bits/);
   assert.throws(() => decodeBase64Strict('Zm 9v'), /unexpected character/);
+});
+
+test('finding 8: unpadded base64 is refused by the gateway, as etcd refuses it', () => {
+  assert.throws(() => decodeBase64Strict('Zm9vYg'), /missing padding/);
+  assert.throws(() => decodeBase64Strict('YQ'), /missing padding/);
+  assert.throws(() => fromGatewayJson('etcdserverpb.PutRequest', '{"key":"YQ"}'), /key: invalid base64: missing padding/);
 });
 
 test('json: stream messages are wrapped in {"result": ...}', () => {

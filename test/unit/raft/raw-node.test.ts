@@ -144,3 +144,19 @@ test('a refused proposal says why with a typed reason', () => {
     (err: unknown) => err instanceof ProposalDroppedError && err.reason === 'no leader' && err.message === 'raft: proposal dropped: no leader',
   );
 });
+
+test('finding 1: a TimeoutNow from a member that is not the leader does not start an election', () => {
+  const storage = MemoryStorage.bootstrap([1, 2, 3]);
+  const node = new RawNode({ id: 2, storage, electionTick: 10, heartbeatTick: 1, random });
+  drain(node, storage);
+  node.step(makeMessage({ type: MessageType.Heartbeat, from: 1, to: 2, term: 7 }));
+  drain(node, storage);
+  assert.equal(node.status().lead, 1);
+  node.step(makeMessage({ type: MessageType.TimeoutNow, from: 3, to: 2, term: 7 }));
+  drain(node, storage);
+  assert.equal(node.status().term, 7, 'a forged TimeoutNow leaves the term alone');
+  assert.equal(node.status().role, Role.Follower);
+  node.step(makeMessage({ type: MessageType.TimeoutNow, from: 1, to: 2, term: 7 }));
+  drain(node, storage);
+  assert.equal(node.status().term, 8, 'the leader’s own TimeoutNow still hands leadership over');
+});

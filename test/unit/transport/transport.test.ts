@@ -261,3 +261,40 @@ test('a peer that accepts the stream but never answers pings is redialed', async
     mute.close();
   }
 });
+
+test('finding 1: the peer port takes streams only from current members, and a forged stream never displaces a live one', async () => {
+  const members = [1, 2].map((id) => ({ id, name: `m${id}`, peerUrls: [], isLearner: false }));
+  const [a, b] = [await startMember(1), await startMember(2, { members: () => members })];
+  try {
+    mesh([a, b]);
+    a.transport.send([msg({ type: MessageType.Heartbeat, from: 1, to: 2, commit: 1 })]);
+    await waitFor(() => b.received.length === 1, 'a reaches b');
+
+    // A stranger with the right cluster ID (GET /members gives it away, as etcd's does) is refused as etcd refuses it.
+    const stranger = await dialStream(b.transport.url, dialHeaders({ memberId: 123, clusterId: CLUSTER }, 2), { timeoutMs: 2000 }).then(
+      () => undefined,
+      (err: Error & { status?: number }) => err,
+    );
+    assert.equal(stranger?.status, 404);
+    assert.match(stranger.message, /error sender not found/);
+    const snap = await fetch(`${b.transport.url}/raft/snapshot`, {
+      method: 'POST',
+      headers: { ...dialHeaders({ memberId: 123, clusterId: CLUSTER }, 2), 'content-length': '1' },
+      body: Buffer.from([0]),
+    });
+    assert.equal(snap.status, 404);
+
+    // A stream forged in the name of member 1, whose own stream is live, is refused and does not cut it.
+    const forged = await dialStream(b.transport.url, dialHeaders({ memberId: 1, clusterId: CLUSTER }, 2), { timeoutMs: 2000 }).then(
+      () => undefined,
+      (err: Error & { status?: number }) => err,
+    );
+    assert.equal(forged?.status, 409);
+    for (let i = 2; i <= 20; i++) a.transport.send([msg({ type: MessageType.Heartbeat, from: 1, to: 2, commit: i })]);
+    await waitFor(() => b.received.length === 20, 'a still reaches b');
+    assert.equal(await metricValue(a.registry, 'etcd_network_disconnected_peers_total{Local="1",Remote="2"}'), 0);
+  } finally {
+    await a.transport.stop();
+    await b.transport.stop();
+  }
+});
