@@ -4,7 +4,7 @@
 // gRPC services and HTTP endpoints on every client URL, and the metrics URL.
 // SIGTERM/SIGINT stop it gracefully; kill -9 is survivable by design (every
 // acknowledged write is durable on a quorum).
-import { Server as GrpcServer } from '@grpc/grpc-js';
+import { Server as GrpcServer, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { pino, type Logger } from 'pino';
 import { ConfigError, nodeHelp, parseNodeConfig, type NodeConfig } from '../config.js';
 import { readClientTls, serveClients, type ClientTls } from '../api/client-listener.js';
@@ -15,6 +15,7 @@ import { serveHttp } from '../api/http-listener.js';
 import { ListenError } from '../bound-port.js';
 import { bindMemberPorts, type MemberPorts } from './member-ports.js';
 import { createNodeMetrics } from '../api/metrics.js';
+import { createGrpcMetrics } from '../api/grpc-metrics.js';
 import { authService, clusterService, kvService, leaseService, maintenanceService, watchService, type ServiceContext } from '../api/grpc/services.js';
 import { etcdServices } from '../api/proto/load.js';
 import { mountGateway } from '../api/gateway.js';
@@ -183,12 +184,14 @@ async function startOnPorts(
     // Channelz bookkeeping costs ~2% of a busy member's CPU and nothing reads it.
     'grpc.enable_channelz': 0,
   });
-  grpc.addService(etcdServices.KV, kvService(ctx));
-  grpc.addService(etcdServices.Watch, watchService(ctx));
-  grpc.addService(etcdServices.Lease, leaseService(ctx));
-  grpc.addService(etcdServices.Cluster, clusterService(ctx));
-  grpc.addService(etcdServices.Maintenance, maintenanceService(ctx));
-  grpc.addService(etcdServices.Auth, authService(Object.keys(etcdServices.Auth)));
+  const grpcMetrics = createGrpcMetrics(metrics.registry);
+  const serve = (def: ServiceDefinition, impl: UntypedServiceImplementation): void => grpc.addService(def, grpcMetrics.instrument(def, impl));
+  serve(etcdServices.KV, kvService(ctx));
+  serve(etcdServices.Watch, watchService(ctx));
+  serve(etcdServices.Lease, leaseService(ctx));
+  serve(etcdServices.Cluster, clusterService(ctx));
+  serve(etcdServices.Maintenance, maintenanceService(ctx));
+  serve(etcdServices.Auth, authService(Object.keys(etcdServices.Auth)));
 
   const health = healthRoutes(memberHealthSource(running.server), metrics.registry, logger);
   const app = healthApp(health, metrics.registry, (a) => mountGateway(a, ctx));
