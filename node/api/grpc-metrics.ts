@@ -107,6 +107,9 @@ function instrumentUnary(handler: UntypedHandleCall, begin: () => Finish): (call
   const h = handler as unknown as (call: unknown, callback: (err: unknown, value?: unknown) => void) => void;
   return (call, callback) => {
     const finish = begin();
+    // A client that gives up ends the call for the server too, as a Go
+    // handler returns when its context is cancelled.
+    (call as { on?(event: string, listener: () => void): unknown }).on?.('cancelled', () => finish(status.CANCELLED));
     h(call, (err: unknown, value?: unknown) => {
       finish(err ? errorCode(err) : status.OK);
       callback(err, value);
