@@ -77,6 +77,8 @@ export interface Watch {
   resume(): void;
   /** Sends a progress notification now if the watch is caught up; returns whether it did. */
   requestProgress(): boolean;
+  /** Whether it has been given every event up to the store's current revision. */
+  readonly synced: boolean;
 }
 
 /** The hub's bookkeeping for one watch. */
@@ -103,6 +105,10 @@ class Watcher implements Watch {
 
   requestProgress(): boolean {
     return this.hub.sendProgress(this);
+  }
+
+  get synced(): boolean {
+    return this.state === 'synced';
   }
 
   wants(event: WatchEvent): boolean {
