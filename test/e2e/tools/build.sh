@@ -4,7 +4,7 @@
 # each pinned version gets its own directory, so bumping a pin rebuilds it.
 #
 #   KVORUM_TOOLS_DIR   cache root (default ~/.cache/kvorum-tools)
-#   E2E_BUILD_ONLY     space separated subset: kubernetes helm minio promtool
+#   E2E_BUILD_ONLY     space separated subset: kubernetes helm minio (default), promtool
 #   GOFLAGS            defaults to -p=2 (the CI machine has two cores)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -13,7 +13,8 @@ export GOFLAGS="${GOFLAGS:--p=2}"
 # With "auto" an older local Go downloads the toolchain the modules ask for
 # (as a module from the proxy); a newer local Go builds them itself.
 export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}"
-only="${E2E_BUILD_ONLY:-kubernetes helm minio promtool}"
+# promtool is built only when asked for (npm run test:mixin).
+only="${E2E_BUILD_ONLY:-kubernetes helm minio}"
 
 # Pins. The Kubernetes version is the one required by ./go.mod.
 k8s_version="$(awk '$1=="require" && $2=="k8s.io/kubernetes" {print $3}' "$here/go.mod")"
