@@ -102,7 +102,9 @@ describe('the etcd mixin alerts on a Kvorum cluster', { timeout: 180_000 }, () =
     const m1 = c.members[0]!;
     const before = await scrapeAll();
     for (let i = 0; i < 10; i++) assert.equal(put(m1, `healthy/${i}`, 'v').status, 0);
-    const r = evaluate(dir, pair(before, await scrapeAll()), ALL_ALERTS.map((a) => alert(a, [])));
+    // etcdGRPCRequestsSlow is left out here: on a shared 2-core machine a
+    // healthy member's p99 can pass its 150 ms for real.
+    const r = evaluate(dir, pair(before, await scrapeAll()), ALL_ALERTS.filter((a) => a !== 'etcdGRPCRequestsSlow').map((a) => alert(a, [])));
     assert.equal(r.status, 0, r.output);
   });
 
