@@ -83,7 +83,9 @@ export function prepareStore(kind: StoreKind): void {
     if (spawnSync('sh', ['-c', 'command -v etcd']).status !== 0) throw new Error('etcd not found: apt-get install -y etcd-server etcd-client');
     return;
   }
-  // The members run the checkout's own build: compile it (incremental, fast when current).
+  // The members run the checkout's own build (dist/, from `npm run build`);
+  // compiled here only when missing, so a second `up` stays quick.
+  if (existsSync(join(repoRoot, 'dist', 'bin', 'main.js'))) return;
   const tsc = join(repoRoot, 'node_modules', '.bin', 'tsc');
   const r = spawnSync(tsc, ['-p', join(repoRoot, 'tsconfig.json')], { cwd: repoRoot, stdio: 'inherit' });
   if (r.status !== 0 || !existsSync(join(repoRoot, 'dist', 'bin', 'main.js'))) throw new Error('could not build Kvorum (npm run build) for the e2e store');
