@@ -20,7 +20,7 @@ if [[ ! -x "$out/etcd3.test" ]]; then
   src="$(cd "$tmp" && GOFLAGS=-mod=mod go mod download -json "k8s.io/apiserver@$apiserver_version" | awk -F'"' '$2=="Dir" {print $4}')"
   cp -r "$src" "$tmp/apiserver" && chmod -R u+w "$tmp/apiserver"
   cp "$here/test_server.go" "$tmp/apiserver/pkg/storage/etcd3/testserver/test_server.go"
-  (cd "$tmp/apiserver" && CGO_ENABLED=0 go test -c -trimpath -o "$tmp/etcd3.test" ./pkg/storage/etcd3)
+  (cd "$tmp/apiserver" && CGO_ENABLED=0 go test -c -vet=off -trimpath -o "$tmp/etcd3.test" ./pkg/storage/etcd3)
   mv "$tmp/etcd3.test" "$out/etcd3.test" && rm -rf "$tmp"
   echo "[k8s-storage] built in $((SECONDS - start))s" >&2
 fi
