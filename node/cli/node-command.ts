@@ -193,6 +193,11 @@ async function startOnPorts(
   serve(etcdServices.Maintenance, maintenanceService(ctx));
   serve(etcdServices.Auth, authService(Object.keys(etcdServices.Auth)));
 
+  // Progress notifications for watchers that asked for them (etcd's
+  // --experimental-watch-progress-notify-interval).
+  const progressTimer = setInterval(() => running.server.watchHub.notifyProgress(), cfg.watchProgressNotifyMs);
+  progressTimer.unref();
+
   const health = healthRoutes(memberHealthSource(running.server), metrics.registry, logger);
   const app = healthApp(health, metrics.registry, (a) => mountGateway(a, ctx));
   const listeners: { close(): Promise<void> }[] = [];
@@ -221,6 +226,7 @@ async function startOnPorts(
   return {
     member: running,
     async stop() {
+      clearInterval(progressTimer);
       for (const l of listeners) await l.close();
       grpc.forceShutdown();
       forwarder.close();

@@ -88,6 +88,9 @@ func RunEtcd(t testing.TB, cfg *embed.Config) *kubernetes.Client {
 		"--heartbeat-interval=50", "--election-timeout=500",
 		"--log-level=error",
 	}
+	if cfg.ExperimentalWatchProgressNotifyInterval > 0 {
+		args = append(args, "--experimental-watch-progress-notify-interval="+cfg.ExperimentalWatchProgressNotifyInterval.String())
+	}
 	node := os.Getenv("KVORUM_NODE")
 	if node == "" {
 		node = "node"
