@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Cluster, pickPorts, type SystemSpec } from './cluster.js';
 import { lastProgress, parseBenchmark, parseCheckPerf, type Summary } from './parse.js';
 import { runCommand, sleep } from './proc.js';
+import { kubeApiserverRows, runKubeApiserverRows } from './kube-apiserver.js';
 
 export interface Tools {
   etcd: string;
@@ -101,6 +102,7 @@ export function rowDefs(cfg: SuiteConfig): RowDef[] {
   for (const load of ['m', 'l', 'xl']) {
     rows.push({ key: `check-perf-${load}`, label: `etcdctl check perf --load=${load}`, kind: 'throughput' });
   }
+  rows.push(...kubeApiserverRows(cfg));
   rows.push(
     { key: 'rss-per-m', label: `leader RSS growth per 1M keys (extrapolated from up to ${fmtCount(cfg.memKeys)} keys, 256 B)`, kind: 'lower-better' },
     { key: 'restart', label: 'restart-to-ready after kill -9, follower holding those keys', kind: 'lower-better', loadSensitive: true },
@@ -209,6 +211,7 @@ export class SuiteRun {
 
   async run(): Promise<void> {
     await this.workloads();
+    await runKubeApiserverRows(this.spec, this.tools.etcdctl, this.cfg, this.workDir, this.log, this.cells);
     await this.durability();
   }
 

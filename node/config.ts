@@ -49,6 +49,8 @@ export interface NodeConfig {
   maxRequestBytes: number;
   maxTxnOps: number;
   snapshotCatchUpEntries: number;
+  /** etcd's --experimental-watch-progress-notify-interval, in ms: how often watchers that asked for progress notifications get one. */
+  watchProgressNotifyMs: number;
   maxSnapshots: number;
   /** Not an etcd flag: how long a client waits for its write (fixed). */
   requestTimeoutMs: number;
@@ -112,6 +114,13 @@ const FLAGS: FlagSpec[] = [
   { name: 'quota-backend-bytes', kind: 'int', defaultText: String(DEFAULT_QUOTA_BACKEND_BYTES), help: 'Size at which writes are refused with a NOSPACE alarm (0 = default).' },
   { name: 'max-request-bytes', kind: 'int', defaultText: String(DEFAULT_MAX_REQUEST_BYTES), help: 'Largest client request accepted, in bytes.' },
   { name: 'max-txn-ops', kind: 'int', defaultText: '128', help: 'Most operations allowed in one transaction.' },
+  {
+    name: 'experimental-watch-progress-notify-interval',
+    kind: 'string',
+    defaultText: '10m0s',
+    help: 'How often watchers that asked for progress notifications get one (a Go duration: 1s, 500ms, 10m0s).',
+    aliases: ['watch-progress-notify-interval'],
+  },
   {
     name: 'experimental-snapshot-catchup-entries',
     kind: 'int',
@@ -227,6 +236,8 @@ export function parseNodeConfig(argv: string[], env: Record<string, string | und
   const maxTxnOps = int('max-txn-ops', 128, 1);
   const snapshotCatchUpEntries = int('experimental-snapshot-catchup-entries', 5000, 1);
   const maxSnapshots = int('max-snapshots', DEFAULT_SNAPSHOTS_TO_KEEP, 1);
+  const progressRaw = raw.get('experimental-watch-progress-notify-interval');
+  const watchProgressNotifyMs = progressRaw ? parseGoDurationMs(progressRaw.value, progressRaw.source) : 10 * 60_000;
 
   const levelRaw = raw.get('log-level');
   const logLevel = levelRaw?.value ?? 'info';
@@ -258,6 +269,7 @@ export function parseNodeConfig(argv: string[], env: Record<string, string | und
     maxRequestBytes,
     maxTxnOps,
     snapshotCatchUpEntries,
+    watchProgressNotifyMs,
     maxSnapshots,
     requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
     logLevel: logLevel as LogLevel,
@@ -504,4 +516,16 @@ export function nodeHelp(): string {
   }
   lines.push('', `Client requests time out after ${DEFAULT_REQUEST_TIMEOUT_MS / 1000}s.`, '');
   return lines.join('\n');
+}
+
+/** A positive Go duration ("1s", "500ms", "1m30s", "10m0s") in milliseconds. */
+export function parseGoDurationMs(text: string, source: string): number {
+  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)];
+  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== text) {
+    throw new ConfigError(`${source}: "${text}" is not a duration (examples: 1s, 500ms, 10m0s)`);
+  }
+  const ms = parts.reduce((sum, p) => sum + Number(p[1]) * units[p[2]!]!, 0);
+  if (ms <= 0) throw new ConfigError(`${source}: the interval must be positive`);
+  return ms;
 }

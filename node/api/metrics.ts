@@ -5,6 +5,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { EtcdServer } from '../server/etcd-server.js';
 import type { ServerHooks } from '../server/etcd-server.js';
 import { Role } from '../raft/raft.js';
+import { createBackendMetrics } from './backend-metrics.js';
 
 export interface NodeMetrics {
   registry: Registry;
@@ -66,6 +67,8 @@ export function createNodeMetrics(options: { defaultMetrics?: boolean } = {}): N
   });
   const serverId = new Gauge({ name: 'etcd_server_id', help: 'Server or member ID in hexadecimal format. 1 for current member.', labelNames: ['server_id'], registers: [registry] });
 
+  const backend = createBackendMetrics(registry, () => server?.limits.quotaBytes);
+
   let lastLeader = 0;
   const hooks: ServerHooks = {
     onLeaderChange(soft) {
@@ -76,6 +79,7 @@ export function createNodeMetrics(options: { defaultMetrics?: boolean } = {}): N
     },
     onProposalCommitted: () => committed.inc(),
     onProposalFailed: () => failed.inc(),
+    onApplied: (seconds) => backend.observeCommit(seconds),
     onMembershipChange(members) {
       if (!server) return;
       isLearner.set(members.find((m) => m.id === server!.identity.memberId)?.isLearner ? 1 : 0);

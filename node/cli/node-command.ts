@@ -4,7 +4,7 @@
 // gRPC services and HTTP endpoints on every client URL, and the metrics URL.
 // SIGTERM/SIGINT stop it gracefully; kill -9 is survivable by design (every
 // acknowledged write is durable on a quorum).
-import { Server as GrpcServer } from '@grpc/grpc-js';
+import { Server as GrpcServer, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { pino, type Logger } from 'pino';
 import { ConfigError, nodeHelp, parseNodeConfig, type NodeConfig } from '../config.js';
 import { readClientTls, serveClients, type ClientTls } from '../api/client-listener.js';
@@ -18,6 +18,7 @@ import { SnapshotCorruptionError, WalCorruptionError } from '../storage/errors.j
 import { writeTerminationMessage } from '../server/join.js';
 import { bindMemberPorts, type MemberPorts } from './member-ports.js';
 import { createNodeMetrics } from '../api/metrics.js';
+import { createGrpcMetrics } from '../api/grpc-metrics.js';
 import { authService, clusterService, kvService, leaseService, maintenanceService, watchService, type ServiceContext } from '../api/grpc/services.js';
 import { etcdServices } from '../api/proto/load.js';
 import { strictEtcdService } from '../api/proto/strict-wire.js';
@@ -206,12 +207,23 @@ async function startOnPorts(
     // Channelz bookkeeping costs ~2% of a busy member's CPU and nothing reads it.
     'grpc.enable_channelz': 0,
   });
-  grpc.addService(strictEtcdService('KV'), kvService(ctx));
-  grpc.addService(strictEtcdService('Watch'), watchService(ctx));
-  grpc.addService(strictEtcdService('Lease'), leaseService(ctx));
-  grpc.addService(strictEtcdService('Cluster'), clusterService(ctx));
-  grpc.addService(strictEtcdService('Maintenance'), maintenanceService(ctx));
-  grpc.addService(strictEtcdService('Auth'), authService(Object.keys(etcdServices.Auth)));
+  const grpcMetrics = createGrpcMetrics(metrics.registry);
+  // Strict decoding of each service (malformed protobuf is refused), then per-call gRPC metrics.
+  const serve = (name: Parameters<typeof strictEtcdService>[0], impl: UntypedServiceImplementation): void => {
+    const def = strictEtcdService(name);
+    grpc.addService(def, grpcMetrics.instrument(def, impl));
+  };
+  serve('KV', kvService(ctx));
+  serve('Watch', watchService(ctx));
+  serve('Lease', leaseService(ctx));
+  serve('Cluster', clusterService(ctx));
+  serve('Maintenance', maintenanceService(ctx));
+  serve('Auth', authService(Object.keys(etcdServices.Auth)));
+
+  // Progress notifications for watchers that asked for them (etcd's
+  // --experimental-watch-progress-notify-interval).
+  const progressTimer = setInterval(() => running.server.watchHub.notifyProgress(), cfg.watchProgressNotifyMs);
+  progressTimer.unref();
 
   const health = healthRoutes(memberHealthSource(running.server), metrics.registry, logger);
   const app = healthApp(health, metrics.registry, (a) => mountGateway(a, ctx));
@@ -241,6 +253,7 @@ async function startOnPorts(
   return {
     member: running,
     async stop() {
+      clearInterval(progressTimer);
       for (const l of listeners) await l.close();
       grpc.forceShutdown();
       forwarder.close();

@@ -73,6 +73,8 @@ export interface ServerHooks {
   onProposalCommitted?(): void;
   onProposalFailed?(): void;
   onMembershipChange?(members: Member[]): void;
+  /** A batch of committed entries was applied to the store in `seconds`. */
+  onApplied?(seconds: number): void;
 }
 
 export interface StatusInfo extends MemberStatus {
@@ -306,7 +308,13 @@ export class EtcdServer implements Application {
   // ---- the Application interface of RaftNode -------------------------------
 
   apply(entries: Entry[]): void {
+    if (!this.hooks.onApplied) {
+      this.applier.apply(entries);
+      return;
+    }
+    const started = performance.now();
     this.applier.apply(entries);
+    this.hooks.onApplied((performance.now() - started) / 1000);
   }
 
   installSnapshot(snapshot: Snapshot): void {

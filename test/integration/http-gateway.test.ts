@@ -66,9 +66,12 @@ describe('HTTP gateway, health and metrics', () => {
     assert.equal(await (await fetch(`${url}/readyz`)).text(), 'ok\n');
     assert.equal(await (await fetch(`${url}/livez`)).text(), 'ok\n');
     const version = (await (await fetch(`${url}/version`)).json()) as { etcdserver: string; etcdcluster: string };
-    assert.match(version.etcdserver, /^3\.5\.\d+$/);
+    // 3.5.13: the first 3.5 release whose progress notifications kube-apiserver trusts for consistent reads from its cache.
+    assert.deepEqual(version, { etcdserver: '3.5.13', etcdcluster: '3.5.0' });
+    const status = (await (await fetch(`${url}/v3/maintenance/status`, { method: 'POST', body: '{}' })).json()) as { version: string };
+    assert.equal(status.version, '3.5.13');
     const metrics = await (await fetch(`${url}/metrics`)).text();
-    for (const name of ['etcd_server_has_leader 1', 'etcd_server_leader_changes_seen_total', 'etcd_mvcc_db_total_size_in_bytes', 'etcd_disk_wal_fsync_duration_seconds_bucket', 'etcd_network_peer_round_trip_time_seconds_bucket', 'etcd_server_is_learner 0']) {
+    for (const name of ['etcd_server_has_leader 1', 'etcd_server_leader_changes_seen_total', 'etcd_mvcc_db_total_size_in_bytes', 'etcd_disk_wal_fsync_duration_seconds_bucket', 'etcd_network_peer_round_trip_time_seconds_bucket', 'etcd_server_is_learner 0', 'etcd_server_quota_backend_bytes', 'etcd_disk_backend_commit_duration_seconds_bucket']) {
       assert.ok(metrics.includes(name), `metrics lack ${name}`);
     }
   });

@@ -6,6 +6,12 @@ import { compiledRoot, paths, stateDir } from './config.js';
 import { down, up } from './cluster.js';
 
 const command = process.argv[2];
+// `up --store kvorum`: the same switch as KVORUM_E2E_STORE=kvorum (env/store.ts).
+const storeFlag = process.argv.indexOf('--store');
+if (storeFlag > 0) {
+  process.env.KVORUM_E2E_STORE = process.argv[storeFlag + 1] ?? '';
+  process.argv.splice(storeFlag, 2);
+}
 const apiserverTests = join(compiledRoot, '..', 'unit', 'operator', 'apiserver.test.js');
 
 /** A failed start stops what it started, unless KVORUM_E2E_KEEP=1 asks to keep it for debugging. */

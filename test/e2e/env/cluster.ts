@@ -1,4 +1,5 @@
-// Starts and stops the e2e environment: etcd (Debian package) as the store,
+// Starts and stops the e2e environment: etcd (Debian package) or a 3-member
+// Kvorum cluster as the store (store.ts),
 // kube-apiserver, kube-controller-manager and kube-scheduler (built from the
 // pinned Go modules), the process kubelet, and a MinIO S3 server. Processes run
 // detached with logs under <state>/logs; their pids are kept in pids.json.
@@ -8,6 +9,7 @@ import { join } from 'node:path';
 import { KubeClient, type KubeList } from '../kube/client.js';
 import { compiledRoot, net, paths, ports, stateDir, storageClass, provisionerName, toolsScript } from './config.js';
 import { ensurePki, identities, writeKubeconfig } from './pki.js';
+import { isStoreCommand, prepareStore, storeKind, storeProcesses, storeProcessNames } from './store.js';
 import { deletePodNetwork, ensureBridge, listPodNetns, removeBridge } from '../kubelet/netns.js';
 
 export interface Tools {
@@ -123,7 +125,7 @@ export const apiServerURL = `https://${net.hostIP}:${ports.apiserver}`;
 /** True when a previous `up` is still running and answering. */
 async function isUp(): Promise<boolean> {
   const pids = readPids();
-  const expected = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubelet', 'minio'];
+  const expected = [...storeProcessNames(storeKind()), 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubelet', 'minio'];
   if (!existsSync(readyMarker) || !expected.every((n) => pids.some((p) => p.name === n && alive(p.pid)))) return false;
   const client = KubeClient.fromKubeconfig(paths.kubeconfig);
   try {
@@ -144,9 +146,11 @@ export async function up(): Promise<{ seconds: number; built: boolean }> {
   }
   // Leftovers of a crashed run would hold ports and namespaces.
   await down({ quiet: true });
-  for (const tool of ['etcd', 'ip', 'openssl']) {
-    if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) throw new Error(`${tool} not found: apt-get install -y etcd-server etcd-client iproute2 openssl`);
+  for (const tool of ['ip', 'openssl']) {
+    if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) throw new Error(`${tool} not found: apt-get install -y iproute2 openssl`);
   }
+  const store = storeKind();
+  prepareStore(store);
   const { tools, built, seconds: buildSeconds } = buildTools();
   say(`tools ready in ${buildSeconds.toFixed(1)}s${built ? ' (built)' : ' (cached)'}`);
   mkdirSync(stateDir, { recursive: true });
@@ -160,19 +164,12 @@ export async function up(): Promise<{ seconds: number; built: boolean }> {
   writeKubeconfig(kc('scheduler'), identities.scheduler, apiServerURL);
   writeKubeconfig(kc('kubelet'), identities.kubelet, apiServerURL);
 
-  const etcdURL = `http://127.0.0.1:${ports.etcdClient}`;
-  const peerURL = `http://127.0.0.1:${ports.etcdPeer}`;
-  const etcd = startProcess('etcd', 'etcd', [
-    '--name', 'e2e', '--data-dir', paths.etcdData,
-    '--listen-client-urls', etcdURL, '--advertise-client-urls', etcdURL,
-    '--listen-peer-urls', peerURL, '--initial-advertise-peer-urls', peerURL,
-    '--initial-cluster', `e2e=${peerURL}`, '--initial-cluster-state', 'new',
-    '--log-level', 'warn', '--logger', 'zap',
-  ]);
-  await waitFor('etcd', 30_000, async () => (await fetch(`${etcdURL}/health`)).ok, etcd);
+  const members = storeProcesses(store).map((p) => ({ ...p, proc: startProcess(p.name, p.cmd, p.args) }));
+  for (const m of members) await waitFor(`${m.name} /health`, 60_000, async () => (await fetch(`${m.clientURL}/health`)).ok, m.proc);
+  say(`store: ${store} (${members.length} member${members.length > 1 ? 's' : ''})`);
 
   const apiserver = startProcess('kube-apiserver', tools['kube-apiserver'], [
-    `--etcd-servers=${etcdURL}`,
+    `--etcd-servers=${members.map((m) => m.clientURL).join(',')}`,
     `--bind-address=${net.hostIP}`,
     `--advertise-address=${net.hostIP}`,
     `--secure-port=${ports.apiserver}`,
@@ -265,8 +262,9 @@ function ourProcesses(): ProcEntry[] {
       const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
       const argv = cmd.split('\0');
       const prog = argv[0].split('/').pop() ?? '';
-      const ours = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'minio'].includes(prog) || (prog === 'node' && (argv[1] ?? '').endsWith(join('kubelet', 'main.js')));
-      if (ours && cmd.includes(`${stateDir}/`) && !out.has(Number(entry))) out.set(Number(entry), { name: prog === 'node' ? 'kubelet' : prog, pid: Number(entry) });
+      const store = isStoreCommand(argv);
+      const ours = store || ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'minio'].includes(prog) || (prog === 'node' && (argv[1] ?? '').endsWith(join('kubelet', 'main.js')));
+      if (ours && cmd.includes(`${stateDir}/`) && !out.has(Number(entry))) out.set(Number(entry), { name: store ? 'store' : prog === 'node' ? 'kubelet' : prog, pid: Number(entry) });
     } catch {
       // exited
     }

@@ -4,7 +4,7 @@
 # each pinned version gets its own directory, so bumping a pin rebuilds it.
 #
 #   KVORUM_TOOLS_DIR   cache root (default ~/.cache/kvorum-tools)
-#   E2E_BUILD_ONLY     space separated subset: kubernetes helm minio
+#   E2E_BUILD_ONLY     space separated subset: kubernetes helm minio (default), promtool
 #   GOFLAGS            defaults to -p=2 (the CI machine has two cores)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -13,12 +13,15 @@ export GOFLAGS="${GOFLAGS:--p=2}"
 # With "auto" an older local Go downloads the toolchain the modules ask for
 # (as a module from the proxy); a newer local Go builds them itself.
 export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}"
+# promtool is built only when asked for (npm run test:mixin).
 only="${E2E_BUILD_ONLY:-kubernetes helm minio}"
 
 # Pins. The Kubernetes version is the one required by ./go.mod.
 k8s_version="$(awk '$1=="require" && $2=="k8s.io/kubernetes" {print $3}' "$here/go.mod")"
 helm_version="v3.18.6"
 minio_version="v0.0.0-20260212201848-7aac2a2c5b7c"
+# Prometheus 3.3.0 (its Go module is tagged v0.303.0): promtool for the etcd mixin alert test.
+prometheus_version="v0.303.0"
 
 log() { echo "[build.sh] $*" >&2; }
 
@@ -27,6 +30,7 @@ want() { [[ " $only " == *" $1 "* ]]; }
 k8s_dir="$cache/kubernetes-$k8s_version"
 helm_dir="$cache/helm-$helm_version"
 minio_dir="$cache/minio-$minio_version"
+promtool_dir="$cache/promtool-$prometheus_version"
 
 if want kubernetes; then
   missing=()
@@ -69,4 +73,20 @@ if want helm; then
 fi
 if want minio; then
   install_module minio "$minio_dir" "github.com/minio/minio@$minio_version"
+fi
+
+# Prometheus' go.mod has replace directives, which `go install pkg@version`
+# refuses; so the module is downloaded and promtool built inside it.
+if want promtool; then
+  if [[ ! -x "$promtool_dir/promtool" ]]; then
+    log "building promtool (github.com/prometheus/prometheus@$prometheus_version) into $promtool_dir"
+    start=$SECONDS
+    mkdir -p "$promtool_dir"; tmp="$(mktemp -d "$promtool_dir/.build.XXXXXX")"
+    src="$(cd "$tmp" && GOFLAGS=-mod=mod go mod download -json "github.com/prometheus/prometheus@$prometheus_version" | awk -F'"' '$2=="Dir" {print $4}')"
+    (cd "$src" && CGO_ENABLED=0 go build -trimpath -o "$tmp/promtool" \
+      -ldflags "-s -w -X github.com/prometheus/common/version.Version=3.3.0" ./cmd/promtool)
+    mv "$tmp/promtool" "$promtool_dir/promtool" && rm -rf "$tmp"
+    log "promtool built in $((SECONDS - start))s"
+  fi
+  echo "promtool=$promtool_dir/promtool"
 fi

@@ -1,0 +1,152 @@
+// gRPC server metrics with the names, labels and meaning of
+// go-grpc-prometheus, which etcd serves and the etcd mixin's alerts read:
+// grpc_server_started_total when a call arrives, grpc_server_handled_total
+// and grpc_server_handling_seconds when the server has finished it, with the
+// gRPC status code's name (OK, Unavailable, ...) as grpc_code.
+import { status, type ServiceDefinition, type UntypedHandleCall, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { Counter, Histogram, type Registry } from 'prom-client';
+
+export type GrpcType = 'unary' | 'client_stream' | 'server_stream' | 'bidi_stream';
+
+export interface GrpcMetrics {
+  /** Wraps every handler of one service so its calls are counted and timed. */
+  instrument(definition: ServiceDefinition, impl: UntypedServiceImplementation): UntypedServiceImplementation;
+}
+
+/** The go-grpc-prometheus name of a status code (codes.Code.String() in Go). */
+export function grpcCodeName(code: number): string {
+  const names: Record<number, string> = {
+    [status.OK]: 'OK',
+    [status.CANCELLED]: 'Canceled',
+    [status.UNKNOWN]: 'Unknown',
+    [status.INVALID_ARGUMENT]: 'InvalidArgument',
+    [status.DEADLINE_EXCEEDED]: 'DeadlineExceeded',
+    [status.NOT_FOUND]: 'NotFound',
+    [status.ALREADY_EXISTS]: 'AlreadyExists',
+    [status.PERMISSION_DENIED]: 'PermissionDenied',
+    [status.RESOURCE_EXHAUSTED]: 'ResourceExhausted',
+    [status.FAILED_PRECONDITION]: 'FailedPrecondition',
+    [status.ABORTED]: 'Aborted',
+    [status.OUT_OF_RANGE]: 'OutOfRange',
+    [status.UNIMPLEMENTED]: 'Unimplemented',
+    [status.INTERNAL]: 'Internal',
+    [status.UNAVAILABLE]: 'Unavailable',
+    [status.DATA_LOSS]: 'DataLoss',
+    [status.UNAUTHENTICATED]: 'Unauthenticated',
+  };
+  return names[code] ?? `Code(${code})`;
+}
+
+function grpcType(requestStream: boolean, responseStream: boolean): GrpcType {
+  if (requestStream) return responseStream ? 'bidi_stream' : 'client_stream';
+  return responseStream ? 'server_stream' : 'unary';
+}
+
+/** The code an error passed to a callback or to call.destroy() carries (UNKNOWN without one). */
+function errorCode(err: unknown): number {
+  const code = (err as { code?: unknown } | null | undefined)?.code;
+  return typeof code === 'number' ? code : status.UNKNOWN;
+}
+
+export function createGrpcMetrics(registry: Registry): GrpcMetrics {
+  const labelNames = ['grpc_type', 'grpc_service', 'grpc_method'] as const;
+  const started = new Counter({
+    name: 'grpc_server_started_total',
+    help: 'Total number of RPCs started on the server.',
+    labelNames,
+    registers: [registry],
+  });
+  const handled = new Counter({
+    name: 'grpc_server_handled_total',
+    help: 'Total number of RPCs completed on the server, regardless of success or failure.',
+    labelNames: [...labelNames, 'grpc_code'],
+    registers: [registry],
+  });
+  const handling = new Histogram({
+    name: 'grpc_server_handling_seconds',
+    help: 'Histogram of response latency (seconds) of gRPC that had been application-level handled by the server.',
+    labelNames,
+    // Prometheus' default buckets, as go-grpc-prometheus uses.
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+
+  return {
+    instrument(definition, impl) {
+      const wrapped: UntypedServiceImplementation = {};
+      for (const [method, handler] of Object.entries(impl)) {
+        const def = definition[method];
+        if (!def) {
+          wrapped[method] = handler;
+          continue;
+        }
+        // path is "/etcdserverpb.KV/Range".
+        const service = def.path.split('/')[1] ?? '';
+        const labels = { grpc_type: grpcType(def.requestStream, def.responseStream), grpc_service: service, grpc_method: method };
+        const begin = (): ((code: number) => void) => {
+          started.inc(labels);
+          const stop = handling.startTimer(labels);
+          let done = false;
+          return (code) => {
+            if (done) return;
+            done = true;
+            stop();
+            handled.inc({ ...labels, grpc_code: grpcCodeName(code) });
+          };
+        };
+        wrapped[method] = (def.responseStream || def.requestStream ? instrumentStream(handler, begin) : instrumentUnary(handler, begin)) as UntypedHandleCall;
+      }
+      return wrapped;
+    },
+  };
+}
+
+type Finish = (code: number) => void;
+
+function instrumentUnary(handler: UntypedHandleCall, begin: () => Finish): (call: unknown, callback: (err: unknown, value?: unknown) => void) => void {
+  const h = handler as unknown as (call: unknown, callback: (err: unknown, value?: unknown) => void) => void;
+  return (call, callback) => {
+    const finish = begin();
+    // A client that gives up ends the call for the server too, as a Go
+    // handler returns when its context is cancelled.
+    (call as { on?(event: string, listener: () => void): unknown }).on?.('cancelled', () => finish(status.CANCELLED));
+    h(call, (err: unknown, value?: unknown) => {
+      finish(err ? errorCode(err) : status.OK);
+      callback(err, value);
+    });
+  };
+}
+
+interface StreamCall {
+  end(...args: unknown[]): unknown;
+  destroy(err?: unknown): unknown;
+  on(event: string, listener: (...args: unknown[]) => void): unknown;
+}
+
+/** A stream is handled when the server ends it (OK), fails it (its code) or the client cancels it. */
+function instrumentStream(handler: UntypedHandleCall, begin: () => Finish): (call: StreamCall, callback?: (err: unknown, value?: unknown) => void) => void {
+  const h = handler as unknown as (call: StreamCall, callback?: (err: unknown, value?: unknown) => void) => void;
+  return (call, callback) => {
+    const finish = begin();
+    const end = call.end.bind(call);
+    const destroy = call.destroy.bind(call);
+    call.end = (...args: unknown[]) => {
+      finish(status.OK);
+      return end(...args);
+    };
+    call.destroy = (err?: unknown) => {
+      finish(err ? errorCode(err) : status.OK);
+      return destroy(err);
+    };
+    call.on('cancelled', () => finish(status.CANCELLED));
+    if (!callback) {
+      h(call);
+      return;
+    }
+    // Client streams answer through a callback, as unary calls do.
+    h(call, (err: unknown, value?: unknown) => {
+      finish(err ? errorCode(err) : status.OK);
+      callback(err, value);
+    });
+  };
+}
