@@ -48,6 +48,8 @@ export interface ListenerOptions {
    * (the sender's own redial finds the old stream closed or silent).
    */
   liveStreamMs: number;
+  /** A peer this member dials (a joining member knows its peers before its member list). */
+  knownPeer?: (id: NodeId) => boolean;
   /** Called for every accepted message, in arrival order per stream. */
   deliver: (m: Message) => void;
   maxFrameBytes: number;
@@ -300,7 +302,7 @@ export class PeerListener {
   /** etcd's answer to a sender outside the member list, or undefined for a member. */
   private notAMember(from: NodeId): string | undefined {
     const members = this.opts.members?.();
-    if (!members || members.some((m) => m.id === from)) return undefined;
+    if (!members || members.some((m) => m.id === from) || this.opts.knownPeer?.(from)) return undefined;
     return `error sender not found (member ${formatId(from)} is not a member of this cluster)`;
   }
 

@@ -112,6 +112,7 @@ export class PeerTransport {
       idleTimeoutMs: this.tuning.idleTimeoutMs,
       // A dialer pings every pingIntervalMs; three missed pings and its stream may be replaced.
       liveStreamMs: 3 * this.tuning.pingIntervalMs,
+      knownPeer: (id) => this.peers.has(id),
     });
   }
 

@@ -100,6 +100,11 @@ describe('health, readiness and liveness of real members', () => {
     }
   });
 
+  test('finding 8: etcdctl alarm disarm lists the alarm it cleared, as etcd\'s does', () => {
+    assert.match(c.ctl(['alarm', 'list']), /alarm:NOSPACE/);
+    assert.match(c.ctl(['alarm', 'disarm']), /^memberID:\d+ alarm:NOSPACE *$/m);
+  });
+
   test('a lost quorum: no leader for /health and /readyz, while kubeadm’s serializable probe and /livez pass', async () => {
     const [survivor, ...others] = c.members as [ProcessMember, ...ProcessMember[]];
     for (const m of others) await c.kill(m);

@@ -318,7 +318,11 @@ export function maintenanceService(ctx: ServiceContext): UntypedServiceImplement
       const action = req.action === 'DEACTIVATE' || req.action === 2 ? 'DEACTIVATE' : req.action === 'ACTIVATE' || req.action === 1 ? 'ACTIVATE' : 'GET';
       if (action === 'DEACTIVATE') {
         const alarm = req.alarm === 'CORRUPT' || req.alarm === 2 ? 'CORRUPT' : 'NOSPACE';
-        await s.alarmDeactivate(int(req.memberID, 'memberID'), alarm);
+        const memberId = int(req.memberID, 'memberID');
+        // etcd answers a disarm with the alarm it cleared (etcdctl prints it), not the ones left.
+        const cleared = s.alarmList().filter((a) => a.memberId === memberId && a.alarm === alarm);
+        await s.alarmDeactivate(memberId, alarm);
+        return { header: headerPb(s.header()), alarms: cleared.map((a) => ({ memberID: str64(a.memberId), alarm: a.alarm })) };
       } else if (action === 'ACTIVATE') {
         throw new ServerError('INVALID_ARGUMENT', 'etcdserver: alarms can only be raised by the cluster itself');
       }
