@@ -45,9 +45,14 @@ export interface ApplierOptions {
   /** The cluster's entry format changed (applied, or restored from a snapshot). */
   onEntryFormatChange?: (format: number) => void;
   logger: Logger;
+  /** How long a request proposed in an earlier term may still apply once a later term's entry has (see Waiters.newTermApplied). */
+  leaderChangeGraceMs: number;
 }
 
 export class Applier {
+  /** The term of the last entry applied. */
+  private term = 0;
+
   constructor(private readonly opts: ApplierOptions) {}
 
   apply(entries: readonly Entry[]): void {
@@ -56,6 +61,10 @@ export class Applier {
       if (entry.type === EntryType.ConfChange) this.applyConfChange(entry);
       else if (entry.data.length === 0) store.markApplied(entry.index);
       else this.applyRequest(entry);
+      if (entry.term > this.term) {
+        this.term = entry.term;
+        this.opts.waiters.newTermApplied(entry.term, Date.now(), this.opts.leaderChangeGraceMs);
+      }
     }
     this.opts.afterApply();
   }
@@ -180,6 +189,10 @@ export class Applier {
     for (const gone of before) peers.removePeer(gone);
     alarms.restore(payload.alarms);
     this.opts.onEntryFormatChange?.(membership.entryFormat);
+    if (snapshot.meta.term > this.term) {
+      this.term = snapshot.meta.term;
+      this.opts.waiters.newTermApplied(this.term, Date.now(), this.opts.leaderChangeGraceMs);
+    }
     this.opts.leases.reset();
     this.opts.logger.info({ index: snapshot.meta.index }, 'installed snapshot');
   }

@@ -141,6 +141,8 @@ export class EtcdServer implements Application {
       },
       ...(hooks.onMembershipChange && { onMembershipChange: hooks.onMembershipChange }),
       logger,
+      // Proposals held through a leadership transfer reach the new leader within a few round trips.
+      leaderChangeGraceMs: limits.electionTimeoutMs,
     });
   }
 
@@ -168,6 +170,26 @@ export class EtcdServer implements Application {
     this.leases.start();
     this.deadlineTimer = setInterval(() => this.waiters.expire(Date.now()), Math.max(10, Math.min(100, requestTimeoutMs / 4)));
     this.deadlineTimer.unref();
+  }
+
+  /**
+   * The first part of a graceful stop: a leader hands leadership to its most
+   * caught-up voter (bounded by `handOffMs`), then the member refuses new
+   * requests ("server stopped", so clients retry elsewhere) and waits, until
+   * `deadline` (Date.now() ms) at most, for the requests in flight to be
+   * answered. `stop()` follows.
+   */
+  async drain(handOffMs: number, deadline: number, opts: { quietMs?: number; refusing?: () => void } = {}): Promise<{ handedTo?: number; unanswered: number }> {
+    const handedTo = this.node.isLeader ? await this.node.handOffLeadership(Math.max(0, Math.min(handOffMs, deadline - Date.now()))) : undefined;
+    this.proposer.refuseNew();
+    opts.refusing?.();
+    const sleep = (): Promise<void> => new Promise((r) => setTimeout(r, 10));
+    while (this.waiters.size > 0 && Date.now() < deadline) await sleep();
+    // Followers that have not heard of the new leader yet still send their
+    // proposals here; pass them on until they stop coming.
+    const quietMs = opts.quietMs ?? 0;
+    while (Date.now() - this.node.lastPeerProposalAt < quietMs && Date.now() < deadline) await sleep();
+    return { ...(handedTo !== undefined && { handedTo }), unanswered: this.waiters.size };
   }
 
   stop(): void {
@@ -332,10 +354,6 @@ export class EtcdServer implements Application {
   leaderChanged(soft: SoftState): void {
     this.logger.info({ leader: soft.lead.toString(16), role: soft.role, term: this.node?.term }, soft.lead === 0 ? 'lost the leader' : 'leader elected');
     this.hooks.onLeaderChange?.(soft);
-    // Only a new leader proves the old one's pending requests may be lost;
-    // a follower that merely lost contact (a pre-vote under load) may hear
-    // from the same leader again and see them applied.
-    if (soft.lead !== 0) this.waiters.failUnlessProposedUnder(soft.lead);
     if (soft.role === Role.Leader) this.leases.becameLeader();
     if (soft.lead !== 0 && !this.published) this.publishAttributes();
     if (soft.role === Role.Leader) this.maybeRaiseEntryFormat();
