@@ -9,3 +9,4 @@ export * from './health.js';
 export * from './join.js';
 export * from './snapshot-point.js';
 export * from './restore.js';
+export * from './version.js';

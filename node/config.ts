@@ -52,6 +52,8 @@ export interface NodeConfig {
   /** etcd's --experimental-watch-progress-notify-interval, in ms: how often watchers that asked for progress notifications get one. */
   watchProgressNotifyMs: number;
   maxSnapshots: number;
+  /** Not an etcd flag: how long a stop (SIGTERM) may take to hand over leadership and drain requests. */
+  stopGraceMs: number;
   /** Not an etcd flag: how long a client waits for its write (fixed). */
   requestTimeoutMs: number;
   logLevel: LogLevel;
@@ -111,6 +113,12 @@ const FLAGS: FlagSpec[] = [
   { name: 'snapshot-count', kind: 'int', defaultText: '10000', help: 'Applied entries between two snapshots.' },
   { name: 'heartbeat-interval', kind: 'int', defaultText: '100', help: 'Heartbeat interval in milliseconds.' },
   { name: 'election-timeout', kind: 'int', defaultText: '1000', help: 'Election timeout in milliseconds; at least 5 heartbeat intervals.' },
+  {
+    name: 'stop-grace-period',
+    kind: 'int',
+    defaultText: '20000',
+    help: 'Kvorum only: milliseconds a stop (SIGTERM) may take to hand leadership to a follower and finish requests in flight; keep it under the pod\'s termination grace period (30 s by default).',
+  },
   { name: 'quota-backend-bytes', kind: 'int', defaultText: String(DEFAULT_QUOTA_BACKEND_BYTES), help: 'Size at which writes are refused with a NOSPACE alarm (0 = default).' },
   { name: 'max-request-bytes', kind: 'int', defaultText: String(DEFAULT_MAX_REQUEST_BYTES), help: 'Largest client request accepted, in bytes.' },
   { name: 'max-txn-ops', kind: 'int', defaultText: '128', help: 'Most operations allowed in one transaction.' },
@@ -230,6 +238,7 @@ export function parseNodeConfig(argv: string[], env: Record<string, string | und
   if (electionMs > MAX_ELECTION_TIMEOUT_MS) {
     throw new ConfigError(`--election-timeout (${electionMs}ms) is too long; it must be at most ${MAX_ELECTION_TIMEOUT_MS}ms`);
   }
+  const stopGraceMs = int('stop-grace-period', 20000, 0);
   const quota = int('quota-backend-bytes', 0, 0);
   const quotaBackendBytes = quota === 0 ? DEFAULT_QUOTA_BACKEND_BYTES : quota;
   const maxRequestBytes = int('max-request-bytes', DEFAULT_MAX_REQUEST_BYTES, 1);
@@ -271,6 +280,7 @@ export function parseNodeConfig(argv: string[], env: Record<string, string | und
     snapshotCatchUpEntries,
     watchProgressNotifyMs,
     maxSnapshots,
+    stopGraceMs,
     requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
     logLevel: logLevel as LogLevel,
     ...(clientTls && { clientTls }),

@@ -37,6 +37,8 @@ export function readClientTls(files: TlsFiles): ClientTls {
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n');
 
 export interface ClientListener {
+  /** Asks gRPC clients to go elsewhere (HTTP/2 GOAWAY): calls in flight finish, new ones pick another member. */
+  drain(graceMs: number): void;
   close(): Promise<void>;
 }
 
@@ -113,6 +115,9 @@ export function serveClients(port: BoundPort, url: URL, grpc: GrpcServer, http: 
     else routePlain(socket);
   });
   return {
+    drain(graceMs) {
+      injector.drain(graceMs);
+    },
     async close() {
       injector.drain(0);
       injector.destroy();

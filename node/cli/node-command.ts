@@ -86,8 +86,10 @@ export async function runNode(argv: string[]): Promise<number> {
       process.once('SIGINT', () => resolve(0));
     }),
   ]);
-  logger.info({ exitCode: code }, code === 0 ? 'stopping' : 'stopping after a fatal error');
-  await member.stop().catch((err: unknown) => logger.error({ err }, 'error while stopping'));
+  logger.info({ exitCode: code, graceMs: code === 0 ? cfg.stopGraceMs : 0 }, code === 0 ? 'stopping' : 'stopping after a fatal error');
+  // Whatever happens in the graceful part, the process ends within the grace period (and a little).
+  if (code === 0) setTimeout(() => process.exit(0), cfg.stopGraceMs + 3000).unref();
+  await member.stop(code === 0 ? cfg.stopGraceMs : 0).catch((err: unknown) => logger.error({ err }, 'error while stopping'));
   // Whatever still holds the event loop must not keep a failed member alive.
   if (code !== 0) setTimeout(() => process.exit(code), 2000).unref();
   return code;
@@ -103,7 +105,13 @@ export function dataCorruption(err: unknown): WalCorruptionError | SnapshotCorru
 
 export interface StartedNode {
   member: RunningMember;
-  stop(): Promise<void>;
+  /**
+   * Stops the member. With `graceMs` > 0 (SIGTERM), gracefully first: a
+   * leader hands leadership to its most caught-up voter, gRPC clients are
+   * sent elsewhere (GOAWAY), new requests are refused with "server stopped",
+   * and requests in flight are answered, all within `graceMs`.
+   */
+  stop(graceMs?: number): Promise<void>;
 }
 
 export async function startNode(cfg: NodeConfig, logger: Logger, onFatal?: (err: Error) => void): Promise<StartedNode> {
@@ -228,9 +236,9 @@ async function startOnPorts(
   const health = healthRoutes(memberHealthSource(running.server), metrics.registry, logger);
   const app = healthApp(health, metrics.registry, (a) => mountGateway(a, ctx));
   const listeners: { close(): Promise<void> }[] = [];
+  const clientListeners: { drain(graceMs: number): void }[] = [];
   for (const { url, port } of ports.client) {
-    listeners.push(
-      serveClients(port, url, grpc, app, {
+    const listener = serveClients(port, url, grpc, app, {
         ...(clientTls && { tls: clientTls }),
         // A refused client only sees a failed handshake (etcdctl: "context deadline
         // exceeded"); the member's log says why, as etcd's "rejected connection" does.
@@ -240,8 +248,9 @@ async function startOnPorts(
           const remote = socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : 'unknown';
           logger.warn({ remote, reason: socket.authorizationError ?? err.reason ?? err.message }, 'rejected client TLS connection');
         },
-      }),
-    );
+    });
+    listeners.push(listener);
+    clientListeners.push(listener);
     logger.info({ url: url.href }, 'serving client requests (gRPC and HTTP)');
   }
   const metricsApp = healthApp(health, metrics.registry);
@@ -252,8 +261,25 @@ async function startOnPorts(
 
   return {
     member: running,
-    async stop() {
+    async stop(graceMs = 0) {
       clearInterval(progressTimer);
+      if (graceMs > 0 && !running.node.fatalError) {
+        const started = Date.now();
+        const deadline = started + graceMs;
+        // The handover needs an election round at most; past that, stop anyway.
+        const handOffMs = Math.min(graceMs / 2, cfg.electionMs * 3);
+        const drained = running.server.drain(handOffMs, deadline, {
+          quietMs: cfg.heartbeatMs * 3,
+          refusing: () => {
+            for (const l of clientListeners) l.drain(Math.max(0, deadline - Date.now()));
+          },
+        });
+        const { handedTo, unanswered } = await drained;
+        logger.info(
+          { handedTo: handedTo?.toString(16), unanswered, tookMs: Date.now() - started },
+          unanswered === 0 ? 'requests in flight answered; stopping' : 'grace period over with requests unanswered; stopping',
+        );
+      }
       for (const l of listeners) await l.close();
       grpc.forceShutdown();
       forwarder.close();

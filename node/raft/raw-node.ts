@@ -233,6 +233,11 @@ export class RawNode {
     return this.raft.role;
   }
 
+  /** The member a leader is handing leadership to, or NONE. */
+  get leadTransferee(): NodeId {
+    return this.raft.leadTransferee;
+  }
+
   /** The term of the entry at `index`, or undefined when the log no longer (or does not yet) hold it. */
   termAt(index: number): number | undefined {
     return this.raft.log.term(index);

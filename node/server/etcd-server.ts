@@ -30,6 +30,7 @@ import type { SoftState } from '../raft/raw-node.js';
 import type { Entry, Snapshot } from '../raft/types.js';
 import { Alarms, type Alarm, type AlarmType } from './alarms.js';
 import { Applier, type PeerDirectory } from './apply.js';
+import { MAX_ENTRY_FORMAT, nextClusterFormat } from './entry-format.js';
 import { errLeaseNotFound, errStopped } from './errors.js';
 import { LeaseClock } from './lease-clock.js';
 import { Maintenance, type BackupStream, type DefragmentResult, type MemberStatus } from './maintenance.js';
@@ -97,6 +98,8 @@ export class EtcdServer implements Application {
   private maintenance!: Maintenance;
   private deadlineTimer: NodeJS.Timeout | undefined;
   private published = false;
+  /** A proposal raising the cluster's entry format is in flight (one at a time). */
+  private raisingFormat = false;
 
   constructor(
     readonly identity: ServerIdentity,
@@ -134,9 +137,14 @@ export class EtcdServer implements Application {
       waiters: this.waiters,
       peers,
       applyConfChange: (cc) => this.node?.applyConfChange(cc),
-      afterApply: () => this.quota.check(),
+      afterApply: () => {
+        this.quota.check();
+        this.maybeRaiseEntryFormat();
+      },
       ...(hooks.onMembershipChange && { onMembershipChange: hooks.onMembershipChange }),
       logger,
+      // Proposals held through a leadership transfer reach the new leader within a few round trips.
+      leaderChangeGraceMs: limits.electionTimeoutMs,
     });
   }
 
@@ -157,12 +165,33 @@ export class EtcdServer implements Application {
       requestTimeoutMs,
       leaderWaitMs: electionTimeoutMs * 3,
       onRefused: () => this.hooks.onProposalFailed?.(),
+      entryFormat: () => this.membership.entryFormat,
     });
     this.admin = new MembershipAdmin({ membership: this.membership, node, proposer: this.proposer, clusterToken });
     this.maintenance = new Maintenance({ memberId, state: { store: this.store, membership: this.membership, alarms: this.alarms }, node, proposer: this.proposer, requestTimeoutMs });
     this.leases.start();
     this.deadlineTimer = setInterval(() => this.waiters.expire(Date.now()), Math.max(10, Math.min(100, requestTimeoutMs / 4)));
     this.deadlineTimer.unref();
+  }
+
+  /**
+   * The first part of a graceful stop: a leader hands leadership to its most
+   * caught-up voter (bounded by `handOffMs`), then the member refuses new
+   * requests ("server stopped", so clients retry elsewhere) and waits, until
+   * `deadline` (Date.now() ms) at most, for the requests in flight to be
+   * answered. `stop()` follows.
+   */
+  async drain(handOffMs: number, deadline: number, opts: { quietMs?: number; refusing?: () => void } = {}): Promise<{ handedTo?: number; unanswered: number }> {
+    const handedTo = this.node.isLeader ? await this.node.handOffLeadership(Math.max(0, Math.min(handOffMs, deadline - Date.now()))) : undefined;
+    this.proposer.refuseNew();
+    opts.refusing?.();
+    const sleep = (): Promise<void> => new Promise((r) => setTimeout(r, 10));
+    while (this.waiters.size > 0 && Date.now() < deadline) await sleep();
+    // Followers that have not heard of the new leader yet still send their
+    // proposals here; pass them on until they stop coming.
+    const quietMs = opts.quietMs ?? 0;
+    while (Date.now() - this.node.lastPeerProposalAt < quietMs && Date.now() < deadline) await sleep();
+    return { ...(handedTo !== undefined && { handedTo }), unanswered: this.waiters.size };
   }
 
   stop(): void {
@@ -333,12 +362,28 @@ export class EtcdServer implements Application {
   leaderChanged(soft: SoftState): void {
     this.logger.info({ leader: soft.lead.toString(16), role: soft.role, term: this.node?.term }, soft.lead === 0 ? 'lost the leader' : 'leader elected');
     this.hooks.onLeaderChange?.(soft);
-    // Only a new leader proves the old one's pending requests may be lost;
-    // a follower that merely lost contact (a pre-vote under load) may hear
-    // from the same leader again and see them applied.
-    if (soft.lead !== 0) this.waiters.failUnlessProposedUnder(soft.lead);
     if (soft.role === Role.Leader) this.leases.becameLeader();
     if (soft.lead !== 0 && !this.published) this.publishAttributes();
+    if (soft.role === Role.Leader) this.maybeRaiseEntryFormat();
+  }
+
+  /**
+   * The leader moves the cluster to the highest entry format every member of
+   * the configuration has published it reads (etcd's cluster version works
+   * the same way), through an entry so every member switches at one index.
+   */
+  private maybeRaiseEntryFormat(): void {
+    if (this.membership.entryFormat >= MAX_ENTRY_FORMAT || this.raisingFormat || !this.node?.isLeader) return;
+    const next = nextClusterFormat(this.membership.entryFormat, this.membership.list().map((m) => m.entryFormat));
+    if (next === undefined) return;
+    this.raisingFormat = true;
+    this.logger.info({ from: this.membership.entryFormat, to: next }, 'every member reads a newer entry format; raising the cluster\'s');
+    this.proposer
+      .propose({ entryFormat: { format: next } })
+      .catch((err: unknown) => this.logger.warn({ err }, 'raising the cluster entry format failed; will retry'))
+      .finally(() => {
+        this.raisingFormat = false;
+      });
   }
 
   private snapshotHead(): StateSnapshotHead {
@@ -349,9 +394,9 @@ export class EtcdServer implements Application {
   private publishAttributes(): void {
     const self = this.membership.get(this.identity.memberId);
     this.published = true;
-    if (self && self.name === this.identity.name && sameUrls(self.clientUrls, this.identity.clientUrls)) return;
+    if (self && self.name === this.identity.name && sameUrls(self.clientUrls, this.identity.clientUrls) && self.entryFormat === MAX_ENTRY_FORMAT) return;
     const { memberId: id, name, clientUrls } = this.identity;
-    this.proposer.propose({ memberAttributes: { id, name, clientUrls } }).catch((err: unknown) => {
+    this.proposer.propose({ memberAttributes: { id, name, clientUrls, entryFormat: MAX_ENTRY_FORMAT } }).catch((err: unknown) => {
       this.published = false;
       this.logger.warn({ err }, 'publishing member attributes failed; will retry on the next leader change');
     });

@@ -5,7 +5,7 @@
 import { ProposalDroppedError } from '../raft/raft.js';
 import type { ConfChange } from '../raft/types.js';
 import { encodeConfContext, encodeEntry, type ServerRequest } from './entry.js';
-import { droppedProposalError, errNoLeader, ServerError } from './errors.js';
+import { droppedProposalError, errNoLeader, errStopped, ServerError } from './errors.js';
 import { RequestIds } from './ids.js';
 import type { Member } from './membership.js';
 import type { RaftNode } from './raft-node.js';
@@ -24,17 +24,27 @@ export interface ProposerOptions {
   /** How long a request waits for a leader to be known. */
   leaderWaitMs: number;
   onRefused?: () => void;
+  /** The cluster's entry format now: which encoding new entries use. */
+  entryFormat: () => number;
 }
 
 export class Proposer {
   private readonly ids = new RequestIds();
+  /** Set when the member starts stopping: new requests are answered "server stopped" so clients go elsewhere. */
+  private refusing = false;
 
   constructor(private readonly opts: ProposerOptions) {}
 
+  /** From now on, new requests fail with etcd's "server stopped" (those already waiting finish). */
+  refuseNew(): void {
+    this.refusing = true;
+  }
+
   /** Proposes a request and resolves to its result once it applies here. */
   propose(request: ServerRequest): Promise<unknown> {
+    if (this.refusing) return Promise.reject(errStopped());
     const requestId = this.ids.next();
-    const data = encodeEntry({ origin: this.opts.memberId, requestId, request });
+    const data = encodeEntry({ origin: this.opts.memberId, requestId, request }, this.opts.entryFormat());
     return this.waitFor(requestId, () =>
       this.opts.node.propose(data, (err) => this.opts.waiters.settle(this.opts.memberId, requestId, undefined, droppedProposalError(err))),
     );
@@ -42,6 +52,7 @@ export class Proposer {
 
   /** Proposes a membership change for `member`; resolves once it applies here. */
   proposeConf(cc: Omit<ConfChange, 'context'>, member: Member): Promise<unknown> {
+    if (this.refusing) return Promise.reject(errStopped());
     const requestId = this.ids.next();
     const context = encodeConfContext({
       id: member.id,
@@ -56,6 +67,7 @@ export class Proposer {
 
   /** Resolves once a read may be served from local state linearizably. */
   async readBarrier(): Promise<number> {
+    if (this.refusing) throw errStopped();
     // Test builds only (node/failpoints.ts): a deliberately broken member that reads locally.
     if (localReads()) return 0;
     await this.leaderKnown();
@@ -85,7 +97,7 @@ export class Proposer {
       this.opts.onRefused?.();
       throw new ServerError('RESOURCE_EXHAUSTED', 'etcdserver: too many requests');
     }
-    const answer = waiters.wait(requestId, node.leaderId, Date.now() + this.opts.requestTimeoutMs);
+    const answer = waiters.wait(requestId, node.term, Date.now() + this.opts.requestTimeoutMs);
     try {
       submit();
     } catch (err) {

@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import { ProposalDroppedError, Role } from '../raft/raft.js';
 import { RawNode, type Ready, type SoftState, type Status } from '../raft/raw-node.js';
-import type { ConfChange, ConfState, Entry, Message, NodeId, Snapshot, HardState } from '../raft/types.js';
+import { MessageType, type ConfChange, type ConfState, type Entry, type Message, type NodeId, type Snapshot, type HardState } from '../raft/types.js';
 import { errNoLeader, errProposalRefused, errStopped } from './errors.js';
 import { RequestIds } from './ids.js';
 import { ReadBarrier } from './read-barrier.js';
@@ -120,6 +120,13 @@ export class RaftNode {
   /** A message from a peer. */
   receive(m: Message): void {
     if (this.stopped) return;
+    if (m.type === MessageType.Prop) {
+      this.lastPeerProposalAt = Date.now();
+      // A proposal that reached a member no longer leading is passed on to
+      // the leader; peers accept a message only from the member that sends it,
+      // so it goes on as this member's (nothing answers a proposal's sender).
+      m = { ...m, from: this.opts.id };
+    }
     this.inbox.push(m);
     this.kick();
   }
@@ -167,6 +174,77 @@ export class RaftNode {
   transferLeadership(target: NodeId): void {
     this.raw.transferLeadership(target);
     this.kick();
+  }
+
+  /**
+   * While this leader hands leadership over, the core would drop proposals;
+   * they wait here instead (local ones and those forwarded by followers) and
+   * go in when the handover ends: to the new leader, forwarded, or back into
+   * this member's log if the transfer failed. Clients see a short pause, not
+   * an error.
+   */
+  private get holdingProposals(): boolean {
+    if (this.raw.role === Role.Leader) return this.raw.leadTransferee !== 0;
+    if (this.raw.lead !== 0) {
+      this.noLeaderSince = 0;
+      return false;
+    }
+    // No leader to forward to: between stepping down and hearing from the
+    // new leader, or during an election (a handover's is a round trip). Wait
+    // up to an election timeout before the core refuses them ("no leader").
+    const now = Date.now();
+    if (this.noLeaderSince === 0) this.noLeaderSince = now;
+    return now < this.handoffUntil || now - this.noLeaderSince < this.opts.tickMs * this.opts.electionTicks;
+  }
+
+  /** When this member last found itself without a leader (0 while it knows one). */
+  private noLeaderSince = 0;
+
+  /** Until when (Date.now() ms) a handover this member started may still be under way. */
+  private handoffUntil = 0;
+
+  private heldForwards: Message[] = [];
+
+  /** When a peer last sent this member a proposal (to lead or to pass on); a stopping member lingers until they stop coming. */
+  lastPeerProposalAt = 0;
+
+  /** The voter (not this member) whose log matches the leader's furthest, among those recently active. */
+  mostCaughtUpVoter(): NodeId | undefined {
+    const status = this.raw.status();
+    let best: NodeId | undefined;
+    let bestMatch = -1;
+    for (const [id, pr] of status.progress) {
+      if (id === this.opts.id || pr.isLearner || !pr.recentActive) continue;
+      if (pr.match > bestMatch || (pr.match === bestMatch && best !== undefined && id < best)) {
+        best = id;
+        bestMatch = pr.match;
+      }
+    }
+    return best;
+  }
+
+  /**
+   * A leader about to stop hands leadership to its most caught-up voter
+   * (TimeoutNow through the core's transfer) and waits until another member
+   * leads, at most `timeoutMs`. Resolves to the new leader, or undefined when
+   * this member does not lead, has no voter to hand to, or the time ran out.
+   */
+  async handOffLeadership(timeoutMs: number): Promise<NodeId | undefined> {
+    if (!this.isLeader || this.stopped) return undefined;
+    const target = this.mostCaughtUpVoter();
+    if (target === undefined) return undefined;
+    this.opts.logger.info({ to: target.toString(16) }, 'stopping: handing leadership over');
+    const deadline = Date.now() + timeoutMs;
+    this.handoffUntil = deadline;
+    this.transferLeadership(target);
+    while (Date.now() < deadline && !this.stopped) {
+      await new Promise((r) => setTimeout(r, 5));
+      if (!this.isLeader && this.raw.lead !== 0 && this.raw.lead !== this.opts.id) return this.raw.lead;
+      // The core gives up after an election timeout; ask again while time remains.
+      if (this.isLeader && this.raw.leadTransferee === 0) this.transferLeadership(this.mostCaughtUpVoter() ?? target);
+    }
+    this.handoffUntil = 0;
+    return undefined;
   }
 
   reportUnreachable(id: NodeId): void {
@@ -307,14 +385,25 @@ export class RaftNode {
     } finally {
       this.busy = false;
       // Inputs that arrived during the last await are handled now.
-      if (!this.stopped && (this.inbox.length > 0 || this.ticks > 0 || this.proposals.length > 0 || this.raw.hasReady())) this.kick();
+      // (Held proposals wait for a tick or message that ends the transfer, not a spin.)
+      const proposalsWaiting = (this.proposals.length > 0 || this.heldForwards.length > 0) && !this.holdingProposals;
+      if (!this.stopped && (this.inbox.length > 0 || this.ticks > 0 || proposalsWaiting || this.raw.hasReady())) this.kick();
     }
   }
 
   private stepInputs(): void {
-    const inbox = this.inbox;
+    const holding = this.holdingProposals;
+    let inbox = this.inbox;
     this.inbox = [];
+    if (!holding && this.heldForwards.length > 0) {
+      inbox = [...this.heldForwards, ...inbox];
+      this.heldForwards = [];
+    }
     for (const m of inbox) {
+      if (holding && m.type === MessageType.Prop) {
+        this.heldForwards.push(m);
+        continue;
+      }
       try {
         this.raw.step(m);
       } catch (err) {
@@ -329,7 +418,7 @@ export class RaftNode {
       this.raw.tick();
       this.ticks = 0;
     }
-    this.stepProposals();
+    if (!this.holdingProposals) this.stepProposals();
     if (this.reads.hasQueued) this.reads.startRound((context) => this.raw.readIndex(context));
   }
 

@@ -1,8 +1,8 @@
 // Clients waiting for their proposals to apply. A proposal is known by the
 // member that proposed it and that member's request ID; when the entry
 // applies, on the proposer, its waiter gets the result. Waiters also fail:
-// on their deadline (one sweep for all, not a timer each), when a new leader
-// shows their proposal may be lost, and when the member stops.
+// on their deadline (one sweep for all, not a timer each), when a later
+// leader's entries show their proposal may be lost, and when the member stops.
 import type { NodeId } from '../raft/types.js';
 import { errLeaderChanged, errTimeout } from './errors.js';
 
@@ -11,8 +11,10 @@ interface Waiter {
   reject: (err: Error) => void;
   /** When the client stops waiting (Date.now() ms). */
   deadline: number;
-  /** The leader when the request was proposed. */
-  leader: NodeId;
+  /** The Raft term when the request was proposed. */
+  term: number;
+  /** When it fails with "leader changed" unless applied first (a later term's entry applied). */
+  suspectUntil?: number;
 }
 
 export interface WaiterHooks {
@@ -23,6 +25,8 @@ export interface WaiterHooks {
 export class Waiters {
   /** In deadline order: every waiter gets the same timeout, and a Map keeps insertion order. */
   private readonly pending = new Map<number, Waiter>();
+  /** Waiters proposed in a term before the last one applied here (see newTermApplied). */
+  private readonly suspects = new Set<number>();
 
   constructor(
     /** Only entries this member proposed have waiters here. */
@@ -34,9 +38,9 @@ export class Waiters {
     return this.pending.size;
   }
 
-  /** Waits for the answer to `requestId`, proposed under `leader`, until `deadline`. */
-  wait(requestId: number, leader: NodeId, deadline: number): Promise<unknown> {
-    return new Promise((resolve, reject) => this.pending.set(requestId, { resolve, reject, deadline, leader }));
+  /** Waits for the answer to `requestId`, proposed in `term`, until `deadline`. */
+  wait(requestId: number, term: number, deadline: number): Promise<unknown> {
+    return new Promise((resolve, reject) => this.pending.set(requestId, { resolve, reject, deadline, term }));
   }
 
   /** Answers the waiter of an applied (or refused) entry, if this member proposed it and someone still waits. */
@@ -45,6 +49,7 @@ export class Waiters {
     const waiter = this.pending.get(requestId);
     if (!waiter) return;
     this.pending.delete(requestId);
+    this.suspects.delete(requestId);
     if (error) {
       this.hooks.onFailed?.();
       waiter.reject(error);
@@ -54,8 +59,12 @@ export class Waiters {
     }
   }
 
-  /** Fails the waiters whose deadline passed. */
+  /** Fails the waiters whose deadline, or grace as a suspect, passed. */
   expire(now: number): void {
+    for (const id of this.suspects) {
+      const w = this.pending.get(id);
+      if (w && w.suspectUntil! <= now) this.fail(id, w, errLeaderChanged());
+    }
     for (const [id, w] of this.pending) {
       if (w.deadline > now) break;
       this.fail(id, w, errTimeout());
@@ -63,23 +72,35 @@ export class Waiters {
   }
 
   /**
-   * A request proposed under another leader may have been lost with it (a
-   * proposal forwarded to a leader that died is gone). Rather than leave its
-   * client waiting for the timeout, fail it now with etcd's "leader changed":
-   * it was never acknowledged, so the client may retry.
+   * An entry of `term` applied here. A request proposed in an earlier term
+   * that has not applied yet may be lost (a proposal forwarded to a leader
+   * that died, or dropped while it handed over leadership, is gone): rather
+   * than leave its client waiting for the timeout, it fails with etcd's
+   * "leader changed" (never acknowledged, so the client may retry) unless it
+   * applies within `graceMs`. The grace lets proposals that were held during
+   * a leadership transfer and then forwarded to the new leader land (they
+   * come right after its first entry), so a graceful handover fails none.
+   * Entries the old leader had appended were applied before this one.
    */
-  failUnlessProposedUnder(lead: NodeId): void {
-    for (const [id, w] of this.pending) if (w.leader !== lead) this.fail(id, w, errLeaderChanged());
+  newTermApplied(term: number, now: number, graceMs: number): void {
+    for (const [id, w] of this.pending) {
+      if (w.term < term && w.suspectUntil === undefined) {
+        w.suspectUntil = now + graceMs;
+        this.suspects.add(id);
+      }
+    }
   }
 
   /** Fails every waiter (the member stops). */
   failAll(err: Error): void {
     for (const w of this.pending.values()) w.reject(err);
     this.pending.clear();
+    this.suspects.clear();
   }
 
   private fail(id: number, w: Waiter, err: Error): void {
     this.pending.delete(id);
+    this.suspects.delete(id);
     this.hooks.onFailed?.();
     w.reject(err);
   }

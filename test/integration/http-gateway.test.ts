@@ -4,6 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ProcessCluster } from './process-cluster.js';
+import { KVORUM_VERSION, type VersionInfo } from '../../contract/version.js';
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
 
@@ -65,13 +66,14 @@ describe('HTTP gateway, health and metrics', () => {
     assert.deepEqual(await health.json(), { health: 'true', reason: '' });
     assert.equal(await (await fetch(`${url}/readyz`)).text(), 'ok\n');
     assert.equal(await (await fetch(`${url}/livez`)).text(), 'ok\n');
-    const version = (await (await fetch(`${url}/version`)).json()) as { etcdserver: string; etcdcluster: string };
+    const version = (await (await fetch(`${url}/version`)).json()) as VersionInfo;
     // 3.5.13: the first 3.5 release whose progress notifications kube-apiserver trusts for consistent reads from its cache.
-    assert.deepEqual(version, { etcdserver: '3.5.13', etcdcluster: '3.5.0' });
+    assert.equal(version.etcdserver, '3.5.13');
     const status = (await (await fetch(`${url}/v3/maintenance/status`, { method: 'POST', body: '{}' })).json()) as { version: string };
     assert.equal(status.version, '3.5.13');
+    assert.equal(version.kvorum, KVORUM_VERSION);
     const metrics = await (await fetch(`${url}/metrics`)).text();
-    for (const name of ['etcd_server_has_leader 1', 'etcd_server_leader_changes_seen_total', 'etcd_mvcc_db_total_size_in_bytes', 'etcd_disk_wal_fsync_duration_seconds_bucket', 'etcd_network_peer_round_trip_time_seconds_bucket', 'etcd_server_is_learner 0', 'etcd_server_quota_backend_bytes', 'etcd_disk_backend_commit_duration_seconds_bucket']) {
+    for (const name of ['etcd_server_has_leader 1', 'etcd_server_leader_changes_seen_total', 'etcd_mvcc_db_total_size_in_bytes', 'etcd_disk_wal_fsync_duration_seconds_bucket', 'etcd_network_peer_round_trip_time_seconds_bucket', 'etcd_server_is_learner 0', `kvorum_build_info{version="${KVORUM_VERSION}",etcd_api_version="3.5.13"} 1`, 'etcd_server_quota_backend_bytes', 'etcd_disk_backend_commit_duration_seconds_bucket']) {
       assert.ok(metrics.includes(name), `metrics lack ${name}`);
     }
   });

@@ -19,18 +19,25 @@ test('a waiter gets the result of its own request, and only from entries this me
   assert.equal(waiters.size, 0);
 });
 
-test('waiters fail on their deadline, when another leader shows up, and when the member stops', async () => {
+test('waiters fail on their deadline, after a later term applied (past a grace), and when the member stops', async () => {
   let failed = 0;
   const waiters = new Waiters(SELF, { onFailed: () => failed++ });
   const now = Date.now();
   const early = waiters.wait(1, 1, now + 10);
   const underOld = waiters.wait(2, 1, now + 1000);
   const underNew = waiters.wait(3, 2, now + 1000);
+  const lateButApplied = waiters.wait(4, 1, now + 1000);
   waiters.expire(now + 20);
   await assert.rejects(early, (err: unknown) => err instanceof ServerError && err.code === 'DEADLINE_EXCEEDED' && err.message === 'etcdserver: request timed out');
-  waiters.failUnlessProposedUnder(2);
+  waiters.newTermApplied(2, now + 20, 100);
+  waiters.expire(now + 50);
+  assert.equal(waiters.size, 3, 'within the grace, requests of the old term may still apply');
+  waiters.settle(SELF, 4, 'forwarded to the new leader and applied');
+  assert.equal(await lateButApplied, 'forwarded to the new leader and applied');
+  waiters.newTermApplied(2, now + 60, 100);
+  waiters.expire(now + 121);
   await assert.rejects(underOld, (err: unknown) => err instanceof ServerError && err.code === 'UNAVAILABLE' && err.message === 'etcdserver: leader changed');
-  assert.equal(waiters.size, 1, 'the request proposed under the new leader still waits');
+  assert.equal(waiters.size, 1, 'the request proposed in the new term still waits');
   waiters.failAll(new ServerError('UNAVAILABLE', 'etcdserver: server stopped'));
   await assert.rejects(underNew, /server stopped/);
   assert.equal(failed, 2, 'deadline and leader change count as failed proposals');
