@@ -163,8 +163,13 @@ export async function runStorage(cluster: KVCluster, pvcs: KubeObject[], mayDisr
   const wantBytes = quantityToBytes(desired);
   // The class is only read when some claim is still to grow.
   if (className && claims.some((c) => c.requested === undefined || quantityToBytes(c.requested) < wantBytes)) {
-    const sc = await fx.client.get<KubeObject & { allowVolumeExpansion?: boolean }>(RESOURCES.storageClass, undefined, className);
-    if (sc) allow = sc.allowVolumeExpansion === true;
+    try {
+      const sc = await fx.client.get<KubeObject & { allowVolumeExpansion?: boolean }>(RESOURCES.storageClass, undefined, className);
+      if (sc) allow = sc.allowVolumeExpansion === true;
+    } catch (err) {
+      // A namespaced install (Roles only) cannot read cluster-scoped StorageClasses: said as unknown.
+      fx.log.warn({ err, storageClass: className }, 'cannot read the StorageClass');
+    }
   }
   const { action, status } = planStorage({ desired, claims, ...(className && { storageClassName: className }), ...(allow !== undefined && { allowVolumeExpansion: allow }) });
   const type = CONDITION_TYPES.storageResized;

@@ -60,7 +60,7 @@ export function planStorage(input: StorageInput): { action: StorageAction; statu
   }
   const cls = input.storageClassName ?? '(the default StorageClass)';
   if (input.allowVolumeExpansion === undefined) {
-    return { action: { kind: 'refuse', reason: 'StorageClassUnknown', message: `cannot grow volumes to ${desiredSize}: StorageClass ${cls} not found` }, status };
+    return { action: { kind: 'refuse', reason: 'StorageClassUnknown', message: `cannot grow volumes to ${desiredSize}: StorageClass ${cls} not found (or the operator may not read StorageClasses)` }, status };
   }
   if (!input.allowVolumeExpansion) {
     return {
