@@ -6,3 +6,4 @@ export * from './cluster.js';
 export * from './etcd-proto.js';
 export * from './health.js';
 export * from './join.js';
+export * from './version.js';

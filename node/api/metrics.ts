@@ -5,6 +5,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { EtcdServer } from '../server/etcd-server.js';
 import type { ServerHooks } from '../server/etcd-server.js';
 import { Role } from '../raft/raft.js';
+import { ETCD_API_VERSION, KVORUM_VERSION } from '../../contract/version.js';
 
 export interface NodeMetrics {
   registry: Registry;
@@ -65,6 +66,14 @@ export function createNodeMetrics(options: { defaultMetrics?: boolean } = {}): N
     },
   });
   const serverId = new Gauge({ name: 'etcd_server_id', help: 'Server or member ID in hexadecimal format. 1 for current member.', labelNames: ['server_id'], registers: [registry] });
+
+  // Which release this member runs (1 for the running one), as Prometheus' *_build_info convention.
+  new Gauge({
+    name: 'kvorum_build_info',
+    help: 'Which Kvorum release the member runs: version and the etcd API version. Always 1.',
+    labelNames: ['version', 'etcd_api_version'],
+    registers: [registry],
+  }).set({ version: KVORUM_VERSION, etcd_api_version: ETCD_API_VERSION }, 1);
 
   let lastLeader = 0;
   const hooks: ServerHooks = {

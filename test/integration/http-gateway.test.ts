@@ -4,6 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ProcessCluster } from './process-cluster.js';
+import { KVORUM_VERSION, type VersionInfo } from '../../contract/version.js';
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
 
@@ -65,10 +66,11 @@ describe('HTTP gateway, health and metrics', () => {
     assert.deepEqual(await health.json(), { health: 'true', reason: '' });
     assert.equal(await (await fetch(`${url}/readyz`)).text(), 'ok\n');
     assert.equal(await (await fetch(`${url}/livez`)).text(), 'ok\n');
-    const version = (await (await fetch(`${url}/version`)).json()) as { etcdserver: string; etcdcluster: string };
+    const version = (await (await fetch(`${url}/version`)).json()) as VersionInfo;
     assert.match(version.etcdserver, /^3\.5\.\d+$/);
+    assert.equal(version.kvorum, KVORUM_VERSION);
     const metrics = await (await fetch(`${url}/metrics`)).text();
-    for (const name of ['etcd_server_has_leader 1', 'etcd_server_leader_changes_seen_total', 'etcd_mvcc_db_total_size_in_bytes', 'etcd_disk_wal_fsync_duration_seconds_bucket', 'etcd_network_peer_round_trip_time_seconds_bucket', 'etcd_server_is_learner 0']) {
+    for (const name of ['etcd_server_has_leader 1', 'etcd_server_leader_changes_seen_total', 'etcd_mvcc_db_total_size_in_bytes', 'etcd_disk_wal_fsync_duration_seconds_bucket', 'etcd_network_peer_round_trip_time_seconds_bucket', 'etcd_server_is_learner 0', `kvorum_build_info{version="${KVORUM_VERSION}",etcd_api_version="3.5.0"} 1`]) {
       assert.ok(metrics.includes(name), `metrics lack ${name}`);
     }
   });
