@@ -93,6 +93,8 @@ export const ANNOTATIONS = {
   restartedAt: `${GROUP}/restartedAt`,
   /** Supervised updates: the target version (or revision) whose leader replacement the user approves. */
   approveLeaderUpgrade: `${GROUP}/approve-leader-upgrade`,
+  /** Seconds a replaced member may take to become healthy before the rollout stalls (default 300). */
+  upgradeStallTimeout: `${GROUP}/upgrade-stall-timeout-seconds`,
   /** "true" lets a downgrade or a skipped minor version through the version policy. */
   allowVersionChange: `${GROUP}/allow-version-change`,
 } as const;

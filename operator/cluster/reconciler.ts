@@ -278,7 +278,16 @@ export class ClusterReconciler {
   }
 
   private stepEffects(pass: Pass, api: ClusterAPI): StepEffects {
-    return { client: this.deps.client, api, event: (t, r, m) => this.event(pass.stored, t, r, m), log: pass.log, now: this.now() };
+    return {
+      client: this.deps.client,
+      api,
+      event: (t, r, m) => this.event(pass.stored, t, r, m),
+      recordUpgrade: async (upgrade) => {
+        await this.deps.client.applyStatus(RESOURCES.kvCluster, { apiVersion: API_VERSION, kind: KINDS.cluster, metadata: { name: pass.name, namespace: pass.ns }, status: { ...pass.stored.status, upgrade } });
+      },
+      log: pass.log,
+      now: this.now(),
+    };
   }
 
   /** One rollout step, once the members match the spec (membership changes go first). */

@@ -34,6 +34,8 @@ export interface StepEffects {
   client: KubeClient;
   api: Pick<ClusterClient, 'moveLeader'>;
   event(type: 'Normal' | 'Warning', reason: string, message: string): Promise<void>;
+  /** Writes status.upgrade now (with the rest of the status, by the same apply as the pass's report). */
+  recordUpgrade(state: UpgradeState): Promise<void>;
   log: Logger;
   now: Date;
 }
@@ -78,6 +80,12 @@ export interface RolloutContext {
   maxLag?: number;
 }
 
+/** The annotation's seconds when it is a positive number, else the default. */
+function stallTimeoutFrom(value: string | undefined): number {
+  const s = Number(value);
+  return value !== undefined && Number.isFinite(s) && s > 0 ? s * 1000 : DEFAULT_STALL_TIMEOUT_MS;
+}
+
 export async function runRollout(ctx: RolloutContext, fx: StepEffects): Promise<RolloutOutcome> {
   const { cluster } = ctx;
   const ann = cluster.metadata.annotations ?? {};
@@ -90,7 +98,7 @@ export async function runRollout(ctx: RolloutContext, fx: StepEffects): Promise<
     ...(ann[ANNOTATIONS.approveLeaderUpgrade] !== undefined && { approval: ann[ANNOTATIONS.approveLeaderUpgrade] }),
     ...(ann[ANNOTATIONS.restartedAt] !== undefined && { restartedAt: ann[ANNOTATIONS.restartedAt] }),
     now: fx.now,
-    stallTimeoutMs: ctx.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS,
+    stallTimeoutMs: ctx.stallTimeoutMs ?? stallTimeoutFrom(ann[ANNOTATIONS.upgradeStallTimeout]),
     maxLag: ctx.maxLag ?? DEFAULT_MAX_LAG,
   });
   const { action, state } = plan;
@@ -128,7 +136,7 @@ export async function runRollout(ctx: RolloutContext, fx: StepEffects): Promise<
     }
     case 'deletePod':
       // Recorded first: a pass repeated after a crash waits for this member instead of choosing another.
-      await fx.client.mergePatch(RESOURCES.kvCluster, ns, cluster.metadata.name ?? '', { status: { upgrade: state } }, 'status');
+      await fx.recordUpgrade(state!);
       await fx.client.delete(RESOURCES.pod, ns, action.member);
       await fx.event('Normal', 'MemberReplaced', action.message);
       return out(progress('Upgrading', action.message));
