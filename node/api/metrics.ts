@@ -5,6 +5,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { EtcdServer } from '../server/etcd-server.js';
 import type { ServerHooks } from '../server/etcd-server.js';
 import { Role } from '../raft/raft.js';
+import { MAX_ENTRY_FORMAT } from '../server/entry-format.js';
 import { ETCD_API_VERSION, KVORUM_VERSION } from '../../contract/version.js';
 
 export interface NodeMetrics {
@@ -65,6 +66,19 @@ export function createNodeMetrics(options: { defaultMetrics?: boolean } = {}): N
       if (server) this.set(server.watchHub.size);
     },
   });
+  new Gauge({
+    name: 'kvorum_cluster_entry_format',
+    help: 'The Raft entry format the cluster writes (raised once every member reads the newer one; like etcd_cluster_version).',
+    registers: [registry],
+    collect() {
+      if (server) this.set(server.membership.entryFormat);
+    },
+  });
+  new Gauge({
+    name: 'kvorum_member_max_entry_format',
+    help: 'The highest Raft entry format this member reads (what it publishes to the cluster).',
+    registers: [registry],
+  }).set(MAX_ENTRY_FORMAT);
   const serverId = new Gauge({ name: 'etcd_server_id', help: 'Server or member ID in hexadecimal format. 1 for current member.', labelNames: ['server_id'], registers: [registry] });
 
   // Which release this member runs (1 for the running one), as Prometheus' *_build_info convention.

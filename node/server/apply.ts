@@ -10,6 +10,7 @@ import { decodeConfChange } from '../raft/confchange.js';
 import { ConfChangeType, EntryType, type ConfChange, type ConfState, type Entry, type Snapshot } from '../raft/types.js';
 import type { Alarms } from './alarms.js';
 import { decodeConfContext, decodeEntry, type ServerRequest } from './entry.js';
+import { EntryFormatTooNewError, MAX_ENTRY_FORMAT } from './entry-format.js';
 import { errLeaseNotFound, ServerError } from './errors.js';
 import type { LeaseClock } from './lease-clock.js';
 import type { Member, Membership } from './membership.js';
@@ -41,6 +42,8 @@ export interface ApplierOptions {
   /** After a batch of entries applied (the space quota's check). */
   afterApply: () => void;
   onMembershipChange?: (members: Member[]) => void;
+  /** The cluster's entry format changed (applied, or restored from a snapshot). */
+  onEntryFormatChange?: (format: number) => void;
   logger: Logger;
 }
 
@@ -65,7 +68,7 @@ export class Applier {
       return;
     }
     this.opts.state.store.markApplied(entry.index);
-    this.applyServerRequest(origin, request, settle);
+    this.applyServerRequest(entry.index, origin, request, settle);
   }
 
   private applyMvcc(index: number, request: ApplyRequest, settle: (result: unknown, error?: Error) => void): void {
@@ -84,7 +87,7 @@ export class Applier {
   }
 
   /** Requests the server applies itself (they carry no MVCC change). */
-  private applyServerRequest(origin: number, request: Exclude<ServerRequest, { mvcc: unknown }>, settle: (result: unknown, error?: Error) => void): void {
+  private applyServerRequest(index: number, origin: number, request: Exclude<ServerRequest, { mvcc: unknown }>, settle: (result: unknown, error?: Error) => void): void {
     const { store, membership, alarms } = this.opts.state;
     if ('leaseRenew' in request) {
       const lease = store.lease(request.leaseRenew.id);
@@ -102,12 +105,22 @@ export class Applier {
       settle(undefined);
     } else if ('memberAttributes' in request) {
       const a = request.memberAttributes;
-      membership.setAttributes(a.id, a.name, a.clientUrls);
+      membership.setAttributes(a.id, a.name, a.clientUrls, a.entryFormat);
       this.opts.onMembershipChange?.(membership.list());
       settle(undefined);
     } else if ('memberUpdate' in request) {
       membership.updatePeerUrls(request.memberUpdate.id, request.memberUpdate.peerUrls);
       this.opts.peers.updatePeer?.(request.memberUpdate.id, request.memberUpdate.peerUrls);
+      settle(undefined);
+    } else if ('entryFormat' in request) {
+      const format = request.entryFormat.format;
+      // Stop rather than misread what follows (the Raft node stops the member and its process exits).
+      if (format > MAX_ENTRY_FORMAT) throw new EntryFormatTooNewError(format, `raised at index ${index}`);
+      if (format > membership.entryFormat) {
+        membership.entryFormat = format;
+        this.opts.logger.info({ format, index }, 'cluster entry format raised');
+        this.opts.onEntryFormatChange?.(format);
+      }
       settle(undefined);
     } else if ('alarm' in request) {
       const { action, memberId, alarm } = request.alarm;
@@ -150,6 +163,8 @@ export class Applier {
     const { store, membership, alarms } = this.opts.state;
     const { memberId, peers } = this.opts;
     const payload = decodeStateSnapshot(snapshot.data);
+    const format = payload.membership.entryFormat ?? 1;
+    if (format > MAX_ENTRY_FORMAT) throw new EntryFormatTooNewError(format, `in the snapshot at index ${snapshot.meta.index}`);
     store.restoreSnapshot(payload.mvcc);
     if (store.appliedIndex > snapshot.meta.index) {
       // Its state would skip entries the log still has to apply.
@@ -164,6 +179,7 @@ export class Applier {
     }
     for (const gone of before) peers.removePeer(gone);
     alarms.restore(payload.alarms);
+    this.opts.onEntryFormatChange?.(membership.entryFormat);
     this.opts.leases.reset();
     this.opts.logger.info({ index: snapshot.meta.index }, 'installed snapshot');
   }

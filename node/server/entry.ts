@@ -1,10 +1,20 @@
 // What a normal Raft entry carries for the server: the request, the member
 // that proposed it and that member's request ID (so the proposer can answer
-// its client when the entry applies). A first byte names the format: plain
-// puts have a fixed binary layout; everything else goes through the V8
-// serializer, which handles byte arrays natively.
+// its client when the entry applies). A first byte names the layout:
+//   1  everything but puts, through Node's V8 serializer: what releases up to
+//      0.1.0-pre.230a543 wrote. Only read and written while the cluster's
+//      entry format is 1 (V8's format belongs to the Node version, so it is
+//      being retired; see below).
+//   2  a plain put in a fixed binary layout (below), in every entry format.
+//   3  everything but puts as CBOR (cbor.ts): [schema 1, origin, request ID,
+//      request], the request an object with one field named for its kind,
+//      fields as in ServerRequest. Written once the cluster's entry format is 2.
+// The cluster's entry format (see entry-format.ts) says which of 1 and 3 a
+// member writes; every member reads all three.
 import { deserialize, serialize } from 'node:v8';
 import type { ApplyRequest, PutRequest } from '../mvcc/types.js';
+import { decodeCbor, encodeCbor, type CborValue } from './cbor.js';
+import { ENTRY_FORMAT_CBOR } from './entry-format.js';
 
 /** Requests applied by the server itself rather than by the MVCC store. */
 export type ServerRequest =
@@ -13,8 +23,10 @@ export type ServerRequest =
   | { leaseRenew: { id: number } }
   /** Keep-alives the leader answered by itself, shared so every member's clocks follow. */
   | { leaseRenewBatch: { ids: number[] } }
-  /** A started member publishes its name and client URLs. */
-  | { memberAttributes: { id: number; name: string; clientUrls: string[] } }
+  /** A started member publishes its name, client URLs and the highest entry format it reads (absent: 1). */
+  | { memberAttributes: { id: number; name: string; clientUrls: string[]; entryFormat?: number } }
+  /** The leader raises the cluster's entry format once every member reads it. */
+  | { entryFormat: { format: number } }
   | { memberUpdate: { id: number; peerUrls: string[] } }
   | { alarm: { action: 'activate' | 'deactivate'; memberId: number; alarm: 'NOSPACE' | 'CORRUPT' } };
 
@@ -24,7 +36,13 @@ export interface ServerEntry {
   request: ServerRequest;
 }
 
-const FORMAT = 1;
+const FORMAT_V8 = 1;
+const FORMAT_CBOR = 3;
+const CBOR_SCHEMA = 1;
+const CBOR_PREFIX = new Uint8Array([FORMAT_CBOR]);
+/** The kinds of request a CBOR entry may carry (one field of the request object). */
+const REQUEST_KINDS = new Set(['mvcc', 'leaseRenew', 'leaseRenewBatch', 'memberAttributes', 'memberUpdate', 'alarm', 'entryFormat']);
+const MVCC_KINDS = new Set(['put', 'deleteRange', 'txn', 'compaction', 'leaseGrant', 'leaseRevoke', 'leaseCheckpoint']);
 /**
  * A plain put, by far the most common entry, in a fixed binary layout (no
  * V8 serializer object walk on any member):
@@ -84,21 +102,53 @@ function decodePut(data: Uint8Array): ServerEntry {
   return { origin: view.getFloat64(2), requestId: view.getFloat64(10), request: { mvcc: { put } } };
 }
 
-export function encodeEntry(entry: ServerEntry): Uint8Array {
+/** Encodes an entry in the layout the cluster's entry format `clusterFormat` allows. */
+export function encodeEntry(entry: ServerEntry, clusterFormat: number): Uint8Array {
   const r = entry.request;
   if ('mvcc' in r && 'put' in r.mvcc) return encodePut(entry.origin, entry.requestId, r.mvcc.put);
+  if (clusterFormat >= ENTRY_FORMAT_CBOR) {
+    return encodeCbor([CBOR_SCHEMA, entry.origin, entry.requestId, r as unknown as CborValue], CBOR_PREFIX);
+  }
   const body = serialize([entry.origin, entry.requestId, entry.request]);
   const out = new Uint8Array(body.length + 1);
-  out[0] = FORMAT;
+  out[0] = FORMAT_V8;
   out.set(body, 1);
   return out;
 }
 
+function decodeCborEntry(data: Uint8Array): ServerEntry {
+  const value = decodeCbor(data.subarray(1));
+  if (!Array.isArray(value) || value.length < 4) throw new Error('server: a CBOR entry is not [schema, origin, request ID, request]');
+  const [schema, origin, requestId, request] = value;
+  if (schema !== CBOR_SCHEMA) throw new Error(`server: CBOR entry schema ${String(schema)} is newer than this release reads (${CBOR_SCHEMA})`);
+  if (typeof origin !== 'number' || typeof requestId !== 'number') throw new Error('server: a CBOR entry lacks its origin or request ID');
+  if (request === null || typeof request !== 'object' || Array.isArray(request) || request instanceof Uint8Array) {
+    throw new Error('server: a CBOR entry carries no request object');
+  }
+  const kinds = Object.keys(request);
+  if (kinds.length !== 1 || !REQUEST_KINDS.has(kinds[0]!)) throw new Error(`server: entry request kind ${kinds.join(',') || '(none)'} is unknown to this release`);
+  if (kinds[0] === 'mvcc') {
+    const mvcc = request.mvcc;
+    const mvccKinds = mvcc && typeof mvcc === 'object' && !(mvcc instanceof Uint8Array) ? Object.keys(mvcc) : [];
+    if (mvccKinds.length !== 1 || !MVCC_KINDS.has(mvccKinds[0]!)) throw new Error(`server: entry MVCC request kind ${mvccKinds.join(',') || '(none)'} is unknown to this release`);
+  }
+  return { origin, requestId, request: request as unknown as ServerRequest };
+}
+
+/** Decodes an entry in any layout any release wrote. */
 export function decodeEntry(data: Uint8Array): ServerEntry {
-  if (data[0] === FORMAT_PUT) return decodePut(data);
-  if (data[0] !== FORMAT) throw new Error(`server: unknown entry format ${data[0]}`);
-  const [origin, requestId, request] = deserialize(data.subarray(1)) as [number, number, ServerRequest];
-  return { origin, requestId, request };
+  switch (data[0]) {
+    case FORMAT_PUT:
+      return decodePut(data);
+    case FORMAT_CBOR:
+      return decodeCborEntry(data);
+    case FORMAT_V8: {
+      const [origin, requestId, request] = deserialize(data.subarray(1)) as [number, number, ServerRequest];
+      return { origin, requestId, request };
+    }
+    default:
+      throw new Error(`server: unknown entry layout ${String(data[0])} (written by a newer release?)`);
+  }
 }
 
 /** Data carried by a conf change entry: the member being added, promoted or removed. */

@@ -30,6 +30,7 @@ import type { SoftState } from '../raft/raw-node.js';
 import type { Entry, Snapshot } from '../raft/types.js';
 import { Alarms, type Alarm, type AlarmType } from './alarms.js';
 import { Applier, type PeerDirectory } from './apply.js';
+import { MAX_ENTRY_FORMAT, nextClusterFormat } from './entry-format.js';
 import { errLeaseNotFound, errStopped } from './errors.js';
 import { LeaseClock } from './lease-clock.js';
 import { Maintenance, type BackupStream, type DefragmentResult, type MemberStatus } from './maintenance.js';
@@ -95,6 +96,8 @@ export class EtcdServer implements Application {
   private maintenance!: Maintenance;
   private deadlineTimer: NodeJS.Timeout | undefined;
   private published = false;
+  /** A proposal raising the cluster's entry format is in flight (one at a time). */
+  private raisingFormat = false;
 
   constructor(
     readonly identity: ServerIdentity,
@@ -132,7 +135,10 @@ export class EtcdServer implements Application {
       waiters: this.waiters,
       peers,
       applyConfChange: (cc) => this.node?.applyConfChange(cc),
-      afterApply: () => this.quota.check(),
+      afterApply: () => {
+        this.quota.check();
+        this.maybeRaiseEntryFormat();
+      },
       ...(hooks.onMembershipChange && { onMembershipChange: hooks.onMembershipChange }),
       logger,
     });
@@ -155,6 +161,7 @@ export class EtcdServer implements Application {
       requestTimeoutMs,
       leaderWaitMs: electionTimeoutMs * 3,
       onRefused: () => this.hooks.onProposalFailed?.(),
+      entryFormat: () => this.membership.entryFormat,
     });
     this.admin = new MembershipAdmin({ membership: this.membership, node, proposer: this.proposer, clusterToken });
     this.maintenance = new Maintenance({ memberId, state: { store: this.store, membership: this.membership, alarms: this.alarms }, node, proposer: this.proposer, requestTimeoutMs });
@@ -331,6 +338,26 @@ export class EtcdServer implements Application {
     if (soft.lead !== 0) this.waiters.failUnlessProposedUnder(soft.lead);
     if (soft.role === Role.Leader) this.leases.becameLeader();
     if (soft.lead !== 0 && !this.published) this.publishAttributes();
+    if (soft.role === Role.Leader) this.maybeRaiseEntryFormat();
+  }
+
+  /**
+   * The leader moves the cluster to the highest entry format every member of
+   * the configuration has published it reads (etcd's cluster version works
+   * the same way), through an entry so every member switches at one index.
+   */
+  private maybeRaiseEntryFormat(): void {
+    if (this.membership.entryFormat >= MAX_ENTRY_FORMAT || this.raisingFormat || !this.node?.isLeader) return;
+    const next = nextClusterFormat(this.membership.entryFormat, this.membership.list().map((m) => m.entryFormat));
+    if (next === undefined) return;
+    this.raisingFormat = true;
+    this.logger.info({ from: this.membership.entryFormat, to: next }, 'every member reads a newer entry format; raising the cluster\'s');
+    this.proposer
+      .propose({ entryFormat: { format: next } })
+      .catch((err: unknown) => this.logger.warn({ err }, 'raising the cluster entry format failed; will retry'))
+      .finally(() => {
+        this.raisingFormat = false;
+      });
   }
 
   private snapshotHead(): StateSnapshotHead {
@@ -341,9 +368,9 @@ export class EtcdServer implements Application {
   private publishAttributes(): void {
     const self = this.membership.get(this.identity.memberId);
     this.published = true;
-    if (self && self.name === this.identity.name && sameUrls(self.clientUrls, this.identity.clientUrls)) return;
+    if (self && self.name === this.identity.name && sameUrls(self.clientUrls, this.identity.clientUrls) && self.entryFormat === MAX_ENTRY_FORMAT) return;
     const { memberId: id, name, clientUrls } = this.identity;
-    this.proposer.propose({ memberAttributes: { id, name, clientUrls } }).catch((err: unknown) => {
+    this.proposer.propose({ memberAttributes: { id, name, clientUrls, entryFormat: MAX_ENTRY_FORMAT } }).catch((err: unknown) => {
       this.published = false;
       this.logger.warn({ err }, 'publishing member attributes failed; will retry on the next leader change');
     });

@@ -9,12 +9,24 @@ export interface Member {
   peerUrls: string[];
   clientUrls: string[];
   isLearner: boolean;
+  /** The highest entry format the member's release reads, as it last published (absent: 1, an older release). */
+  entryFormat?: number;
+}
+
+/** The member table as a snapshot holds it. */
+export interface MembershipData {
+  members: Member[];
+  removed: number[];
+  /** The cluster's entry format; absent: 1 (snapshots of older releases). */
+  entryFormat?: number;
 }
 
 export class Membership {
   private readonly members = new Map<number, Member>();
   /** IDs removed from the cluster: they may never come back under the same ID. */
   private readonly removed = new Set<number>();
+  /** The cluster's entry format (entry-format.ts), raised by a replicated entry. */
+  entryFormat = 1;
 
   list(): Member[] {
     return [...this.members.values()].sort((a, b) => a.id - b.id).map((m) => ({ ...m }));
@@ -52,11 +64,13 @@ export class Membership {
     if (m) m.peerUrls = [...peerUrls];
   }
 
-  setAttributes(id: number, name: string, clientUrls: string[]): void {
+  setAttributes(id: number, name: string, clientUrls: string[], entryFormat?: number): void {
     const m = this.members.get(id);
     if (!m) return;
     m.name = name;
     m.clientUrls = [...clientUrls];
+    if (entryFormat === undefined) delete m.entryFormat;
+    else m.entryFormat = entryFormat;
   }
 
   /** Whether a peer URL is already used by some member. */
@@ -71,20 +85,24 @@ export class Membership {
     return n;
   }
 
-  toJSON(): { members: Member[]; removed: number[] } {
-    return { members: this.list(), removed: [...this.removed].sort((a, b) => a - b) };
+  toJSON(): MembershipData {
+    const data: MembershipData = { members: this.list(), removed: [...this.removed].sort((a, b) => a - b) };
+    // Written only once raised, so a snapshot of a format-1 cluster stays byte for byte what older releases wrote.
+    if (this.entryFormat > 1) data.entryFormat = this.entryFormat;
+    return data;
   }
 
-  static fromJSON(data: { members: Member[]; removed: number[] }): Membership {
+  static fromJSON(data: MembershipData): Membership {
     const m = new Membership();
     m.restore(data);
     return m;
   }
 
   /** Replaces the whole table with a snapshot's. */
-  restore(data: { members: Member[]; removed: number[] }): void {
+  restore(data: MembershipData): void {
     this.members.clear();
     this.removed.clear();
+    this.entryFormat = data.entryFormat ?? 1;
     for (const member of data.members) this.add(member);
     for (const id of data.removed) this.removed.add(id);
   }

@@ -23,6 +23,8 @@ export interface ProposerOptions {
   /** How long a request waits for a leader to be known. */
   leaderWaitMs: number;
   onRefused?: () => void;
+  /** The cluster's entry format now: which encoding new entries use. */
+  entryFormat: () => number;
 }
 
 export class Proposer {
@@ -33,7 +35,7 @@ export class Proposer {
   /** Proposes a request and resolves to its result once it applies here. */
   propose(request: ServerRequest): Promise<unknown> {
     const requestId = this.ids.next();
-    const data = encodeEntry({ origin: this.opts.memberId, requestId, request });
+    const data = encodeEntry({ origin: this.opts.memberId, requestId, request }, this.opts.entryFormat());
     return this.waitFor(requestId, () =>
       this.opts.node.propose(data, (err) => this.opts.waiters.settle(this.opts.memberId, requestId, undefined, droppedProposalError(err))),
     );

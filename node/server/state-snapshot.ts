@@ -9,11 +9,11 @@
 // before this layout (a V8-serialized object) are still read.
 import { deserialize } from 'node:v8';
 import type { MvccStore } from '../mvcc/store.js';
-import type { Member } from './membership.js';
+import type { MembershipData } from './membership.js';
 
 /** What a state snapshot holds besides the MVCC store. */
 export interface StateSnapshotHead {
-  membership: { members: Member[]; removed: number[] };
+  membership: MembershipData;
   /** "memberId:ALARM" (see Alarms). */
   alarms: string[];
 }
