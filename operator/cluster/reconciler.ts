@@ -327,7 +327,10 @@ export class ClusterReconciler {
       const v = objects.pods.find((p) => p.metadata.name === m.name)?.metadata.labels?.[LABELS.version];
       return v ? { ...m, version: v } : m;
     });
-    const rollingUpdate = (sts.status?.updatedReplicas ?? 0) < (sts.spec?.replicas ?? 0) || (sts.status?.updateRevision !== undefined && sts.status.updateRevision !== sts.status.currentRevision);
+    // With OnDelete the StatefulSet never advances currentRevision itself: the rollout step says whether one runs.
+    const rollingUpdate = rollout
+      ? rollout.active
+      : (sts.status?.updatedReplicas ?? 0) < (sts.spec?.replicas ?? 0) || (sts.status?.updateRevision !== undefined && sts.status.updateRevision !== sts.status.currentRevision);
     const quota = cluster.spec.nodeConfig?.quotaBackendBytes;
     const quotaBytes = quota !== undefined ? quantityToBytes(quota) : DEFAULT_QUOTA_BACKEND_BYTES;
     const stuckPods = podProblems(objects.pods, this.now().getTime());
