@@ -11,10 +11,19 @@ import { readFileSync } from 'node:fs';
 function releaseVersion(): string {
   const override = process.env.KVORUM_VERSION_OVERRIDE;
   if (override) return override;
-  // contract/version.ts compiles to dist/contract/version.js: the package root is two levels up.
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
-  if (typeof pkg.version !== 'string' || pkg.version === '') throw new Error('package.json has no "version"');
-  return pkg.version;
+  // dist/contract/version.js has the package root two levels up, the e2e build (.build/e2e/contract/) three: the nearest package.json wins.
+  for (const up of ['../../package.json', '../../../package.json']) {
+    let text: string;
+    try {
+      text = readFileSync(new URL(up, import.meta.url), 'utf8');
+    } catch {
+      continue;
+    }
+    const pkg = JSON.parse(text) as { version?: unknown };
+    if (typeof pkg.version !== 'string' || pkg.version === '') throw new Error('package.json has no "version"');
+    return pkg.version;
+  }
+  throw new Error(`no package.json two or three levels above ${import.meta.url}`);
 }
 
 /** The release version of Kvorum, reported by `kvorum version`, /version and the metrics. */

@@ -54,7 +54,12 @@ export const CONDITION_TYPES = {
   degraded: 'Degraded',
   membersHealthy: 'MembersHealthy',
   backupHealthy: 'BackupHealthy',
+  /** The members' volumes match spec.storage.size (or why they cannot). */
+  storageResized: 'StorageResized',
 } as const;
+
+/** spec.updateStrategy values: RollingUpdate replaces members unattended, Supervised waits for approval before the leader. */
+export const UPDATE_STRATEGIES = ['RollingUpdate', 'Supervised'] as const;
 
 /**
  * Labels on every object the operator creates for a cluster. `selectorLabels`
@@ -90,6 +95,14 @@ export const ANNOTATIONS = {
   tlsHash: `${GROUP}/tls-hash`,
   /** Set by a user to pause reconciling of a cluster ("true"). */
   paused: `${GROUP}/paused`,
+  /** A rolling restart request (a timestamp, as `kubectl rollout restart` writes); copied to the pod template. */
+  restartedAt: `${GROUP}/restartedAt`,
+  /** Supervised updates: the target version (or revision) whose leader replacement the user approves. */
+  approveLeaderUpgrade: `${GROUP}/approve-leader-upgrade`,
+  /** Seconds a replaced member may take to become healthy before the rollout stalls (default 300). */
+  upgradeStallTimeout: `${GROUP}/upgrade-stall-timeout-seconds`,
+  /** "true" lets a downgrade or a skipped minor version through the version policy. */
+  allowVersionChange: `${GROUP}/allow-version-change`,
 } as const;
 
 export const FINALIZERS = {

@@ -41,6 +41,7 @@ export function specWithDefaults(spec: KVClusterSpec | undefined): KVClusterSpec
       },
     },
     tls: { ...src.tls, mode: src.tls?.mode ?? 'OperatorManaged' },
+    updateStrategy: src.updateStrategy ?? 'RollingUpdate',
   };
   if (src.backup) out.backup = { ...src.backup, credentialsSecret: withCredentialDefaults(src.backup.credentialsSecret) };
   if (out.backup && out.backup.credentialsSecret === undefined) delete out.backup.credentialsSecret;

@@ -7,7 +7,10 @@ import type {
   MEMBER_ROLES,
   RETENTION_ACTIONS,
   TLS_MODES,
+  UPDATE_STRATEGIES,
 } from './constants.js';
+import type { UpgradeState } from '../upgrade/state.js';
+import type { StorageStatus } from '../upgrade/storage.js';
 
 /** A Kubernetes quantity as it appears in JSON: "1Gi", "500M" or a plain number. */
 export type Quantity = string | number;
@@ -17,6 +20,8 @@ export type RetentionAction = (typeof RETENTION_ACTIONS)[number];
 export type ClusterPhase = (typeof CLUSTER_PHASES)[number];
 export type BackupPhase = (typeof BACKUP_PHASES)[number];
 export type MemberRole = (typeof MEMBER_ROLES)[number];
+export type UpdateStrategyType = (typeof UPDATE_STRATEGIES)[number];
+export type { UpgradeState, StorageStatus };
 
 /** The parts of metav1.ObjectMeta the operator reads and writes. */
 export interface ObjectMeta {
@@ -162,6 +167,8 @@ export interface KVClusterSpec {
   backup?: BackupSpec;
   bootstrap?: BootstrapSpec;
   nodeConfig?: NodeConfig;
+  /** How member pods are replaced on a template change (default RollingUpdate). */
+  updateStrategy?: UpdateStrategyType;
 }
 
 export interface MemberStatus {
@@ -173,6 +180,8 @@ export interface MemberStatus {
   role?: MemberRole;
   healthy?: boolean;
   appliedIndex?: number;
+  /** The version label of the member's pod. */
+  version?: string;
 }
 
 export interface KVClusterStatus {
@@ -182,6 +191,12 @@ export interface KVClusterStatus {
   leader?: string;
   readyReplicas?: number;
   currentVersion?: string;
+  /** The version the members are moving to (spec.version once the version policy accepts it). */
+  targetVersion?: string;
+  /** The operator-driven rollout (operator/upgrade). */
+  upgrade?: UpgradeState;
+  /** Growth of the members' volumes to spec.storage.size. */
+  storage?: StorageStatus;
   clusterID?: string;
   /** RFC 3339 completion time of the newest completed backup. */
   lastSuccessfulBackup?: string;

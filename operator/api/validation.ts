@@ -9,8 +9,9 @@ import {
   DEFAULT_HEARTBEAT_INTERVAL_MS,
   RETENTION_ACTIONS,
   TLS_MODES,
+  UPDATE_STRATEGIES,
 } from './constants.js';
-import { cronProblems, isByteQuantity, isDuration, isResourceQuantity } from './quantity.js';
+import { cronProblems, isByteQuantity, isDuration, isResourceQuantity, quantityToBytes } from './quantity.js';
 
 type Obj = Record<string, unknown>;
 
@@ -20,6 +21,10 @@ const ENDPOINT_RE = /^https?:\/\//;
 
 function isObj(v: unknown): v is Obj {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function isQuantity(v: unknown): v is string | number {
+  return (typeof v === 'number' && v > 0) || (typeof v === 'string' && isByteQuantity(v));
 }
 
 function isInt(v: unknown): v is number {
@@ -263,7 +268,8 @@ export function validateClusterSpec(spec: unknown, oldSpec?: unknown): string[] 
     p.add('spec', 'must be an object');
     return p.list;
   }
-  p.unknownFields(spec, 'spec', ['replicas', 'version', 'image', 'storage', 'resources', 'podTemplate', 'tls', 'backup', 'bootstrap', 'nodeConfig']);
+  p.unknownFields(spec, 'spec', ['replicas', 'version', 'image', 'storage', 'resources', 'podTemplate', 'tls', 'backup', 'bootstrap', 'nodeConfig', 'updateStrategy']);
+  if (spec.updateStrategy !== undefined) p.oneOf(spec.updateStrategy, 'spec.updateStrategy', UPDATE_STRATEGIES);
   if (spec.replicas !== undefined && !(ALLOWED_REPLICAS as readonly unknown[]).includes(spec.replicas)) {
     p.add('spec.replicas', `must be one of ${ALLOWED_REPLICAS.join(', ')} (an odd number of members keeps a majority), got ${JSON.stringify(spec.replicas)}`);
   }
@@ -281,6 +287,11 @@ export function validateClusterSpec(spec: unknown, oldSpec?: unknown): string[] 
 }
 
 function checkTransitions(p: Problems, spec: Obj, old: Obj): void {
+  const oldSize = isObj(old.storage) ? old.storage.size : undefined;
+  const newSize = isObj(spec.storage) ? spec.storage.size : undefined;
+  if (isQuantity(oldSize) && isQuantity(newSize) && quantityToBytes(newSize) < quantityToBytes(oldSize)) {
+    p.add('spec.storage.size', `cannot shrink (was ${String(oldSize)}, now ${String(newSize)}): volumes can only grow`);
+  }
   const oldClass = isObj(old.storage) ? old.storage.storageClassName : undefined;
   const newClass = isObj(spec.storage) ? spec.storage.storageClassName : undefined;
   if (oldClass !== undefined) {

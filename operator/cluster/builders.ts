@@ -88,6 +88,14 @@ export interface StatefulSetOptions {
   tlsHash?: string;
   /** StatefulSet replicas; differs from spec.replicas while membership changes are in progress. */
   replicas: number;
+  /**
+   * Size in the claim template. A StatefulSet's claim templates cannot change,
+   * so an existing one keeps its size; members' claims are grown one by one
+   * (operator/upgrade/storage.ts).
+   */
+  claimTemplateSize?: string;
+  /** The version the pods are rendered for, when the version policy holds spec.version back. */
+  version?: string;
   /** The backup the members are built from before they first start (spec.bootstrap.fromBackup, resolved). */
   restore?: RestoreStatus;
 }
@@ -168,10 +176,11 @@ export function buildStatefulSet(cluster: KVCluster, opts: StatefulSetOptions): 
   const spec = cluster.spec;
   const pt = spec.podTemplate ?? {};
   const { scheme } = opts.tls;
+  const version = opts.version ?? spec.version ?? '';
   const configEnv = (name: string, key: string): object => ({ name, valueFrom: { configMapKeyRef: { name: names.configMap, key } } });
   const container = {
     name: 'kvorum',
-    image: imageFor(spec, opts.nodeImageRepository),
+    image: imageFor(opts.version ? { ...spec, version: opts.version } : spec, opts.nodeImageRepository),
     imagePullPolicy: 'IfNotPresent',
     args: memberArgs(cluster, scheme, opts.tls.args),
     env: [
@@ -189,8 +198,8 @@ export function buildStatefulSet(cluster: KVCluster, opts: StatefulSetOptions): 
     securityContext: { runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
     ...(spec.resources && { resources: spec.resources }),
   };
-  const podLabels = clusterLabels(c, { ...pt.labels, [LABELS.component]: 'member', [LABELS.version]: spec.version ?? '' });
-  const storage: Record<string, unknown> = { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: String(spec.storage?.size) } } };
+  const podLabels = clusterLabels(c, { ...pt.labels, [LABELS.component]: 'member', [LABELS.version]: version });
+  const storage: Record<string, unknown> = { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: opts.claimTemplateSize ?? String(spec.storage?.size) } } };
   if (spec.storage?.storageClassName) storage.storageClassName = spec.storage.storageClassName;
   return {
     apiVersion: 'apps/v1',
@@ -201,7 +210,8 @@ export function buildStatefulSet(cluster: KVCluster, opts: StatefulSetOptions): 
       serviceName: names.peerService,
       podManagementPolicy: 'Parallel',
       selector: { matchLabels: selectorLabels(c) },
-      updateStrategy: { type: 'RollingUpdate' },
+      // The operator replaces pods itself, one at a time, leader last (operator/upgrade).
+      updateStrategy: { type: 'OnDelete' },
       // Scale-down claims are the membership step's business (it deletes them per whenScaled once the member is removed).
       persistentVolumeClaimRetentionPolicy: { whenDeleted: spec.storage?.retentionPolicy?.whenDeleted ?? 'Retain', whenScaled: 'Retain' },
       template: {
@@ -209,8 +219,10 @@ export function buildStatefulSet(cluster: KVCluster, opts: StatefulSetOptions): 
           labels: podLabels,
           annotations: {
             ...pt.annotations,
-            [ANNOTATIONS.targetVersion]: spec.version ?? '',
+            [ANNOTATIONS.targetVersion]: version,
             ...(opts.tlsHash && { [ANNOTATIONS.tlsHash]: opts.tlsHash }),
+            // A rolling restart request: a new value is a new template revision.
+            ...(cluster.metadata.annotations?.[ANNOTATIONS.restartedAt] && { [ANNOTATIONS.restartedAt]: cluster.metadata.annotations[ANNOTATIONS.restartedAt] }),
           },
         },
         spec: {

@@ -13,6 +13,11 @@
 //                    member has started, after which new members join;
 //   changeMembership one membership step (operator/membership), planned from
 //                    the same observation;
+//   rollOut          once membership is settled, one step of the rollout of
+//                    a new pod template (operator/upgrade): members replaced
+//                    one at a time, leader last, behind health gates;
+//   growStorage      one step of growing the members' claims to
+//                    spec.storage.size (operator/upgrade/storage.ts);
 //   report           conditions (status.ts), status, Events and metrics.
 //
 // Deletion needs no code here: every object carries a controller owner
@@ -20,7 +25,7 @@
 // spec.storage.retentionPolicy.whenDeleted.
 import type { Logger } from 'pino';
 import { DEFAULT_QUOTA_BACKEND_BYTES, clientURLAt, memberName } from '../../contract/index.js';
-import { ANNOTATIONS, API_VERSION, KINDS, defaultsFor, quantityToBytes, statusSelector, validateClusterSpec, type KVBackup, type KVBackupSchedule, type KVCluster, type KVRestore, type KVClusterStatus, type MemberStatus, type RestoreStatus } from '../api/index.js';
+import { ANNOTATIONS, API_VERSION, KINDS, LABELS, defaultsFor, quantityToBytes, statusSelector, validateClusterSpec, type KVBackup, type KVBackupSchedule, type KVCluster, type KVRestore, type KVClusterStatus, type MemberStatus, type RestoreStatus } from '../api/index.js';
 import { backupHealth } from '../backup/backup-health.js';
 import type { RestoreSourceDeps } from '../backup/restore-source.js';
 import { activeInPlaceRestore, resolveRestore, restoreFailures, verifyRestore, type InPlaceRestore, type RestoreResolution } from './restore-step.js';
@@ -36,6 +41,7 @@ import { desiredTLSSecrets, operatorClientSecretName, operatorClientTLS, tlsCont
 import { CONFIG_KEYS, buildClientService, buildConfigMap, buildPeerService, buildPodDisruptionBudget, buildStatefulSet, type InitialClusterState } from './builders.js';
 import type { MembershipRunner } from './membership-port.js';
 import { clusterName, clusterNs, objectNames, peerURL, type Scheme } from './names.js';
+import { runRollout, runStorage, rolloutMembers, judgeVersionChange, type RolloutOutcome, type StepEffects, type StorageOutcome, type VersionVerdict } from '../upgrade/index.js';
 import { C, currentVersion, invalidSpecConditions, memberStatuses, mergeConditions, noSpaceMessage, podProblems, statusReport, tlsProblemConditions, type ConditionInput } from './status.js';
 
 /** Read access to the informer caches the reconciler needs. */
@@ -82,7 +88,7 @@ export interface ReconcilerDeps {
 }
 
 type StatefulSet = KubeObject & {
-  spec?: { replicas?: number };
+  spec?: { replicas?: number; volumeClaimTemplates?: { spec?: { resources?: { requests?: { storage?: string | number } } } }[] };
   status?: { readyReplicas?: number; updatedReplicas?: number; currentReplicas?: number; replicas?: number; observedGeneration?: number; currentRevision?: string; updateRevision?: string };
 };
 type ConfigMap = KubeObject & { data?: Record<string, string> };
@@ -119,6 +125,9 @@ interface ClusterObjects {
   urls: OrdinalURLs;
   /** Client endpoints of the StatefulSet's members that this operator can address. */
   endpoints: string[];
+  /** The version the pod template is rendered for, and the policy's verdict on spec.version. */
+  version: string;
+  versionVerdict: VersionVerdict;
 }
 
 export class ClusterReconciler {
@@ -159,9 +168,11 @@ export class ClusterReconciler {
     const api = this.clusterClient(pass.key, objects.endpoints, tls.clientTLS);
     const observed = await this.observe(pass, objects, api);
     const justBootstrapped = await this.bootstrap(pass, objects, observed);
-    // While a restore founds the cluster anew, membership waits for it.
+    // While a restore founds the cluster anew, membership, rollouts and storage growth wait for it.
     const membership = inPlace ? undefined : await this.changeMembership(pass, objects, api, observed, justBootstrapped);
-    return this.report(pass, objects, observed, justBootstrapped, membership, { api, restore: restore?.status });
+    const rollout = inPlace ? undefined : await this.rollOut(pass, objects, api, observed, membership);
+    const storage = inPlace ? undefined : await this.growStorage(pass, objects, api, observed, rollout);
+    return this.report(pass, objects, observed, justBootstrapped, membership, { api, restore: restore?.status }, rollout, storage);
   }
 
   /** spec.bootstrap.fromBackup: the backup to found the cluster from, read before any member starts. */
@@ -247,13 +258,24 @@ export class ClusterReconciler {
     const existingSts = await client.get<StatefulSet>(RESOURCES.statefulSet, ns, names.statefulSet);
     const founding = state === 'new' && restoreID !== undefined;
     const stsReplicas = inPlace?.step === 'Stopping' ? 0 : founding ? desiredReplicas : (existingSts?.spec?.replicas ?? desiredReplicas);
+    const pods = this.deps.caches.owned('pod', ns, name) as Pod[];
+    const { version, verdict } = this.versionPolicy(pass, pods);
+    const claimTemplateSize = existingSts?.spec?.volumeClaimTemplates?.[0]?.spec?.resources?.requests?.storage;
     const statefulSet = await client.apply<StatefulSet>(
       RESOURCES.statefulSet,
-      buildStatefulSet(cluster, { nodeImageRepository: this.deps.options.nodeImageRepository, tls: podTLS, ...(tls.hash && { tlsHash: tls.hash }), replicas: stsReplicas, ...(restore && { restore }) }),
+      buildStatefulSet(cluster, {
+        nodeImageRepository: this.deps.options.nodeImageRepository,
+        tls: podTLS,
+        ...(tls.hash && { tlsHash: tls.hash }),
+        replicas: stsReplicas,
+        version,
+        ...(restore && { restore }),
+        ...(claimTemplateSize !== undefined && { claimTemplateSize: String(claimTemplateSize) }),
+      }),
     );
     if (!existingSts) await this.event(stored, 'Normal', 'Created', `created StatefulSet ${names.statefulSet} with ${stsReplicas} members`);
+    if (!verdict.allowed) await this.event(stored, 'Warning', verdict.reason, verdict.message);
 
-    const pods = this.deps.caches.owned('pod', ns, name) as Pod[];
     const podIP = (o: number): string | undefined => pods.find((p) => p.metadata.name === memberName(name, o))?.status?.podIP;
     const byIP = this.deps.options.memberAddress === 'pod-ip';
     const contractURLs = defaultURLs(name, ns, scheme);
@@ -261,7 +283,16 @@ export class ClusterReconciler {
     const endpoints = Array.from({ length: stsReplicas }, (_, o) => o)
       .filter((o) => !byIP || podIP(o) !== undefined)
       .map((o) => urls.clientURL(o));
-    return { scheme, configMap, bootstrapped: state === 'existing', statefulSet, pods, pvcs: this.deps.caches.owned('pvc', ns, name), urls, endpoints };
+    return { scheme, configMap, bootstrapped: state === 'existing', statefulSet, pods, pvcs: this.deps.caches.owned('pvc', ns, name), urls, endpoints, version, versionVerdict: verdict };
+  }
+
+  /** spec.version unless the version policy refuses the change from what the members run; then the members' version stays. */
+  private versionPolicy(pass: Pass, pods: Pod[]): { version: string; verdict: VersionVerdict } {
+    const target = pass.cluster.spec.version ?? '';
+    const running = currentVersion(pods, target, true);
+    const override = pass.stored.metadata.annotations?.[ANNOTATIONS.allowVersionChange] === 'true';
+    const verdict = judgeVersionChange(running, target, override);
+    return { version: verdict.allowed || !running ? target : running, verdict };
   }
 
   /** The pass's one read of the cluster's own API. */
@@ -300,6 +331,41 @@ export class ClusterReconciler {
     return result;
   }
 
+  private stepEffects(pass: Pass, api: ClusterAPI): StepEffects {
+    return {
+      client: this.deps.client,
+      api,
+      event: (t, r, m) => this.event(pass.stored, t, r, m),
+      recordUpgrade: async (upgrade) => {
+        await this.deps.client.applyStatus(RESOURCES.kvCluster, { apiVersion: API_VERSION, kind: KINDS.cluster, metadata: { name: pass.name, namespace: pass.ns }, status: { ...pass.stored.status, upgrade } });
+      },
+      log: pass.log,
+      now: this.now(),
+    };
+  }
+
+  /** One rollout step, once the members match the spec (membership changes go first). */
+  private async rollOut(pass: Pass, objects: ClusterObjects, api: ClusterAPI | undefined, observed: ClusterObservation, membership: MembershipResult | undefined): Promise<RolloutOutcome | undefined> {
+    const target = objects.statefulSet.status?.updateRevision;
+    if (!api || !target || !objects.bootstrapped || (membership && !membership.done)) return undefined;
+    const replicas = objects.statefulSet.spec?.replicas ?? 0;
+    if (replicas !== pass.desiredReplicas) return undefined;
+    const names = Array.from({ length: replicas }, (_, o) => memberName(pass.name, o));
+    const outcome = await runRollout(
+      { cluster: pass.stored, targetRevision: target, targetVersion: objects.version, members: rolloutMembers(objects.pods, observed, names), observed },
+      this.stepEffects(pass, api),
+    );
+    if (outcome.action.kind !== 'none' && outcome.action.kind !== 'wait') pass.log.info({ action: outcome.action.kind, message: 'message' in outcome.action ? outcome.action.message : '' }, 'rollout step');
+    return outcome;
+  }
+
+  /** One step of growing the members' claims; disruptive parts only while no rollout runs and all members are healthy. */
+  private async growStorage(pass: Pass, objects: ClusterObjects, api: ClusterAPI | undefined, observed: ClusterObservation, rollout: RolloutOutcome | undefined): Promise<StorageOutcome | undefined> {
+    if (!api || !objects.bootstrapped) return undefined;
+    const allHealthy = (observed.members ?? []).length === pass.desiredReplicas && (observed.members ?? []).every((m) => m.healthy) && observed.leader !== undefined;
+    return runStorage(pass.cluster, objects.pvcs, allHealthy && !rollout?.active, this.stepEffects(pass, api));
+  }
+
   private async report(
     pass: Pass,
     objects: ClusterObjects,
@@ -307,11 +373,19 @@ export class ClusterReconciler {
     justBootstrapped: boolean,
     membership: MembershipResult | undefined,
     extra: { api: ClusterAPI | undefined; restore: RestoreStatus | undefined },
+    rollout?: RolloutOutcome,
+    storage?: StorageOutcome,
   ): Promise<ReconcileResult> {
     const { stored, cluster, ns, name, desiredReplicas } = pass;
     const sts = objects.statefulSet;
-    const members = memberStatuses(observed);
-    const rollingUpdate = (sts.status?.updatedReplicas ?? 0) < (sts.spec?.replicas ?? 0) || (sts.status?.updateRevision !== undefined && sts.status.updateRevision !== sts.status.currentRevision);
+    const members = memberStatuses(observed).map((m) => {
+      const v = objects.pods.find((p) => p.metadata.name === m.name)?.metadata.labels?.[LABELS.version];
+      return v ? { ...m, version: v } : m;
+    });
+    // With OnDelete the StatefulSet never advances currentRevision itself: the rollout step says whether one runs.
+    const rollingUpdate = rollout
+      ? rollout.active
+      : (sts.status?.updatedReplicas ?? 0) < (sts.spec?.replicas ?? 0) || (sts.status?.updateRevision !== undefined && sts.status.updateRevision !== sts.status.currentRevision);
     const quota = cluster.spec.nodeConfig?.quotaBackendBytes;
     const quotaBytes = quota !== undefined ? quantityToBytes(quota) : DEFAULT_QUOTA_BACKEND_BYTES;
     const stuckPods = podProblems(objects.pods, this.now().getTime());
@@ -336,13 +410,16 @@ export class ClusterReconciler {
     const version = currentVersion(objects.pods, cluster.spec.version ?? '', rollingUpdate);
     const clusterID = observed.clusterID ?? stored.status?.clusterID;
     const status: KVClusterStatus = {
-      phase: r.phase,
+      phase: rollout?.active && r.phase === 'Available' ? 'Upgrading' : r.phase,
       members,
       readyReplicas: sts.status?.readyReplicas ?? 0,
       selector: statusSelector(name),
       ...(observed.leader && { leader: observed.leader.name }),
       ...(version && { currentVersion: version }),
       ...(clusterID && { clusterID }),
+      targetVersion: objects.version,
+      ...(rollout?.state && { upgrade: rollout.state }),
+      ...(storage?.status && { storage: storage.status }),
     };
     const restoreConditions: ConditionInput[] = [];
     if (extra.restore) {
@@ -365,7 +442,12 @@ export class ClusterReconciler {
     }
     const backups = backupHealth(this.deps.caches.backupsOf?.(ns, name) ?? [], this.deps.caches.schedulesOf?.(ns, name) ?? [], this.now());
     if (backups.lastSuccessfulBackup) status.lastSuccessfulBackup = backups.lastSuccessfulBackup;
-    await this.writeStatus(stored, status, [...r.conditions, ...(backups.condition ? [backups.condition] : []), ...restoreConditions]);
+    await this.writeStatus(stored, status, [
+      ...upgradeConditions(r.conditions, objects.versionVerdict, rollout),
+      ...(storage?.condition ? [storage.condition] : []),
+      ...(backups.condition ? [backups.condition] : []),
+      ...restoreConditions,
+    ]);
     const wasAvailable = stored.status?.conditions?.some((c) => c.type === C.available && c.status === 'True');
     if (r.available && !wasAvailable) await this.event(stored, 'Normal', 'Available', `quorum of ${r.health.healthyVoters}/${r.health.voters} healthy members, leader ${r.health.leader}`);
 
@@ -380,6 +462,7 @@ export class ClusterReconciler {
     else this.deps.metrics.backupScheduleInterval.remove(labels);
 
     if (membership?.requeueAfterMs !== undefined) return { requeueAfterMs: membership.requeueAfterMs };
+    if (rollout?.active || (storage && storage.action.kind !== 'none' && storage.action.kind !== 'refuse')) return this.busy();
     return r.settled ? { requeueAfterMs: this.deps.options.idleRequeueMs ?? 30_000 } : this.busy();
   }
 
@@ -450,6 +533,19 @@ export class ClusterReconciler {
   private async event(cluster: KVCluster, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
     await this.deps.events.record(cluster as unknown as KubeObject, type, reason, message);
   }
+}
+
+/** The pass's conditions with the rollout's Progressing (and a refused version change) in place of the generic one. */
+function upgradeConditions(conditions: ConditionInput[], verdict: VersionVerdict, rollout: RolloutOutcome | undefined): ConditionInput[] {
+  const progressing = conditions.find((c) => c.type === C.progressing);
+  // Membership and bootstrap conditions keep priority; a rollout replaces the StatefulSet's generic "RollingUpdate".
+  const generic = !progressing || progressing.reason === 'RollingUpdate' || progressing.reason === 'ReconcileComplete';
+  let next: ConditionInput | undefined;
+  if (!verdict.allowed) next = { type: C.progressing, status: 'False', reason: verdict.reason, message: verdict.message };
+  else if (rollout?.condition && generic) next = rollout.condition;
+  else if (progressing?.reason === 'RollingUpdate' && rollout && !rollout.active) next = { type: C.progressing, status: 'False', reason: 'ReconcileComplete', message: 'the cluster matches its spec' };
+  if (!next) return conditions;
+  return conditions.map((c) => (c.type === C.progressing ? next : c));
 }
 
 /** True when the member list holds at least `n` members and every one has started (published its name and client URLs). */

@@ -28,6 +28,7 @@ export const RESOURCES = {
   pdb: rt('policy', 'v1', 'poddisruptionbudgets', 'PodDisruptionBudget'),
   lease: rt('coordination.k8s.io', 'v1', 'leases', 'Lease'),
   event: rt('events.k8s.io', 'v1', 'events', 'Event'),
+  storageClass: rt('storage.k8s.io', 'v1', 'storageclasses', 'StorageClass', false),
 } as const;
 
 export function apiVersionOf(r: ResourceType): string {

@@ -89,6 +89,10 @@ the release namespace, see rbac.yaml.
 - apiGroups: [""]
   resources: ["persistentvolumeclaims"]
   verbs: ["get", "list", "watch", "patch", "delete"]
+# Growing members' volumes needs the StorageClass's allowVolumeExpansion.
+- apiGroups: ["storage.k8s.io"]
+  resources: ["storageclasses"]
+  verbs: ["get"]
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create"]

@@ -3,8 +3,27 @@
 // default command follow the image semantics Kubernetes applies to
 // container.command (replaces the entrypoint) and container.args (replaces the
 // default command).
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { compiledRoot, repoRoot } from '../env/config.js';
+
+/** Tag of a member image whose program exits at once: a release that cannot start (the upgrade tests' broken version). */
+export const BROKEN_TAG_SUFFIX = '-exits';
+
+/** The previous release (test/previous-release.json) as scripts/build-previous-release.sh leaves it in the tools cache. */
+export function previousRelease(): { version: string; bin: string } {
+  const pin = JSON.parse(readFileSync(join(repoRoot, 'test', 'previous-release.json'), 'utf8')) as { commit: string; version: string };
+  const cache = process.env.KVORUM_TOOLS_DIR ?? join(homedir(), '.cache', 'kvorum-tools');
+  return { version: pin.version, bin: join(cache, `kvorum-${pin.commit.slice(0, 7)}`, 'bin', 'kvorum') };
+}
+
+/** The tag of an image reference ("" when it has none). */
+export function imageTag(ref: string): string {
+  const name = ref.split('@')[0];
+  const colon = name.lastIndexOf(':');
+  return colon > name.lastIndexOf('/') ? name.slice(colon + 1) : '';
+}
 
 export interface ImageSpec {
   entrypoint: string[];
@@ -29,7 +48,11 @@ export function resolveImage(ref: string): ImageSpec | undefined {
   const name = imageName(ref);
   const base = name.split('/').pop() ?? name;
   if (base === 'kvorum' || name === 'kvorum/kvorum') {
-    const bin = join(repoRoot, 'bin', 'kvorum');
+    const tag = imageTag(ref);
+    if (tag.endsWith(BROKEN_TAG_SUFFIX)) return { entrypoint: ['/bin/false'], cmd: [], aliases: { kvorum: '/bin/false' } };
+    // Two real builds: the previous release's tag runs that build, every other tag this checkout's.
+    const prev = previousRelease();
+    const bin = tag === prev.version ? prev.bin : join(repoRoot, 'bin', 'kvorum');
     return { entrypoint: [bin], cmd: [], aliases: { kvorum: bin, '/usr/local/bin/kvorum': bin, '/kvorum': bin, '/bin/kvorum': bin } };
   }
   if (name === 'kvorum-e2e/http-echo') {

@@ -145,3 +145,18 @@ test('the TLS content hash is a pod-template annotation, so renewed certificates
   assert.notDeepEqual(annotations('abc123'), annotations('def456'));
   assert.equal(annotations()['kvorum.io/tls-hash'], undefined);
 });
+
+test('rollouts belong to the operator: OnDelete, the restart annotation in the pod template, the claim template keeps its size, a held-back version', () => {
+  const c = cluster({ version: '0.3.0', storage: { size: '2Gi' } });
+  c.metadata.annotations = { 'kvorum.io/restartedAt': '2026-12-05T07:00:00Z' };
+  const sts = buildStatefulSet(c, { tls: tlsPodSettings(c), replicas: 3, claimTemplateSize: '1Gi', version: '0.2.0' }) as Any;
+  assert.deepEqual(sts.spec.updateStrategy, { type: 'OnDelete' });
+  assert.equal(sts.spec.template.metadata.annotations['kvorum.io/restartedAt'], '2026-12-05T07:00:00Z');
+  assert.equal(sts.spec.volumeClaimTemplates[0].spec.resources.requests.storage, '1Gi');
+  assert.match(sts.spec.template.spec.containers[0].image, /:0\.2\.0$/);
+  assert.equal(sts.spec.template.metadata.labels['app.kubernetes.io/version'], '0.2.0');
+  const plain = cluster();
+  const p = buildStatefulSet(plain, { tls: tlsPodSettings(plain), replicas: 3 }) as Any;
+  assert.equal(p.spec.template.metadata.annotations['kvorum.io/restartedAt'], undefined);
+  assert.equal(p.spec.volumeClaimTemplates[0].spec.resources.requests.storage, '1Gi');
+});

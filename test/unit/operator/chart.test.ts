@@ -60,6 +60,7 @@ const expectedPermissions: Record<string, string[]> = {
   'core/pods': ['delete', 'get', 'list', 'watch'],
   'core/persistentvolumeclaims': ['delete', 'get', 'list', 'patch', 'watch'],
   'policy/poddisruptionbudgets': ['create', 'get', 'list', 'patch', 'watch'],
+  'storage.k8s.io/storageclasses': ['get'],
   'events.k8s.io/events': ['create'],
 };
 
