@@ -1,7 +1,8 @@
 // The bounded chaos run of `npm test`: 40 seconds of kill -9 (one member or
 // all), SIGSTOP/SIGCONT and compaction against three real member processes
-// under six concurrent clients, with a fixed seed. The history must be
-// linearizable and the members must agree at the end. A failing run keeps
+// under six concurrent clients and two resuming watchers, with a fixed
+// seed. The history must be linearizable, the watch streams must keep etcd's
+// watch guarantees and the members must agree at the end. A failing run keeps
 // its results folder (named in the failure) and prints its seed. A second,
 // short run with deliberately stale reads shows the checks can fail.
 import { test } from 'node:test';

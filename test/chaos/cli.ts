@@ -43,7 +43,7 @@ async function main(argv: string[]): Promise<number> {
   });
   process.stdout.write(
     `chaos: seed ${seed}: ${result.operations} operations (${result.acknowledged} acknowledged, ${result.unknown} unknown outcome), ` +
-      `${result.faults} faults, linearizability ${result.linearizability.result} (checked in ${result.checkMs} ms), ${result.violations.length} violations\n`,
+      `${result.faults} faults, ${result.watchEvents} watch events and ${result.progressNotifications} progress notifications checked, linearizability ${result.linearizability.result} (checked in ${result.checkMs} ms), ${result.violations.length} violations\n`,
   );
   for (const v of result.violations) process.stdout.write(`VIOLATION: ${v.slice(0, 4000)}\n`);
   process.stdout.write(`chaos: results in ${resultsDir}${result.violations.length > 0 ? ` (replay with --seed ${seed})` : ''}\n`);

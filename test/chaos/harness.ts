@@ -12,7 +12,7 @@
 // operations); the timing of real processes does not, so a seed replays the
 // same schedule rather than the same interleaving. A run writes its history,
 // fault timeline, summary and every member's log to its results folder.
-import { credentials, Metadata, status, type Client, type ServiceError } from '@grpc/grpc-js';
+import { credentials, Metadata, status, type Client, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
 import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { loadEtcdProtos } from '../../contract/etcd-proto.js';
@@ -20,6 +20,7 @@ import { ProcessCluster, hostPort, type ProcessMember } from '../integration/pro
 import { checkLinearizable, type CheckResult } from '../sim/linearizability.js';
 import { kvModel, type KvOperation } from '../sim/models.js';
 import { Rng } from '../sim/rng.js';
+import { checkWatches, type WatchSessionRecord } from './watch-checker.js';
 
 export interface ChaosOptions {
   durationMs: number;
@@ -29,6 +30,8 @@ export interface ChaosOptions {
   members?: number;
   clients?: number;
   keys?: number;
+  /** Watch streams over the whole key space (2 by default). */
+  watchers?: number;
   /** Inject faults (default true); off, a run checks the clients and the checker alone. */
   faults?: boolean;
   /**
@@ -55,6 +58,9 @@ export interface ChaosResult {
   unknown: number;
   faults: number;
   linearizability: CheckResult;
+  /** Events and progress notifications the watchers received (all checked with checkWatches). */
+  watchEvents: number;
+  progressNotifications: number;
   /** How long the linearizability check took. */
   checkMs: number;
   /** Everything that went wrong; empty for a passing run. */
@@ -62,6 +68,7 @@ export interface ChaosResult {
 }
 
 type Pb = Record<string, unknown>;
+type WatchClient = Client & { Watch(): ClientDuplexStream<Pb, Pb> };
 type KvClient = Client & Record<string, (req: Pb, md: Metadata, opts: { deadline: number }, cb: (err: ServiceError | null, res: Pb) => void) => void>;
 
 const CALL_TIMEOUT_MS = 3000;
@@ -122,6 +129,10 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   const KV = loadEtcdProtos().grpcObject.etcdserverpb as unknown as Record<string, new (addr: string, creds: ReturnType<typeof credentials.createInsecure>) => KvClient>;
   const clients = c.members.map((m) => new KV.KV!(hostPort(m.clientUrl), credentials.createInsecure()));
   const history: KvOperation[] = [];
+  const watchClients = c.members.map((m) => new KV.Watch!(hostPort(m.clientUrl), credentials.createInsecure()) as unknown as WatchClient);
+  const sessions: WatchSessionRecord[] = [];
+  const watcherCount = opts.watchers ?? 2;
+  let lastRevision: number | undefined;
   const stopped = new Set<ProcessMember>();
   const dead = new Set<ProcessMember>();
   let running = true;
@@ -198,6 +209,69 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       }
     };
 
+    // Watchers: each watches the whole key space with prev_kv on one
+    // member at a time, asks for progress every second, and after an error
+    // resumes on another member from the revision after the last it saw (a
+    // watch cancelled by compaction starts over from now).
+    const watcher = async (id: number): Promise<void> => {
+      const r = new Rng(opts.seed * 1000 + 500 + id);
+      let resumeFrom = 0;
+      for (let attempt = 0; running && performance.now() < deadline; attempt++) {
+        const client = r.pick(watchClients);
+        const session: WatchSessionRecord = { id: `w${id}.${attempt}`, key: 'k', rangeEnd: 'l', startRevision: resumeFrom, createdRevision: 0, prevKv: true, responses: [] };
+        const outcome = await new Promise<'error' | 'compacted' | 'done'>((resolve) => {
+          const stream = client.Watch();
+          let settled = false;
+          const finish = (how: 'error' | 'compacted' | 'done'): void => {
+            if (settled) return;
+            settled = true;
+            clearInterval(progress);
+            clearInterval(stop);
+            stream.cancel();
+            resolve(how);
+          };
+          const progress = setInterval(() => stream.write({ progress_request: {} }), 1000);
+          const stop = setInterval(() => {
+            if (!running || performance.now() >= deadline) finish('done');
+          }, 200);
+          stream.on('data', (res: Pb) => {
+            const header = res.header as { revision: string } | undefined;
+            const headerRevision = Number(header?.revision ?? 0);
+            if (res.created === true) {
+              session.createdRevision = headerRevision;
+              sessions.push(session);
+              return;
+            }
+            const events = (res.events as Pb[]).map((e) => {
+              const kv = e.kv as { key: Buffer; value: Buffer; mod_revision: string };
+              const prev = e.prev_kv as { value: Buffer; mod_revision: string } | null | undefined;
+              return {
+                type: e.type === 'DELETE' ? ('DELETE' as const) : ('PUT' as const),
+                key: kv.key.toString(),
+                value: e.type === 'DELETE' ? '' : kv.value.toString(),
+                modRevision: Number(kv.mod_revision),
+                ...(prev && { prevKv: { value: prev.value.toString(), modRevision: Number(prev.mod_revision) } }),
+              };
+            });
+            if (res.canceled === true) {
+              session.responses.push({ headerRevision, events, canceled: true, compactRevision: Number(res.compact_revision ?? 0) });
+              finish('compacted');
+              return;
+            }
+            session.responses.push({ headerRevision, events, ...(events.length === 0 && { progress: true }) });
+            const last = events[events.length - 1];
+            if (last !== undefined) resumeFrom = last.modRevision + 1;
+          });
+          stream.on('error', () => finish('error'));
+          stream.on('end', () => finish('error'));
+          stream.write({ create_request: { key: Buffer.from('k'), range_end: Buffer.from('l'), start_revision: String(resumeFrom), prev_kv: true } });
+        });
+        if (outcome === 'compacted') resumeFrom = 0;
+        else if (resumeFrom === 0 && session.createdRevision > 0) resumeFrom = session.createdRevision + 1;
+        if (outcome !== 'done') await sleep(r.int(100, 400));
+      }
+    };
+
     const compactor = async (): Promise<void> => {
       const r = new Rng(opts.seed * 1000 + 999);
       while (running && performance.now() < deadline) {
@@ -253,7 +327,12 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       }
     };
 
-    await Promise.all([nemesis(), compactor(), ...Array.from({ length: clientCount }, (_, i) => worker(i))]);
+    await Promise.all([
+      nemesis(),
+      compactor(),
+      ...Array.from({ length: clientCount }, (_, i) => worker(i)),
+      ...Array.from({ length: watcherCount }, (_, i) => watcher(i)),
+    ]);
     running = false;
     for (const m of stopped) m.process?.kill('SIGCONT');
     for (const m of dead) start(m);
@@ -271,6 +350,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     if (leaderView === undefined) throw new Error('no member answered a linearizable read after the faults stopped');
     const expected = dump(leaderView);
     const wantRevision = Number((leaderView.header as { revision: string }).revision);
+    lastRevision = wantRevision;
     for (let i = 0; i < c.members.length; i++) {
       let local = '';
       for (let attempt = 0; attempt < 50; attempt++) {
@@ -288,6 +368,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     tearingDown = true;
     for (const m of stopped) m.process?.kill('SIGCONT');
     for (const cl of clients) cl.close();
+    for (const cl of watchClients) cl.close();
     await c.destroy().catch(() => undefined);
     await Promise.all([...logs.values()].map((s) => new Promise<void>((r) => s.end(() => r()))));
   }
@@ -301,6 +382,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   const checkMs = Math.round(performance.now() - checkStarted);
   if (linearizability.result === 'illegal') violations.push(`linearizability: ${linearizability.explanation}`);
   if (linearizability.result === 'unknown') violations.push(`linearizability not decided: ${linearizability.explanation}`);
+  const watches = checkWatches(sessions, { lastRevision: lastRevision ?? 0 });
+  writeFileSync(join(opts.resultsDir, 'watches.json'), JSON.stringify(sessions));
+  for (const v of watches.violations) violations.push(`watch: ${v}`);
   const acknowledged = history.filter((o) => o.output !== undefined).length;
   const result: ChaosResult = {
     seed: opts.seed,
@@ -311,6 +395,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     faults: faults.filter((f) => INJECTED.has(f.fault)).length,
     linearizability,
     checkMs,
+    watchEvents: watches.events,
+    progressNotifications: watches.progressNotifications,
     violations,
   };
   writeFileSync(join(opts.resultsDir, 'summary.json'), JSON.stringify({ ...result, linearizability: linearizability.result }, null, 1));
