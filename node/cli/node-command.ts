@@ -13,6 +13,9 @@ import { healthRoutes } from '../api/health-routes.js';
 import { memberHealthSource } from '../api/health.js';
 import { serveHttp } from '../api/http-listener.js';
 import { ListenError } from '../bound-port.js';
+import { CORRUPT_DATA_EXIT_CODE, CORRUPT_DATA_TEXT } from '../../contract/data-corruption.js';
+import { SnapshotCorruptionError, WalCorruptionError } from '../storage/errors.js';
+import { writeTerminationMessage } from '../server/join.js';
 import { bindMemberPorts, type MemberPorts } from './member-ports.js';
 import { createNodeMetrics } from '../api/metrics.js';
 import { createGrpcMetrics } from '../api/grpc-metrics.js';
@@ -62,6 +65,17 @@ export async function runNode(argv: string[]): Promise<number> {
       setTimeout(() => process.exit(1), 2000).unref();
       return 1;
     }
+    // Damaged data is never repaired by guessing: one fatal line naming the
+    // file and offset, and an exit status of its own for the supervisor.
+    const corruption = dataCorruption(err);
+    if (corruption) {
+      const message = `${CORRUPT_DATA_TEXT}: ${corruption.message}`;
+      logger.fatal({ file: corruption.file, ...(corruption instanceof WalCorruptionError && { offset: corruption.offset }) }, message);
+      process.stderr.write(`kvorum node: ${message}\n`);
+      writeTerminationMessage(message);
+      setTimeout(() => process.exit(CORRUPT_DATA_EXIT_CODE), 2000).unref();
+      return CORRUPT_DATA_EXIT_CODE;
+    }
     throw err;
   }
   const code = await Promise.race([
@@ -76,6 +90,14 @@ export async function runNode(argv: string[]): Promise<number> {
   // Whatever still holds the event loop must not keep a failed member alive.
   if (code !== 0) setTimeout(() => process.exit(code), 2000).unref();
   return code;
+}
+
+/** The WAL or snapshot corruption behind `err` (also when wrapped as a cause), if any. */
+export function dataCorruption(err: unknown): WalCorruptionError | SnapshotCorruptionError | undefined {
+  for (let e = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if (e instanceof WalCorruptionError || e instanceof SnapshotCorruptionError) return e;
+  }
+  return undefined;
 }
 
 export interface StartedNode {

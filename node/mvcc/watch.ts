@@ -25,6 +25,7 @@ import { type History, historyKey } from './key-index.js';
 import { type KeyRange, keyRange, rangeContains } from './keys.js';
 import type { MvccStore } from './store.js';
 import type { WatchEvent } from './types.js';
+import { watchEventDropper } from '../failpoints.js';
 
 export type WatchFilter = 'NOPUT' | 'NODELETE';
 
@@ -77,7 +78,7 @@ export interface Watch {
   resume(): void;
   /** Sends a progress notification now if the watch is caught up; returns whether it did. */
   requestProgress(): boolean;
-  /** Whether it has been given every event up to the store's current revision. */
+  /** True when every event up to the store's current revision has been handed to the consumer. */
   readonly synced: boolean;
 }
 
@@ -123,6 +124,8 @@ export class WatchHub {
   private readonly maxEventsPerBatch: number;
   private readonly schedule: (task: () => void) => void;
   private readonly unsubscribe: (() => void)[];
+  /** Test builds only (node/failpoints.ts): a deliberately broken hub that loses one event. */
+  private readonly dropEvent = watchEventDropper();
 
   constructor(
     private readonly store: MvccStore,
@@ -227,7 +230,7 @@ export class WatchHub {
       for (let i = 0; i < keys.length; i++) {
         if (!rangeContains(watcher.range, keys[i]!)) continue;
         const event = eventAt(i, watcher.options.prevKv);
-        if (event !== undefined && watcher.wants(event)) (events ??= []).push(event);
+        if (event !== undefined && watcher.wants(event) && !this.dropEvent?.()) (events ??= []).push(event);
       }
       if (events !== undefined) this.deliver(watcher, { watchId: watcher.id, header: { revision }, events });
     }

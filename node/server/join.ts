@@ -100,8 +100,8 @@ function getJson(url: string, tls: PeerTlsOptions | undefined, timeoutMs: number
   });
 }
 
-/** In a Kubernetes container, the reason of a refusal goes where `kubectl describe pod` shows it. */
-function writeTerminationMessage(message: string): void {
+/** In a Kubernetes container, the reason of a refusal goes where `kubectl describe pod` shows it (best effort). */
+export function writeTerminationMessage(message: string): void {
   const path = process.env.KVORUM_TERMINATION_LOG ?? '/dev/termination-log';
   if (!existsSync(path)) return;
   try {

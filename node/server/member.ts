@@ -10,6 +10,8 @@ import { encodeConfContext } from './entry.js';
 import { EtcdServer, type ServerHooks, type ServerLimits } from './etcd-server.js';
 import { clusterIdFor, memberIdFor } from './ids.js';
 import { RaftNode } from './raft-node.js';
+import { withFsyncFailpoint } from '../failpoints.js';
+import { syncFileData } from '../storage/durable-fs.js';
 
 export interface InitialMember {
   name: string;
@@ -79,6 +81,8 @@ export async function startMember(cfg: MemberConfig, link: (member: { memberId: 
     ...(cfg.registry && { registry: cfg.registry }),
     ...(cfg.maxSnapshots !== undefined && { snapshotsToKeep: cfg.maxSnapshots }),
     ...(cfg.walSegmentBytes !== undefined && { segmentBytes: cfg.walSegmentBytes }),
+    // Test builds only (node/failpoints.ts): a disk that stalls or fails.
+    syncFile: withFsyncFailpoint(syncFileData),
   });
   if (storage.identity.clusterId !== clusterId || storage.identity.memberId !== memberId) {
     // The data dir belongs to a member of some cluster: trust it over the flags.

@@ -10,6 +10,7 @@ import { RequestIds } from './ids.js';
 import type { Member } from './membership.js';
 import type { RaftNode } from './raft-node.js';
 import type { Waiters } from './waiters.js';
+import { localReads } from '../failpoints.js';
 
 /** Requests this member lets wait for the log at once before answering "too many requests". */
 const MAX_PENDING_REQUESTS = 20_000;
@@ -55,6 +56,8 @@ export class Proposer {
 
   /** Resolves once a read may be served from local state linearizably. */
   async readBarrier(): Promise<number> {
+    // Test builds only (node/failpoints.ts): a deliberately broken member that reads locally.
+    if (localReads()) return 0;
     await this.leaderKnown();
     try {
       return await this.opts.node.linearizableReadBarrier();

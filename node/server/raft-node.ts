@@ -11,6 +11,7 @@ import { errNoLeader, errProposalRefused, errStopped } from './errors.js';
 import { RequestIds } from './ids.js';
 import { ReadBarrier } from './read-barrier.js';
 import { Snapshotter, type SavedSnapshot, type SnapshotPoint, type SnapshotStorage } from './snapshotter.js';
+import { ackBeforeFsyncDelayMs } from '../failpoints.js';
 
 /** The durable side of the log (DiskStorage in production). */
 export interface DurableLog extends SnapshotStorage {
@@ -67,6 +68,8 @@ export class RaftNode {
   private timer: NodeJS.Timeout | undefined;
   private appliedIndex: number;
   private readonly reads: ReadBarrier;
+  /** Test builds only (node/failpoints.ts): a deliberately broken member that acknowledges before its write is durable. */
+  private readonly ackBeforeFsync = ackBeforeFsyncDelayMs();
   private readonly snapshots: Snapshotter;
   private confState: ConfState;
   private failure: Error | undefined;
@@ -275,7 +278,7 @@ export class RaftNode {
         // 10.2.1, as etcd does): followers persist in parallel with it, and
         // the core counts the leader's own copy only toward commit, which is
         // applied after this persist. Others must persist before answering.
-        const sendFirst = this.raw.role === Role.Leader;
+        const sendFirst = this.raw.role === Role.Leader || this.ackBeforeFsync !== undefined;
         if (sendFirst) this.opts.transport.send(rd.messages);
         const persisting = this.persist(rd);
         // Committed entries this member had already made durable (before this
@@ -331,6 +334,7 @@ export class RaftNode {
   }
 
   private async persist(rd: Ready): Promise<void> {
+    if (this.ackBeforeFsync !== undefined && rd.entries.length > 0) await new Promise((r) => setTimeout(r, this.ackBeforeFsync));
     if (rd.snapshot) await this.opts.storage.saveSnapshot(rd.snapshot);
     if (rd.hardState || rd.entries.length > 0) await this.opts.storage.save(rd.hardState, rd.entries);
   }

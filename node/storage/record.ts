@@ -71,6 +71,19 @@ export function scanRecords(buf: Buffer): ScanResult {
   return { records, validBytes: offset };
 }
 
+/**
+ * The offset of the first whole, verified record that starts after `from`, or
+ * undefined. A torn write can only damage the end of a segment, so a good
+ * record past a bad one proves the bad one was corrupted in place. (A random
+ * position passes the CRC-32 with odds of 1 in 2^32; zeroed space never does.)
+ */
+export function findValidRecordAfter(buf: Buffer, from: number): number | undefined {
+  for (let offset = from + 1; offset + RECORD_HEADER_BYTES <= buf.length; offset++) {
+    if (checkRecordAt(buf, offset) === undefined) return offset;
+  }
+  return undefined;
+}
+
 /** Returns why the record at `offset` cannot be trusted, or undefined if it can. */
 function checkRecordAt(buf: Buffer, offset: number): string | undefined {
   const remaining = buf.length - offset;

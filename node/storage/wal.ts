@@ -14,7 +14,7 @@ import { GroupCommit } from './group-commit.js';
 import { assertContiguous } from './log-cache.js';
 import { defaultStorageLogger, type Logger } from './logger.js';
 import { walFsyncHistogram } from './metrics.js';
-import { RecordType, scanRecords, type ScannedRecord } from './record.js';
+import { findValidRecordAfter, RecordType, scanRecords, type ScannedRecord } from './record.js';
 import { formatSegmentName, parseSegmentName, type SegmentName } from './segment-name.js';
 import {
   decodeEntry,
@@ -371,9 +371,17 @@ async function readSegment(path: string, isLast: boolean, sync: SyncFile, logger
   const scan = scanRecords(data);
   if (scan.damage === undefined) return scan;
   if (!isLast) throw new WalCorruptionError(path, scan.damage.offset, scan.damage.reason);
+  const validAfter = findValidRecordAfter(data, scan.damage.offset);
+  if (validAfter !== undefined) {
+    throw new WalCorruptionError(
+      path,
+      scan.damage.offset,
+      `${scan.damage.reason}, yet a valid record follows at offset ${validAfter}: the log was damaged in place (not a torn write), so nothing is truncated`,
+    );
+  }
   logger.warn(
     { file: path, offset: scan.damage.offset, reason: scan.damage.reason, droppedBytes: data.length - scan.validBytes },
-    'wal: torn or corrupt tail in the last segment; truncating after the last good record',
+    'wal: torn tail in the last segment (nothing valid after it); truncating after the last good record',
   );
   const file = await open(path, 'r+');
   try {

@@ -25,6 +25,8 @@ export interface PodObservation {
   deleting: boolean;
   /** The member's container last exited refusing to join because its member had started with other data (contract/join.ts). */
   joinRefused: boolean;
+  /** The member's container last exited refusing its own data as corrupt (contract/data-corruption.ts): its words. */
+  dataRefused?: string;
 }
 
 export interface PVCObservation {
@@ -78,7 +80,7 @@ export interface MembershipObservation {
   promoteMaxLag?: number;
 }
 
-export type RemoveReason = 'ScaleDown' | 'ReplaceMember' | 'StrayMember';
+export type RemoveReason = 'ScaleDown' | 'ReplaceMember' | 'CorruptData' | 'StrayMember';
 
 export type MembershipAction =
   /** Membership matches the spec. */
@@ -285,6 +287,21 @@ class View {
       const ord = this.ordinals.get(o)!;
       const refused = ord.pod?.joinRefused === true;
       const otherData = this.started(m) && ord.pvc?.memberId !== undefined && ord.pvc.memberId !== m.id;
+      // Data the member refuses as corrupt is as good as lost: once the
+      // member is re-added under a new ID, its PVC (annotated with the old
+      // one) is stale and deleted, so the pod starts from an empty volume.
+      const corrupt = ord.pod?.dataRefused;
+      if (corrupt !== undefined) {
+        return (
+          this.removalRefusal(m, `replace ${this.name(m)} whose data is corrupt`) ?? {
+            kind: 'removeMember',
+            memberId: m.id,
+            ordinal: o,
+            reason: 'CorruptData',
+            message: `${this.name(m)} refuses its data as corrupt (${corrupt}); removing it to wipe its volume and add it again as a learner`,
+          }
+        );
+      }
       if (!refused && !otherData) continue;
       const why = refused ? `${ord.podName} started with an empty data dir and refuses to take over the member's identity` : `${ord.pvcName} belongs to member ${ord.pvc!.memberId}`;
       return (

@@ -4,7 +4,7 @@
 // through injected effects, and tell the caller what happened and when to
 // look again.
 import type { Logger } from 'pino';
-import { JOIN_REFUSAL_TEXT, JOIN_REFUSED_EXIT_CODE, memberClientURL, memberName, memberOrdinal, memberPeerURL, pvcName, pvcOrdinal } from '../../contract/index.js';
+import { CORRUPT_DATA_EXIT_CODE, CORRUPT_DATA_TEXT, JOIN_REFUSAL_TEXT, JOIN_REFUSED_EXIT_CODE, memberClientURL, memberName, memberOrdinal, memberPeerURL, pvcName, pvcOrdinal } from '../../contract/index.js';
 import type { ClusterClient, ClusterMember } from './client.js';
 import { observeCluster, type ClusterObservation } from './observe.js';
 import {
@@ -153,6 +153,22 @@ export function podRefusedJoin(pod: PodLike): boolean {
   });
 }
 
+/**
+ * Whether a pod's kvorum container is down after refusing its own data (a WAL
+ * or snapshot damaged in place, contract/data-corruption.ts); returns the
+ * member's words (its termination message) when it is, else undefined.
+ */
+export function podRefusedData(pod: PodLike): string | undefined {
+  for (const cs of pod.status?.containerStatuses ?? []) {
+    if (cs.state?.running) continue;
+    const t = cs.state?.terminated ?? cs.lastState?.terminated;
+    if (t !== undefined && (t.exitCode === CORRUPT_DATA_EXIT_CODE || (t.message ?? '').includes(CORRUPT_DATA_TEXT))) {
+      return t.message?.trim() || `exit code ${t.exitCode}`;
+    }
+  }
+  return undefined;
+}
+
 const STEP_REQUEUE_MS = 500;
 const WAIT_REQUEUE_MS = 2000;
 const REFUSE_REQUEUE_MS = 10_000;
@@ -182,6 +198,7 @@ export function membershipObservation(ctx: MembershipContext, observed: ClusterO
           ready: (pod.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'),
           deleting: pod.metadata?.deletionTimestamp != null,
           joinRefused: podRefusedJoin(pod),
+          ...(podRefusedData(pod) !== undefined && { dataRefused: podRefusedData(pod)! }),
         },
       }),
       ...(pvc && {
@@ -257,7 +274,7 @@ function progressReason(a: MembershipAction): string {
     case 'addLearner':
       return a.reason === 'ScaleUp' ? 'ScalingUp' : 'ReplacingMember';
     case 'removeMember':
-      return a.reason === 'ScaleDown' ? 'ScalingDown' : a.reason === 'ReplaceMember' ? 'ReplacingMember' : 'RemovingStrayMember';
+      return a.reason === 'ScaleDown' ? 'ScalingDown' : a.reason === 'ReplaceMember' || a.reason === 'CorruptData' ? 'ReplacingMember' : 'RemovingStrayMember';
     case 'promote':
       return 'PromotingLearner';
     case 'moveLeader':
@@ -301,7 +318,8 @@ async function execute(ctx: MembershipContext, action: MembershipAction, observe
       return;
     case 'removeMember':
       await guard(() => client.memberRemove(action.memberId));
-      await effects.event('Normal', 'MemberRemoved', action.message);
+      if (action.reason === 'CorruptData') await effects.event('Warning', 'CorruptData', action.message);
+      else await effects.event('Normal', 'MemberRemoved', action.message);
       return;
     case 'moveLeader': {
       const from = observed.members?.find((m) => m.id === action.fromMemberId);

@@ -187,7 +187,7 @@ test('a torn tail of the last segment is cut back to the last whole record', asy
       const { logger, lines } = capturingLogger();
       const { wal, state } = await Wal.open(dir, { ...base, logger });
       assert.deepEqual(state.entries, entries(1, whole, 1), `after dropping ${dropped} bytes`);
-      assert.ok(lines.some((l) => l.level === PINO_WARN && /torn or corrupt tail/.test(l.msg)), 'recovery warns');
+      assert.ok(lines.some((l) => l.level === PINO_WARN && /torn tail/.test(l.msg)), 'recovery warns');
       assert.equal((await stat(copy)).size, recordEnds[whole - 1], 'the file is truncated at the last good record');
 
       await wal.append([entry(whole + 1, 2)]);
@@ -210,6 +210,64 @@ test('a flipped byte in the last record drops just that record', async () => {
     await wal.append([entry(20, 3)]);
     await wal.close();
     assert.deepEqual((await reopen(dir)).entries.at(-1), entry(20, 3));
+  });
+});
+
+test('a flipped byte in the middle of the last segment is corruption, not a torn tail: nothing is truncated', async () => {
+  await withTempDir(async (dir) => {
+    const { file, size, recordEnds } = await writeSampleWal(dir);
+    const bytes = await readFile(file);
+    const damaged = recordEnds[8]!;
+    bytes[damaged + 12]! ^= 0x5a;
+    await writeFile(file, bytes);
+    await assert.rejects(Wal.open(dir, base), (err: unknown) => {
+      assert.ok(err instanceof WalCorruptionError);
+      assert.equal(err.file, file);
+      assert.equal(err.offset, damaged);
+      assert.match(err.message, new RegExp(`offset ${damaged}: checksum mismatch.*valid record follows at offset ${recordEnds[9]}`));
+      return true;
+    });
+    assert.equal((await stat(file)).size, size, 'the segment keeps every byte');
+  });
+});
+
+test('a partial last record followed only by zeroed space is still a torn tail', async () => {
+  await withTempDir(async (dir) => {
+    const { file, size, recordEnds } = await writeSampleWal(dir);
+    // The last record half written, then a run of zeros (space the file
+    // system allocated but the write never reached): nothing valid follows.
+    const bytes = await readFile(file);
+    const torn = Buffer.concat([bytes.subarray(0, size - 4), Buffer.alloc(4096)]);
+    await writeFile(file, torn);
+    const { wal, state } = await Wal.open(dir, base);
+    assert.deepEqual(state.entries, entries(1, 19, 1));
+    assert.equal((await stat(file)).size, recordEnds[18]);
+    await wal.close();
+  });
+});
+
+test('a bad record far from the end with whole records after it is refused wherever the damage is', async () => {
+  await withTempDir(async (root) => {
+    const pristine = join(root, 'pristine');
+    await mkdir(pristine);
+    const { file, size, recordEnds } = await writeSampleWal(pristine);
+    const original = await readFile(file);
+    // Damage to the CRC field, the length field, the type byte and the payload of record 5.
+    for (const at of [0, 1, 4, 6, 8, 12]) {
+      const dir = join(root, `flip-${at}`);
+      await mkdir(dir);
+      const copy = join(dir, (await readdir(pristine))[0]!);
+      const bytes = Buffer.from(original);
+      bytes[recordEnds[4]! + at]! ^= 0x40;
+      await writeFile(copy, bytes);
+      await assert.rejects(Wal.open(dir, base), (err: unknown) => {
+        assert.ok(err instanceof WalCorruptionError, `flip at +${at}: ${String(err)}`);
+        assert.equal(err.offset, recordEnds[4], `flip at +${at}`);
+        assert.ok(err.message.includes(`${copy} at offset ${recordEnds[4]}`), err.message);
+        return true;
+      });
+      assert.equal((await stat(copy)).size, size, 'nothing is truncated');
+    }
   });
 });
 

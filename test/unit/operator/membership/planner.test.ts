@@ -280,6 +280,55 @@ const cases: Case[] = [
     expect: { kind: 'removeMember', memberId: idOf(1), ordinal: 1, reason: 'ReplaceMember' },
   },
   {
+    name: 'a started member whose pod exits refusing its data as corrupt is removed (its PVC is then stale and wiped)',
+    scenario: {
+      desired: 3,
+      sts: 3,
+      members: [{ o: 0 }, { o: 1, up: false }, { o: 2 }],
+      tweak: (o) => {
+        ordinal(o, 1).pod!.dataRefused = 'refusing to start on corrupt data: wal: corrupt record in /data/wal/x.wal at offset 2108';
+      },
+    },
+    expect: { kind: 'removeMember', memberId: idOf(1), ordinal: 1, reason: 'CorruptData' },
+  },
+  {
+    name: 'corrupt data on a member while another voter is down: refuse (quorum)',
+    scenario: {
+      desired: 3,
+      sts: 3,
+      members: [{ o: 0 }, { o: 1, up: false }, { o: 2, up: false }],
+      tweak: (o) => {
+        ordinal(o, 1).pod!.dataRefused = 'exit code 65';
+      },
+    },
+    expect: { kind: 'refuse' },
+  },
+  {
+    name: 'a stale corrupt-data exit of a member that now answers is ignored',
+    scenario: {
+      desired: 3,
+      sts: 3,
+      members: voters(0, 1, 2),
+      tweak: (o) => {
+        ordinal(o, 1).pod!.dataRefused = 'exit code 65';
+      },
+    },
+    expect: { kind: 'none' },
+  },
+  {
+    name: 'after the corrupt member was re-added as a learner, its PVC (annotated with the old ID) is deleted',
+    scenario: {
+      desired: 3,
+      sts: 3,
+      members: [{ o: 0 }, { o: 1, id: idOf(1, 1), learner: true, unstarted: true }, { o: 2 }],
+      tweak: (o) => {
+        ordinal(o, 1).pod!.dataRefused = 'exit code 65';
+        ordinal(o, 1).pvc!.memberId = idOf(1);
+      },
+    },
+    expect: { kind: 'deletePVC', pvcName: 'data-c-1', reason: 'StaleData' },
+  },
+  {
     name: 'lost PVC while another voter is down too: refuse (quorum lost)',
     scenario: {
       desired: 3,

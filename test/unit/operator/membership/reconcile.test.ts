@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
 import { ClusterClientError, describeError, grpcTarget, type ClusterMember, type EndpointStatus } from '../../../../operator/membership/client.js';
-import { defaultURLs, podRefusedJoin, reconcileMembership, type MembershipAPI, type MembershipContext, type MembershipEffects } from '../../../../operator/membership/reconcile.js';
+import { defaultURLs, podRefusedData, podRefusedJoin, reconcileMembership, type MembershipAPI, type MembershipContext, type MembershipEffects } from '../../../../operator/membership/reconcile.js';
 
 const urls = defaultURLs('c', 'ns', 'https');
 const id = (o: number): string => (2n ** 63n + BigInt(o)).toString();
@@ -114,6 +114,13 @@ test('podRefusedJoin: by exit status or message, and only while the container is
   assert.equal(podRefusedJoin({ status: { containerStatuses: [{ state: { terminated: { exitCode: 1, message: 'member 1a was already started with another data dir; ...' } } }] } }), true);
   assert.equal(podRefusedJoin({ status: { containerStatuses: [{ state: { running: {} }, lastState: { terminated: { exitCode: 78 } } }] } }), false);
   assert.equal(podRefusedJoin({ status: { containerStatuses: [{ state: { waiting: {} }, lastState: { terminated: { exitCode: 1 } } }] } }), false);
+});
+
+test('podRefusedData: exit 65 or the refusal text, with the member\'s words, only while the container is not running', () => {
+  assert.equal(podRefusedData({ status: { containerStatuses: [{ state: { waiting: {} }, lastState: { terminated: { exitCode: 65, message: 'refusing to start on corrupt data: wal: ...' } } }] } }), 'refusing to start on corrupt data: wal: ...');
+  assert.equal(podRefusedData({ status: { containerStatuses: [{ state: { terminated: { exitCode: 65 } } }] } }), 'exit code 65');
+  assert.equal(podRefusedData({ status: { containerStatuses: [{ state: { running: {} }, lastState: { terminated: { exitCode: 65 } } }] } }), undefined);
+  assert.equal(podRefusedData({ status: { containerStatuses: [{ state: { waiting: {} }, lastState: { terminated: { exitCode: 78 } } }] } }), undefined);
 });
 
 test('gRPC errors become messages that keep the server text or say what failed', () => {

@@ -1,0 +1,418 @@
+// Chaos on real member processes: a 3-member cluster of `kvorum node`
+// processes, concurrent clients doing puts, deletes, gets and
+// compare-and-swap txns on a small key space over raw gRPC, while a seeded
+// fault schedule kills members with SIGKILL (one, or all at once) and
+// restarts them, freezes one with SIGSTOP/SIGCONT, and compacts every few
+// hundred milliseconds. Afterwards the recorded history is checked for
+// linearizability with the simulator's checker (an operation that failed or
+// timed out may or may not have taken effect), and every member must hold
+// the same keys.
+//
+// Everything random comes from the seed (the fault schedule, each client's
+// operations); the timing of real processes does not, so a seed replays the
+// same schedule rather than the same interleaving. A run writes its history,
+// fault timeline, summary and every member's log to its results folder.
+import { credentials, Metadata, status, type Client, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
+import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from 'node:fs';
+import { join } from 'node:path';
+import { loadEtcdProtos } from '../../contract/etcd-proto.js';
+import { ProcessCluster, hostPort, type ProcessMember } from '../integration/process-cluster.js';
+import { checkLinearizable, type CheckResult } from '../sim/linearizability.js';
+import { kvModel, type KvOperation } from '../sim/models.js';
+import { Rng } from '../sim/rng.js';
+import { checkWatches, type WatchSessionRecord } from './watch-checker.js';
+
+export interface ChaosOptions {
+  durationMs: number;
+  seed: number;
+  /** Where the history, fault timeline and member logs go. */
+  resultsDir: string;
+  members?: number;
+  clients?: number;
+  keys?: number;
+  /** Watch streams over the whole key space (2 by default). */
+  watchers?: number;
+  /** Inject faults (default true); off, a run checks the clients and the checker alone. */
+  faults?: boolean;
+  /**
+   * Deliberately wrong clients: gets are serializable (answered from the
+   * member's local state, possibly stale) but recorded as linearizable. The
+   * checker must catch it; a test uses this to show the harness can fail.
+   */
+  staleReads?: boolean;
+  /** Progress lines (the CLI prints them; the test keeps them quiet). */
+  log?: (line: string) => void;
+}
+
+export interface FaultRecord {
+  at: number;
+  fault: string;
+  member?: string;
+}
+
+export interface ChaosResult {
+  seed: number;
+  resultsDir: string;
+  operations: number;
+  acknowledged: number;
+  unknown: number;
+  faults: number;
+  linearizability: CheckResult;
+  /** Events and progress notifications the watchers received (all checked with checkWatches). */
+  watchEvents: number;
+  progressNotifications: number;
+  /** How long the linearizability check took. */
+  checkMs: number;
+  /** Everything that went wrong; empty for a passing run. */
+  violations: string[];
+}
+
+type Pb = Record<string, unknown>;
+type WatchClient = Client & { Watch(): ClientDuplexStream<Pb, Pb> };
+type KvClient = Client & Record<string, (req: Pb, md: Metadata, opts: { deadline: number }, cb: (err: ServiceError | null, res: Pb) => void) => void>;
+
+const CALL_TIMEOUT_MS = 3000;
+/** The timeline entries that count as injected faults (the rest are restarts, resumes and observations). */
+const INJECTED = new Set(['kill -9', 'kill -9 all', 'SIGSTOP']);
+
+function call(client: KvClient, method: string, req: Pb, timeoutMs = CALL_TIMEOUT_MS): Promise<Pb> {
+  return new Promise((resolve, reject) => {
+    client[method]!(req, new Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) => (err ? reject(err) : resolve(res)));
+  });
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
+  const log = opts.log ?? ((): void => {});
+  const members = opts.members ?? 3;
+  const clientCount = opts.clients ?? 6;
+  const keyCount = opts.keys ?? 8;
+  const rng = new Rng(opts.seed);
+  mkdirSync(opts.resultsDir, { recursive: true });
+  const violations: string[] = [];
+  const faults: FaultRecord[] = [];
+  const t0 = performance.now();
+  const now = (): number => Math.round((performance.now() - t0) * 1000) / 1000;
+  const fault = (what: string, m?: ProcessMember): void => {
+    faults.push({ at: now(), fault: what, ...(m && { member: m.name }) });
+    log(`${(now() / 1000).toFixed(1)}s ${what}${m ? ` ${m.name}` : ''}`);
+  };
+
+  const c = await ProcessCluster.create('kvorum', members, { extraArgs: ['--snapshot-count=500'] });
+  const logs = new Map<string, WriteStream>();
+  const start = (m: ProcessMember): void => {
+    c.start(m);
+    let out = logs.get(m.name);
+    if (!out) {
+      out = createWriteStream(join(opts.resultsDir, `${m.name}.log`));
+      logs.set(m.name, out);
+    }
+    out.write(`--- started at ${now()} ms\n`);
+    const sink = out;
+    const child = m.process!;
+    for (const s of [child.stdout!, child.stderr!]) s.on('data', (chunk: string) => sink.write(chunk));
+    // A member that exits by itself (a crash, a refusal of its data after kill -9) is a finding.
+    child.once('exit', (code, signal) => {
+      if (expectedExits.has(child) || tearingDown) return;
+      const what = `${m.name} exited on its own (code ${code}, signal ${signal}) at ${now()} ms; see ${m.name}.log`;
+      violations.push(what);
+      fault(what);
+    });
+  };
+  const expectedExits = new WeakSet<object>();
+  let tearingDown = false;
+  const kill = async (m: ProcessMember): Promise<void> => {
+    if (m.process) expectedExits.add(m.process);
+    await c.kill(m, 'SIGKILL');
+  };
+  const KV = loadEtcdProtos().grpcObject.etcdserverpb as unknown as Record<string, new (addr: string, creds: ReturnType<typeof credentials.createInsecure>) => KvClient>;
+  const clients = c.members.map((m) => new KV.KV!(hostPort(m.clientUrl), credentials.createInsecure()));
+  const history: KvOperation[] = [];
+  const watchClients = c.members.map((m) => new KV.Watch!(hostPort(m.clientUrl), credentials.createInsecure()) as unknown as WatchClient);
+  const sessions: WatchSessionRecord[] = [];
+  const watcherCount = opts.watchers ?? 2;
+  let lastRevision: number | undefined;
+  const stopped = new Set<ProcessMember>();
+  const dead = new Set<ProcessMember>();
+  let running = true;
+
+  try {
+    for (const m of c.members) start(m);
+    await c.waitHealthy(30_000);
+    log(`seed ${opts.seed}: ${members} members up; results in ${opts.resultsDir}`);
+    const deadline = performance.now() + opts.durationMs;
+
+    const worker = async (id: number): Promise<void> => {
+      const r = new Rng(opts.seed * 1000 + id + 1);
+      const seen = new Map<string, string>();
+      let seq = 0;
+      while (running && performance.now() < deadline) {
+        const key = `k${r.int(0, keyCount - 1)}`;
+        const client = r.pick(clients);
+        const roll = r.next();
+        const value = `c${id}-${seq++}`;
+        const began = now();
+        try {
+          if (roll < 0.4) {
+            const res = await call(client, 'Range', { key: Buffer.from(key), serializable: opts.staleReads === true });
+            const kvs = res.kvs as { value: Buffer }[];
+            const got = kvs.length > 0 ? kvs[0]!.value.toString() : '';
+            if (got !== '') seen.set(key, got);
+            history.push({ clientId: id, input: { op: 'get', key }, output: { value: got }, call: began, ret: now() });
+          } else if (roll < 0.7) {
+            history.push({ clientId: id, input: { op: 'put', key, value }, output: undefined, call: began, ret: Infinity });
+            const entry = history[history.length - 1]!;
+            await call(client, 'Put', { key: Buffer.from(key), value: Buffer.from(value) });
+            entry.output = {};
+            entry.ret = now();
+            seen.set(key, value);
+          } else if (roll < 0.8) {
+            // A delete reads as '' afterwards: a put of '' in the model (no write ever stores '').
+            history.push({ clientId: id, input: { op: 'put', key, value: '' }, output: undefined, call: began, ret: Infinity });
+            const entry = history[history.length - 1]!;
+            await call(client, 'DeleteRange', { key: Buffer.from(key) });
+            entry.output = {};
+            entry.ret = now();
+            seen.delete(key);
+          } else {
+            // A guarded update: swap only if the key still holds what this
+            // client saw there. (Never expect '': etcd fails a value compare
+            // on a missing key, where the model would swap.)
+            const expect = seen.get(key) ?? `c${r.int(0, clientCount - 1)}-${r.int(0, Math.max(0, seq - 1))}`;
+            history.push({ clientId: id, input: { op: 'cas', key, expect, value }, output: undefined, call: began, ret: Infinity });
+            const entry = history[history.length - 1]!;
+            const res = await call(client, 'Txn', {
+              compare: [{ result: 'EQUAL', target: 'VALUE', key: Buffer.from(key), value: Buffer.from(expect) }],
+              success: [{ request_put: { key: Buffer.from(key), value: Buffer.from(value) } }],
+              failure: [],
+            });
+            entry.output = { ok: res.succeeded === true };
+            entry.ret = now();
+            if (res.succeeded === true) seen.set(key, value);
+          }
+        } catch (err) {
+          // Failed or timed out: a write stays in the history with an unknown
+          // outcome (it may have been applied); a failed read says nothing.
+          // A call the client never sent (no connection to the member) is
+          // known not to have happened and leaves the history.
+          if (neverSent(err)) {
+            const last = history[history.length - 1];
+            if (last !== undefined && last.clientId === id && last.call === began && last.output === undefined) history.pop();
+            else {
+              const at = history.findIndex((o) => o.clientId === id && o.call === began && o.output === undefined);
+              if (at >= 0) history.splice(at, 1);
+            }
+          }
+          await sleep(r.int(50, 250));
+        }
+      }
+    };
+
+    // Watchers: each watches the whole key space with prev_kv on one
+    // member at a time, asks for progress every second, and after an error
+    // resumes on another member from the revision after the last it saw (a
+    // watch cancelled by compaction starts over from now).
+    const watcher = async (id: number): Promise<void> => {
+      const r = new Rng(opts.seed * 1000 + 500 + id);
+      let resumeFrom = 0;
+      for (let attempt = 0; running && performance.now() < deadline; attempt++) {
+        const client = r.pick(watchClients);
+        const session: WatchSessionRecord = { id: `w${id}.${attempt}`, key: 'k', rangeEnd: 'l', startRevision: resumeFrom, createdRevision: 0, prevKv: true, responses: [] };
+        const outcome = await new Promise<'error' | 'compacted' | 'done'>((resolve) => {
+          const stream = client.Watch();
+          let settled = false;
+          const finish = (how: 'error' | 'compacted' | 'done'): void => {
+            if (settled) return;
+            settled = true;
+            clearInterval(progress);
+            clearInterval(stop);
+            stream.cancel();
+            resolve(how);
+          };
+          const progress = setInterval(() => stream.write({ progress_request: {} }), 1000);
+          const stop = setInterval(() => {
+            if (!running || performance.now() >= deadline) finish('done');
+          }, 200);
+          stream.on('data', (res: Pb) => {
+            const header = res.header as { revision: string } | undefined;
+            const headerRevision = Number(header?.revision ?? 0);
+            if (res.created === true) {
+              session.createdRevision = headerRevision;
+              sessions.push(session);
+              return;
+            }
+            const events = (res.events as Pb[]).map((e) => {
+              const kv = e.kv as { key: Buffer; value: Buffer; mod_revision: string };
+              const prev = e.prev_kv as { value: Buffer; mod_revision: string } | null | undefined;
+              return {
+                type: e.type === 'DELETE' ? ('DELETE' as const) : ('PUT' as const),
+                key: kv.key.toString(),
+                value: e.type === 'DELETE' ? '' : kv.value.toString(),
+                modRevision: Number(kv.mod_revision),
+                ...(prev && { prevKv: { value: prev.value.toString(), modRevision: Number(prev.mod_revision) } }),
+              };
+            });
+            if (res.canceled === true) {
+              session.responses.push({ headerRevision, events, canceled: true, compactRevision: Number(res.compact_revision ?? 0) });
+              finish('compacted');
+              return;
+            }
+            session.responses.push({ headerRevision, events, ...(events.length === 0 && { progress: true }) });
+            const last = events[events.length - 1];
+            if (last !== undefined) resumeFrom = last.modRevision + 1;
+          });
+          stream.on('error', () => finish('error'));
+          stream.on('end', () => finish('error'));
+          stream.write({ create_request: { key: Buffer.from('k'), range_end: Buffer.from('l'), start_revision: String(resumeFrom), prev_kv: true } });
+        });
+        if (outcome === 'compacted') resumeFrom = 0;
+        else if (resumeFrom === 0 && session.createdRevision > 0) resumeFrom = session.createdRevision + 1;
+        if (outcome !== 'done') await sleep(r.int(100, 400));
+      }
+    };
+
+    const compactor = async (): Promise<void> => {
+      const r = new Rng(opts.seed * 1000 + 999);
+      while (running && performance.now() < deadline) {
+        await sleep(r.int(200, 600));
+        try {
+          const res = await call(r.pick(clients), 'Range', { key: Buffer.from('k0'), serializable: true }, 1000);
+          const revision = Number((res.header as { revision: string }).revision);
+          if (revision > 20) await call(r.pick(clients), 'Compact', { revision: String(revision - 10) }, 1000);
+        } catch {
+          // compaction is best effort (an older revision, a member down)
+        }
+      }
+    };
+
+    const nemesis = async (): Promise<void> => {
+      while (opts.faults !== false && running && performance.now() < deadline - 3000) {
+        await sleep(rng.int(1000, 3000));
+        if (!running || performance.now() >= deadline - 3000) break;
+        const roll = rng.next();
+        const victim = rng.pick(c.members);
+        if (roll < 0.4) {
+          fault('kill -9', victim);
+          await kill(victim);
+          dead.add(victim);
+          await sleep(rng.int(300, 2000));
+          fault('restart', victim);
+          start(victim);
+          dead.delete(victim);
+        } else if (roll < 0.5) {
+          fault('kill -9 all');
+          for (const m of c.members) await kill(m);
+          for (const m of c.members) dead.add(m);
+          await sleep(rng.int(200, 1000));
+          fault('restart all');
+          for (const m of c.members) {
+            start(m);
+            dead.delete(m);
+          }
+        } else if (roll < 0.8) {
+          fault('SIGSTOP', victim);
+          victim.process?.kill('SIGSTOP');
+          stopped.add(victim);
+          await sleep(rng.int(500, 3000));
+          fault('SIGCONT', victim);
+          victim.process?.kill('SIGCONT');
+          stopped.delete(victim);
+        } else {
+          // A quiet spell: the cluster gets to settle.
+          await sleep(rng.int(500, 1500));
+        }
+        // Give the cluster a chance to elect before the next fault.
+        await c.waitHealthy(15_000).catch((err: unknown) => fault(`not healthy after the fault: ${(err as Error).message.split('\n')[0]}`));
+      }
+    };
+
+    await Promise.all([
+      nemesis(),
+      compactor(),
+      ...Array.from({ length: clientCount }, (_, i) => worker(i)),
+      ...Array.from({ length: watcherCount }, (_, i) => watcher(i)),
+    ]);
+    running = false;
+    for (const m of stopped) m.process?.kill('SIGCONT');
+    for (const m of dead) start(m);
+    fault('faults stopped');
+
+    // Every member, once caught up, holds the same keys and values.
+    log(`checking that the members agree (${history.length} operations recorded)`);
+    await c.waitHealthy(30_000);
+    // (A client channel to a member that was down may still be backing off: any member will do, retried.)
+    let leaderView: Pb | undefined;
+    for (let attempt = 0; attempt < 20 && leaderView === undefined; attempt++) {
+      leaderView = await call(clients[attempt % clients.length]!, 'Range', { key: Buffer.from('k'), range_end: Buffer.from('l') }, 5000).catch(() => undefined);
+      if (leaderView === undefined) await sleep(500);
+    }
+    if (leaderView === undefined) throw new Error('no member answered a linearizable read after the faults stopped');
+    const expected = dump(leaderView);
+    const wantRevision = Number((leaderView.header as { revision: string }).revision);
+    lastRevision = wantRevision;
+    for (let i = 0; i < c.members.length; i++) {
+      let local = '';
+      for (let attempt = 0; attempt < 50; attempt++) {
+        const res = await call(clients[i]!, 'Range', { key: Buffer.from('k'), range_end: Buffer.from('l'), serializable: true }, 2000).catch(() => undefined);
+        if (res && Number((res.header as { revision: string }).revision) >= wantRevision) {
+          local = dump(res);
+          break;
+        }
+        await sleep(200);
+      }
+      if (local !== expected) violations.push(`${c.members[i]!.name} holds ${local || '(nothing readable)'}, the cluster holds ${expected}`);
+    }
+  } finally {
+    running = false;
+    tearingDown = true;
+    for (const m of stopped) m.process?.kill('SIGCONT');
+    for (const cl of clients) cl.close();
+    for (const cl of watchClients) cl.close();
+    await c.destroy().catch(() => undefined);
+    await Promise.all([...logs.values()].map((s) => new Promise<void>((r) => s.end(() => r()))));
+  }
+
+  // The history is on disk before the check, which can take long on a bad one.
+  writeFileSync(join(opts.resultsDir, 'history.json'), JSON.stringify(history.map((o) => ({ ...o, ret: Number.isFinite(o.ret) ? o.ret : null }))));
+  writeFileSync(join(opts.resultsDir, 'faults.json'), JSON.stringify(faults, null, 1));
+  log(`checking linearizability of ${history.length} operations`);
+  const checkStarted = performance.now();
+  const linearizability = checkLinearizable(kvModel, history, { maxSteps: 5_000_000 });
+  const checkMs = Math.round(performance.now() - checkStarted);
+  if (linearizability.result === 'illegal') violations.push(`linearizability: ${linearizability.explanation}`);
+  if (linearizability.result === 'unknown') violations.push(`linearizability not decided: ${linearizability.explanation}`);
+  const watches = checkWatches(sessions, { lastRevision: lastRevision ?? 0 });
+  writeFileSync(join(opts.resultsDir, 'watches.json'), JSON.stringify(sessions));
+  for (const v of watches.violations) violations.push(`watch: ${v}`);
+  const acknowledged = history.filter((o) => o.output !== undefined).length;
+  const result: ChaosResult = {
+    seed: opts.seed,
+    resultsDir: opts.resultsDir,
+    operations: history.length,
+    acknowledged,
+    unknown: history.length - acknowledged,
+    faults: faults.filter((f) => INJECTED.has(f.fault)).length,
+    linearizability,
+    checkMs,
+    watchEvents: watches.events,
+    progressNotifications: watches.progressNotifications,
+    violations,
+  };
+  writeFileSync(join(opts.resultsDir, 'summary.json'), JSON.stringify({ ...result, linearizability: linearizability.result }, null, 1));
+  if (violations.length > 0) writeFileSync(join(opts.resultsDir, 'violations.txt'), violations.join('\n\n'));
+  return result;
+}
+
+/**
+ * True for a call that grpc-js failed before sending it: the channel had no
+ * connection to the member (it was down or not yet listening).
+ */
+function neverSent(err: unknown): boolean {
+  const e = err as Partial<ServiceError>;
+  return e.code === status.UNAVAILABLE && typeof e.details === 'string' && e.details.startsWith('No connection established');
+}
+
+function dump(res: Pb): string {
+  return (res.kvs as { key: Buffer; value: Buffer }[]).map((kv) => `${kv.key.toString()}=${kv.value.toString()}`).join(',');
+}
