@@ -151,9 +151,6 @@ export function leaseService(ctx: ServiceContext): UntypedServiceImplementation 
   };
 }
 
-/** How often a deferred progress request checks again whether the stream's watchers caught up. */
-const PROGRESS_RETRY_MS = 5;
-
 export function watchService(ctx: ServiceContext): UntypedServiceImplementation {
   const s = ctx.server;
   return {
@@ -162,25 +159,6 @@ export function watchService(ctx: ServiceContext): UntypedServiceImplementation 
       let nextId = 0;
       let closed = false;
       const send = (msg: Pb): boolean => (closed ? false : call.write(msg));
-      // A progress response promises that no event at or below its revision
-      // follows on this stream, so it waits until every watcher on the stream
-      // has caught up (etcd 3.5.13's fix of etcd-io/etcd#17507). Checked
-      // outside event delivery, where caught-up watchers have been given
-      // everything up to the store's revision.
-      let progressRequested = false;
-      let progressTimer: NodeJS.Timeout | undefined;
-      const answerProgress = (): void => {
-        if (!progressRequested || closed || progressTimer) return;
-        if ([...watchers.values()].every((w) => w.synced)) {
-          progressRequested = false;
-          send({ header: headerPb({ ...s.header(), revision: s.watchHub.progressRevision() }), watch_id: '-1' });
-          return;
-        }
-        progressTimer = setTimeout(() => {
-          progressTimer = undefined;
-          answerProgress();
-        }, PROGRESS_RETRY_MS);
-      };
       const deliver = (streamId: number, batch: WatchBatch): boolean | void => {
         const msg: Pb = {
           header: headerPb({ ...s.header(), revision: batch.header.revision }),
@@ -248,7 +226,6 @@ export function watchService(ctx: ServiceContext): UntypedServiceImplementation 
       const close = (): void => {
         if (closed) return;
         closed = true;
-        clearTimeout(progressTimer);
         for (const w of watchers.values()) w.cancel();
         watchers.clear();
       };
