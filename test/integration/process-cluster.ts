@@ -33,6 +33,8 @@ export interface ProcessMember {
   dataDir: string;
   process?: ChildProcess;
   log: string[];
+  /** Another Kvorum build to run this member from (its tree root; see scripts/build-previous-release.sh); this checkout when absent. */
+  build?: string;
 }
 
 async function freePort(): Promise<number> {
@@ -174,7 +176,7 @@ export class ProcessCluster {
 
   start(m: ProcessMember, state: 'new' | 'existing' = 'new', cluster = this.members): void {
     const [cmd, args] =
-      this.flavor === 'kvorum' ? [process.execPath, [resolve('bin/kvorum'), 'node', ...this.args(m, state, cluster)]] : ['etcd', this.args(m, state, cluster)];
+      this.flavor === 'kvorum' ? [process.execPath, [resolve(m.build ?? '.', 'bin/kvorum'), 'node', ...this.args(m, state, cluster)]] : ['etcd', this.args(m, state, cluster)];
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ETCD_UNSUPPORTED_ARCH: '' } });
     m.process = child;
     for (const s of [child.stdout!, child.stderr!]) {
