@@ -179,6 +179,24 @@ export function watchService(ctx: ServiceContext): UntypedServiceImplementation 
         }
         return undefined;
       };
+      // A progress notification at revision R promises every event up to R
+      // was sent, so it waits until each watcher on the stream has caught up
+      // (one still replaying history or paused by a slow reader has not).
+      let progressWaiting = false;
+      const answerProgress = (): void => {
+        if (closed) return;
+        if ([...watchers.values()].every((w) => w.synced)) {
+          progressWaiting = false;
+          send({ header: headerPb({ ...s.header(), revision: s.watchHub.progressRevision() }), watch_id: '-1' });
+        } else if (!progressWaiting) {
+          progressWaiting = true;
+          const retry = (): void => {
+            progressWaiting = false;
+            answerProgress();
+          };
+          setTimeout(retry, 10);
+        }
+      };
       call.on('data', (req: Pb) => {
         try {
           if (req.create_request) {
@@ -215,7 +233,6 @@ export function watchService(ctx: ServiceContext): UntypedServiceImplementation 
             }
             send({ header: headerPb(s.header()), watch_id: str64(id), canceled: true });
           } else if (req.progress_request) {
-            progressRequested = true;
             answerProgress();
           }
         } catch (err) {
