@@ -138,7 +138,10 @@ test(`Maintenance.Snapshot of ${KEYS} keys never blocks the event loop over 50 m
 
   assert.equal(first!.received, first!.announced, 'remaining_bytes counted down to the end');
   assert.ok(framed, 'the trailer is the SHA-256 of the body (etcd framing)');
-  const expected = encodeBackup(encodeStateSnapshot(server.store, { membership: server.membership.toJSON(), alarms: [] }));
+  // The head names the point the state was captured at (contract/snapshot-point.ts); nothing was written since.
+  const st = server.status('test');
+  const point = { revision: server.store.revision, compactRevision: server.store.compactRevision, raftIndex: st.raftAppliedIndex, raftTerm: member.node.termAt(st.raftAppliedIndex) ?? st.raftTerm };
+  const expected = encodeBackup(encodeStateSnapshot(server.store, { membership: server.membership.toJSON(), alarms: [], point }));
   assert.equal(size, expected.length);
   assert.ok(createHash('sha256').update(expected.subarray(0, expected.length - 32)).digest().equals(trailer), 'the same bytes as the whole backup encoded at once');
   assert.equal(sampled.received, size);
