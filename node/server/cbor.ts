@@ -12,7 +12,13 @@
 
 export type CborValue = null | boolean | number | string | Uint8Array | CborValue[] | { [key: string]: CborValue | undefined };
 
-const MAX_DEPTH = 64;
+/**
+ * Deep enough for a Txn nested to etcd's op limit (128 levels, about five
+ * CBOR levels each: request, txn, branch array, op, txn), so every request
+ * the API accepts can be written and read back; bounded so a corrupt entry
+ * cannot recurse without end.
+ */
+const MAX_DEPTH = 1024;
 const utf8 = new TextEncoder();
 const utf8Strict = new TextDecoder('utf-8', { fatal: true });
 
