@@ -347,7 +347,9 @@ export class ClusterReconciler {
   /** One rollout step, once the members match the spec (membership changes go first). */
   private async rollOut(pass: Pass, objects: ClusterObjects, api: ClusterAPI | undefined, observed: ClusterObservation, membership: MembershipResult | undefined): Promise<RolloutOutcome | undefined> {
     const target = objects.statefulSet.status?.updateRevision;
-    if (!api || !target || !objects.bootstrapped || (membership && !membership.done)) return undefined;
+    // A member that is down is what a stalled rollout looks like: the rollout step must still run to say so.
+    const membershipBusy = membership && !membership.done && !(membership.action.kind === 'wait' && membership.action.reason === 'MemberUnreachable');
+    if (!api || !target || !objects.bootstrapped || membershipBusy) return undefined;
     const replicas = objects.statefulSet.spec?.replicas ?? 0;
     if (replicas !== pass.desiredReplicas) return undefined;
     const names = Array.from({ length: replicas }, (_, o) => memberName(pass.name, o));
@@ -539,7 +541,7 @@ export class ClusterReconciler {
 function upgradeConditions(conditions: ConditionInput[], verdict: VersionVerdict, rollout: RolloutOutcome | undefined): ConditionInput[] {
   const progressing = conditions.find((c) => c.type === C.progressing);
   // Membership and bootstrap conditions keep priority; a rollout replaces the StatefulSet's generic "RollingUpdate".
-  const generic = !progressing || progressing.reason === 'RollingUpdate' || progressing.reason === 'ReconcileComplete';
+  const generic = !progressing || progressing.reason === 'RollingUpdate' || progressing.reason === 'ReconcileComplete' || (rollout?.condition?.reason === 'UpgradeStalled' && progressing.reason === 'MemberUnreachable');
   let next: ConditionInput | undefined;
   if (!verdict.allowed) next = { type: C.progressing, status: 'False', reason: verdict.reason, message: verdict.message };
   else if (rollout?.condition && generic) next = rollout.condition;
