@@ -48,6 +48,17 @@ export interface RestoreResult {
   revision: number;
 }
 
+/** `--initial-cluster` (NAME=URL,...) as restore options take it; a name may appear with several URLs. */
+export function parseInitialCluster(text: string): RestoreOptions['initialCluster'] {
+  const cluster = new Map<string, string[]>();
+  for (const part of text.split(',')) {
+    const [n, url] = part.split('=');
+    if (!n || !url) throw new Error(`--initial-cluster entry "${part}" is not NAME=URL`);
+    cluster.set(n, [...(cluster.get(n) ?? []), url.replace(/\/+$/, '')]);
+  }
+  return [...cluster].map(([n, peerUrls]) => ({ name: n, peerUrls }));
+}
+
 /** A restore that cannot go ahead; nothing was written. */
 export class RestoreError extends Error {
   constructor(message: string) {

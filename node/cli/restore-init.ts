@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { RESTORE_EXIT_CODES, RESTORE_MARKER_FILE } from '../../contract/index.js';
 import { BackupFileError } from '../backup/backup-file.js';
-import { restoreSnapshot } from '../backup/restore.js';
+import { parseInitialCluster, restoreSnapshot } from '../backup/restore.js';
 
 class RestoreInitError extends Error {
   constructor(
@@ -89,17 +89,11 @@ export async function runRestoreInit(argv: string[]): Promise<number> {
     if (got !== expected) throw new RestoreInitError(RESTORE_EXIT_CODES.checksumMismatch, `${where}: sha256 ${got} does not match the manifest's ${expected}: the object is corrupt`);
     // A different restore (or a half-done one) left data: this restore replaces it.
     await clearDataDir(dataDir);
-    const cluster = new Map<string, string[]>();
-    for (const part of initial.split(',')) {
-      const [n, url] = part.split('=');
-      if (!n || !url) throw new Error(`--initial-cluster entry "${part}" is not NAME=URL`);
-      cluster.set(n, [...(cluster.get(n) ?? []), url.replace(/\/+$/, '')]);
-    }
     const result = await restoreSnapshot({
       snapshotPath: file,
       dataDir,
       name,
-      initialCluster: [...cluster].map(([n, peerUrls]) => ({ name: n, peerUrls })),
+      initialCluster: parseInitialCluster(initial),
       initialClusterToken: values['initial-cluster-token'],
       initialAdvertisePeerUrls: advertise.map((u) => u.replace(/\/+$/, '')),
     }).catch((err: unknown) => {

@@ -9,7 +9,7 @@ import { credentials, type ServiceClientConstructor } from '@grpc/grpc-js';
 import { parseArgs } from 'node:util';
 import { loadEtcdProtos } from '../api/proto/load.js';
 import { backupStatus, decodeBackup, readBackupFile, writeBackupFile } from '../backup/backup-file.js';
-import { restoreSnapshot } from '../backup/restore.js';
+import { parseInitialCluster, restoreSnapshot } from '../backup/restore.js';
 
 const USAGE = `usage:
   kvorum snapshot save FILE [--endpoints=http://127.0.0.1:2379]
@@ -92,17 +92,11 @@ async function restore(argv: string[]): Promise<number> {
   const name = values.name;
   const advertise = values['initial-advertise-peer-urls'].split(',');
   const initial = values['initial-cluster'] ?? `${name}=${advertise.join(`,${name}=`)}`;
-  const cluster = new Map<string, string[]>();
-  for (const part of initial.split(',')) {
-    const [n, url] = part.split('=');
-    if (!n || !url) throw new Error(`--initial-cluster entry "${part}" is not NAME=URL`);
-    cluster.set(n, [...(cluster.get(n) ?? []), url.replace(/\/+$/, '')]);
-  }
   const result = await restoreSnapshot({
     snapshotPath: file,
     dataDir: values['data-dir'] ?? `${name}.etcd`,
     name,
-    initialCluster: [...cluster].map(([n, peerUrls]) => ({ name: n, peerUrls })),
+    initialCluster: parseInitialCluster(initial),
     initialClusterToken: values['initial-cluster-token'],
     initialAdvertisePeerUrls: advertise.map((u) => u.replace(/\/+$/, '')),
     skipHashCheck: values['skip-hash-check'],
