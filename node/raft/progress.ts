@@ -56,6 +56,12 @@ export class Progress {
   pendingSnapshot = 0;
   /** Heard from since the leader last checked quorum. */
   recentActive = true;
+  /**
+   * Heard from in the check-quorum window before the current one. Reported
+   * with recentActive, so a peer that answers every heartbeat never looks
+   * inactive in the instant after the check resets recentActive.
+   */
+  activeLastWindow = true;
   readonly inflights: Inflights;
 
   constructor(next: number, maxInflight: number, public isLearner: boolean) {

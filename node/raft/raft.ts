@@ -768,7 +768,9 @@ export class Raft {
     const active = new Set<NodeId>();
     for (const [id, pr] of this.progress) {
       if (id === this.id || pr.recentActive) active.add(id);
-      if (id !== this.id) pr.recentActive = false;
+      if (id === this.id) continue;
+      pr.activeLastWindow = pr.recentActive;
+      pr.recentActive = false;
     }
     return this.hasVoterQuorum(active);
   }

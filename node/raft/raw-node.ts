@@ -47,7 +47,7 @@ export interface MemberProgress {
   match: number;
   next: number;
   isLearner: boolean;
-  /** Heard from within the current CheckQuorum period (this member always counts). */
+  /** Heard from within the current or the previous CheckQuorum period (this member always counts). */
   recentActive: boolean;
 }
 
@@ -198,7 +198,7 @@ export class RawNode {
     const progress = new Map<NodeId, MemberProgress>();
     if (r.role === Role.Leader) {
       for (const [id, pr] of r.progress) {
-        progress.set(id, { match: pr.match, next: pr.next, isLearner: pr.isLearner, recentActive: id === r.id || pr.recentActive });
+        progress.set(id, { match: pr.match, next: pr.next, isLearner: pr.isLearner, recentActive: id === r.id || pr.recentActive || pr.activeLastWindow });
       }
     }
     return {

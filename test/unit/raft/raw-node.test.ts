@@ -160,3 +160,50 @@ test('finding 1: a TimeoutNow from a member that is not the leader does not star
   drain(node, storage);
   assert.equal(node.status().term, 8, 'the leader’s own TimeoutNow still hands leadership over');
 });
+
+test('a peer that answers every heartbeat stays recently active in status() right after the check-quorum reset; a silent one drops out', () => {
+  // The membership checks (promote, add, remove) and the graceful stop's
+  // choice of transferee read recentActive from status(): a peer must not
+  // look inactive in the instant after CheckQuorum clears the flag.
+  const ids = [1, 2, 3];
+  const storages = new Map(ids.map((id) => [id, MemoryStorage.bootstrap(ids)]));
+  const nodes = new Map(ids.map((id) => [id, new RawNode({ id, storage: storages.get(id)!, electionTick: 10, heartbeatTick: 1, random })]));
+  const down = new Set<number>();
+  const settle = (): void => {
+    for (let moved = true; moved; ) {
+      moved = false;
+      for (const [id, node] of nodes) {
+        while (node.hasReady()) {
+          const rd = node.ready();
+          handle(node, storages.get(id)!, rd);
+          for (const m of rd.messages) {
+            moved = true;
+            if (!down.has(m.to) && !down.has(id)) nodes.get(m.to)!.step(m);
+          }
+        }
+      }
+    }
+  };
+  settle();
+  const leader = nodes.get(1)!;
+  leader.campaign();
+  settle();
+  assert.equal(leader.role, Role.Leader);
+  // Tick to the check-quorum point without delivering anything after the last tick.
+  for (let i = 0; i < 9; i++) {
+    leader.tick();
+    settle();
+  }
+  leader.tick(); // electionElapsed reaches the timeout: recentActive is cleared here
+  for (const [id, pr] of leader.status().progress) assert.equal(pr.recentActive, true, `member ${id} answered every heartbeat`);
+  settle();
+  down.add(3);
+  for (let i = 0; i < 20; i++) {
+    leader.tick();
+    settle();
+  }
+  assert.equal(leader.role, Role.Leader, 'two of three still make a quorum');
+  const st = leader.status();
+  assert.equal(st.progress.get(2)?.recentActive, true);
+  assert.equal(st.progress.get(3)?.recentActive, false, 'silent for two check-quorum windows');
+});
