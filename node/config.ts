@@ -15,6 +15,7 @@
 // given bare and also take `=true|false` (and Go's other spellings: 1/0, t/f).
 // A repeated flag takes its last value.
 
+import { parseAutoCompaction, type AutoCompactionPolicy } from './server/auto-compaction.js';
 import { DEFAULT_SNAPSHOTS_TO_KEEP } from './storage/snapshot-file.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'fatal';
@@ -54,6 +55,8 @@ export interface NodeConfig {
   maxSnapshots: number;
   /** Not an etcd flag: how long a stop (SIGTERM) may take to hand over leadership and drain requests. */
   stopGraceMs: number;
+  /** etcd's --auto-compaction-mode and --auto-compaction-retention; absent when off (the default). */
+  autoCompaction?: AutoCompactionPolicy;
   /** Not an etcd flag: how long a client waits for its write (fixed). */
   requestTimeoutMs: number;
   logLevel: LogLevel;
@@ -118,6 +121,18 @@ const FLAGS: FlagSpec[] = [
     kind: 'int',
     defaultText: '20000',
     help: 'Kvorum only: milliseconds a stop (SIGTERM) may take to hand leadership to a follower and finish requests in flight; keep it under the pod\'s termination grace period (30 s by default).',
+  },
+  {
+    name: 'auto-compaction-mode',
+    kind: 'string',
+    defaultText: 'periodic',
+    help: "Interpretation of --auto-compaction-retention: 'periodic' (a duration, or a number of hours) or 'revision' (a count).",
+  },
+  {
+    name: 'auto-compaction-retention',
+    kind: 'string',
+    defaultText: '0',
+    help: "History the leader keeps when it compacts on its own: '1h', '30m', '5' (hours, periodic) or '1000' (revisions); 0 turns it off.",
   },
   { name: 'quota-backend-bytes', kind: 'int', defaultText: String(DEFAULT_QUOTA_BACKEND_BYTES), help: 'Size at which writes are refused with a NOSPACE alarm (0 = default).' },
   { name: 'max-request-bytes', kind: 'int', defaultText: String(DEFAULT_MAX_REQUEST_BYTES), help: 'Largest client request accepted, in bytes.' },
@@ -239,6 +254,7 @@ export function parseNodeConfig(argv: string[], env: Record<string, string | und
     throw new ConfigError(`--election-timeout (${electionMs}ms) is too long; it must be at most ${MAX_ELECTION_TIMEOUT_MS}ms`);
   }
   const stopGraceMs = int('stop-grace-period', 20000, 0);
+  const autoCompaction = autoCompactionFrom(raw);
   const quota = int('quota-backend-bytes', 0, 0);
   const quotaBackendBytes = quota === 0 ? DEFAULT_QUOTA_BACKEND_BYTES : quota;
   const maxRequestBytes = int('max-request-bytes', DEFAULT_MAX_REQUEST_BYTES, 1);
@@ -281,6 +297,7 @@ export function parseNodeConfig(argv: string[], env: Record<string, string | und
     watchProgressNotifyMs,
     maxSnapshots,
     stopGraceMs,
+    ...(autoCompaction && { autoCompaction }),
     requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
     logLevel: logLevel as LogLevel,
     ...(clientTls && { clientTls }),
@@ -526,6 +543,18 @@ export function nodeHelp(): string {
   }
   lines.push('', `Client requests time out after ${DEFAULT_REQUEST_TIMEOUT_MS / 1000}s.`, '');
   return lines.join('\n');
+}
+
+function autoCompactionFrom(raw: Map<string, RawValue>): AutoCompactionPolicy | undefined {
+  const mode = raw.get('auto-compaction-mode');
+  const retention = raw.get('auto-compaction-retention');
+  const source = retention?.source ?? mode?.source ?? '--auto-compaction-retention';
+  try {
+    return parseAutoCompaction(mode?.value ?? 'periodic', retention?.value ?? '0', (text) => parseGoDurationMs(text, source));
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(`${mode && !retention ? mode.source : source}: ${(err as Error).message}`);
+  }
 }
 
 /** A positive Go duration ("1s", "500ms", "1m30s", "10m0s") in milliseconds. */

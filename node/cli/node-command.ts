@@ -160,7 +160,12 @@ async function startOnPorts(
       snapshotCount: cfg.snapshotCount,
       snapshotCatchUpEntries: cfg.snapshotCatchUpEntries,
       maxSnapshots: cfg.maxSnapshots,
-      limits: { quotaBytes: cfg.quotaBackendBytes, requestTimeoutMs: cfg.requestTimeoutMs, maxTxnOps: cfg.maxTxnOps },
+      limits: {
+        quotaBytes: cfg.quotaBackendBytes,
+        requestTimeoutMs: cfg.requestTimeoutMs,
+        maxTxnOps: cfg.maxTxnOps,
+        ...(cfg.autoCompaction && { autoCompaction: cfg.autoCompaction }),
+      },
       logger,
       registry: metrics.registry,
       hooks: metrics.hooks,

@@ -7,6 +7,7 @@
 // waiters.ts), lease clocks (lease-clock.ts), the space quota
 // (space-quota.ts), member changes (membership-admin.ts), maintenance
 // (maintenance.ts) and the snapshot codec (state-snapshot.ts).
+import { AutoCompactor, plannerFor, type AutoCompactionPolicy } from './auto-compaction.js';
 import { randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
 import { MvccStore } from '../mvcc/store.js';
@@ -58,6 +59,8 @@ export interface ServerLimits {
   /** Election timeout, used to extend leases when leadership changes. */
   electionTimeoutMs: number;
   maxTxnOps: number;
+  /** etcd's --auto-compaction-mode/--auto-compaction-retention; absent: off. */
+  autoCompaction?: AutoCompactionPolicy;
 }
 
 /** The response header fields of etcd's ResponseHeader. */
@@ -97,6 +100,7 @@ export class EtcdServer implements Application {
   private admin!: MembershipAdmin;
   private maintenance!: Maintenance;
   private deadlineTimer: NodeJS.Timeout | undefined;
+  private autoCompactor: AutoCompactor | undefined;
   private published = false;
   /** A proposal raising the cluster's entry format is in flight (one at a time). */
   private raisingFormat = false;
@@ -172,6 +176,16 @@ export class EtcdServer implements Application {
     this.leases.start();
     this.deadlineTimer = setInterval(() => this.waiters.expire(Date.now()), Math.max(10, Math.min(100, requestTimeoutMs / 4)));
     this.deadlineTimer.unref();
+    if (this.limits.autoCompaction) {
+      this.autoCompactor = new AutoCompactor({
+        planner: plannerFor(this.limits.autoCompaction, Date.now(), this.store.revision),
+        head: () => this.store.revision,
+        isLeader: () => node.isLeader,
+        compact: (revision) => this.compact(revision),
+        logger: this.logger,
+      });
+      this.autoCompactor.start();
+    }
   }
 
   /**
@@ -196,6 +210,7 @@ export class EtcdServer implements Application {
 
   stop(): void {
     this.leases.stop();
+    this.autoCompactor?.stop();
     this.watchHub.close();
     if (this.deadlineTimer) clearInterval(this.deadlineTimer);
     this.waiters.failAll(errStopped());

@@ -154,6 +154,10 @@ export interface NodeConfig {
   heartbeatIntervalMs?: number;
   snapshotCount?: number;
   quotaBackendBytes?: Quantity;
+  /** etcd's --auto-compaction-mode. */
+  autoCompactionMode?: 'periodic' | 'revision';
+  /** etcd's --auto-compaction-retention: a duration or hours (periodic), a count (revision). */
+  autoCompactionRetention?: string;
 }
 
 export interface KVClusterSpec {

@@ -231,14 +231,23 @@ function checkBootstrap(p: Problems, v: unknown): void {
   }
 }
 
+/** What --auto-compaction-retention takes in periodic mode: hours, or a Go duration. */
+const AUTO_COMPACTION_PERIOD = /^(\d+|(\d+(\.\d+)?(ms|s|m|h))+)$/;
+
 function checkNodeConfig(p: Problems, v: unknown): void {
   const path = 'spec.nodeConfig';
   if (!p.object(v, path)) return;
-  p.unknownFields(v, path, ['electionTimeoutMs', 'heartbeatIntervalMs', 'snapshotCount', 'quotaBackendBytes']);
+  p.unknownFields(v, path, ['electionTimeoutMs', 'heartbeatIntervalMs', 'snapshotCount', 'quotaBackendBytes', 'autoCompactionMode', 'autoCompactionRetention']);
   p.integer(v.electionTimeoutMs, `${path}.electionTimeoutMs`, 10, 50000);
   p.integer(v.heartbeatIntervalMs, `${path}.heartbeatIntervalMs`, 1, 10000);
   p.integer(v.snapshotCount, `${path}.snapshotCount`, 1);
   p.byteQuantity(v.quotaBackendBytes, `${path}.quotaBackendBytes`);
+  p.oneOf(v.autoCompactionMode, `${path}.autoCompactionMode`, ['periodic', 'revision']);
+  if (v.autoCompactionMode === 'revision') {
+    p.string(v.autoCompactionRetention, `${path}.autoCompactionRetention`, { pattern: /^\d+$/, hint: 'a number of revisions in revision mode' });
+  } else {
+    p.string(v.autoCompactionRetention, `${path}.autoCompactionRetention`, { pattern: AUTO_COMPACTION_PERIOD, hint: 'a duration such as 1h or 30m, or a number of hours' });
+  }
   const election = v.electionTimeoutMs ?? DEFAULT_ELECTION_TIMEOUT_MS;
   const heartbeat = v.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
   if (isInt(election) && isInt(heartbeat) && election < 5 * heartbeat) {

@@ -167,6 +167,8 @@ export function memberArgs(cluster: KVCluster, scheme: Scheme, tlsArgs: string[]
   if (nc.heartbeatIntervalMs !== undefined) args.push(`--heartbeat-interval=${nc.heartbeatIntervalMs}`);
   if (nc.snapshotCount !== undefined) args.push(`--snapshot-count=${nc.snapshotCount}`);
   if (nc.quotaBackendBytes !== undefined) args.push(`--quota-backend-bytes=${quantityToBytes(nc.quotaBackendBytes)}`);
+  if (nc.autoCompactionMode !== undefined) args.push(`--auto-compaction-mode=${nc.autoCompactionMode}`);
+  if (nc.autoCompactionRetention !== undefined) args.push(`--auto-compaction-retention=${nc.autoCompactionRetention}`);
   return [...args, ...tlsArgs];
 }
 

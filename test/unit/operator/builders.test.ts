@@ -115,7 +115,7 @@ test('spec.image with a tag wins over the repository; podTemplate fields reach t
 });
 
 test('member flags parse with the node\'s own flag parser, and nodeConfig maps to etcd flags', () => {
-  const c = cluster({ tls: { mode: 'Disabled' }, nodeConfig: { electionTimeoutMs: 2000, heartbeatIntervalMs: 200, snapshotCount: 5000, quotaBackendBytes: '1Gi' } });
+  const c = cluster({ tls: { mode: 'Disabled' }, nodeConfig: { electionTimeoutMs: 2000, heartbeatIntervalMs: 200, snapshotCount: 5000, quotaBackendBytes: '1Gi', autoCompactionMode: 'revision', autoCompactionRetention: '10000' } });
   const args = memberArgs(c, 'http', []).slice(1).map((a) => a.replaceAll('$(POD_NAME)', 'kv-1'));
   const cfg = parseNodeConfig(args, { ETCD_INITIAL_CLUSTER: 'kv-0=http://kv-0.kv-peer.team.svc:2380,kv-1=http://kv-1.kv-peer.team.svc:2380', ETCD_INITIAL_CLUSTER_STATE: 'new' });
   assert.equal(cfg.name, 'kv-1');
@@ -127,6 +127,7 @@ test('member flags parse with the node\'s own flag parser, and nodeConfig maps t
   assert.equal(cfg.heartbeatMs, 200);
   assert.equal(cfg.snapshotCount, 5000);
   assert.equal(cfg.quotaBackendBytes, 1024 ** 3);
+  assert.deepEqual(cfg.autoCompaction, { mode: 'revision', retention: 10000 });
   assert.equal(cfg.listenMetricsUrls[0]?.toString(), 'http://0.0.0.0:2381/');
   assert.equal(cfg.initialCluster.length, 2);
 });

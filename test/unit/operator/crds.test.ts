@@ -86,6 +86,9 @@ test('KVCluster storage.size is an int-or-string quantity with a pattern that re
   for (const good of ['1Gi', '500M', '10', '1.5Ti', '1e9']) assert.ok(re.test(good), good);
   for (const bad of ['10XYZ', 'Gi', '-1Gi', '1 Gi', '1gi', '']) assert.ok(!re.test(bad), bad);
   assert.equal(prop(clusterSpec, 'nodeConfig.quotaBackendBytes').pattern, BYTE_QUANTITY_PATTERN);
+  const retention = new RegExp(prop(clusterSpec, 'nodeConfig.autoCompactionRetention').pattern as string);
+  for (const good of ['0', '1', '1h', '30m', '1h30m', '500ms', '1000']) assert.ok(retention.test(good), good);
+  for (const bad of ['', 'an hour', '1d', '-1']) assert.ok(!retention.test(bad), bad);
   for (const kind of ['limits', 'requests']) {
     assert.equal(dig(prop(clusterSpec, `resources.${kind}`), 'additionalProperties', 'pattern'), RESOURCE_QUANTITY_PATTERN);
   }

@@ -61,6 +61,15 @@ test('quantities elsewhere: quotaBackendBytes and resources', () => {
   assert.deepEqual(validateClusterSpec({ resources: { requests: { cpu: '250m' } } }), []);
 });
 
+test('auto compaction: a mode etcd knows, and a retention that fits it', () => {
+  for (const ok of [{ autoCompactionRetention: '1h' }, { autoCompactionRetention: '5' }, { autoCompactionMode: 'periodic', autoCompactionRetention: '30m' }, { autoCompactionMode: 'revision', autoCompactionRetention: '1000' }]) {
+    assert.deepEqual(validateClusterSpec({ nodeConfig: ok }), [], JSON.stringify(ok));
+  }
+  oneProblem(validateClusterSpec({ nodeConfig: { autoCompactionMode: 'hourly' } }), 'spec.nodeConfig.autoCompactionMode');
+  oneProblem(validateClusterSpec({ nodeConfig: { autoCompactionMode: 'revision', autoCompactionRetention: '1h' } }), 'spec.nodeConfig.autoCompactionRetention', /number of revisions/);
+  oneProblem(validateClusterSpec({ nodeConfig: { autoCompactionRetention: 'an hour' } }), 'spec.nodeConfig.autoCompactionRetention', /duration/);
+});
+
 test('enums and strings name their field', () => {
   oneProblem(validateClusterSpec({ tls: { mode: 'Auto' } }), 'spec.tls.mode', /OperatorManaged, Secrets, Disabled/);
   oneProblem(validateClusterSpec({ storage: { retentionPolicy: { whenScaled: 'Keep' } } }), 'spec.storage.retentionPolicy.whenScaled');
