@@ -1,10 +1,10 @@
-// Launches a 3-member cluster on 127.0.0.1 for either system with etcd's flag
+// Launches a cluster (3 members unless told otherwise) on 127.0.0.1 for either system with etcd's flag
 // names, waits for it with `etcdctl endpoint health`, and offers the member
 // operations the benchmarks need (kill -9, restart, status, RSS).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
-import { portFree, runCommand, sleep, treeRssBytes } from './proc.js';
+import { portFree, runCommand, sleep, treeCpuSeconds, treeRssBytes } from './proc.js';
 
 export interface SystemSpec {
   /** Column key: 'etcd' or 'kvorum'. */
@@ -34,13 +34,11 @@ interface Member {
   exited?: Promise<void>;
 }
 
-const MEMBERS = 3;
-
-/** Finds a base port such that base+k*1000 (client) and +1 (peer) are free for k=0..2. */
-export async function pickPorts(preferredBase: number): Promise<number> {
+/** Finds a base port such that base+k*1000 (client) and +1 (peer) are free for each of `members`. */
+export async function pickPorts(preferredBase: number, members = 3): Promise<number> {
   for (let base = preferredBase; base < preferredBase + 900; base += 10) {
     let ok = true;
-    for (let k = 0; k < MEMBERS && ok; k++) {
+    for (let k = 0; k < members && ok; k++) {
       ok = (await portFree(base + k * 1000)) && (await portFree(base + k * 1000 + 1));
     }
     if (ok) return base;
@@ -56,8 +54,9 @@ export class Cluster {
     readonly dir: string,
     basePort: number,
     private readonly etcdctl: string,
+    members = 3,
   ) {
-    for (let k = 0; k < MEMBERS; k++) {
+    for (let k = 0; k < members; k++) {
       const name = `m${k + 1}`;
       this.members.push({
         name,
@@ -92,6 +91,16 @@ export class Cluster {
   rss(i: number): number | undefined {
     const pid = this.pid(i);
     return pid === undefined ? undefined : treeRssBytes(pid);
+  }
+
+  /** CPU seconds (user + system) every running member has used so far. */
+  cpuSeconds(): number {
+    let total = 0;
+    for (let i = 0; i < this.size; i++) {
+      const pid = this.pid(i);
+      if (pid !== undefined && this.running(i)) total += treeCpuSeconds(pid) ?? 0;
+    }
+    return total;
   }
 
   private flags(m: Member): string[] {

@@ -82,10 +82,8 @@ function parentOf(pid: number): number | undefined {
   }
 }
 
-/** Sum of VmRSS over a process and all of its descendants (a member may fork helpers). */
-export function treeRssBytes(rootPid: number): number | undefined {
-  const root = rssBytes(rootPid);
-  if (root === undefined) return undefined;
+/** A process and all of its descendants (a member may fork helpers). */
+function processTree(rootPid: number): number[] {
   const children = new Map<number, number[]>();
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
@@ -96,14 +94,41 @@ export function treeRssBytes(rootPid: number): number | undefined {
     list.push(pid);
     children.set(ppid, list);
   }
-  let total = 0;
+  const out: number[] = [];
   const queue = [rootPid];
   while (queue.length > 0) {
     const pid = queue.pop() as number;
-    total += rssBytes(pid) ?? 0;
+    out.push(pid);
     queue.push(...(children.get(pid) ?? []));
   }
-  return total;
+  return out;
+}
+
+/** Sum of VmRSS over a process and all of its descendants. */
+export function treeRssBytes(rootPid: number): number | undefined {
+  if (rssBytes(rootPid) === undefined) return undefined;
+  return processTree(rootPid).reduce((sum, pid) => sum + (rssBytes(pid) ?? 0), 0);
+}
+
+/** Linux reports CPU times in clock ticks of 1/100 s (USER_HZ) on every architecture Node runs on. */
+const USER_HZ = 100;
+
+/** User + system CPU seconds of one process (all its threads), or undefined if it is gone. */
+export function cpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields 14 and 15 of stat (utime, stime) are 12 and 13 after the command name.
+    return (Number(rest[11]) + Number(rest[12])) / USER_HZ;
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU seconds of a process and all of its descendants. */
+export function treeCpuSeconds(rootPid: number): number | undefined {
+  if (cpuSeconds(rootPid) === undefined) return undefined;
+  return processTree(rootPid).reduce((sum, pid) => sum + (cpuSeconds(pid) ?? 0), 0);
 }
 
 /** True if nothing listens on 127.0.0.1:port right now. */

@@ -1,14 +1,14 @@
 // `npm run bench [-- --quick]`: Kvorum side by side with etcd 3.4 on this machine.
 // Prints one table to stdout and writes it, with a machine description, to
 // bench/RESULTS.md. Not a test: nothing here asserts a time.
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { SystemSpec } from './cluster.js';
 import { runCommand } from './proc.js';
 import { machine, notes, table } from './report.js';
-import { rowDefs, suiteConfig, SuiteRun, type Tools } from './suite.js';
+import { rowDefs, suiteConfig, SuiteRun } from './suite.js';
+import { kvorumUsable, prepareTools, repoRoot } from './setup.js';
 
 interface Options {
   quick: boolean;
@@ -54,42 +54,6 @@ function parseArgs(argv: string[]): Options {
     } else throw new Error(`unknown argument ${a}\n${USAGE}`);
   }
   return o;
-}
-
-/** The repository root: the nearest ancestor holding bench/tools.sh. */
-function repoRoot(): string {
-  for (const start of [process.cwd(), dirname(fileURLToPath(import.meta.url))]) {
-    let dir = resolve(start);
-    for (;;) {
-      if (existsSync(join(dir, 'bench', 'tools.sh')) && existsSync(join(dir, 'package.json'))) return dir;
-      const up = dirname(dir);
-      if (up === dir) break;
-      dir = up;
-    }
-  }
-  throw new Error('cannot find the repository root (bench/tools.sh)');
-}
-
-async function prepareTools(repo: string): Promise<Tools & { benchmarkVersion: string }> {
-  const r = await runCommand('bash', [join(repo, 'bench', 'tools.sh')], { timeoutMs: 30 * 60_000 });
-  if (r.code !== 0) throw new Error(`bench/tools.sh failed:\n${r.stderr}`);
-  const found: Record<string, string> = {};
-  for (const line of r.stdout.split('\n')) {
-    const m = /^(\w+)=(.+)$/.exec(line.trim());
-    if (m) found[m[1]] = m[2];
-  }
-  for (const k of ['etcd', 'etcdctl', 'benchmark']) if (!found[k]) throw new Error(`bench/tools.sh did not report ${k}`);
-  const gomod = readFileSync(join(repo, 'bench', 'tools', 'go.mod'), 'utf8');
-  const version = /^\s*go\.etcd\.io\/etcd\/v3 (\S+)/m.exec(gomod)?.[1] ?? '?';
-  return { etcd: found.etcd, etcdctl: found.etcdctl, benchmark: found.benchmark, benchmarkVersion: version };
-}
-
-/** Kvorum runs if `node bin/kvorum node --help` succeeds; otherwise the reason. */
-async function kvorumUsable(repo: string): Promise<string | undefined> {
-  const r = await runCommand(process.execPath, ['bin/kvorum', 'node', '--help'], { cwd: repo, timeoutMs: 30_000 });
-  if (r.code === 0) return undefined;
-  const msg = (r.stderr.trim() || r.stdout.trim()).split('\n')[0] ?? '';
-  return `\`kvorum node --help\` exited ${r.code ?? r.signal}${msg ? `: ${msg}` : ''}`;
 }
 
 function loadavg(): string {
