@@ -18,6 +18,8 @@ interface Options {
   dataRoot: string;
   checkPerf?: string[];
   strict: boolean;
+  /** Pack for a many-core machine into this folder instead of running. */
+  manyCore?: string;
 }
 
 const USAGE = `usage: npm run bench -- [--quick] [--only etcd|kvorum] [--check-perf m,l,xl] [--out FILE|-] [--data-root DIR] [--keep] [--strict]
@@ -27,7 +29,9 @@ const USAGE = `usage: npm run bench -- [--quick] [--only etcd|kvorum] [--check-p
   --out          where to write the results (default bench/RESULTS.md; '-' writes nothing)
   --data-root    parent of the temporary data dirs (default: the OS temp dir)
   --keep         keep data dirs and member logs afterwards
-  --strict       exit 1 if a Kvorum step failed or Kvorum could not run (for CI smoke runs)`;
+  --strict       exit 1 if a Kvorum step failed or Kvorum could not run (for CI smoke runs)
+  --many-core [DIR]  run nothing: pack node, etcd, the tools and this build into DIR (default .devbench)
+                 for a many-core machine without Node, etcd or a registry; there, bash DIR/run.sh [flags]`;
 
 function parseArgs(argv: string[]): Options {
   const o: Options = { quick: false, keep: false, strict: false, dataRoot: tmpdir() };
@@ -41,6 +45,7 @@ function parseArgs(argv: string[]): Options {
     if (a === '--quick') o.quick = true;
     else if (a === '--keep') o.keep = true;
     else if (a === '--strict') o.strict = true;
+    else if (a === '--many-core') o.manyCore = argv[i + 1] && !argv[i + 1]!.startsWith('--') ? argv[++i]! : '.devbench';
     else if (a === '--out') o.out = value();
     else if (a === '--data-root') o.dataRoot = value();
     else if (a === '--check-perf') o.checkPerf = value().split(',').filter(Boolean);
@@ -71,6 +76,11 @@ function progress(msg: string): void {
 async function main(): Promise<number> {
   const opts = parseArgs(process.argv.slice(2));
   const repo = repoRoot();
+  if (opts.manyCore !== undefined) {
+    const r = await runCommand('bash', [join(repo, 'scripts', 'many-core-pack.sh'), opts.manyCore], { cwd: repo, timeoutMs: 30 * 60_000 });
+    process.stderr.write(r.stderr);
+    return r.code ?? 1;
+  }
   const started = performance.now();
   progress('preparing tools (bench/tools.sh)');
   const tools = await prepareTools(repo);

@@ -21,7 +21,20 @@ export function repoRoot(): string {
   throw new Error('cannot find the repository root (bench/tools.sh)');
 }
 
+/**
+ * The external tools: from KVORUM_BENCH_TOOLS_DIR when it is set (a many-core
+ * pack, where nothing can be built or installed: see
+ * scripts/many-core-pack.sh), otherwise from bench/tools.sh.
+ */
 export async function prepareTools(repo: string): Promise<Tools & { benchmarkVersion: string }> {
+  const gomod = readFileSync(join(repo, 'bench', 'tools', 'go.mod'), 'utf8');
+  const version = /^\s*go\.etcd\.io\/etcd\/v3 (\S+)/m.exec(gomod)?.[1] ?? '?';
+  const packed = process.env.KVORUM_BENCH_TOOLS_DIR;
+  if (packed) {
+    const tools = { etcd: join(packed, 'etcd'), etcdctl: join(packed, 'etcdctl'), benchmark: join(packed, 'benchmark') };
+    for (const [name, path] of Object.entries(tools)) if (!existsSync(path)) throw new Error(`KVORUM_BENCH_TOOLS_DIR=${packed} has no ${name}`);
+    return { ...tools, benchmarkVersion: version };
+  }
   const r = await runCommand('bash', [join(repo, 'bench', 'tools.sh')], { timeoutMs: 30 * 60_000 });
   if (r.code !== 0) throw new Error(`bench/tools.sh failed:\n${r.stderr}`);
   const found: Record<string, string> = {};
@@ -30,8 +43,6 @@ export async function prepareTools(repo: string): Promise<Tools & { benchmarkVer
     if (m) found[m[1]] = m[2];
   }
   for (const k of ['etcd', 'etcdctl', 'benchmark']) if (!found[k]) throw new Error(`bench/tools.sh did not report ${k}`);
-  const gomod = readFileSync(join(repo, 'bench', 'tools', 'go.mod'), 'utf8');
-  const version = /^\s*go\.etcd\.io\/etcd\/v3 (\S+)/m.exec(gomod)?.[1] ?? '?';
   return { etcd: found.etcd, etcdctl: found.etcdctl, benchmark: found.benchmark, benchmarkVersion: version };
 }
 
