@@ -35,16 +35,17 @@ export async function loadKeys(o: LoadOptions): Promise<{ seconds: number }> {
     for (;;) {
       const from = next;
       if (from >= o.count) return;
-      next = Math.min(o.count, from + batch);
+      const to = Math.min(o.count, from + batch);
+      next = to;
       const pairs: [string, string][] = [];
-      for (let i = from; i < next; i++) pairs.push([loadedKey(o.prefix, i), loadedValue(i, o.valueBytes)]);
+      for (let i = from; i < to; i++) pairs.push([loadedKey(o.prefix, i), loadedValue(i, o.valueBytes)]);
       for (let attempt = 1; ; attempt++) {
         try {
           // Followers forward proposals; spreading the lanes spreads the decoding work.
           await clients[(n + attempt) % clients.length]!.putMany(pairs, 20_000);
           break;
         } catch (e) {
-          if (attempt >= 5) throw new Error(`loading keys ${from}..${next - 1}: ${(e as Error).message}`, { cause: e });
+          if (attempt >= 5) throw new Error(`loading keys ${from}..${to - 1}: ${(e as Error).message}`, { cause: e });
         }
       }
     }
