@@ -17,6 +17,7 @@ import { after, before, describe, test } from 'node:test';
 import { CreateBucketCommand, GetObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { dump as toYaml } from 'js-yaml';
 import type { KubeClient, KubeList, KubeObject } from './kube/client.js';
+import { RESTORE_INIT_CONTAINER } from '../../contract/index.js';
 import { readS3 } from './env/cluster.js';
 import { ClusterIdentityWatch, clusterIdsSeen, type Sighting } from './operator/cluster-identity.js';
 import { MemberClient, memberEndpoints, readClientTLS, type ClientTLS, type Endpoint } from './operator/etcd-client.js';
@@ -283,7 +284,7 @@ describe('backups and restores survive a crash of the active operator; a 200k-ke
     await apply({ apiVersion: 'kvorum.io/v1alpha1', kind: 'KVCluster', metadata: { name: 'restored' }, spec: { replicas: 3, bootstrap: { fromBackup: { backupName: 'big' } } } });
     const watch = new ClusterIdentityWatch(kube, ns, 'restored', await eventually('restored-client-tls', 60_000, () => readClientTLS(kube, ns, 'restored-client-tls'))).start();
     try {
-      // The moment: the restore is under way (members created) and not yet verified.
+      // The moment: a member's restore init container has started (downloading or rebuilding its data dir), and not every member is up.
       const moment = await eventually(
         'the restore under way',
         120_000,
@@ -291,10 +292,15 @@ describe('backups and restores survive a crash of the active operator; a 200k-ke
           const c = await kube.find(kvcPath(ns, 'restored'));
           const restore = c?.status?.restore as { phase?: string } | undefined;
           const pods = (await kube.get<KubeList>(`/api/v1/namespaces/${ns}/pods?labelSelector=${encodeURIComponent('app.kubernetes.io/instance=restored')}`)).items;
-          return restore?.phase === 'Restoring' && pods.length > 0 && !pods.every(isPodReady) && `restore ${restore.phase}, pods ${pods.map((p) => `${p.metadata.name}:${p.status?.phase}${isPodReady(p) ? ':ready' : ''}`).join(',')}`;
+          const init = (p: KubeObject): string => {
+            const s = ((p.status?.initContainerStatuses ?? []) as { name: string; state?: Record<string, unknown> }[]).find((x) => x.name === RESTORE_INIT_CONTAINER);
+            return Object.keys(s?.state ?? {})[0] ?? 'none';
+          };
+          const started = pods.some((p) => init(p) === 'running' || init(p) === 'terminated');
+          return restore?.phase === 'Restoring' && started && !pods.every(isPodReady) && `restore ${restore.phase}, pods ${pods.map((p) => `${p.metadata.name}:${p.status?.phase}:init-${init(p)}${isPodReady(p) ? ':ready' : ''}`).join(',')}`;
         },
         async () => `${JSON.stringify((await kube.find(kvcPath(ns, 'restored')))?.status)}\n${await logs()}`,
-        200,
+        100,
       );
       const killed = await crashOperatorPod(kube, inst, roles.active);
       note(`killed ${roles.active.metadata.name} (pids ${killed.join(' ')}) at: ${moment}`);
