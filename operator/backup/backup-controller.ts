@@ -16,7 +16,7 @@ import type { OperatorMetrics } from '../runtime/metrics.js';
 import type { ReconcileResult } from '../runtime/controller.js';
 import { mergeConditions } from '../cluster/status.js';
 import { readCredentials } from './credentials.js';
-import { backupKeys, s3Url } from './layout.js';
+import { backupKeys, s3Url, type BackupKeys } from './layout.js';
 import type { BackupManifest } from './manifest.js';
 import type { ObjectStore, S3Credentials } from './object-store.js';
 import { BackupError, takeBackup, type SnapshotSource } from './take-backup.js';
@@ -147,7 +147,7 @@ export class BackupController {
       const transient = e.transient === true && !signal.aborted;
       log.warn({ err, reason, transient }, 'backup attempt failed');
       // Never leave parts or a manifest-less object behind.
-      await cleanUp(store, keys.dir).catch((cleanupErr: unknown) => log.warn({ err: cleanupErr }, 'could not clean up the failed attempt'));
+      await cleanUp(store, keys).catch((cleanupErr: unknown) => log.warn({ err: cleanupErr }, 'could not clean up the failed attempt'));
       const fresh = await this.deps.client.get<KVBackup & KubeObject>(RESOURCES.kvBackup, ns, name).catch(() => undefined);
       if (!fresh || fresh.metadata.deletionTimestamp) return;
       if (transient && attempts < MAX_ATTEMPTS) {
@@ -206,7 +206,7 @@ export class BackupController {
       const keys = backupKeys(target.destination.prefix, ns, backup.spec.cluster, backup.metadata.name ?? '');
       try {
         const store = this.deps.objectStore(target.destination, await readCredentials(this.deps.client, ns, target.credentialsSecret));
-        await cleanUp(store, keys.dir, true);
+        await cleanUp(store, keys, true);
       } catch (err) {
         const e = err as Error & { reason?: string };
         // Nothing can be stored in a bucket that is gone; anything else is retried until it works or the user removes the finalizer.
@@ -243,10 +243,11 @@ function resolveTarget(backup: KVBackup, cluster: KVCluster): BackupTarget | und
   return { destination, ...(credentialsSecret && { credentialsSecret }) };
 }
 
-/** Aborts unfinished uploads under `dir` and deletes what is there; with `all` false a completed backup (one with a manifest) is left alone. */
-async function cleanUp(store: ObjectStore | undefined, dir: string, all = false): Promise<void> {
+/** Aborts unfinished uploads of the backup and deletes what is in its directory; with `all` false a completed backup (one with a manifest) is left alone. */
+async function cleanUp(store: ObjectStore | undefined, backup: BackupKeys, all = false): Promise<void> {
   if (!store) return;
-  await store.abortIncompleteUploads(dir);
+  const dir = backup.dir;
+  await store.abortIncompleteUploads(dir, [backup.snapshot]);
   const keys = await store.list(dir);
   if (!all && keys.some((k) => k.endsWith('/manifest.json'))) return;
   if (keys.length > 0) await store.deleteKeys(keys);

@@ -40,8 +40,12 @@ export interface ObjectStore {
   /** Keys under the prefix. */
   list(prefix: string): Promise<string[]>;
   deleteKeys(keys: string[]): Promise<void>;
-  /** Aborts unfinished multipart uploads under the prefix; returns how many. */
-  abortIncompleteUploads(prefix: string): Promise<number>;
+  /**
+   * Aborts unfinished multipart uploads under the prefix and of each of `keys`;
+   * returns how many. Name the keys an upload may have used: some servers
+   * (MinIO) list unfinished uploads only for an exact object name.
+   */
+  abortIncompleteUploads(prefix: string, keys?: string[]): Promise<number>;
 }
 
 export interface S3Credentials {
@@ -128,19 +132,26 @@ export function s3ObjectStore(dest: ObjectStoreDestination, creds: S3Credentials
         }
       }
     },
-    async abortIncompleteUploads(prefix) {
-      let aborted = 0;
+    async abortIncompleteUploads(prefix, keys = []) {
+      // Found by prefix and by exact name (MinIO answers only the latter), aborted once each.
+      const found = new Map<string, string>();
       try {
-        const res = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix }));
-        for (const u of res.Uploads ?? []) {
-          if (!u.Key || !u.UploadId) continue;
-          await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: u.Key, UploadId: u.UploadId }));
-          aborted++;
+        for (const p of new Set([prefix, ...keys])) {
+          let keyMarker: string | undefined;
+          let uploadIdMarker: string | undefined;
+          do {
+            const res = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: p, ...(keyMarker && { KeyMarker: keyMarker }), ...(uploadIdMarker && { UploadIdMarker: uploadIdMarker }) }));
+            for (const u of res.Uploads ?? []) if (u.Key && u.UploadId && u.Key.startsWith(prefix)) found.set(u.UploadId, u.Key);
+            const more = res.IsTruncated === true && (res.NextKeyMarker !== keyMarker || res.NextUploadIdMarker !== uploadIdMarker);
+            keyMarker = more ? res.NextKeyMarker : undefined;
+            uploadIdMarker = more ? res.NextUploadIdMarker : undefined;
+          } while (keyMarker || uploadIdMarker);
         }
+        for (const [uploadId, key] of found) await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }));
       } catch (err) {
         throw describe(err, `abort unfinished uploads under ${where(prefix)}`);
       }
-      return aborted;
+      return found.size;
     },
   };
 }

@@ -79,7 +79,7 @@ export async function takeBackup(input: TakeBackupInput): Promise<BackupManifest
   const memberName = members.find((m) => m.id === chosen.status.memberId)?.name || chosen.endpoint;
 
   // A previous attempt (this process, or an operator that died) may have left parts or a partial object.
-  const aborted = await store.abortIncompleteUploads(keys.dir);
+  const aborted = await store.abortIncompleteUploads(keys.dir, [keys.snapshot]);
   const leftovers = await store.list(keys.dir);
   if (aborted > 0 || leftovers.length > 0) {
     log.info({ aborted, leftovers }, 'cleaning up an earlier attempt');

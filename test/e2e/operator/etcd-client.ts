@@ -32,6 +32,11 @@ export interface MemberStatus {
   leader: string;
   raftIndex: string;
   isLearner: boolean;
+  /** Hex, from the response header: which cluster this member belongs to. */
+  clusterId: string;
+  raftTerm: string;
+  /** The member's current MVCC revision. */
+  revision: string;
 }
 
 /** Reads `<c>-client-tls` (tls.crt, tls.key, ca.crt). */
@@ -108,8 +113,37 @@ export class MemberClient {
   }
 
   async status(timeoutMs = 3000): Promise<MemberStatus> {
-    const r = await this.call<{ header: { member_id: string }; leader: string; raftIndex: string; isLearner: boolean }>(this.maintenance, 'Status', {}, timeoutMs);
-    return { memberId: BigInt(r.header.member_id).toString(16), leader: BigInt(r.leader).toString(16), raftIndex: r.raftIndex, isLearner: r.isLearner };
+    const r = await this.call<{ header: { member_id: string; cluster_id: string; revision: string }; leader: string; raftIndex: string; raftTerm: string; isLearner: boolean }>(this.maintenance, 'Status', {}, timeoutMs);
+    return {
+      memberId: BigInt(r.header.member_id).toString(16),
+      leader: BigInt(r.leader).toString(16),
+      raftIndex: r.raftIndex,
+      isLearner: r.isLearner,
+      clusterId: BigInt(r.header.cluster_id).toString(16),
+      raftTerm: r.raftTerm,
+      revision: r.header.revision,
+    };
+  }
+
+  /** Maintenance.HashKV of this member's keyspace up to `revision`. */
+  async hashKv(revision: number, timeoutMs = 30_000): Promise<{ hash: number; compactRevision: number }> {
+    const r = await this.call<{ hash: number; compact_revision: string }>(this.maintenance, 'HashKV', { revision: String(revision) }, timeoutMs);
+    return { hash: Number(r.hash), compactRevision: Number(r.compact_revision) };
+  }
+
+  /** How many keys start with `prefix` (count only; linearizable unless `serializable`). */
+  async countPrefix(prefix: string, serializable: boolean, timeoutMs = 30_000): Promise<number> {
+    const key = Buffer.from(prefix);
+    const end = Buffer.from(key);
+    end[end.length - 1] += 1;
+    const res = await this.call<{ count: string }>(this.kv, 'Range', { key, range_end: end, serializable, count_only: true }, timeoutMs);
+    return Number(res.count);
+  }
+
+  /** Puts every pair in one transaction (one revision); at most the member's max-txn-ops pairs. */
+  async putMany(pairs: [string, string][], timeoutMs = 10_000): Promise<void> {
+    const success = pairs.map(([k, v]) => ({ request_put: { key: Buffer.from(k), value: Buffer.from(v) } }));
+    await this.call(this.kv, 'Txn', { compare: [], success, failure: [] }, timeoutMs);
   }
 
   /** Asks this member (which must be the leader) to hand leadership to `targetIdHex`. */
