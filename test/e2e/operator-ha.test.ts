@@ -3,33 +3,16 @@
 // a scale-up 3 -> 5; the standby takes the Lease and completes the change,
 // with no duplicate or orphaned member.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { dump as toYaml } from 'js-yaml';
-import type { KubeClient, KubeList, KubeObject } from './kube/client.js';
-import { netnsName } from './kubelet/netns.js';
+import type { KubeClient, KubeList } from './kube/client.js';
 import { membershipView, membershipMismatch, describeMembers, type ClusterRef } from './operator/checker.js';
 import { readClientTLS } from './operator/etcd-client.js';
-import { installOperator, operatorLogs, operatorPods, podOfHolder, readLease, uninstallOperator, waitOperatorReady, type OperatorInstall } from './operator/install.js';
+import { crashOperatorPod, installOperator, operatorLogs, operatorPods, operatorRoles, uninstallOperator, waitTakeOver, type OperatorInstall } from './operator/install.js';
 import { kvcPath, waitAvailable } from './operator/kvcluster.js';
 import { createNamespace, deleteNamespace, eventually, kubeClient, kubectl, note, sleep } from './operator/util.js';
 
 const NAME = 'ha';
-
-/** SIGKILLs every process in the pod's network namespace (a crash: no lease release, no cleanup). */
-function killPodProcesses(pod: KubeObject): number[] {
-  const netns = netnsName(pod.metadata.uid as string);
-  const r = spawnSync('ip', ['netns', 'pids', netns], { encoding: 'utf8' });
-  const pids = r.stdout.split(/\s+/).filter(Boolean).map(Number);
-  for (const pid of pids) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-  return pids;
-}
 
 describe('operator high availability', () => {
   let kube: KubeClient;
@@ -63,14 +46,8 @@ describe('operator high availability', () => {
   test('killing the active operator mid scale-up: the standby takes the Lease and finishes, no duplicate or orphaned member', async () => {
     assert.ok(op);
     const inst = op;
-    const pods = await waitOperatorReady(kube, inst, 2);
-    const lease = await eventually('a Lease holder', 60_000, async () => {
-      const l = await readLease(kube, inst);
-      return l !== undefined && podOfHolder(pods, l.holder) !== undefined && l;
-    });
-    const active = podOfHolder(pods, lease.holder)!;
-    const standby = pods.find((p) => p !== active)!;
-    note(`active ${active.metadata.name}, standby ${standby.metadata.name}, transitions ${lease.transitions}`);
+    const { active, standby: [standby], lease } = await operatorRoles(kube, inst, 2);
+    note(`active ${active.metadata.name}, standby ${standby!.metadata.name}, transitions ${lease.transitions}`);
 
     const r = await kubectl(['scale', 'kvc', NAME, '-n', ns, '--replicas=5']);
     assert.equal(r.code, 0, r.err);
@@ -91,22 +68,12 @@ describe('operator high availability', () => {
     // Not finished yet: the kill really lands mid-change.
     const kvcNow = await kube.get(kvcPath(ns, NAME));
     assert.ok(((kvcNow.status?.members ?? []) as unknown[]).length < 5 || kvcNow.status?.observedGeneration !== kvcNow.metadata.generation, 'scale-up still in progress');
-    const killed = killPodProcesses(active);
-    // Delete the pod at once so its container does not come back under the same identity.
-    await kube.delete(`/api/v1/namespaces/${inst.namespace}/pods/${active.metadata.name}`, { gracePeriodSeconds: 0 });
+    const killed = await crashOperatorPod(kube, inst, active);
     note(`killed ${active.metadata.name} (pids ${killed.join(' ')}) at: ${moment}`);
     assert.ok(killed.length > 0, 'the active operator had processes to kill');
 
-    const taken = await eventually(
-      'another operator pod to take the Lease',
-      90_000,
-      async () => {
-        const l = await readLease(kube, inst);
-        return l?.holder !== undefined && l.holder !== '' && !l.holder.includes(active.metadata.name) && l;
-      },
-      async () => `lease ${JSON.stringify(await readLease(kube, inst))}\n${await logs()}`,
-    );
-    const byStandby = taken.holder!.includes(standby.metadata.name);
+    const taken = await waitTakeOver(kube, inst, active, 90_000, logs);
+    const byStandby = taken.holder!.includes(standby!.metadata.name);
     note(`Lease now held by ${taken.holder} (${byStandby ? 'the standby' : 'the replacement pod'}), transitions ${taken.transitions}`);
     assert.ok(taken.transitions > lease.transitions, 'leaseTransitions counted the hand-over');
 

@@ -4,7 +4,7 @@
 // when TLS is on. Calls go to one named member (no hidden retries), so the
 // caller knows exactly which writes were acknowledged.
 import { credentials, Metadata, type ChannelCredentials, type Client, type ServiceClientConstructor } from '@grpc/grpc-js';
-import { MEMBER_PORTS, loadEtcdProtos } from '../../../contract/index.js';
+import { MEMBER_PORTS, clientServiceName, loadEtcdProtos } from '../../../contract/index.js';
 import type { KubeClient, KubeList, KubeObject } from '../kube/client.js';
 
 export interface ClientTLS {
@@ -31,6 +31,8 @@ export interface MemberStatus {
   memberId: string;
   leader: string;
   raftIndex: string;
+  /** The Raft term this member is in (every new leader starts a new term). */
+  raftTerm: number;
   isLearner: boolean;
 }
 
@@ -53,6 +55,25 @@ export async function memberEndpoints(kube: KubeClient, ns: string, cluster: str
     .filter((p: KubeObject) => p.status?.podIP && p.status?.phase === 'Running' && !p.metadata.deletionTimestamp)
     .map((p: KubeObject) => ({ name: p.metadata.name, address: `${p.status.podIP}:${MEMBER_PORTS.client.port}` }))
     .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/**
+ * The ready backends of the cluster's client Service (`<c>-client`), as its
+ * EndpointSlices list them: what a client of the Service reaches (the
+ * environment resolves Service names to these; ClusterIPs are not routed).
+ */
+export async function serviceEndpoints(kube: KubeClient, ns: string, cluster: string): Promise<Endpoint[]> {
+  const sel = encodeURIComponent(`kubernetes.io/service-name=${clientServiceName(cluster)}`);
+  const slices = await kube.get<KubeList>(`/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices?labelSelector=${sel}`);
+  const out = new Map<string, Endpoint>();
+  for (const slice of slices.items) {
+    for (const e of (slice.endpoints ?? []) as { addresses: string[]; conditions?: { ready?: boolean }; targetRef?: { name?: string } }[]) {
+      // Kubernetes: a missing ready condition means ready.
+      if (e.conditions?.ready === false || !e.targetRef?.name || !e.addresses[0]) continue;
+      out.set(e.targetRef.name, { name: e.targetRef.name, address: `${e.addresses[0]}:${MEMBER_PORTS.client.port}` });
+    }
+  }
+  return [...out.values()].sort((a, b) => a.name.localeCompare(b.name));
 }
 
 type Callback<T> = (err: Error | null, res: T) => void;
@@ -88,6 +109,12 @@ export class MemberClient {
     await this.call(this.kv, 'Put', { key: Buffer.from(key), value: Buffer.from(value) }, timeoutMs);
   }
 
+  /** One key's value (undefined when absent); linearizable unless `serializable`. */
+  async get(key: string, serializable = false, timeoutMs = 3000): Promise<string | undefined> {
+    const res = await this.call<{ kvs: { value: Buffer }[] }>(this.kv, 'Range', { key: Buffer.from(key), serializable }, timeoutMs);
+    return res.kvs[0]?.value.toString();
+  }
+
   /** All keys with the prefix; linearizable unless `serializable` (then this member's own state). */
   async rangePrefix(prefix: string, serializable: boolean, timeoutMs = 10_000): Promise<Map<string, string>> {
     const key = Buffer.from(prefix);
@@ -108,8 +135,8 @@ export class MemberClient {
   }
 
   async status(timeoutMs = 3000): Promise<MemberStatus> {
-    const r = await this.call<{ header: { member_id: string }; leader: string; raftIndex: string; isLearner: boolean }>(this.maintenance, 'Status', {}, timeoutMs);
-    return { memberId: BigInt(r.header.member_id).toString(16), leader: BigInt(r.leader).toString(16), raftIndex: r.raftIndex, isLearner: r.isLearner };
+    const r = await this.call<{ header: { member_id: string; raft_term: string }; leader: string; raftIndex: string; isLearner: boolean }>(this.maintenance, 'Status', {}, timeoutMs);
+    return { memberId: BigInt(r.header.member_id).toString(16), leader: BigInt(r.leader).toString(16), raftIndex: r.raftIndex, raftTerm: Number(r.header.raft_term), isLearner: r.isLearner };
   }
 
   /** Asks this member (which must be the leader) to hand leadership to `targetIdHex`. */

@@ -1,11 +1,13 @@
 // Installs the operator with `helm install` of charts/kvorum-operator. The
 // process kubelet runs any `.../kvorum:*` image as the repository's
 // bin/kvorum, so the chart's default image works unchanged.
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KubeClient, KubeList, KubeObject } from '../kube/client.js';
 import { paths, repoRoot } from '../env/config.js';
+import { netnsName } from '../kubelet/netns.js';
 import { eventually, helm, isPodReady, kubectl } from './util.js';
 
 export const chartDir = join(repoRoot, 'charts', 'kvorum-operator');
@@ -82,6 +84,55 @@ export async function readLease(kube: KubeClient, inst: OperatorInstall, name = 
 export function podOfHolder(pods: KubeObject[], holder: string | undefined): KubeObject | undefined {
   if (!holder) return undefined;
   return pods.find((p) => holder.includes(p.metadata.name));
+}
+
+export interface OperatorRoles {
+  active: KubeObject;
+  standby: KubeObject[];
+  lease: LeaseView;
+}
+
+/** Waits for `replicas` ready operator pods and a Lease held by one of them: that one is active, the others stand by. */
+export async function operatorRoles(kube: KubeClient, inst: OperatorInstall, replicas: number): Promise<OperatorRoles> {
+  const pods = await waitOperatorReady(kube, inst, replicas);
+  const lease = await eventually('a Lease holder', 60_000, async () => {
+    const l = await readLease(kube, inst);
+    return l !== undefined && podOfHolder(pods, l.holder) !== undefined && l;
+  });
+  const active = podOfHolder(pods, lease.holder)!;
+  return { active, standby: pods.filter((p) => p !== active), lease };
+}
+
+/**
+ * Crashes an operator pod: SIGKILLs every process in its network namespace
+ * (no Lease release, no cleanup), then deletes the pod at once so its
+ * container does not come back under the same identity. Returns the pids killed.
+ */
+export async function crashOperatorPod(kube: KubeClient, inst: OperatorInstall, pod: KubeObject): Promise<number[]> {
+  const r = spawnSync('ip', ['netns', 'pids', netnsName(pod.metadata.uid as string)], { encoding: 'utf8' });
+  const pids = r.stdout.split(/\s+/).filter(Boolean).map(Number);
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  await kube.delete(`/api/v1/namespaces/${inst.namespace}/pods/${pod.metadata.name}`, { gracePeriodSeconds: 0 });
+  return pids;
+}
+
+/** Waits until a pod other than `crashed` holds the Lease (with more transitions than `before`). */
+export async function waitTakeOver(kube: KubeClient, inst: OperatorInstall, crashed: KubeObject, timeoutMs: number, logs: () => Promise<string>): Promise<LeaseView> {
+  return eventually(
+    'another operator pod to take the Lease',
+    timeoutMs,
+    async () => {
+      const l = await readLease(kube, inst);
+      return l?.holder !== undefined && l.holder !== '' && !l.holder.includes(crashed.metadata.name) && l;
+    },
+    async () => `lease ${JSON.stringify(await readLease(kube, inst))}\n${await logs()}`,
+  );
 }
 
 /** The last lines of every operator pod's log (for failure messages and bug reports). */
