@@ -73,6 +73,12 @@ export class LinearizableReader {
     };
   }
 
+  /** Starts measuring the longest gap afresh (from now). */
+  resetLongestGap(): void {
+    this.longestGapMs = 0;
+    this.lastOk = Date.now();
+  }
+
   errorSummary(): string {
     return [...this.errors].map(([k, v]) => `${v}x ${k}`).join('; ') || 'none';
   }

@@ -106,6 +106,12 @@ export class ContinuousWriter {
     return { attempted: this.seq, acknowledged: this.acknowledged.size, failed: this.failed, failedAfterRetry: this.failedAfterRetry, longestGapMs: Math.max(this.longestGapMs, Date.now() - this.lastAck), errors: new Map(this.errors) };
   }
 
+  /** Starts measuring the longest gap afresh (from now). */
+  resetLongestGap(): void {
+    this.longestGapMs = 0;
+    this.lastAck = Date.now();
+  }
+
   errorSummary(): string {
     return [...this.errors].map(([k, v]) => `${v}x ${k}`).join('; ') || 'none';
   }
