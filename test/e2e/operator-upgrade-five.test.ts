@@ -52,7 +52,7 @@ describe('5-member rolling upgrade under writes and linearizable reads through t
     assert.equal(r.code, 0, r.err);
     await waitAvailable(kube, ns, NAME, REPLICAS, 300_000, logs);
     ref = { kube, namespace: ns, cluster: NAME, tls: await readClientTLS(kube, ns, `${NAME}-client-tls`) };
-    const common = { kube, namespace: ns, cluster: NAME, tls: ref.tls, source: serviceEndpoints, retryOnce: true };
+    const common = { kube, namespace: ns, cluster: NAME, tls: ref.tls, source: serviceEndpoints, refreshMs: 250, retryOnce: true };
     writer = new ContinuousWriter({ ...common, prefix: PREFIX, maxWrites: 40_000, maxDurationMs: 15 * 60_000, concurrency: 2, pauseMs: 50 }).start();
     reader = new LinearizableReader({ ...common, writer, pauseMs: 100, maxDurationMs: 15 * 60_000 }).start();
     await writer.progressed(50, 60_000);

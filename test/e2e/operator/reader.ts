@@ -18,6 +18,10 @@ export interface ReaderOptions {
   /** Pause between two reads. */
   pauseMs?: number;
   retryOnce?: boolean;
+  /** How often the endpoints are re-read (default 1 s). */
+  refreshMs?: number;
+  /** Deadline of one read (default 1 s: a read that waits on a member gone away fails over sooner). */
+  timeoutMs?: number;
   maxDurationMs: number;
 }
 
@@ -90,7 +94,7 @@ export class LinearizableReader {
       } catch {
         // keep the last known endpoints
       }
-      await sleep(1000);
+      await sleep(this.opts.refreshMs ?? 1000);
     }
   }
 
@@ -110,7 +114,7 @@ export class LinearizableReader {
         target++; // spread reads over the members, as a Service does
         try {
           this.reads++;
-          const got = await this.clients.get(ep).get(key);
+          const got = await this.clients.get(ep).get(key, false, this.opts.timeoutMs ?? 1000);
           if (got !== value) this.stale.push(`${key} on ${ep.name}: got ${got ?? '(none)'}, want ${value}`);
           const now = Date.now();
           this.longestGapMs = Math.max(this.longestGapMs, now - this.lastOk);

@@ -30,6 +30,8 @@ export interface WriterOptions {
    * puts that failed twice, i.e. what a client retrying once would see.
    */
   retryOnce?: boolean;
+  /** How often the endpoints are re-read (default 1 s; a Service's follow its EndpointSlices closely, as kube-proxy does). */
+  refreshMs?: number;
 }
 
 /** Lists the endpoints to send requests to. */
@@ -127,7 +129,7 @@ export class ContinuousWriter {
       } catch {
         // keep the last known endpoints
       }
-      await sleep(1000);
+      await sleep(this.opts.refreshMs ?? 1000);
     }
   }
 
