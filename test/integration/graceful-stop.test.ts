@@ -75,11 +75,12 @@ describe('graceful stop with real processes', () => {
     // over to resumes as soon as the leader names it, the other stays
     // stopped for `stallMs` (so it learns of the new leader late).
     let stalled: ProcessMember | undefined;
+    // (Asked before the stop: etcdctl would wait on stopped members.)
+    const ids = stallMs !== undefined ? memberIds() : new Map<ProcessMember, string>();
     if (stallMs !== undefined) for (const m of survivors) m.process!.kill('SIGSTOP');
     const sentAt = Date.now();
     leader.process!.kill('SIGTERM');
     if (stallMs !== undefined) {
-      const ids = memberIds();
       let to: string | undefined;
       while (to === undefined && Date.now() - sentAt < 5000) {
         to = /"to":"([0-9a-f]+)","msg":"stopping: handing leadership over"/.exec(leader.log.join(''))?.[1];
