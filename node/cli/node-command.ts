@@ -274,7 +274,14 @@ async function startOnPorts(
         // The handover needs an election round at most; past that, stop anyway.
         const handOffMs = Math.min(graceMs / 2, cfg.electionMs * 3);
         const drained = running.server.drain(handOffMs, deadline, {
-          quietMs: cfg.heartbeatMs * 3,
+          // Peers that have not heard of the new leader still pass their
+          // clients' proposals here; the member stays until none came for an
+          // election timeout. (Three heartbeats were too short for a peer
+          // whose loop stalled through the handover, under CPU starvation:
+          // it forwarded to a member already gone, and its clients got
+          // "leader changed". A peer silent for a whole election timeout
+          // has heard from the new leader or will start an election itself.)
+          quietMs: Math.max(cfg.heartbeatMs * 3, cfg.electionMs),
           refusing: () => {
             for (const l of clientListeners) l.drain(Math.max(0, deadline - Date.now()));
           },

@@ -25,10 +25,15 @@ export class PeerRequestError extends Error {
 const MAX_ERROR_BODY = 4096;
 const MAX_MEMBERS_BODY = 1024 * 1024;
 
-function open(base: string, path: string, options: RequestOptions, tls: PeerTlsOptions | undefined): ClientRequest {
+function open(base: string, path: string, options: RequestOptions, settings: RequestSettings): ClientRequest {
   const url = new URL(path, base);
-  if (url.protocol === 'https:') return httpsRequest(url, { ...options, ...clientTlsOptions(tls) });
-  if (url.protocol === 'http:') return httpRequest(url, options);
+  // `timeout` also bounds the TCP connect: req.setTimeout() starts only once
+  // the socket is connected, so a dial to an address nobody answers (a peer
+  // whose pod went away with its IP) would otherwise hang for the kernel's
+  // SYN retries (~2 min) before the next try could reach the peer's new address.
+  const withTimeout: RequestOptions = { ...options, timeout: settings.timeoutMs, ...(settings.signal && { signal: settings.signal }) };
+  if (url.protocol === 'https:') return httpsRequest(url, { ...withTimeout, ...clientTlsOptions(settings.tls) });
+  if (url.protocol === 'http:') return httpRequest(url, withTimeout);
   throw new PeerRequestError(`unsupported peer URL scheme ${url.protocol} in ${base}`);
 }
 
@@ -51,7 +56,7 @@ function refusal(res: IncomingMessage, what: string): Promise<PeerRequestError> 
 
 export interface RequestSettings {
   tls?: PeerTlsOptions;
-  /** Inactivity limit: the request fails when nothing moves for this long. */
+  /** Inactivity limit, connecting included: the request fails when nothing moves for this long. */
   timeoutMs: number;
   signal?: AbortSignal;
 }
@@ -74,9 +79,8 @@ export function dialStream(base: string, headers: Record<string, string>, settin
           method: 'GET',
           agent: false,
           headers: { ...headers, connection: 'Upgrade', upgrade: UPGRADE_TOKEN },
-          ...(settings.signal && { signal: settings.signal }),
         },
-        settings.tls,
+        settings,
       );
     } catch (err) {
       reject(err);
@@ -117,9 +121,8 @@ export function postSnapshot(base: string, headers: Record<string, string>, body
           method: 'POST',
           agent: false,
           headers: { ...headers, 'content-type': 'application/octet-stream', 'content-length': String(length) },
-          ...(settings.signal && { signal: settings.signal }),
         },
-        settings.tls,
+        settings,
       );
     } catch (err) {
       reject(err);
@@ -145,7 +148,7 @@ export function fetchIdentity(base: string, settings: RequestSettings): Promise<
   return new Promise((resolve, reject) => {
     let req: ClientRequest;
     try {
-      req = open(base, PATH_MEMBERS, { method: 'GET', agent: false, ...(settings.signal && { signal: settings.signal }) }, settings.tls);
+      req = open(base, PATH_MEMBERS, { method: 'GET', agent: false }, settings);
     } catch (err) {
       reject(err);
       return;

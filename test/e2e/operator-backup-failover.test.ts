@@ -42,7 +42,7 @@ const restoresPath = (ns: string, name = ''): string => `/apis/kvorum.io/v1alpha
 
 interface RaftView {
   leader: string;
-  terms: string[];
+  terms: number[];
   leaderChanges: number[];
 }
 

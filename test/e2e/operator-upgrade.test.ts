@@ -15,12 +15,13 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { dump as toYaml } from 'js-yaml';
-import type { KubeClient, KubeList, KubeObject } from './kube/client.js';
+import type { KubeClient, KubeObject } from './kube/client.js';
 import { BROKEN_TAG_SUFFIX, previousRelease } from './kubelet/images.js';
 import { currentLeader, everyMemberHasWrites, findLostWrites, type ClusterRef } from './operator/checker.js';
 import { readClientTLS } from './operator/etcd-client.js';
 import { installOperator, operatorLogs, uninstallOperator, type OperatorInstall } from './operator/install.js';
 import { condition, kvcPath, summary, waitAvailable } from './operator/kvcluster.js';
+import { clusterEvents, imagesAll, podImages as podImagesOf, replacedInEvents, upgradeStartedAt, waitRolledOut as waitRolledOutOf, type ClusterEvent } from './operator/rollout.js';
 import { createNamespace, deleteNamespace, eventually, kubeClient, kubectl, note } from './operator/util.js';
 import { ContinuousWriter } from './operator/writer.js';
 
@@ -28,13 +29,6 @@ const NAME = 'upg';
 const PREFIX = 'acked/';
 const CURRENT = '0.1.0';
 const prev = previousRelease();
-
-interface Ev {
-  reason: string;
-  message: string;
-  type: string;
-  at: number;
-}
 
 describe('operator-driven rolling upgrade, restart and stall on two real builds', { skip: existsSync(prev.bin) ? false : `the previous release is not built: run scripts/build-previous-release.sh (${prev.bin})` }, () => {
   let kube: KubeClient;
@@ -48,33 +42,9 @@ describe('operator-driven rolling upgrade, restart and stall on two real builds'
     const r = await kubectl(['patch', 'kvc', NAME, '-n', ns, '--type=merge', '-p', JSON.stringify(body)]);
     assert.equal(r.code, 0, r.err);
   };
-  const events = async (): Promise<Ev[]> => {
-    const list = await kube.get<KubeList>(`/api/v1/namespaces/${ns}/events?fieldSelector=${encodeURIComponent(`involvedObject.kind=KVCluster,involvedObject.name=${NAME}`)}`);
-    return list.items
-      .map((e: KubeObject) => ({ reason: e.reason as string, message: e.message as string, type: e.type as string, at: Date.parse((e.lastTimestamp ?? e.eventTime ?? e.metadata.creationTimestamp) as string) }))
-      .sort((a, b) => a.at - b.at);
-  };
-  const podImages = async (): Promise<string[]> => {
-    const pods = await kube.get<KubeList>(`/api/v1/namespaces/${ns}/pods?labelSelector=${encodeURIComponent(`app.kubernetes.io/instance=${NAME}`)}`);
-    return pods.items.map((p: KubeObject) => `${p.metadata.name}=${(p.spec.containers[0].image as string).split(':').pop()}`).sort();
-  };
-  /** The rollout to `revisionNot` finished: status.upgrade completed and the cluster Available with all members. */
-  const waitRolledOut = async (what: string, since: string | undefined, timeoutMs: number): Promise<KubeObject> => {
-    let last: KubeObject | undefined;
-    await eventually(
-      what,
-      timeoutMs,
-      async () => {
-        const kvc = await kube.get(kvcPath(ns, NAME));
-        last = kvc;
-        const u = kvc.status?.upgrade as { completedAt?: string; startedAt?: string } | undefined;
-        return u?.completedAt !== undefined && u.startedAt !== since;
-      },
-      async () => `last status: ${summary(last)} upgrade ${JSON.stringify(last?.status?.upgrade)}\n${await logs()}`,
-      2000,
-    );
-    return waitAvailable(kube, ns, NAME, 3, 120_000, logs);
-  };
+  const events = (): Promise<ClusterEvent[]> => clusterEvents(kube, ns, NAME);
+  const podImages = (): Promise<string[]> => podImagesOf(kube, ns, NAME);
+  const waitRolledOut = (what: string, since: string | undefined, timeoutMs: number): Promise<KubeObject> => waitRolledOutOf(kube, ns, NAME, 3, what, since, timeoutMs, logs);
 
   before(async () => {
     kube = kubeClient();
@@ -102,20 +72,20 @@ describe('operator-driven rolling upgrade, restart and stall on two real builds'
 
   test(`${prev.version} -> ${CURRENT}: one member at a time, the leader last after one LeaderMoved, no acknowledged write lost`, async () => {
     assert.ok(writer);
-    assert.deepEqual(await podImages(), [0, 1, 2].map((o) => `${NAME}-${o}=${prev.version}`));
+    assert.deepEqual(await podImages(), imagesAll(NAME, 3, prev.version));
     const leaderBefore = await currentLeader(ref);
     const before = writer.report();
     const t0 = Date.now();
     await patch({ spec: { version: CURRENT } });
     const kvc = await waitRolledOut('the upgrade completed', undefined, 15 * 60_000);
     const seconds = (Date.now() - t0) / 1000;
-    assert.deepEqual(await podImages(), [0, 1, 2].map((o) => `${NAME}-${o}=${CURRENT}`));
+    assert.deepEqual(await podImages(), imagesAll(NAME, 3, CURRENT));
     assert.equal(kvc.status?.currentVersion, CURRENT);
     assert.equal(kvc.status?.targetVersion, CURRENT);
     assert.deepEqual(((kvc.status?.members ?? []) as { version?: string }[]).map((m) => m.version), [CURRENT, CURRENT, CURRENT]);
 
     const ev = (await events()).filter((e) => e.at >= t0 - 1000);
-    const replaced = ev.filter((e) => e.reason === 'MemberReplaced').map((e) => /replacing (\S+)/.exec(e.message)?.[1]);
+    const replaced = replacedInEvents(ev);
     const moved = ev.filter((e) => e.reason === 'LeaderMoved');
     note(`upgrade events: ${ev.map((e) => `${e.reason}: ${e.message}`).join(' | ')}`);
     assert.equal(new Set(replaced).size, 3, `each member replaced once: ${replaced.join(',')}`);
@@ -131,7 +101,7 @@ describe('operator-driven rolling upgrade, restart and stall on two real builds'
   });
 
   test('rolling restart by annotation: every member replaced once, under the same gates', async () => {
-    const startedBefore = ((await kube.get(kvcPath(ns, NAME))).status?.upgrade as { startedAt?: string } | undefined)?.startedAt;
+    const startedBefore = await upgradeStartedAt(kube, ns, NAME);
     const t0 = Date.now();
     await patch({ metadata: { annotations: { 'kvorum.io/restartedAt': new Date().toISOString() } } });
     await waitRolledOut('the rolling restart completed', startedBefore, 10 * 60_000);
@@ -165,7 +135,7 @@ describe('operator-driven rolling upgrade, restart and stall on two real builds'
     const startedBefore = (last!.status?.upgrade as { startedAt?: string } | undefined)?.startedAt;
     await patch({ spec: { version: CURRENT } });
     await waitRolledOut('the revert completed', startedBefore, 5 * 60_000);
-    assert.deepEqual(await podImages(), [0, 1, 2].map((o) => `${NAME}-${o}=${CURRENT}`));
+    assert.deepEqual(await podImages(), imagesAll(NAME, 3, CURRENT));
     const kvc = await kube.get(kvcPath(ns, NAME));
     assert.notEqual(condition(kvc, 'Progressing')?.reason, 'UpgradeStalled');
   });

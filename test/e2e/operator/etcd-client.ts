@@ -4,7 +4,7 @@
 // when TLS is on. Calls go to one named member (no hidden retries), so the
 // caller knows exactly which writes were acknowledged.
 import { credentials, Metadata, type ChannelCredentials, type Client, type ServiceClientConstructor } from '@grpc/grpc-js';
-import { MEMBER_PORTS, loadEtcdProtos } from '../../../contract/index.js';
+import { MEMBER_PORTS, clientServiceName, loadEtcdProtos } from '../../../contract/index.js';
 import type { KubeClient, KubeList, KubeObject } from '../kube/client.js';
 
 export interface ClientTLS {
@@ -31,10 +31,11 @@ export interface MemberStatus {
   memberId: string;
   leader: string;
   raftIndex: string;
+  /** The Raft term this member is in (every new leader starts a new term). */
+  raftTerm: number;
   isLearner: boolean;
   /** Hex, from the response header: which cluster this member belongs to. */
   clusterId: string;
-  raftTerm: string;
   /** The member's current MVCC revision. */
   revision: string;
 }
@@ -58,6 +59,25 @@ export async function memberEndpoints(kube: KubeClient, ns: string, cluster: str
     .filter((p: KubeObject) => p.status?.podIP && p.status?.phase === 'Running' && !p.metadata.deletionTimestamp)
     .map((p: KubeObject) => ({ name: p.metadata.name, address: `${p.status.podIP}:${MEMBER_PORTS.client.port}` }))
     .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/**
+ * The ready backends of the cluster's client Service (`<c>-client`), as its
+ * EndpointSlices list them: what a client of the Service reaches (the
+ * environment resolves Service names to these; ClusterIPs are not routed).
+ */
+export async function serviceEndpoints(kube: KubeClient, ns: string, cluster: string): Promise<Endpoint[]> {
+  const sel = encodeURIComponent(`kubernetes.io/service-name=${clientServiceName(cluster)}`);
+  const slices = await kube.get<KubeList>(`/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices?labelSelector=${sel}`);
+  const out = new Map<string, Endpoint>();
+  for (const slice of slices.items) {
+    for (const e of (slice.endpoints ?? []) as { addresses: string[]; conditions?: { ready?: boolean }; targetRef?: { name?: string } }[]) {
+      // Kubernetes: a missing ready condition means ready.
+      if (e.conditions?.ready === false || !e.targetRef?.name || !e.addresses[0]) continue;
+      out.set(e.targetRef.name, { name: e.targetRef.name, address: `${e.addresses[0]}:${MEMBER_PORTS.client.port}` });
+    }
+  }
+  return [...out.values()].sort((a, b) => a.name.localeCompare(b.name));
 }
 
 type Callback<T> = (err: Error | null, res: T) => void;
@@ -93,6 +113,12 @@ export class MemberClient {
     await this.call(this.kv, 'Put', { key: Buffer.from(key), value: Buffer.from(value) }, timeoutMs);
   }
 
+  /** One key's value (undefined when absent); linearizable unless `serializable`. */
+  async get(key: string, serializable = false, timeoutMs = 3000): Promise<string | undefined> {
+    const res = await this.call<{ kvs: { value: Buffer }[] }>(this.kv, 'Range', { key: Buffer.from(key), serializable }, timeoutMs);
+    return res.kvs[0]?.value.toString();
+  }
+
   /** All keys with the prefix; linearizable unless `serializable` (then this member's own state). */
   async rangePrefix(prefix: string, serializable: boolean, timeoutMs = 10_000): Promise<Map<string, string>> {
     const key = Buffer.from(prefix);
@@ -120,7 +146,7 @@ export class MemberClient {
       raftIndex: r.raftIndex,
       isLearner: r.isLearner,
       clusterId: BigInt(r.header.cluster_id).toString(16),
-      raftTerm: r.raftTerm,
+      raftTerm: Number(r.raftTerm),
       revision: r.header.revision,
     };
   }

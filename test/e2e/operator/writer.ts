@@ -1,8 +1,8 @@
 // A bounded continuous writer: puts unique keys `<prefix><seq>` into the
 // cluster from the test process and remembers every key whose Put was
-// acknowledged. It follows the cluster's pods (re-reading their IPs every
-// second) and moves to the next member after a failure, so it keeps writing
-// through scaling and pod deletions. Bounded in count and in time, and paced,
+// acknowledged. It follows the cluster's pods (or the client Service's ready
+// backends; re-read every second) and moves to the next member after a
+// failure, so it keeps writing through scaling and pod deletions. Bounded in count and in time, and paced,
 // because the machine is small and shared.
 import type { KubeClient } from '../kube/client.js';
 import { memberEndpoints, MemberClients, type ClientTLS, type Endpoint } from './etcd-client.js';
@@ -22,12 +22,27 @@ export interface WriterOptions {
   concurrency?: number;
   /** Pause between two puts of one lane. */
   pauseMs?: number;
+  /** Where the writes go: every running member pod (default), or the client Service's ready backends. */
+  source?: EndpointSource;
+  /**
+   * Retry a failed put once, at once, on the next member (same key and value,
+   * so a put applied twice changes nothing): the report then also counts the
+   * puts that failed twice, i.e. what a client retrying once would see.
+   */
+  retryOnce?: boolean;
+  /** How often the endpoints are re-read (default 1 s; a Service's follow its EndpointSlices closely, as kube-proxy does). */
+  refreshMs?: number;
 }
+
+/** Lists the endpoints to send requests to. */
+export type EndpointSource = (kube: KubeClient, namespace: string, cluster: string) => Promise<Endpoint[]>;
 
 export interface WriterReport {
   attempted: number;
   acknowledged: number;
   failed: number;
+  /** Puts that failed on their retry too (counted only with `retryOnce`). */
+  failedAfterRetry: number;
   /** Longest stretch without any acknowledged write, in ms (availability during disruptions). */
   longestGapMs: number;
   errors: Map<string, number>;
@@ -40,11 +55,13 @@ export class ContinuousWriter {
   private endpoints: Endpoint[] = [];
   private seq = 0;
   private failed = 0;
+  private failedAfterRetry = 0;
   private stopped = false;
   private lastAck = Date.now();
   private longestGapMs = 0;
   private readonly errors = new Map<string, number>();
   private running: Promise<void> | undefined;
+  private last: [string, string] | undefined;
 
   constructor(private readonly opts: WriterOptions) {
     this.clients = new MemberClients(opts.tls);
@@ -56,6 +73,11 @@ export class ContinuousWriter {
     const lanes = Array.from({ length: this.opts.concurrency ?? 2 }, (_, i) => this.lane(i, deadline));
     this.running = Promise.all([refresher, ...lanes]).then(() => undefined);
     return this;
+  }
+
+  /** The last acknowledged key and its value (what a read that starts now must see). */
+  get lastAcknowledged(): [string, string] | undefined {
+    return this.last;
   }
 
   /** Number of acknowledged writes so far. */
@@ -83,7 +105,13 @@ export class ContinuousWriter {
   }
 
   report(): WriterReport {
-    return { attempted: this.seq, acknowledged: this.acknowledged.size, failed: this.failed, longestGapMs: Math.max(this.longestGapMs, Date.now() - this.lastAck), errors: new Map(this.errors) };
+    return { attempted: this.seq, acknowledged: this.acknowledged.size, failed: this.failed, failedAfterRetry: this.failedAfterRetry, longestGapMs: Math.max(this.longestGapMs, Date.now() - this.lastAck), errors: new Map(this.errors) };
+  }
+
+  /** Starts measuring the longest gap afresh (from now). */
+  resetLongestGap(): void {
+    this.longestGapMs = 0;
+    this.lastAck = Date.now();
   }
 
   errorSummary(): string {
@@ -97,11 +125,11 @@ export class ContinuousWriter {
   private async refreshEndpoints(deadline: number): Promise<void> {
     while (!this.stopped && Date.now() < deadline && this.seq < this.opts.maxWrites) {
       try {
-        this.endpoints = await memberEndpoints(this.opts.kube, this.opts.namespace, this.opts.cluster);
+        this.endpoints = await (this.opts.source ?? memberEndpoints)(this.opts.kube, this.opts.namespace, this.opts.cluster);
       } catch {
         // keep the last known endpoints
       }
-      await sleep(1000);
+      await sleep(this.opts.refreshMs ?? 1000);
     }
   }
 
@@ -113,22 +141,29 @@ export class ContinuousWriter {
         await sleep(200);
         continue;
       }
-      const ep = eps[target % eps.length];
       const key = `${this.opts.prefix}${String(this.seq++).padStart(8, '0')}`;
-      const value = `${ep.name}@${Date.now()}`;
-      try {
-        await this.clients.get(ep).put(key, value);
-        this.acknowledged.set(key, value);
-        const now = Date.now();
-        this.longestGapMs = Math.max(this.longestGapMs, now - this.lastAck);
-        this.lastAck = now;
-        await sleep(this.opts.pauseMs ?? 20);
-      } catch (e) {
-        this.failed++;
-        const msg = (e as Error).message.replace(/\d+\.\d+\.\d+\.\d+:\d+/g, '<addr>').slice(0, 80);
-        this.errors.set(msg, (this.errors.get(msg) ?? 0) + 1);
-        target++; // try the next member
-        await sleep(100);
+      const value = `${eps[target % eps.length].name}@${Date.now()}`;
+      const tries = this.opts.retryOnce ? 2 : 1;
+      for (let attempt = 1; attempt <= tries; attempt++) {
+        const ep = eps[target % eps.length];
+        try {
+          await this.clients.get(ep).put(key, value);
+          this.acknowledged.set(key, value);
+          this.last = [key, value];
+          const now = Date.now();
+          this.longestGapMs = Math.max(this.longestGapMs, now - this.lastAck);
+          this.lastAck = now;
+          await sleep(this.opts.pauseMs ?? 20);
+          break;
+        } catch (e) {
+          this.failed++;
+          const msg = (e as Error).message.replace(/\d+\.\d+\.\d+\.\d+:\d+/g, '<addr>').slice(0, 80);
+          this.errors.set(msg, (this.errors.get(msg) ?? 0) + 1);
+          target++; // try the next member
+          if (attempt < tries) continue;
+          if (this.opts.retryOnce) this.failedAfterRetry++;
+          await sleep(100);
+        }
       }
     }
   }
