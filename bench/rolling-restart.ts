@@ -5,6 +5,8 @@
 // member is healthy and has reached the leader's revision. Followers go
 // first, the leader last. The figure is the number of requests the load
 // generator saw fail.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Cluster } from './cluster.js';
 import { lastProgress, parseErrors } from './parse.js';
 import { runCommand, sleep } from './proc.js';
@@ -120,6 +122,8 @@ export async function rollingRestart(cluster: Cluster, benchmark: string, load: 
   if (!/Summary:/.test(r.stdout)) {
     throw new Error(`benchmark exited ${r.code ?? r.signal} without a summary: ${(r.stderr.trim() || r.stdout.trim()).split('\n').slice(-1)[0]?.slice(0, 160) ?? ''}`);
   }
+  // Kept beside the member logs (--keep) for a look at what failed and when.
+  writeFileSync(join(cluster.dir, 'load.txt'), out);
   const errors = parseErrors(r.stdout);
   const failed = [...errors.values()].reduce((a, b) => a + b, 0);
   return { failed, total, errors, steps, termBefore, termAfter, restartsInsideLoad, restartsMs };

@@ -256,6 +256,7 @@ export class SuiteRun {
     }
     const c = this.cells.get(key) as Cell;
     this.log(`  ${key}: ${c.ok ? describe(c) : `failed: ${c.error}`} (${((performance.now() - t0) / 1000).toFixed(1)}s)`);
+    if (c.ok && c.note && VERBOSE_NOTES.has(key)) this.log(`    ${c.note}`);
   }
 
   private async freshCluster(name: string): Promise<Cluster> {
@@ -542,6 +543,8 @@ export class SuiteRun {
 
 const WORKLOAD_KEYS = ['put-1', 'put-100', 'put-1000', 'range-l', 'range-s', 'txn-put', 'watch', 'watch-latency', 'lease-keepalive'];
 const PERF_KEYS = ['m', 'l', 'xl'].map((l) => `check-perf-${l}`);
+/** Rows whose notes also go to the progress log (they explain a count or a breakdown). */
+const VERBOSE_NOTES = new Set(['backup-s3', 'rolling-restart']);
 const DURABILITY_KEYS = ['rss-per-m', 'restart', 'snapshot', 'backup-s3', 'catchup'];
 
 /** A benchmark run stopped by its time bound, with the progress it had made. */
