@@ -22,6 +22,7 @@ export interface MemberStatus {
   leaderId: string;
   revision: number;
   raftIndex: number;
+  raftTerm: number;
 }
 
 interface Member {
@@ -179,7 +180,7 @@ export class Cluster {
     if (r.code !== 0) throw new Error(`endpoint status ${this.endpoint(i)}: ${(r.stderr || r.stdout).trim()}`);
     // Member ids exceed 2^53: quote long integers before parsing so they survive as strings.
     const parsed = JSON.parse(r.stdout.replace(/:\s*(\d{15,})/g, ':"$1"')) as Array<{
-      Status: { header: { member_id: string | number; revision: string | number }; leader: string | number; raftIndex: string | number };
+      Status: { header: { member_id: string | number; revision: string | number }; leader: string | number; raftIndex: string | number; raftTerm: string | number };
     }>;
     const s = parsed[0].Status;
     return {
@@ -187,7 +188,25 @@ export class Cluster {
       leaderId: String(s.leader),
       revision: Number(s.header.revision),
       raftIndex: Number(s.raftIndex),
+      raftTerm: Number(s.raftTerm),
     };
+  }
+
+  /** Waits until member i reports at least `target` as its revision (it has caught up to it). */
+  async waitRevision(i: number, target: number, deadline: number): Promise<void> {
+    let last = '';
+    while (performance.now() < deadline) {
+      if (!this.running(i)) throw new Error(`member ${this.members[i].name} exited while catching up`);
+      try {
+        const s = await this.status(i);
+        if (s.revision >= target) return;
+        last = `at revision ${s.revision} of ${target}`;
+      } catch (e) {
+        last = e instanceof Error ? e.message : String(e);
+      }
+      await sleep(50);
+    }
+    throw new Error(`did not reach revision ${target}: ${last.slice(0, 160)}`);
   }
 
   /** Index of the current leader, as reported by the members themselves. */

@@ -77,3 +77,22 @@ export function parseCheckPerf(text: string): CheckPerf {
     lines,
   };
 }
+
+/**
+ * The "Error distribution:" block of a benchmark report: each distinct error
+ * message with how many requests failed with it. Empty when none failed.
+ */
+export function parseErrors(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  const head = /^[ \t]*Error distribution:[ \t]*$/m.exec(text);
+  if (!head) return out;
+  for (const line of text.slice(head.index + head[0].length).split('\n').slice(1)) {
+    const m = /^\s*\[(\d+)\]\t?\s*(.*)$/.exec(line);
+    if (!m) {
+      if (line.trim() === '') continue;
+      break;
+    }
+    out.set(m[2].trim(), (out.get(m[2].trim()) ?? 0) + Number(m[1]));
+  }
+  return out;
+}

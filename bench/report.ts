@@ -31,6 +31,11 @@ export function ratioText(row: RowDef, etcd: Cell | undefined, kvorum: Cell | un
   if (row.kind === 'lower-better' || row.kind === 'higher-better') {
     const v = ratio(kvorum.value, etcd.value);
     if (v) parts.push(row.loadSensitive && etcd.detail !== kvorum.detail ? `${v} (unequal loads)` : v);
+    const r = row.refLabel ? ratio(kvorum.value, etcd.ref) : undefined;
+    if (r) parts.push(`${r} vs ${row.refLabel}`);
+  }
+  if (row.atMostEtcd && kvorum.value !== undefined && etcd.value !== undefined) {
+    parts.push(kvorum.value <= etcd.value ? 'target met (kvorum ≤ etcd)' : 'target missed (kvorum > etcd)');
   }
   return parts.length ? parts.join(', ') : '—';
 }

@@ -6,6 +6,9 @@ import { Cluster, pickPorts, type SystemSpec } from './cluster.js';
 import { lastProgress, parseBenchmark, parseCheckPerf, type Summary } from './parse.js';
 import { runCommand, sleep } from './proc.js';
 import { kubeApiserverRows, runKubeApiserverRows } from './kube-apiserver.js';
+import { etcdBackup, kvorumBackup, type BackupTiming } from './backup-s3.js';
+import { minioBinary, startMinio } from './minio.js';
+import { rollingRestart, type RollingLoad } from './rolling-restart.js';
 
 export interface Tools {
   etcd: string;
@@ -15,7 +18,19 @@ export interface Tools {
 
 /** One measured figure for one system. */
 export type Cell =
-  | { ok: true; rps?: number; avgMs?: number; p99Ms?: number; value?: number; unit?: string; note?: string; approx?: boolean; detail?: string }
+  | {
+      ok: true;
+      rps?: number;
+      avgMs?: number;
+      p99Ms?: number;
+      value?: number;
+      unit?: string;
+      note?: string;
+      approx?: boolean;
+      detail?: string;
+      /** A second etcd figure the row also compares Kvorum with (RowDef.refLabel). */
+      ref?: number;
+    }
   | { ok: false; error: string; skipped?: boolean };
 
 export type RowKind = 'throughput' | 'rate' | 'latency' | 'lower-better' | 'higher-better';
@@ -26,6 +41,10 @@ export interface RowDef {
   kind: RowKind;
   /** The figure depends on how much was loaded: flag the ratio when the two sides differ. */
   loadSensitive?: boolean;
+  /** What the etcd cell's `ref` figure is; the ratio column then shows kvorum value / ref too. */
+  refLabel?: string;
+  /** The target is Kvorum's value at most etcd's: the ratio column says whether it was met. */
+  atMostEtcd?: boolean;
 }
 
 export interface SuiteConfig {
@@ -47,6 +66,12 @@ export interface SuiteConfig {
   basePort: number;
   /** Wall-clock budget for the load workloads of one system; those that would start after it are skipped. */
   budgetMs: number;
+  /** The write load during the rolling restart. */
+  rolling: RollingLoad;
+  /** First port tried for the backup row's MinIO. */
+  s3Port: number;
+  /** Rows to run (with the rows they need, see expandRows); undefined runs all. */
+  rows?: Set<string>;
 }
 
 export function suiteConfig(quick: boolean): SuiteConfig {
@@ -67,6 +92,8 @@ export function suiteConfig(quick: boolean): SuiteConfig {
         catchupWrites: 10_000,
         basePort: 23379,
         budgetMs: 75_000,
+        rolling: { rate: 800, seconds: 40, warmupMs: 3_000, clients: 100, conns: 10 },
+        s3Port: 29000,
       }
     : {
         quick,
@@ -84,6 +111,8 @@ export function suiteConfig(quick: boolean): SuiteConfig {
         catchupWrites: 100_000,
         basePort: 23379,
         budgetMs: 3 * 60_000,
+        rolling: { rate: 800, seconds: 90, warmupMs: 5_000, clients: 100, conns: 10 },
+        s3Port: 29000,
       };
 }
 
@@ -107,9 +136,43 @@ export function rowDefs(cfg: SuiteConfig): RowDef[] {
     { key: 'rss-per-m', label: `leader RSS growth per 1M keys (extrapolated from up to ${fmtCount(cfg.memKeys)} keys, 256 B)`, kind: 'lower-better' },
     { key: 'restart', label: 'restart-to-ready after kill -9, follower holding those keys', kind: 'lower-better', loadSensitive: true },
     { key: 'snapshot', label: 'etcdctl snapshot save throughput', kind: 'higher-better' },
+    {
+      key: 'backup-s3',
+      label:
+        'backup of the member holding those keys to local S3 (MinIO): kvorum = the operator\'s takeBackup; ' +
+        'etcd = its Maintenance.Snapshot through the same client and uploader (the ratio\'s reference; the second ratio is against etcd\'s snapshot save to local disk)',
+      kind: 'higher-better',
+      refLabel: 'etcd snapshot save to disk',
+    },
     { key: 'catchup', label: `catch-up after ${fmtCount(cfg.catchupWrites)} writes while down`, kind: 'lower-better', loadSensitive: true },
+    {
+      key: 'rolling-restart',
+      label: `rolling restart without the operator (SIGTERM, restart, healthy and caught up; followers first, leader last), 3 members under ${cfg.rolling.rate} puts/s: failed requests`,
+      kind: 'lower-better',
+      atMostEtcd: true,
+    },
   );
   return rows;
+}
+
+/** Rows whose steps another row needs: the loaded keys, and etcd's snapshot save as the backup row's second reference. */
+const NEEDS: Record<string, string[]> = {
+  restart: ['rss-per-m'],
+  snapshot: ['rss-per-m'],
+  'backup-s3': ['rss-per-m', 'snapshot'],
+  catchup: ['rss-per-m'],
+};
+
+/** The rows to run for a `--rows` list: those named and those they need. Unknown names are an error. */
+export function expandRows(cfg: SuiteConfig, names: string[]): Set<string> {
+  const known = new Set(rowDefs(cfg).map((r) => r.key));
+  const out = new Set<string>();
+  for (const n of names) {
+    if (!known.has(n)) throw new Error(`unknown row ${n}; rows: ${[...known].join(', ')}`);
+    out.add(n);
+    for (const dep of NEEDS[n] ?? []) out.add(dep);
+  }
+  return out;
 }
 
 export function fmtCount(n: number): string {
@@ -139,7 +202,7 @@ export class SuiteRun {
   }
 
   private fail(keys: string[], error: string): void {
-    for (const k of keys) if (!this.cells.has(k)) this.cells.set(k, { ok: false, error });
+    for (const k of keys) if (this.wanted(k) && !this.cells.has(k)) this.cells.set(k, { ok: false, error });
   }
 
   private async bench(cluster: Cluster, globals: string[], args: string[], endpoints = cluster.endpoints(), timeoutMs = this.cfg.stepTimeoutMs): Promise<Summary[]> {
@@ -172,7 +235,14 @@ export class SuiteRun {
     }
   }
 
+  /** Whether any of the rows is to run (all are, without --rows). */
+  private wanted(...keys: string[]): boolean {
+    const rows = this.cfg.rows;
+    return !rows || keys.some((k) => rows.has(k));
+  }
+
   private async step(key: string, fn: () => Promise<Cell>, budgeted = false): Promise<void> {
+    if (!this.wanted(key)) return;
     const t0 = performance.now();
     if (budgeted && this.remainingMs() <= 0) {
       this.cells.set(key, { ok: false, skipped: true, error: `skipped: the ${Math.round(this.cfg.budgetMs / 1000)} s budget for load workloads was used up` });
@@ -186,6 +256,7 @@ export class SuiteRun {
     }
     const c = this.cells.get(key) as Cell;
     this.log(`  ${key}: ${c.ok ? describe(c) : `failed: ${c.error}`} (${((performance.now() - t0) / 1000).toFixed(1)}s)`);
+    if (c.ok && c.note && VERBOSE_NOTES.has(key)) this.log(`    ${c.note}`);
   }
 
   private async freshCluster(name: string): Promise<Cluster> {
@@ -210,14 +281,17 @@ export class SuiteRun {
   }
 
   async run(): Promise<void> {
-    await this.workloads();
-    await runKubeApiserverRows(this.spec, this.tools.etcdctl, this.cfg, this.workDir, this.log, this.cells);
-    await this.durability();
+    if (this.wanted(...WORKLOAD_KEYS, ...PERF_KEYS)) await this.workloads();
+    if (this.wanted(...kubeApiserverRows(this.cfg).map((r) => r.key))) {
+      await runKubeApiserverRows(this.spec, this.tools.etcdctl, this.cfg, this.workDir, this.log, this.cells);
+    }
+    if (this.wanted(...DURABILITY_KEYS)) await this.durability();
+    if (this.wanted('rolling-restart')) await this.rolling();
   }
 
   private async workloads(): Promise<void> {
-    const keys = ['put-1', 'put-100', 'put-1000', 'range-l', 'range-s', 'txn-put', 'watch', 'watch-latency', 'lease-keepalive'];
-    const perfKeys = ['m', 'l', 'xl'].map((l) => `check-perf-${l}`);
+    const keys = WORKLOAD_KEYS;
+    const perfKeys = PERF_KEYS;
     let cluster: Cluster;
     try {
       cluster = await this.freshCluster('workloads');
@@ -267,6 +341,7 @@ export class SuiteRun {
         return this.measured(cluster, ['--clients', '100', '--conns', '10'], ['lease-keepalive', '--total', String(c.leaseTotal)]);
       }, true);
       for (const load of ['m', 'l', 'xl']) {
+        if (!this.wanted(`check-perf-${load}`)) continue;
         if (!c.checkPerfLoads.includes(load)) {
           this.cells.set(`check-perf-${load}`, { ok: false, skipped: true, error: c.quick ? 'skipped in --quick (check perf always runs 60 s)' : 'skipped' });
           continue;
@@ -299,9 +374,9 @@ export class SuiteRun {
     };
   }
 
-  /** Memory, restart-to-ready, snapshot save and catch-up, on one fresh cluster. */
+  /** Memory, restart-to-ready, snapshot save, backup to S3 and catch-up, on one fresh cluster. */
   private async durability(): Promise<void> {
-    const keys = ['rss-per-m', 'restart', 'snapshot', 'catchup'];
+    const keys = DURABILITY_KEYS.filter((k) => this.wanted(k));
     let cluster: Cluster;
     try {
       cluster = await this.freshCluster('durability');
@@ -350,7 +425,7 @@ export class SuiteRun {
         cluster.startMember(f);
         await cluster.waitHealthy([cluster.endpoint(f)], 120_000);
         const healthy = (performance.now() - t0) / 1000;
-        await this.waitRevision(cluster, f, target, t0 + 120_000);
+        await cluster.waitRevision(f, target, t0 + 120_000);
         const ready = (performance.now() - t0) / 1000;
         return { ok: true, value: ready, unit: 's', detail: `${fmtCount(loaded)} keys`, note: `${fmtCount(loaded)} keys; healthy after ${healthy.toFixed(2)}s, leader's revision ${target} reached after ${ready.toFixed(2)}s` };
       });
@@ -365,6 +440,7 @@ export class SuiteRun {
         const secs = r.elapsedMs / 1000;
         return { ok: true, value: bytes / 2 ** 20 / secs, unit: 'MiB/s', note: `${mib(bytes)} in ${secs.toFixed(2)}s` };
       });
+      await this.step('backup-s3', () => this.backupS3(cluster, loaded));
       await this.step('catchup', async () => {
         const leader = await cluster.leader();
         const f = (leader + 2) % cluster.size;
@@ -382,9 +458,70 @@ export class SuiteRun {
         const target = (await cluster.status(await cluster.leader())).revision;
         const t0 = performance.now();
         cluster.startMember(f);
-        await this.waitRevision(cluster, f, target, t0 + 180_000);
+        await cluster.waitRevision(f, target, t0 + 180_000);
         const secs = (performance.now() - t0) / 1000;
         return { ok: true, value: secs, unit: 's', detail: written.startsWith('only') ? `${written.split(' ')[1]} writes only` : undefined, note: `${written} while down; from process start to revision ${target}` };
+      });
+    } finally {
+      await this.finish(cluster);
+    }
+  }
+
+  /** One backup into a MinIO started for it (and stopped after). */
+  private async backupS3(cluster: Cluster, loaded: number): Promise<Cell> {
+    if (!loaded) throw new Error('needs the keys of the memory step');
+    const dir = join(this.workDir, `${this.spec.kind}-s3`);
+    rmSync(dir, { recursive: true, force: true });
+    const s3 = await startMinio(await minioBinary(this.spec.cwd), dir, this.cfg.s3Port);
+    let b: BackupTiming;
+    try {
+      b = this.spec.kind === 'kvorum' && this.spec.argsPrefix.length > 0
+        ? await kvorumBackup(cluster.endpoints(), s3, 'bench-backup')
+        : await etcdBackup(cluster.endpoints(), s3, 'bench-backup');
+    } finally {
+      await s3.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const secs = b.totalMs / 1000;
+    const save = this.cells.get('snapshot');
+    const saveRate = this.spec.kind === 'etcd' && save?.ok ? save.value : undefined;
+    return {
+      ok: true,
+      value: b.bytes / 2 ** 20 / secs,
+      unit: 'MiB/s',
+      detail: `${mib(b.bytes)} in ${secs.toFixed(2)} s${saveRate !== undefined ? `; snapshot save to disk ${saveRate.toFixed(0)} MiB/s` : ''}`,
+      ...(saveRate !== undefined && { ref: saveRate }),
+      note:
+        `${fmtCount(loaded)} keys, from ${b.member}: ${mib(b.bytes)} in ${secs.toFixed(2)} s end to end; ` +
+        `snapshot streamed and uploaded in ${(b.streamMs / 1000).toFixed(2)} s, HashKV ${(b.hashMs / 1000).toFixed(2)} s${b.hashed ? '' : ' (failed: no hash recorded)'}`,
+    };
+  }
+
+  /** Rolling restart of every member under a steady write load, on a fresh cluster. */
+  private async rolling(): Promise<void> {
+    let cluster: Cluster;
+    try {
+      cluster = await this.freshCluster('rolling');
+    } catch (e) {
+      this.fail(['rolling-restart'], `cluster did not start: ${e instanceof Error ? e.message : String(e)}`);
+      return;
+    }
+    try {
+      await this.step('rolling-restart', async () => {
+        const r = await rollingRestart(cluster, this.tools.benchmark, this.cfg.rolling, this.log);
+        const errs = [...r.errors].sort((a, b) => b[1] - a[1]).map(([msg, n]) => `${n}× ${msg}`);
+        const steps = r.steps.map((s) => `${s.member} (${s.role}) stop ${(s.stopMs / 1000).toFixed(2)} s, ready ${(s.readyMs / 1000).toFixed(2)} s`);
+        return {
+          ok: true,
+          value: r.failed,
+          unit: 'failed',
+          detail: `of ${fmtCount(r.total)}`,
+          ...(!r.restartsInsideLoad && { approx: true }),
+          note:
+            `${r.failed} of ${r.total} puts failed${errs.length ? ` (${errs.join('; ')})` : ''}; ` +
+            `restarts took ${(r.restartsMs / 1000).toFixed(1)} s: ${steps.join(', ')}; raft term ${r.termBefore}→${r.termAfter}` +
+            (r.restartsInsideLoad ? '' : '; the load ENDED BEFORE THE LAST RESTART, so failures after it were not seen'),
+        };
       });
     } finally {
       await this.finish(cluster);
@@ -402,23 +539,13 @@ export class SuiteRun {
     // JSON output leaves out zero-valued fields.
     return m ? Number(m[1]) : 0;
   }
-
-  private async waitRevision(cluster: Cluster, i: number, target: number, deadline: number): Promise<void> {
-    let last = '';
-    while (performance.now() < deadline) {
-      if (!cluster.running(i)) throw new Error(`member m${i + 1} exited while catching up`);
-      try {
-        const s = await cluster.status(i);
-        if (s.revision >= target) return;
-        last = `at revision ${s.revision} of ${target}`;
-      } catch (e) {
-        last = e instanceof Error ? e.message : String(e);
-      }
-      await sleep(50);
-    }
-    throw new Error(`did not reach revision ${target}: ${last.slice(0, 160)}`);
-  }
 }
+
+const WORKLOAD_KEYS = ['put-1', 'put-100', 'put-1000', 'range-l', 'range-s', 'txn-put', 'watch', 'watch-latency', 'lease-keepalive'];
+const PERF_KEYS = ['m', 'l', 'xl'].map((l) => `check-perf-${l}`);
+/** Rows whose notes also go to the progress log (they explain a count or a breakdown). */
+const VERBOSE_NOTES = new Set(['backup-s3', 'rolling-restart']);
+const DURABILITY_KEYS = ['rss-per-m', 'restart', 'snapshot', 'backup-s3', 'catchup'];
 
 /** A benchmark run stopped by its time bound, with the progress it had made. */
 class CutShort extends Error {
@@ -451,7 +578,7 @@ export function describe(c: Cell & { ok: true }): string {
   if (c.rps !== undefined) parts.push(`${c.approx ? '~' : ''}${Math.round(c.rps)}/s${c.approx ? ' (cut short, see notes)' : ''}`);
   if (c.avgMs !== undefined && c.rps === undefined) parts.push(`avg ${fmtMs(c.avgMs)}`);
   if (c.p99Ms !== undefined && c.p99Ms >= 0.05) parts.push(`p99 ${fmtMs(c.p99Ms)}`);
-  if (c.value !== undefined) parts.push(`${c.value >= 100 ? c.value.toFixed(0) : c.value.toFixed(2)} ${c.unit ?? ''}`.trim());
+  if (c.value !== undefined) parts.push(`${c.approx && c.rps === undefined ? '~' : ''}${Number.isInteger(c.value) || c.value >= 100 ? c.value.toFixed(0) : c.value.toFixed(2)} ${c.unit ?? ''}`.trim());
   if (c.detail) parts.push(c.detail);
   return parts.join(', ');
 }

@@ -37,8 +37,20 @@ export function readClientTls(files: TlsFiles): ClientTls {
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n');
 
 export interface ClientListener {
-  /** Asks gRPC clients to go elsewhere (HTTP/2 GOAWAY): calls in flight finish, new ones pick another member. */
+  /**
+   * Asks gRPC clients to go elsewhere: the port stops taking connections and
+   * open ones get an HTTP/2 GOAWAY. Calls in flight finish; a client's next
+   * call finds the port closed and picks another member or waits for this
+   * one to come back, instead of reconnecting here only to be refused.
+   */
   drain(graceMs: number): void;
+  /**
+   * After drain(): resolves once every gRPC connection has ended by itself
+   * (its calls answered and their answers sent), or after `timeoutMs`. A
+   * connection closed under an answered call whose bytes are still queued
+   * loses the answer, and the client sees a reset instead.
+   */
+  settle(timeoutMs: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -56,6 +68,18 @@ export function serveClients(port: BoundPort, url: URL, grpc: GrpcServer, http: 
   const injector = grpc.createConnectionInjector(ServerCredentials.createInsecure());
   const httpServer = createHttpServer(http);
   const sockets = new Set<Socket>();
+  // Set by drain(): a connection accepted just before it gets no session (it has no call yet).
+  let draining = false;
+  const grpcSockets = new Set<Socket>();
+  const toGrpc = (socket: Socket): void => {
+    if (draining) {
+      socket.destroy();
+      return;
+    }
+    grpcSockets.add(socket);
+    socket.once('close', () => grpcSockets.delete(socket));
+    injector.injectConnection(socket);
+  };
   let tlsServer: TlsServer | undefined;
   if (url.protocol === 'https:') {
     const tls = opts.tls;
@@ -72,7 +96,7 @@ export function serveClients(port: BoundPort, url: URL, grpc: GrpcServer, http: 
       },
       (socket: TLSSocket) => {
         // ALPN decides: "h2" is gRPC.
-        if (socket.alpnProtocol === 'h2') injector.injectConnection(socket);
+        if (socket.alpnProtocol === 'h2') toGrpc(socket);
         else httpServer.emit('connection', socket);
       },
     );
@@ -96,7 +120,7 @@ export function serveClients(port: BoundPort, url: URL, grpc: GrpcServer, http: 
         // buffered before it reads from the native handle, so the raw socket
         // can go to gRPC with the first bytes put back. (A JS Duplex wrapper
         // would also work but costs a JS stream hop per read and write.)
-        injector.injectConnection(socket);
+        toGrpc(socket);
       } else {
         httpServer.emit('connection', socket);
         socket.resume();
@@ -116,7 +140,14 @@ export function serveClients(port: BoundPort, url: URL, grpc: GrpcServer, http: 
   });
   return {
     drain(graceMs) {
+      draining = true;
+      // Not awaited: it settles when the last open connection ends; close() ends them.
+      void port.close();
       injector.drain(graceMs);
+    },
+    async settle(timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      while (grpcSockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     },
     async close() {
       injector.drain(0);

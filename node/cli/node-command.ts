@@ -31,6 +31,9 @@ import { startMember, type RunningMember } from '../server/member.js';
 import { discoverJoinIdentity } from '../server/join.js';
 import { ETCD_API_VERSION } from '../version.js';
 
+/** How long a graceful stop waits, after the drain, for drained gRPC connections to end by themselves. */
+const SETTLE_MS = 1000;
+
 export async function runNode(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(nodeHelp());
@@ -241,7 +244,7 @@ async function startOnPorts(
   const health = healthRoutes(memberHealthSource(running.server), metrics.registry, logger);
   const app = healthApp(health, metrics.registry, (a) => mountGateway(a, ctx));
   const listeners: { close(): Promise<void> }[] = [];
-  const clientListeners: { drain(graceMs: number): void }[] = [];
+  const clientListeners: { drain(graceMs: number): void; settle(timeoutMs: number): Promise<void> }[] = [];
   for (const { url, port } of ports.client) {
     const listener = serveClients(port, url, grpc, app, {
         ...(clientTls && { tls: clientTls }),
@@ -287,6 +290,10 @@ async function startOnPorts(
           },
         });
         const { handedTo, unanswered } = await drained;
+        // Answers just given must reach their clients before the sockets close. A
+        // connection held open by a watch or keep-alive stream does not end by
+        // itself, so this wait is short.
+        await Promise.all(clientListeners.map((l) => l.settle(Math.min(SETTLE_MS, Math.max(0, deadline - Date.now())))));
         logger.info(
           { handedTo: handedTo?.toString(16), unanswered, tookMs: Date.now() - started },
           unanswered === 0 ? 'requests in flight answered; stopping' : 'grace period over with requests unanswered; stopping',

@@ -190,21 +190,25 @@ export class EtcdServer implements Application {
 
   /**
    * The first part of a graceful stop: a leader hands leadership to its most
-   * caught-up voter (bounded by `handOffMs`), then the member refuses new
-   * requests ("server stopped", so clients retry elsewhere) and waits, until
-   * `deadline` (Date.now() ms) at most, for the requests in flight to be
-   * answered. `stop()` follows.
+   * caught-up voter (bounded by `handOffMs`), then clients are turned away
+   * (`refusing`: the client port closes and gRPC connections get a GOAWAY)
+   * and the member waits, until `deadline` (Date.now() ms) at most, for the
+   * requests in flight to be answered. Only then are new requests refused
+   * ("server stopped"): a call that crossed the GOAWAY on the wire was sent
+   * in good faith and is served like the others. `stop()` follows.
    */
   async drain(handOffMs: number, deadline: number, opts: { quietMs?: number; refusing?: () => void } = {}): Promise<{ handedTo?: number; unanswered: number }> {
     const handedTo = this.node.isLeader ? await this.node.handOffLeadership(Math.max(0, Math.min(handOffMs, deadline - Date.now()))) : undefined;
-    this.proposer.refuseNew();
     opts.refusing?.();
     const sleep = (): Promise<void> => new Promise((r) => setTimeout(r, 10));
+    // A call whose headers came in before the GOAWAY may still be reading its message: one tick to register.
+    await sleep();
     while (this.waiters.size > 0 && Date.now() < deadline) await sleep();
     // Followers that have not heard of the new leader yet still send their
     // proposals here; pass them on until they stop coming.
     const quietMs = opts.quietMs ?? 0;
     while (Date.now() - this.node.lastPeerProposalAt < quietMs && Date.now() < deadline) await sleep();
+    this.proposer.refuseNew();
     return { ...(handedTo !== undefined && { handedTo }), unanswered: this.waiters.size };
   }
 
