@@ -11,8 +11,9 @@
 //   wal-fsync=fail            every fsync fails with EIO (a failed disk; the member stops)
 //   wal-fsync=fail-after:N    the first N fsyncs succeed, then every one fails
 //   ack-before-fsync=delay:MS BROKEN: every member sends its messages (votes, append acks)
-//                             before persisting, and a write of entries waits MS first; a
-//                             write a quorum acknowledged is lost when all are killed at once
+//                             and answers clients without waiting for its writes, and each
+//                             WAL write reaches the file only MS later: a write a quorum
+//                             acknowledged is lost when every member is killed within MS
 //   local-read=on             BROKEN: linearizable reads are served from local state without ReadIndex
 //   drop-watch-event=N        BROKEN: the Nth event the member's watches deliver live is silently dropped
 import type { SyncFile } from './storage/durable-fs.js';
@@ -93,6 +94,17 @@ export function ackBeforeFsyncDelayMs(): number | undefined {
   const delay = numberAction('ack-before-fsync', action, 'delay:');
   if (delay === undefined) throw new FailpointError(`ack-before-fsync=${action}: expected delay:MS`);
   return delay;
+}
+
+/**
+ * BROKEN on purpose with ack-before-fsync: the WAL's `beforeWrite` hook that
+ * holds each write back MS (the bytes are not even in the page cache, so a
+ * kill -9 loses them as a power cut loses unsynced ones); {} when off.
+ */
+export function walWriteHold(): { beforeWrite?: () => Promise<void> } {
+  const ms = ackBeforeFsyncDelayMs();
+  if (ms === undefined) return {};
+  return { beforeWrite: () => new Promise((r) => setTimeout(r, ms)) };
 }
 
 /** BROKEN on purpose when set: linearizable reads skip the ReadIndex barrier. */

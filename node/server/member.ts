@@ -10,7 +10,7 @@ import { encodeConfContext } from './entry.js';
 import { EtcdServer, type ServerHooks, type ServerLimits } from './etcd-server.js';
 import { clusterIdFor, memberIdFor } from './ids.js';
 import { RaftNode } from './raft-node.js';
-import { withFsyncFailpoint } from '../failpoints.js';
+import { walWriteHold, withFsyncFailpoint } from '../failpoints.js';
 import { syncFileData } from '../storage/durable-fs.js';
 
 export interface InitialMember {
@@ -83,6 +83,7 @@ export async function startMember(cfg: MemberConfig, link: (member: { memberId: 
     ...(cfg.walSegmentBytes !== undefined && { segmentBytes: cfg.walSegmentBytes }),
     // Test builds only (node/failpoints.ts): a disk that stalls or fails.
     syncFile: withFsyncFailpoint(syncFileData),
+    ...walWriteHold(),
   });
   if (storage.identity.clusterId !== clusterId || storage.identity.memberId !== memberId) {
     // The data dir belongs to a member of some cluster: trust it over the flags.

@@ -31,6 +31,8 @@ export interface DiskStorageOptions {
   registry?: Registry;
   onFsync?: (seconds: number) => void;
   syncFile?: SyncFile;
+  /** See WalOptions.beforeWrite (test builds only). */
+  beforeWrite?: () => Promise<void>;
 }
 
 export interface StorageIdentity {

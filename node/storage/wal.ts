@@ -48,6 +48,8 @@ export interface WalOptions {
   onFsync?: (seconds: number) => void;
   /** How a file is flushed to disk; tests replace it to count or fail fsyncs. */
   syncFile?: SyncFile;
+  /** Awaited before each group commit's write (test builds only: a deliberately broken member's late writes, node/failpoints.ts). */
+  beforeWrite?: () => Promise<void>;
 }
 
 export interface OpenedWal {
@@ -91,6 +93,7 @@ export class Wal {
   private readonly group: GroupCommit<PendingWrite>;
   private readonly segmentBytes: number;
   private readonly syncFile: SyncFile;
+  private readonly beforeWrite: (() => Promise<void>) | undefined;
   private readonly observeFsync: (seconds: number) => void;
   /** Upper bound on the last index once queued writes land; catches gaps early. */
   private queuedLastIndex: number;
@@ -111,6 +114,7 @@ export class Wal {
     this.file = file;
     this.segmentBytes = options.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
     this.syncFile = options.syncFile ?? syncFileData;
+    this.beforeWrite = options.beforeWrite;
     const histogram = options.registry === undefined ? undefined : walFsyncHistogram(options.registry);
     this.observeFsync = (seconds) => {
       histogram?.observe(seconds);
@@ -260,6 +264,7 @@ export class Wal {
 
   /** One group commit: cut a segment if due, one write, one fsync. */
   private async commit(batch: PendingWrite[]): Promise<void> {
+    if (this.beforeWrite) await this.beforeWrite();
     if (this.currentSegment().bytes >= this.segmentBytes) await this.cutSegment();
     const data = Buffer.concat(batch.flatMap((w) => w.records));
     const file = this.openFile();

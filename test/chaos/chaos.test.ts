@@ -1,7 +1,8 @@
-// The bounded chaos run of `npm test`: 40 seconds of kill -9 (one member or
-// all), SIGSTOP/SIGCONT and compaction against three real member processes
-// under six concurrent clients and two resuming watchers, with a fixed
-// seed. The history must be linearizable, the watch streams must keep etcd's
+// The bounded chaos run of `npm test`: 40 seconds of faults of every kind
+// (faults.ts: kill -9, SIGSTOP, partitions, loss and delay between members,
+// stalling and failing disks, torn WAL tails, membership changes, MoveLeader)
+// and compaction against three real member processes under six concurrent
+// clients and two resuming watchers, with a fixed seed. The history must be linearizable, the watch streams must keep etcd's
 // watch guarantees and the members must agree at the end. A failing run keeps
 // its results folder (named in the failure) and prints its seed. A second,
 // short run with deliberately stale reads shows the checks can fail.
@@ -14,9 +15,10 @@ import { runChaos } from './harness.js';
 
 const SEED = 14;
 
-test(`chaos: 40 s of faults against 3 member processes, seed ${SEED}, has no violation`, { timeout: 150_000 }, async () => {
+test(`chaos: 40 s of faults against 3 member processes, seed ${SEED}, has no violation`, { timeout: 150_000 }, async (t) => {
   const resultsDir = mkdtempSync(join(tmpdir(), `kvorum-chaos-${SEED}-`));
   const result = await runChaos({ durationMs: 40_000, seed: SEED, resultsDir });
+  t.diagnostic(`${result.operations} operations, ${result.unknown} unknown outcome; faults ${JSON.stringify(result.faultsByKind)}`);
   assert.deepEqual(result.violations, [], `seed ${SEED}: violations; results in ${resultsDir}`);
   assert.ok(result.faults >= 3, `only ${result.faults} faults were injected`);
   assert.ok(result.acknowledged >= 300, `only ${result.acknowledged} operations were acknowledged; results in ${resultsDir}`);

@@ -1,11 +1,13 @@
-// `npm run chaos -- --duration 2m --seed S [--results DIR] [--clients N] [--keys N]`:
+// `npm run chaos -- --duration 2m --seed S [--seeds S1,S2,...] [--members 3|5]
+//   [--faults all|kill,kill-all,stop,...] [--results DIR] [--clients N] [--keys N] [--watchers N]`:
 // one chaos run against real member processes (see harness.ts). Prints the
 // seed first, the fault timeline as it goes and a summary at the end; exits
 // 1 when the run found a violation. Results stay in the results folder
 // (by default under the system's temporary directory).
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { runChaos } from './harness.js';
+import { runChaos, type ChaosResult } from './harness.js';
+import { FAULT_HELP, FAULT_KINDS, parseFaults } from './faults.js';
 
 export function parseDuration(text: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
@@ -24,30 +26,85 @@ function option(argv: string[], name: string): string | undefined {
   return value;
 }
 
+function count(argv: string[], name: string): number | undefined {
+  const text = option(argv, name);
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} needs a whole number, not ${JSON.stringify(text)}`);
+  return n;
+}
+
+const HELP = `npm run chaos -- [options]
+  --duration D      length of each run (90s, 5m, 1h; default 2m); with --seeds, split evenly over the seeds
+  --seed S          the seed (default: a random one, printed)
+  --seeds S1,S2,..  several runs one after another, one per seed; exit 1 if any has a violation
+  --members N       3 (default) or 5 member processes
+  --faults LIST     all (default), none, or a comma-separated list of:
+${FAULT_KINDS.map((k) => `                      ${k.padEnd(12)}${FAULT_HELP[k]}`).join('\n')}
+  --clients N       concurrent KV clients (default 6)
+  --keys N          size of the key space (default 8)
+  --watchers N      resuming watch streams (default 2)
+  --results DIR     where the history, fault timeline and member logs go
+`;
+
 async function main(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(HELP);
+    return 0;
+  }
   const durationMs = parseDuration(option(argv, 'duration') ?? '2m');
+  const seedsText = option(argv, 'seeds');
   const seedText = option(argv, 'seed');
-  const seed = seedText === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(seedText);
-  if (!Number.isSafeInteger(seed)) throw new Error(`bad seed ${JSON.stringify(seedText)}`);
-  const resultsDir = resolve(option(argv, 'results') ?? join(tmpdir(), 'kvorum-chaos', `${new Date().toISOString().replace(/[:.]/g, '-')}-seed-${seed}`));
-  const clients = option(argv, 'clients');
-  const keys = option(argv, 'keys');
-  process.stdout.write(`chaos: seed ${seed}, duration ${durationMs / 1000}s, results ${resultsDir}\n`);
-  const result = await runChaos({
-    durationMs,
-    seed,
-    resultsDir,
-    ...(clients !== undefined && { clients: Number(clients) }),
-    ...(keys !== undefined && { keys: Number(keys) }),
-    log: (line) => process.stdout.write(`  ${line}\n`),
-  });
-  process.stdout.write(
-    `chaos: seed ${seed}: ${result.operations} operations (${result.acknowledged} acknowledged, ${result.unknown} unknown outcome), ` +
-      `${result.faults} faults, ${result.watchEvents} watch events and ${result.progressNotifications} progress notifications checked, linearizability ${result.linearizability.result} (checked in ${result.checkMs} ms), ${result.violations.length} violations\n`,
+  const seeds = (seedsText ?? seedText ?? String(Math.floor(Math.random() * 2 ** 31))).split(',').map((t) => Number(t.trim()));
+  for (const s of seeds) if (!Number.isSafeInteger(s)) throw new Error(`bad seed in ${JSON.stringify(seedsText ?? seedText)}`);
+  const members = count(argv, 'members');
+  if (members !== undefined && members < 1) throw new Error('--members needs at least 1');
+  const faults = parseFaults(option(argv, 'faults') ?? 'all');
+  const results = option(argv, 'results');
+  const perRunMs = Math.round(durationMs / seeds.length);
+  const failed: number[] = [];
+  const lines: string[] = [];
+  for (const seed of seeds) {
+    const base = results ?? join(tmpdir(), 'kvorum-chaos', `${new Date().toISOString().replace(/[:.]/g, '-')}-seed-${seed}`);
+    const resultsDir = resolve(seeds.length > 1 && results !== undefined ? join(base, `seed-${seed}`) : base);
+    process.stdout.write(`chaos: seed ${seed}, duration ${perRunMs / 1000}s, ${members ?? 3} members, faults ${faults.join(',') || 'none'}, results ${resultsDir}\n`);
+    const clients = count(argv, 'clients');
+    const keys = count(argv, 'keys');
+    const watchers = count(argv, 'watchers');
+    const result = await runChaos({
+      durationMs: perRunMs,
+      seed,
+      resultsDir,
+      faults,
+      ...(members !== undefined && { members }),
+      ...(clients !== undefined && { clients }),
+      ...(keys !== undefined && { keys }),
+      ...(watchers !== undefined && { watchers }),
+      log: (line) => process.stdout.write(`  ${line}\n`),
+    });
+    const line = summaryLine(result);
+    lines.push(line);
+    process.stdout.write(`${line}\n`);
+    for (const v of result.violations) process.stdout.write(`VIOLATION: ${v.slice(0, 4000)}\n`);
+    process.stdout.write(`chaos: results in ${resultsDir}${result.violations.length > 0 ? ` (replay with --seed ${seed})` : ''}\n`);
+    if (result.violations.length > 0) failed.push(seed);
+  }
+  if (seeds.length > 1) {
+    process.stdout.write(`chaos: ${seeds.length} runs:\n${lines.map((l) => `  ${l}`).join('\n')}\n`);
+    process.stdout.write(failed.length === 0 ? 'chaos: no violations\n' : `chaos: violations with seeds ${failed.join(', ')}\n`);
+  }
+  return failed.length === 0 ? 0 : 1;
+}
+
+function summaryLine(result: ChaosResult): string {
+  const kinds = Object.entries(result.faultsByKind)
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ');
+  return (
+    `chaos: seed ${result.seed}: ${result.operations} operations (${result.acknowledged} acknowledged, ${result.unknown} unknown outcome), ` +
+    `${result.faults} faults (${kinds || 'none'}), ${result.watchEvents} watch events and ${result.progressNotifications} progress notifications checked, ` +
+    `linearizability ${result.linearizability.result} (checked in ${result.checkMs} ms), ${result.violations.length} violations`
   );
-  for (const v of result.violations) process.stdout.write(`VIOLATION: ${v.slice(0, 4000)}\n`);
-  process.stdout.write(`chaos: results in ${resultsDir}${result.violations.length > 0 ? ` (replay with --seed ${seed})` : ''}\n`);
-  return result.violations.length === 0 ? 0 : 1;
 }
 
 main(process.argv.slice(2)).then(

@@ -1,9 +1,10 @@
-// Chaos on real member processes: a 3-member cluster of `kvorum node`
+// Chaos on real member processes: a 3- or 5-member cluster of `kvorum node`
 // processes, concurrent clients doing puts, deletes, gets and
 // compare-and-swap txns on a small key space over raw gRPC, while a seeded
-// fault schedule kills members with SIGKILL (one, or all at once) and
-// restarts them, freezes one with SIGSTOP/SIGCONT, and compacts every few
-// hundred milliseconds. Afterwards the recorded history is checked for
+// fault schedule (nemesis.ts: kill -9, SIGSTOP, partitions, loss and delay
+// on the peer links through proxies, stalling and failing disks, torn WAL
+// tails, membership changes, leadership transfers) runs, and compaction
+// every few hundred milliseconds. Afterwards the recorded history is checked for
 // linearizability with the simulator's checker (an operation that failed or
 // timed out may or may not have taken effect), and every member must hold
 // the same keys.
@@ -21,6 +22,9 @@ import { checkLinearizable, type CheckResult } from '../sim/linearizability.js';
 import { kvModel, type KvOperation } from '../sim/models.js';
 import { Rng } from '../sim/rng.js';
 import { checkWatches, type WatchSessionRecord } from './watch-checker.js';
+import { FAULT_KINDS, type FaultKind } from './faults.js';
+import { Nemesis } from './nemesis.js';
+import { PeerProxy } from './proxy.js';
 
 export interface ChaosOptions {
   durationMs: number;
@@ -32,8 +36,11 @@ export interface ChaosOptions {
   keys?: number;
   /** Watch streams over the whole key space (2 by default). */
   watchers?: number;
-  /** Inject faults (default true); off, a run checks the clients and the checker alone. */
-  faults?: boolean;
+  /**
+   * The fault kinds to inject (faults.ts; every kind by default); false or
+   * an empty list: none, a run checks the clients and the checker alone.
+   */
+  faults?: boolean | readonly FaultKind[];
   /**
    * Deliberately wrong clients: gets are serializable (answered from the
    * member's local state, possibly stale) but recorded as linearizable. The
@@ -47,6 +54,8 @@ export interface ChaosOptions {
 export interface FaultRecord {
   at: number;
   fault: string;
+  /** Set on an injected fault; absent on restarts, repairs and observations. */
+  kind?: FaultKind;
   member?: string;
 }
 
@@ -57,6 +66,8 @@ export interface ChaosResult {
   acknowledged: number;
   unknown: number;
   faults: number;
+  /** Injected faults by kind. */
+  faultsByKind: Partial<Record<FaultKind, number>>;
   linearizability: CheckResult;
   /** Events and progress notifications the watchers received (all checked with checkWatches). */
   watchEvents: number;
@@ -72,8 +83,7 @@ type WatchClient = Client & { Watch(): ClientDuplexStream<Pb, Pb> };
 type KvClient = Client & Record<string, (req: Pb, md: Metadata, opts: { deadline: number }, cb: (err: ServiceError | null, res: Pb) => void) => void>;
 
 const CALL_TIMEOUT_MS = 3000;
-/** The timeline entries that count as injected faults (the rest are restarts, resumes and observations). */
-const INJECTED = new Set(['kill -9', 'kill -9 all', 'SIGSTOP']);
+const NETWORK_FAULTS: readonly FaultKind[] = ['partition', 'loss', 'delay'];
 
 function call(client: KvClient, method: string, req: Pb, timeoutMs = CALL_TIMEOUT_MS): Promise<Pb> {
   return new Promise((resolve, reject) => {
@@ -94,15 +104,28 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   const faults: FaultRecord[] = [];
   const t0 = performance.now();
   const now = (): number => Math.round((performance.now() - t0) * 1000) / 1000;
-  const fault = (what: string, m?: ProcessMember): void => {
-    faults.push({ at: now(), fault: what, ...(m && { member: m.name }) });
-    log(`${(now() / 1000).toFixed(1)}s ${what}${m ? ` ${m.name}` : ''}`);
+  const kinds: readonly FaultKind[] = opts.faults === false ? [] : opts.faults === true || opts.faults === undefined ? FAULT_KINDS : opts.faults;
+  const record = (what: string, o: { kind?: FaultKind; member?: ProcessMember } = {}): void => {
+    faults.push({ at: now(), fault: what, ...(o.kind && { kind: o.kind }), ...(o.member && { member: o.member.name }) });
+    log(`${(now() / 1000).toFixed(1)}s ${what}${o.member ? ` ${o.member.name}` : ''}`);
   };
+  const fault = (what: string, m?: ProcessMember): void => record(what, m && { member: m });
 
   const c = await ProcessCluster.create('kvorum', members, { extraArgs: ['--snapshot-count=500'] });
+  // Network faults need every peer link to pass through a proxy: each member
+  // listens on its own peer URL and advertises its proxy's.
+  const proxies = new Map<string, PeerProxy>();
+  if (kinds.some((k) => NETWORK_FAULTS.includes(k))) {
+    for (const [i, m] of c.members.entries()) {
+      const proxy = new PeerProxy({ host: '127.0.0.1', port: Number(new URL(m.peerUrl).port) }, opts.seed * 1000 + 700 + i);
+      m.advertisePeerUrl = `http://127.0.0.1:${await proxy.listen()}`;
+      proxies.set(m.name, proxy);
+    }
+  }
   const logs = new Map<string, WriteStream>();
-  const start = (m: ProcessMember): void => {
-    c.start(m);
+  const ownExits = new Map<object, (r: { code: number | null; signal: NodeJS.Signals | null }) => void>();
+  const start = (m: ProcessMember, state: 'new' | 'existing' = 'new'): void => {
+    c.start(m, state);
     let out = logs.get(m.name);
     if (!out) {
       out = createWriteStream(join(opts.resultsDir, `${m.name}.log`));
@@ -114,6 +137,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     for (const s of [child.stdout!, child.stderr!]) s.on('data', (chunk: string) => sink.write(chunk));
     // A member that exits by itself (a crash, a refusal of its data after kill -9) is a finding.
     child.once('exit', (code, signal) => {
+      const own = ownExits.get(child);
+      if (own) return own({ code, signal });
       if (expectedExits.has(child) || tearingDown) return;
       const what = `${m.name} exited on its own (code ${code}, signal ${signal}) at ${now()} ms; see ${m.name}.log`;
       violations.push(what);
@@ -126,6 +151,12 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     if (m.process) expectedExits.add(m.process);
     await c.kill(m, 'SIGKILL');
   };
+  const expectOwnExit = (m: ProcessMember): Promise<{ code: number | null; signal: NodeJS.Signals | null }> => {
+    const child = m.process;
+    if (!child) return Promise.resolve({ code: null, signal: null });
+    if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+    return new Promise((resolve) => ownExits.set(child, resolve));
+  };
   const KV = loadEtcdProtos().grpcObject.etcdserverpb as unknown as Record<string, new (addr: string, creds: ReturnType<typeof credentials.createInsecure>) => KvClient>;
   const clients = c.members.map((m) => new KV.KV!(hostPort(m.clientUrl), credentials.createInsecure()));
   const history: KvOperation[] = [];
@@ -136,6 +167,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   const stopped = new Set<ProcessMember>();
   const dead = new Set<ProcessMember>();
   let running = true;
+  let nemesisInstance: Nemesis | undefined;
 
   try {
     for (const m of c.members) start(m);
@@ -286,41 +318,32 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       }
     };
 
+    const nemesisHost = {
+      cluster: c,
+      proxies,
+      rng,
+      kinds,
+      record: (what: string, o?: { kind?: FaultKind; member?: ProcessMember }) => record(what, o),
+      violation: (what: string) => {
+        violations.push(what);
+        fault(`VIOLATION: ${what}`);
+      },
+      kill,
+      start,
+      expectOwnExit,
+      dead,
+      stopped,
+      active: () => running && performance.now() < deadline - 3000,
+    };
+    nemesisInstance = new Nemesis(nemesisHost);
     const nemesis = async (): Promise<void> => {
-      while (opts.faults !== false && running && performance.now() < deadline - 3000) {
+      while (kinds.length > 0 && nemesisHost.active()) {
         await sleep(rng.int(1000, 3000));
-        if (!running || performance.now() >= deadline - 3000) break;
-        const roll = rng.next();
-        const victim = rng.pick(c.members);
-        if (roll < 0.4) {
-          fault('kill -9', victim);
-          await kill(victim);
-          dead.add(victim);
-          await sleep(rng.int(300, 2000));
-          fault('restart', victim);
-          start(victim);
-          dead.delete(victim);
-        } else if (roll < 0.5) {
-          fault('kill -9 all');
-          for (const m of c.members) await kill(m);
-          for (const m of c.members) dead.add(m);
-          await sleep(rng.int(200, 1000));
-          fault('restart all');
-          for (const m of c.members) {
-            start(m);
-            dead.delete(m);
-          }
-        } else if (roll < 0.8) {
-          fault('SIGSTOP', victim);
-          victim.process?.kill('SIGSTOP');
-          stopped.add(victim);
-          await sleep(rng.int(500, 3000));
-          fault('SIGCONT', victim);
-          victim.process?.kill('SIGCONT');
-          stopped.delete(victim);
-        } else {
-          // A quiet spell: the cluster gets to settle.
-          await sleep(rng.int(500, 1500));
+        if (!nemesisHost.active()) break;
+        try {
+          await nemesisInstance!.step();
+        } catch (err) {
+          fault(`the fault's injection failed: ${(err as Error).message.split('\n')[0]}`);
         }
         // Give the cluster a chance to elect before the next fault.
         await c.waitHealthy(15_000).catch((err: unknown) => fault(`not healthy after the fault: ${(err as Error).message.split('\n')[0]}`));
@@ -334,13 +357,17 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       ...Array.from({ length: watcherCount }, (_, i) => watcher(i)),
     ]);
     running = false;
+    for (const p of proxies.values()) p.clearFaults();
     for (const m of stopped) m.process?.kill('SIGCONT');
-    for (const m of dead) start(m);
+    for (const m of dead) {
+      m.env = { ...m.env, KVORUM_TEST_FAILPOINTS: undefined, KVORUM_FAILPOINTS: undefined };
+      start(m);
+    }
     fault('faults stopped');
 
     // Every member, once caught up, holds the same keys and values.
     log(`checking that the members agree (${history.length} operations recorded)`);
-    await c.waitHealthy(30_000);
+    await c.waitHealthy(30_000).catch((err: unknown) => violations.push(`not every member has a leader 30 s after the faults stopped: ${(err as Error).message.slice(0, 2000)}`));
     // (A client channel to a member that was down may still be backing off: any member will do, retried.)
     let leaderView: Pb | undefined;
     for (let attempt = 0; attempt < 20 && leaderView === undefined; attempt++) {
@@ -369,13 +396,16 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     for (const m of stopped) m.process?.kill('SIGCONT');
     for (const cl of clients) cl.close();
     for (const cl of watchClients) cl.close();
+    nemesisInstance?.close();
     await c.destroy().catch(() => undefined);
+    for (const p of proxies.values()) await p.close();
+    // The fault timeline is kept even when the run itself failed.
+    writeFileSync(join(opts.resultsDir, 'faults.json'), JSON.stringify(faults, null, 1));
     await Promise.all([...logs.values()].map((s) => new Promise<void>((r) => s.end(() => r()))));
   }
 
   // The history is on disk before the check, which can take long on a bad one.
   writeFileSync(join(opts.resultsDir, 'history.json'), JSON.stringify(history.map((o) => ({ ...o, ret: Number.isFinite(o.ret) ? o.ret : null }))));
-  writeFileSync(join(opts.resultsDir, 'faults.json'), JSON.stringify(faults, null, 1));
   log(`checking linearizability of ${history.length} operations`);
   const checkStarted = performance.now();
   const linearizability = checkLinearizable(kvModel, history, { maxSteps: 5_000_000 });
@@ -386,13 +416,16 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   writeFileSync(join(opts.resultsDir, 'watches.json'), JSON.stringify(sessions));
   for (const v of watches.violations) violations.push(`watch: ${v}`);
   const acknowledged = history.filter((o) => o.output !== undefined).length;
+  const faultsByKind: Partial<Record<FaultKind, number>> = {};
+  for (const f of faults) if (f.kind !== undefined) faultsByKind[f.kind] = (faultsByKind[f.kind] ?? 0) + 1;
   const result: ChaosResult = {
     seed: opts.seed,
     resultsDir: opts.resultsDir,
     operations: history.length,
     acknowledged,
     unknown: history.length - acknowledged,
-    faults: faults.filter((f) => INJECTED.has(f.fault)).length,
+    faults: faults.filter((f) => f.kind !== undefined).length,
+    faultsByKind,
     linearizability,
     checkMs,
     watchEvents: watches.events,

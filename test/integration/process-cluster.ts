@@ -35,6 +35,18 @@ export interface ProcessMember {
   log: string[];
   /** Another Kvorum build to run this member from (its tree root; see scripts/build-previous-release.sh); this checkout when absent. */
   build?: string;
+  /**
+   * The peer URL the member advertises (and the others dial), when it is not
+   * the one it listens on: the chaos harness puts a fault-injecting proxy there.
+   */
+  advertisePeerUrl?: string;
+  /** Extra environment for this member's process (e.g. failpoints); replaces the fixture's own for the same names. */
+  env?: Record<string, string | undefined>;
+}
+
+/** The peer URL a member is reached at. */
+export function advertisedPeerUrl(m: ProcessMember): string {
+  return m.advertisePeerUrl ?? m.peerUrl;
 }
 
 async function freePort(): Promise<number> {
@@ -129,8 +141,8 @@ export class ProcessCluster {
       `--listen-client-urls=${m.clientUrl}`,
       `--advertise-client-urls=${m.clientUrl}`,
       `--listen-peer-urls=${m.peerUrl}`,
-      `--initial-advertise-peer-urls=${m.peerUrl}`,
-      `--initial-cluster=${cluster.map((x) => `${x.name}=${x.peerUrl}`).join(',')}`,
+      `--initial-advertise-peer-urls=${advertisedPeerUrl(m)}`,
+      `--initial-cluster=${cluster.map((x) => `${x.name}=${advertisedPeerUrl(x)}`).join(',')}`,
       `--initial-cluster-state=${state}`,
       `--initial-cluster-token=${this.token}`,
       '--heartbeat-interval=100',
@@ -177,7 +189,10 @@ export class ProcessCluster {
   start(m: ProcessMember, state: 'new' | 'existing' = 'new', cluster = this.members): void {
     const [cmd, args] =
       this.flavor === 'kvorum' ? [process.execPath, [resolve(m.build ?? '.', 'bin/kvorum'), 'node', ...this.args(m, state, cluster)]] : ['etcd', this.args(m, state, cluster)];
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ETCD_UNSUPPORTED_ARCH: '' } });
+    const env: NodeJS.ProcessEnv = { ...process.env, ETCD_UNSUPPORTED_ARCH: '', ...m.env };
+    // (A name set to undefined in m.env is left out, not passed as the text "undefined".)
+    for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
     m.process = child;
     for (const s of [child.stdout!, child.stderr!]) {
       s.setEncoding('utf8');
