@@ -25,6 +25,10 @@ export interface TlsConfig {
   keyFile: string;
   trustedCaFile?: string;
   clientCertAuth: boolean;
+  /** Peer side only (etcd's --peer-cert-allowed-cn): a dialer's certificate CN must be one of these. */
+  allowedCommonNames?: string[];
+  /** Peer side only (etcd's --peer-cert-allowed-hostname): a dialer's certificate must cover one of these names. */
+  allowedHostnames?: string[];
 }
 
 export interface InitialClusterMember {
@@ -165,6 +169,18 @@ const FLAGS: FlagSpec[] = [
   { name: 'peer-key-file', kind: 'string', defaultText: '', help: 'TLS key for peer traffic.' },
   { name: 'peer-trusted-ca-file', kind: 'string', defaultText: '', help: 'CA bundle that peer certificates must chain to.' },
   { name: 'peer-client-cert-auth', kind: 'bool', defaultText: 'false', help: 'Require peers to present a certificate signed by --peer-trusted-ca-file.' },
+  {
+    name: 'peer-cert-allowed-cn',
+    kind: 'string',
+    defaultText: '',
+    help: 'Accept peer connections only with a certificate whose CN is one of these (comma-separated); client certificates of the same CA are then useless on the peer port.',
+  },
+  {
+    name: 'peer-cert-allowed-hostname',
+    kind: 'string',
+    defaultText: '',
+    help: 'Accept peer connections only with a certificate whose SANs cover one of these names (comma-separated).',
+  },
   { name: 'log-level', kind: 'string', defaultText: 'info', help: 'One of debug, info, warn, error, fatal.' },
 ];
 
@@ -271,7 +287,7 @@ export function parseNodeConfig(argv: string[], env: Record<string, string | und
   }
 
   const clientTls = tlsSide(raw, bool, { cert: 'cert-file', key: 'key-file', ca: 'trusted-ca-file', auth: 'client-cert-auth' });
-  const peerTls = tlsSide(raw, bool, { cert: 'peer-cert-file', key: 'peer-key-file', ca: 'peer-trusted-ca-file', auth: 'peer-client-cert-auth' });
+  const peerTls = withPeerCertRules(raw, tlsSide(raw, bool, { cert: 'peer-cert-file', key: 'peer-key-file', ca: 'peer-trusted-ca-file', auth: 'peer-client-cert-auth' }));
   requireTlsFor(listenClientUrls, clientTls, 'listen-client-urls', '--cert-file and --key-file', raw);
   requireTlsFor(listenMetricsUrls, clientTls, 'listen-metrics-urls', '--cert-file and --key-file', raw);
   requireTlsFor(listenPeerUrls, peerTls, 'listen-peer-urls', '--peer-cert-file and --peer-key-file', raw);
@@ -514,6 +530,21 @@ function tlsSide(
   if (key === undefined) throw new ConfigError(`${sourceOf(raw, flags.cert)} is set but --${flags.key} is not; give both`);
   if (auth && ca === undefined) throw new ConfigError(`${sourceOf(raw, flags.auth)} needs --${flags.ca} to check certificates against`);
   return { certFile: cert, keyFile: key, ...(ca !== undefined && { trustedCaFile: ca }), clientCertAuth: auth };
+}
+
+/** --peer-cert-allowed-cn / --peer-cert-allowed-hostname: rules on the certificate a dialer presents. */
+function withPeerCertRules(raw: Map<string, RawValue>, tls: TlsConfig | undefined): TlsConfig | undefined {
+  const list = (flag: string): string[] | undefined => {
+    const items = (raw.get(flag)?.value ?? '').split(',').map((v) => v.trim()).filter((v) => v.length > 0);
+    return items.length > 0 ? items : undefined;
+  };
+  const cns = list('peer-cert-allowed-cn');
+  const hosts = list('peer-cert-allowed-hostname');
+  if (!cns && !hosts) return tls;
+  const given = cns ? 'peer-cert-allowed-cn' : 'peer-cert-allowed-hostname';
+  // Without a required peer certificate there is nothing to check the rule against.
+  if (!tls?.clientCertAuth) throw new ConfigError(`${sourceOf(raw, given)} needs --peer-client-cert-auth (and the peer TLS flags)`);
+  return { ...tls, ...(cns && { allowedCommonNames: cns }), ...(hosts && { allowedHostnames: hosts }) };
 }
 
 function requireTlsFor(urls: URL[], tls: TlsConfig | undefined, flag: string, needs: string, raw: Map<string, RawValue>): void {

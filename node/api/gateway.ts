@@ -112,14 +112,39 @@ function readBody(req: Request, limit: number): Promise<string> {
 
 /** A stand-in for a gRPC stream call whose writes go out as gateway JSON lines. */
 class GatewayStream extends EventEmitter {
+  private paused = false;
+
   constructor(
     private readonly res: Response,
     private readonly route: GatewayRoute,
     readonly request?: Pb,
+    /** The request body the stream's messages come from (bidirectional streams only). */
+    private readonly body?: Request,
   ) {
     super();
     res.on('drain', () => this.emit('drain'));
     res.on('close', () => this.emit('cancelled'));
+  }
+
+  // Flow control as on a gRPC stream: the handler stops reading while it is behind.
+  pause(): this {
+    this.paused = true;
+    this.body?.pause();
+    return this;
+  }
+
+  resume(): this {
+    this.paused = false;
+    this.body?.resume();
+    return this;
+  }
+
+  isPaused(): boolean {
+    return this.paused;
+  }
+
+  get writableNeedDrain(): boolean {
+    return this.res.writableNeedDrain;
   }
 
   write(msg: Pb): boolean {
@@ -180,7 +205,7 @@ function* splitJsonObjects(buffer: { text: string }): Generator<string> {
 
 function streamCall(req: Request, res: Response, route: GatewayRoute, handler: Handler, ctx: ServiceContext): void {
   res.type('application/json');
-  const call = new GatewayStream(res, route);
+  const call = new GatewayStream(res, route, undefined, req);
   handler(call);
   const pending = { text: '' };
   let failed = false;

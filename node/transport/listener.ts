@@ -29,7 +29,7 @@ import {
   type Identity,
   type MemberInfo,
 } from './protocol.js';
-import { serverTlsOptions, type PeerTlsOptions } from './tls.js';
+import { peerCertificateProblem, serverTlsOptions, type PeerTlsOptions } from './tls.js';
 import type { BoundPort } from '../bound-port.js';
 
 export interface ListenerOptions {
@@ -134,6 +134,14 @@ export class PeerListener {
     for (const [k, v] of Object.entries(this.identityHeaders())) res.setHeader(k, v);
     const path = (req.url ?? '').split('?')[0];
     if (req.method === 'GET' && path === PATH_MEMBERS) {
+      // etcd checks the allowed CN and hostname at the handshake, so they hold for every request.
+      const badCert = peerCertificateProblem(this.opts.tls, req.socket);
+      if (badCert) {
+        this.logRefusal(badCert, req, false);
+        req.resume();
+        this.refuse(res, 403, badCert);
+        return;
+      }
       const body = JSON.stringify(membersDocument(this.opts.self, this.opts.members?.()));
       res.writeHead(200, { 'content-type': 'application/json' }).end(body);
       return;
@@ -164,6 +172,13 @@ export class PeerListener {
       this.logRefusal(stranger, req, false);
       req.resume();
       this.refuse(res, 404, stranger);
+      return;
+    }
+    const badCert = this.certificateProblem(from, req);
+    if (badCert) {
+      this.logRefusal(badCert, req, false);
+      req.resume();
+      this.refuse(res, 403, badCert);
       return;
     }
     const length = Number(req.headers['content-length']);
@@ -225,6 +240,12 @@ export class PeerListener {
     if (stranger) {
       this.logRefusal(stranger, req, false);
       writeRawResponse(socket, 404, stranger, this.identityHeaders());
+      return;
+    }
+    const badCert = this.certificateProblem(admission.from, req);
+    if (badCert) {
+      this.logRefusal(badCert, req, false);
+      writeRawResponse(socket, 403, badCert, this.identityHeaders());
       return;
     }
     const previous = this.streams.get(admission.from);
@@ -304,6 +325,13 @@ export class PeerListener {
     const members = this.opts.members?.();
     if (!members || members.some((m) => m.id === from) || this.opts.knownPeer?.(from)) return undefined;
     return `error sender not found (member ${formatId(from)} is not a member of this cluster)`;
+  }
+
+  /** Over TLS: whether the dialer's certificate may speak for member `from` (see peerCertificateProblem). */
+  private certificateProblem(from: NodeId, req: IncomingMessage): string | undefined {
+    const urls = this.opts.members?.().find((m) => m.id === from)?.peerUrls;
+    const problem = peerCertificateProblem(this.opts.tls, req.socket, urls);
+    return problem && `peer certificate refused for member ${formatId(from)}: ${problem}`;
   }
 
   private logRefusal(reason: string, req: IncomingMessage, otherCluster: boolean): void {

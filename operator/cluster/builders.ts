@@ -180,16 +180,17 @@ export function buildStatefulSet(cluster: KVCluster, opts: StatefulSetOptions): 
   const { scheme } = opts.tls;
   const version = opts.version ?? spec.version ?? '';
   const configEnv = (name: string, key: string): object => ({ name, valueFrom: { configMapKeyRef: { name: names.configMap, key } } });
+  const baseEnv = [
+    { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+    configEnv('ETCD_INITIAL_CLUSTER_STATE', CONFIG_KEYS.state),
+    configEnv('ETCD_INITIAL_CLUSTER', CONFIG_KEYS.cluster),
+  ];
   const container = {
     name: 'kvorum',
     image: imageFor(opts.version ? { ...spec, version: opts.version } : spec, opts.nodeImageRepository),
     imagePullPolicy: 'IfNotPresent',
     args: memberArgs(cluster, scheme, opts.tls.args),
-    env: [
-      { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-      configEnv('ETCD_INITIAL_CLUSTER_STATE', CONFIG_KEYS.state),
-      configEnv('ETCD_INITIAL_CLUSTER', CONFIG_KEYS.cluster),
-    ],
+    env: [...baseEnv, ...opts.tls.env],
     ports: Object.values(MEMBER_PORTS).map((p) => ({ name: p.name, containerPort: p.port, protocol: 'TCP' })),
     // Ready while it knows a leader, also with a full quota (NOSPACE): clients
     // must still reach it through the client Service to delete, compact and disarm.
@@ -228,7 +229,7 @@ export function buildStatefulSet(cluster: KVCluster, opts: StatefulSetOptions): 
           },
         },
         spec: {
-          ...(opts.restore && { initContainers: [restoreInitContainer(cluster, opts.restore, scheme, container.image, container.env)] }),
+          ...(opts.restore && { initContainers: [restoreInitContainer(cluster, opts.restore, scheme, container.image, baseEnv)] }),
           containers: [container],
           volumes: [...opts.tls.volumes, ...(opts.restore ? [{ name: RESTORE_SCRATCH.volume, emptyDir: {} }] : [])],
           securityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, fsGroup: 65532 },

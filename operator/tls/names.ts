@@ -63,6 +63,11 @@ export function tlsSecretNames(cluster: KVCluster): TLSSecretNames | undefined {
   }
 }
 
+/** CN of the generated peer certificate, the only CN members accept on the peer port. */
+export function peerCommonName(cluster: KVCluster): string {
+  return `${cluster.metadata.name ?? ''}-peer`;
+}
+
 /** Names the peer certificate must cover: every member's peer URL host. */
 export function peerDNSNames(cluster: KVCluster): string[] {
   const anyMember = memberHost(cluster.metadata.name ?? '', clusterNamespace(cluster), '*');

@@ -2,7 +2,7 @@
 // etcd flags that point the node at the mounted files. Client and peer
 // traffic both require certificates signed by the trusted CA.
 import type { KVCluster } from '../api/index.js';
-import { TLS_KEYS, tlsSecretNames } from './names.js';
+import { peerCommonName, TLS_KEYS, tlsMode, tlsSecretNames } from './names.js';
 
 /** core/v1 Volume (the Secret variant). */
 export interface SecretVolume {
@@ -24,6 +24,12 @@ export interface PodTLSSettings {
   volumeMounts: VolumeMount[];
   /** Flags to append to `kvorum node`. */
   args: string[];
+  /**
+   * Settings passed as ETCD_* environment variables rather than flags: a
+   * release that does not know one ignores it (with a warning) instead of
+   * refusing to start, so the same pod template serves older members during an upgrade.
+   */
+  env: { name: string; value: string }[];
 }
 
 export const TLS_MOUNT_ROOT = '/etc/kvorum/tls';
@@ -31,7 +37,7 @@ const VOLUMES = { server: 'tls-server', peer: 'tls-peer', ca: 'tls-ca' } as cons
 
 export function tlsPodSettings(cluster: KVCluster): PodTLSSettings {
   const names = tlsSecretNames(cluster);
-  if (!names) return { scheme: 'http', volumes: [], volumeMounts: [], args: [] };
+  if (!names) return { scheme: 'http', volumes: [], volumeMounts: [], args: [], env: [] };
   // tls-server is mounted at <root>/server, and so on.
   const dir = (volume: string): string => `${TLS_MOUNT_ROOT}/${volume.replace(/^tls-/, '')}`;
   const volumes: SecretVolume[] = [
@@ -55,5 +61,8 @@ export function tlsPodSettings(cluster: KVCluster): PodTLSSettings {
     `--peer-trusted-ca-file=${caFile(VOLUMES.peer)}`,
     '--peer-client-cert-auth=true',
   ];
-  return { scheme: 'https', volumes, volumeMounts, args };
+  // The generated client and server certificates come from the same CA as the
+  // peer certificate; only the peer certificate's CN is accepted on the peer port.
+  const env = tlsMode(cluster) === 'OperatorManaged' ? [{ name: 'ETCD_PEER_CERT_ALLOWED_CN', value: peerCommonName(cluster) }] : [];
+  return { scheme: 'https', volumes, volumeMounts, args, env };
 }

@@ -21,6 +21,7 @@ import {
   clusterNamespace,
   LEAF_VALIDITY_DAYS,
   LOOPBACK_IPS,
+  peerCommonName,
   peerDNSNames,
   RENEW_BEFORE_DAYS,
   secretText,
@@ -95,7 +96,7 @@ async function generatedSecrets(cluster: KVCluster, existing: Map<string, Secret
     // Members also dial the leader's client URL with this certificate (to
     // forward membership changes), as etcd members do: it needs clientAuth too.
     { name: names.server, commonName: `${c}-server`, usage: 'peer', dnsNames: serverDNSNames(cluster), ipAddresses: LOOPBACK_IPS },
-    { name: names.peer, commonName: `${c}-peer`, usage: 'peer', dnsNames: peerDNSNames(cluster), ipAddresses: LOOPBACK_IPS },
+    { name: names.peer, commonName: peerCommonName(cluster), usage: 'peer', dnsNames: peerDNSNames(cluster), ipAddresses: LOOPBACK_IPS },
     { name: names.client!, commonName: CLIENT_COMMON_NAME, usage: 'client', dnsNames: [], ipAddresses: [] },
   ];
   for (const leaf of leaves) {

@@ -47,6 +47,14 @@ const SCRIPT: Step[] = [
   { args: ['get', 'foo', '--rev=2'] },
   { args: ['compaction', '2'] },
   { args: ['put', 'after', 'compaction', '-w', 'json'] },
+  // etcdctl's lock and elect (clientv3's concurrency recipes: a session lease, txns, watches).
+  { args: ['lock', 'mylock', 'echo', 'held-the-lock'] },
+  { args: ['get', 'mylock', '--prefix', '--keys-only'] },
+  { args: ['elect', 'myelection', 'alice'], timeoutMs: 2500 },
+  { args: ['elect', '--listen', 'myelection'], timeoutMs: 2000 },
+  { args: ['get', 'myelection', '--prefix'] },
+  { args: ['lock', 'heldlock'], timeoutMs: 2000 },
+  { args: ['get', 'heldlock', '--prefix', '--keys-only'] },
   { args: ['member', 'list'] },
   { args: ['endpoint', 'health'] },
 ];
@@ -112,6 +120,8 @@ describe('differential: etcd and Kvorum answer the same etcdctl script the same 
     assert.equal(etcdOut[4], '$ etcdctl get foo\nfoo\nbaz');
     assert.match(etcdOut[12]!, /required revision is a future revision/);
     assert.match(etcdOut[18]!, /PUT\nfoo\nbar\nPUT\nfoo\nbaz\nPUT\nfoo\nqux\nDELETE\nfoo/);
+    assert.equal(etcdOut[SCRIPT.findIndex((st) => st.args[0] === 'lock')], '$ etcdctl lock mylock echo held-the-lock\nheld-the-lock');
+    assert.match(etcdOut[SCRIPT.findIndex((st) => st.args[0] === 'elect')]!, /myelection\/<ID>\nalice/);
     for (let i = 0; i < SCRIPT.length; i++) {
       assert.equal(kvorumOut[i], etcdOut[i], `step ${i + 1} differs (Kvorum vs etcd)`);
     }

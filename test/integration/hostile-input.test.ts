@@ -129,6 +129,37 @@ describe('hostile input on the client port (issue 13)', () => {
     assert.equal(res.status, 405);
     assert.equal((await res.text()).trim(), 'Method Not Allowed');
   });
+  const gatewayPost = async (path: string, body: object): Promise<{ status: number; json: Record<string, unknown> }> => {
+    const res = await fetch(`http://${host}${path}`, { method: 'POST', body: JSON.stringify(body), signal: AbortSignal.timeout(5000) });
+    return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+  };
+
+  test('finding 8: limit 2^63-1 is accepted (no limit) and revision 2^63-1 is a future revision, as etcd answers', async () => {
+    c.ctl(['put', 'f8/limit', 'v']);
+    const limited = await gatewayPost('/v3/kv/range', { key: Buffer.from('f8/limit').toString('base64'), limit: '9223372036854775807' });
+    assert.equal(limited.status, 200, JSON.stringify(limited.json));
+    assert.equal(limited.json.count, '1');
+    const future = await gatewayPost('/v3/kv/range', { key: Buffer.from('f8/limit').toString('base64'), revision: '9223372036854775807' });
+    assert.equal(future.json.code, 11, JSON.stringify(future.json));
+    assert.equal(future.json.error, 'etcdserver: mvcc: required revision is a future revision');
+    // The same bound in a txn compare is compared, not refused.
+    const txn = await gatewayPost('/v3/kv/txn', {
+      compare: [{ key: Buffer.from('f8/limit').toString('base64'), target: 'MOD', result: 'LESS', mod_revision: '9223372036854775807' }],
+      success: [{ request_range: { key: Buffer.from('f8/limit').toString('base64') } }],
+    });
+    assert.equal(txn.json.succeeded, true, JSON.stringify(txn.json));
+  });
+
+  test('finding 8: DeleteRange with an oversized key is refused as "request is too large", as etcd refuses it', async () => {
+    const before = keys();
+    const big = Buffer.alloc(1_600_000, 'k');
+    const res = await raw('/etcdserverpb.KV/DeleteRange', method('KV', 'DeleteRange').requestSerialize({ key: big }));
+    assert.equal(res.err?.code, 3, 'INVALID_ARGUMENT');
+    assert.equal(res.err?.details, 'etcdserver: request is too large');
+    assert.equal(keys(), before, 'nothing was deleted');
+    assert.equal(c.ctl(['get', 'f8/limit', '--print-value-only']).trim(), 'v');
+  });
+
   /** Opens a gateway watch; `next()` resolves with the next result line, or undefined after waitMs without one. */
   const gatewayWatch = async (create: object): Promise<{ next: (waitMs: number) => Promise<Record<string, unknown> | undefined>; close: () => void }> => {
     const abort = new AbortController();

@@ -36,6 +36,21 @@ export function int(value: unknown, field: string): number {
   return n;
 }
 
+/**
+ * An int64 bound (a limit, a revision to read at or compare with) that may
+ * lie beyond 2^53: it saturates there. No store gets near 2^53 revisions,
+ * so the answer is etcd's (2^63-1 as a limit means "no limit", as a read
+ * revision "a future revision").
+ */
+export function int64Bound(value: unknown, field: string): number {
+  if (typeof value === 'string' && /^-?[0-9]{16,}$/.test(value)) {
+    const n = BigInt(value);
+    if (n > BigInt(Number.MAX_SAFE_INTEGER)) return Number.MAX_SAFE_INTEGER;
+    if (n < BigInt(Number.MIN_SAFE_INTEGER)) return Number.MIN_SAFE_INTEGER;
+  }
+  return int(value, field);
+}
+
 export function str64(n: number): string {
   return String(n);
 }
@@ -89,17 +104,17 @@ export function rangeRequest(pb: Pb): RangeRequest {
   return {
     key: bytesOf(pb.key),
     ...(optionalBytes(pb.range_end) && { rangeEnd: bytesOf(pb.range_end) }),
-    limit: int(pb.limit, 'limit'),
-    revision: int(pb.revision, 'revision'),
+    limit: int64Bound(pb.limit, 'limit'),
+    revision: int64Bound(pb.revision, 'revision'),
     sortOrder: enumValue(pb.sort_order, SORT_ORDERS, 'sort order'),
     sortTarget: enumValue(pb.sort_target, SORT_TARGETS, 'sort target'),
     serializable: pb.serializable === true,
     keysOnly: pb.keys_only === true,
     countOnly: pb.count_only === true,
-    minModRevision: int(pb.min_mod_revision, 'min_mod_revision'),
-    maxModRevision: int(pb.max_mod_revision, 'max_mod_revision'),
-    minCreateRevision: int(pb.min_create_revision, 'min_create_revision'),
-    maxCreateRevision: int(pb.max_create_revision, 'max_create_revision'),
+    minModRevision: int64Bound(pb.min_mod_revision, 'min_mod_revision'),
+    maxModRevision: int64Bound(pb.max_mod_revision, 'max_mod_revision'),
+    minCreateRevision: int64Bound(pb.min_create_revision, 'min_create_revision'),
+    maxCreateRevision: int64Bound(pb.max_create_revision, 'max_create_revision'),
   };
 }
 
@@ -140,8 +155,8 @@ function compare(pb: Pb): Compare {
     key: bytesOf(pb.key),
     ...(optionalBytes(pb.range_end) && { rangeEnd: bytesOf(pb.range_end) }),
     version: int(pb.version, 'version'),
-    createRevision: int(pb.create_revision, 'create_revision'),
-    modRevision: int(pb.mod_revision, 'mod_revision'),
+    createRevision: int64Bound(pb.create_revision, 'create_revision'),
+    modRevision: int64Bound(pb.mod_revision, 'mod_revision'),
     value: bytesOf(pb.value),
     lease: int(pb.lease, 'lease'),
   };

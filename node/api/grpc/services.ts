@@ -85,7 +85,10 @@ export function kvService(ctx: ServiceContext): UntypedServiceImplementation {
       return putResponsePb(res, { ...s.header(), revision: res.header.revision });
     }),
     DeleteRange: unary(ctx, async (req) => {
-      const res = await s.deleteRange(deleteRangeRequest(req));
+      const del = deleteRangeRequest(req);
+      // Like every request that goes through the log, as etcd checks it.
+      checkSize(ctx, del.key.length + (del.rangeEnd?.length ?? 0));
+      const res = await s.deleteRange(del);
       return deleteRangeResponsePb(res, { ...s.header(), revision: res.header.revision });
     }),
     Txn: unary(ctx, async (req) => {
@@ -151,6 +154,11 @@ export function leaseService(ctx: ServiceContext): UntypedServiceImplementation 
   };
 }
 
+/** Watch requests handled per event-loop turn on one stream. */
+const REQUESTS_PER_TURN = 500;
+/** Watch requests read ahead of handling on one stream before it stops reading. */
+const MAX_PENDING_REQUESTS = 4096;
+
 export function watchService(ctx: ServiceContext): UntypedServiceImplementation {
   const s = ctx.server;
   return {
@@ -197,7 +205,7 @@ export function watchService(ctx: ServiceContext): UntypedServiceImplementation 
           setTimeout(retry, 10);
         }
       };
-      call.on('data', (req: Pb) => {
+      const handle = (req: Pb): void => {
         try {
           if (req.create_request) {
             const c = req.create_request as Pb;
@@ -239,14 +247,60 @@ export function watchService(ctx: ServiceContext): UntypedServiceImplementation 
           const e = toGrpcError(err, ctx.logger);
           send({ header: headerPb(s.header()), watch_id: '-1', canceled: true, cancel_reason: e.details });
         }
+      };
+      // Requests are taken in bounded turns: a client that sends 100k creates
+      // at once must not hold the event loop (Raft's ticks and heartbeats run
+      // on it), and while the client does not read our answers we stop
+      // reading its requests, so neither side buffers without bound (HTTP/2
+      // flow control then holds the client back, as etcd's full send queue does).
+      let pending: Pb[] = [];
+      let head = 0;
+      let turnScheduled = false;
+      let waitingForDrain = false;
+      const runTurn = (): void => {
+        turnScheduled = false;
+        let handled = 0;
+        while (head < pending.length && !closed && !waitingForDrain && handled < REQUESTS_PER_TURN) {
+          const req = pending[head]!;
+          pending[head++] = undefined as unknown as Pb;
+          handle(req);
+          handled++;
+          if (call.writableNeedDrain) {
+            waitingForDrain = true;
+            call.once('drain', () => {
+              waitingForDrain = false;
+              scheduleTurn();
+            });
+          }
+        }
+        if (head === pending.length) {
+          pending = [];
+          head = 0;
+        }
+        if (pending.length - head < MAX_PENDING_REQUESTS && call.isPaused()) call.resume();
+        if (head < pending.length && !waitingForDrain) scheduleTurn();
+      };
+      const scheduleTurn = (): void => {
+        if (turnScheduled || closed) return;
+        turnScheduled = true;
+        setImmediate(runTurn);
+      };
+      call.on('data', (req: Pb) => {
+        pending.push(req);
+        if (pending.length - head >= MAX_PENDING_REQUESTS) call.pause();
+        scheduleTurn();
       });
       const close = (): void => {
         if (closed) return;
         closed = true;
         for (const w of watchers.values()) w.cancel();
         watchers.clear();
+        pending = [];
+        head = 0;
       };
       call.on('end', () => {
+        // A client that half-closes still gets answers to what it sent before (a bounded backlog).
+        while (head < pending.length && !closed) handle(pending[head++]!);
         close();
         call.end();
       });

@@ -335,6 +335,17 @@ describe('parseNodeConfig errors', () => {
     fails(['--client-cert-auth'], /--client-cert-auth needs --cert-file and --key-file/);
     fails(['--peer-cert-file=/c', '--peer-key-file=/k', '--peer-client-cert-auth'], /--peer-client-cert-auth needs --peer-trusted-ca-file/);
     fails(['--trusted-ca-file=/ca'], /--trusted-ca-file needs --cert-file and --key-file/);
+    fails(['--peer-cert-file=/c', '--peer-key-file=/k', '--peer-cert-allowed-cn=x'], /--peer-cert-allowed-cn needs --peer-client-cert-auth/);
+  });
+
+  it('takes etcd\'s --peer-cert-allowed-cn and --peer-cert-allowed-hostname (comma-separated lists), also from ETCD_*', () => {
+    const peer = ['--peer-cert-file=/c', '--peer-key-file=/k', '--peer-trusted-ca-file=/ca', '--peer-client-cert-auth'];
+    const cfg = parseNodeConfig([...peer, '--peer-cert-allowed-cn=a-peer, b-peer', '--peer-cert-allowed-hostname=m1.example'], noEnv);
+    assert.deepEqual(cfg.peerTls?.allowedCommonNames, ['a-peer', 'b-peer']);
+    assert.deepEqual(cfg.peerTls?.allowedHostnames, ['m1.example']);
+    const fromEnv = parseNodeConfig(peer, { ETCD_PEER_CERT_ALLOWED_CN: 'c-peer' });
+    assert.deepEqual(fromEnv.peerTls?.allowedCommonNames, ['c-peer']);
+    assert.equal(fromEnv.peerTls?.allowedHostnames, undefined);
   });
 
   it('requires certificates for https listen URLs', () => {

@@ -171,7 +171,7 @@ describe('desiredTLSSecrets, Disabled', () => {
   test('needs no Secrets, and the pods run plain http', async () => {
     const r = await desiredTLSSecrets(cluster({ mode: 'Disabled' }), new Map(), NOW);
     assert.deepEqual(r, { mode: 'Disabled', secrets: [], issued: [], warnings: [] });
-    assert.deepEqual(tlsPodSettings(cluster({ mode: 'Disabled' })), { scheme: 'http', volumes: [], volumeMounts: [], args: [] });
+    assert.deepEqual(tlsPodSettings(cluster({ mode: 'Disabled' })), { scheme: 'http', volumes: [], volumeMounts: [], args: [], env: [] });
   });
 });
 
@@ -276,6 +276,8 @@ describe('tlsPodSettings', () => {
       '--peer-trusted-ca-file=/etc/kvorum/tls/peer/ca.crt',
       '--peer-client-cert-auth=true',
     ]);
+    // Only the generated peer certificate's CN may speak on the peer port (finding 1: the client certificate shares the CA).
+    assert.deepEqual(p.env, [{ name: 'ETCD_PEER_CERT_ALLOWED_CN', value: 'demo-peer' }]);
   });
 
   test('user Secrets with a CA Secret: only its ca.crt is mounted and trusted', () => {
@@ -284,6 +286,7 @@ describe('tlsPodSettings', () => {
     assert.ok(p.args.includes('--trusted-ca-file=/etc/kvorum/tls/ca/ca.crt'));
     assert.ok(p.args.includes('--peer-trusted-ca-file=/etc/kvorum/tls/ca/ca.crt'));
     assert.ok(p.args.includes('--cert-file=/etc/kvorum/tls/server/tls.crt'));
+    assert.deepEqual(p.env, [], 'user certificates keep whatever CNs they have');
   });
 
   test('the generated flags are ones the node accepts', async () => {
@@ -299,10 +302,12 @@ describe('tlsPodSettings', () => {
         `--initial-cluster=demo-0=${member}:2380`,
         ...tlsPodSettings(cluster()).args,
       ],
-      {},
+      Object.fromEntries(tlsPodSettings(cluster()).env.map((e) => [e.name, e.value])),
     );
     assert.deepEqual(cfg.clientTls, { certFile: '/etc/kvorum/tls/server/tls.crt', keyFile: '/etc/kvorum/tls/server/tls.key', trustedCaFile: '/etc/kvorum/tls/server/ca.crt', clientCertAuth: true });
     assert.equal(cfg.peerTls?.clientCertAuth, true);
+    assert.deepEqual(cfg.peerTls?.allowedCommonNames, ['demo-peer']);
+    assert.deepEqual(cfg.warnings, []);
   });
 });
 
