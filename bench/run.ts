@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { SystemSpec } from './cluster.js';
 import { runCommand } from './proc.js';
 import { machine, notes, table } from './report.js';
-import { rowDefs, suiteConfig, SuiteRun, type Tools } from './suite.js';
+import { rowDefs, selectRows, suiteConfig, SuiteRun, type Tools } from './suite.js';
 
 interface Options {
   quick: boolean;
@@ -18,16 +18,19 @@ interface Options {
   dataRoot: string;
   checkPerf?: string[];
   strict: boolean;
+  rows?: string[];
 }
 
-const USAGE = `usage: npm run bench -- [--quick] [--only etcd|kvorum] [--check-perf m,l,xl] [--out FILE|-] [--data-root DIR] [--keep] [--strict]
+const USAGE = `usage: npm run bench -- [--quick] [--only etcd|kvorum] [--check-perf m,l,xl] [--out FILE|-] [--data-root DIR] [--keep] [--strict] [--rows PREFIX,...]
   --quick        small totals, a few seconds per workload (check perf skipped unless --check-perf)
   --only         run one system only
   --check-perf   which etcdctl check perf loads to run (each takes 60 s per system)
   --out          where to write the results (default bench/RESULTS.md; '-' writes nothing)
   --data-root    parent of the temporary data dirs (default: the OS temp dir)
   --keep         keep data dirs and member logs afterwards
-  --strict       exit 1 if a Kvorum step failed or Kvorum could not run (for CI smoke runs)`;
+  --strict       exit 1 if a Kvorum step failed or Kvorum could not run (for CI smoke runs)
+  --rows         only the rows whose key starts with one of these prefixes, e.g. kube (the kube-apiserver rows),
+                 kube-list, put, range, watch, check-perf, rss, restart, snapshot, catchup; groups with no chosen row are not started`;
 
 function parseArgs(argv: string[]): Options {
   const o: Options = { quick: false, keep: false, strict: false, dataRoot: tmpdir() };
@@ -44,6 +47,7 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--out') o.out = value();
     else if (a === '--data-root') o.dataRoot = value();
     else if (a === '--check-perf') o.checkPerf = value().split(',').filter(Boolean);
+    else if (a === '--rows') o.rows = value().split(',').filter(Boolean);
     else if (a === '--only') {
       const v = value();
       if (v !== 'etcd' && v !== 'kvorum') throw new Error('--only takes etcd or kvorum');
@@ -92,6 +96,14 @@ async function kvorumUsable(repo: string): Promise<string | undefined> {
   return `\`kvorum node --help\` exited ${r.code ?? r.signal}${msg ? `: ${msg}` : ''}`;
 }
 
+/**
+ * Node flags for the Kvorum members from KVORUM_BENCH_NODE_FLAGS, e.g.
+ * "--cpu-prof --cpu-prof-dir=/tmp/prof" (node refuses --cpu-prof in NODE_OPTIONS).
+ */
+function nodeFlags(): string[] {
+  return (process.env.KVORUM_BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+}
+
 function loadavg(): string {
   try {
     return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
@@ -114,13 +126,13 @@ async function main(): Promise<number> {
 
   const cfg = suiteConfig(opts.quick);
   if (opts.checkPerf) cfg.checkPerfLoads = opts.checkPerf;
-  const rows = rowDefs(cfg);
+  const rows = selectRows(rowDefs(cfg), opts.rows);
 
   const etcdSpec: SystemSpec = { kind: 'etcd', label: `etcd ${etcdVersion}`, command: tools.etcd, argsPrefix: [], cwd: repo };
   const unusable = await kvorumUsable(repo);
   const kvorumSpec: SystemSpec = unusable
     ? { kind: 'kvorum', label: `etcd ${etcdVersion} standing in for kvorum`, command: tools.etcd, argsPrefix: [], cwd: repo }
-    : { kind: 'kvorum', label: 'kvorum', command: process.execPath, argsPrefix: ['bin/kvorum', 'node'], cwd: repo };
+    : { kind: 'kvorum', label: 'kvorum', command: process.execPath, argsPrefix: [...nodeFlags(), 'bin/kvorum', 'node'], cwd: repo };
   if (unusable) progress(`Kvorum node not runnable (${unusable}); the kvorum column runs etcd instead, labelled as such`);
 
   const workDir = mkdtempSync(join(opts.dataRoot, 'kvorum-bench-'));
@@ -132,7 +144,7 @@ async function main(): Promise<number> {
       progress(`${spec.kind} column: ${spec.label}`);
       const t0 = performance.now();
       const loadBefore = loadavg();
-      const run = new SuiteRun(spec, tools, cfg, workDir, progress);
+      const run = new SuiteRun(spec, tools, cfg, workDir, progress, new Set(rows.map((r) => r.key)));
       await run.run();
       results[spec.kind] = run.cells;
       const secs = (performance.now() - t0) / 1000;

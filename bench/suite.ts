@@ -112,12 +112,25 @@ export function rowDefs(cfg: SuiteConfig): RowDef[] {
   return rows;
 }
 
+/** The rows whose key starts with one of `prefixes` (all rows when none are given); an unmatched prefix is an error. */
+export function selectRows(rows: RowDef[], prefixes: string[] | undefined): RowDef[] {
+  if (!prefixes || prefixes.length === 0) return rows;
+  for (const p of prefixes) {
+    if (!rows.some((r) => r.key.startsWith(p))) throw new Error(`--rows: no row key starts with "${p}" (keys: ${rows.map((r) => r.key).join(', ')})`);
+  }
+  return rows.filter((r) => prefixes.some((p) => r.key.startsWith(p)));
+}
+
 export function fmtCount(n: number): string {
   if (n >= 1_000_000 && n % 1_000_000 === 0) return `${n / 1_000_000}M`;
   if (n >= 1_000 && n % 1_000 === 0) return `${n / 1_000}k`;
   if (n >= 10_000) return `${(n / 1_000).toFixed(1)}k`;
   return String(n);
 }
+
+const WORKLOAD_KEYS = ['put-1', 'put-100', 'put-1000', 'range-l', 'range-s', 'txn-put', 'watch', 'watch-latency', 'lease-keepalive'];
+const CHECK_PERF_KEYS = ['m', 'l', 'xl'].map((l) => `check-perf-${l}`);
+const DURABILITY_KEYS = ['rss-per-m', 'restart', 'snapshot', 'catchup'];
 
 export type Progress = (msg: string) => void;
 
@@ -132,7 +145,16 @@ export class SuiteRun {
     private readonly cfg: SuiteConfig,
     private readonly workDir: string,
     private readonly log: Progress,
+    /** Row keys to measure; a group of rows with none of them is not started. */
+    private readonly wanted: ReadonlySet<string> | undefined = undefined,
   ) {}
+
+  /** While the independent load workloads run (durability steps build on each other and all run). */
+  private inWorkloads = false;
+
+  private wants(keys: string[]): boolean {
+    return this.wanted === undefined || keys.some((k) => this.wanted!.has(k));
+  }
 
   private remainingMs(): number {
     return this.deadline - performance.now();
@@ -173,6 +195,8 @@ export class SuiteRun {
   }
 
   private async step(key: string, fn: () => Promise<Cell>, budgeted = false): Promise<void> {
+    // The load workloads do not depend on each other, so unchosen ones are left out.
+    if (this.inWorkloads && !this.wants([key])) return;
     const t0 = performance.now();
     if (budgeted && this.remainingMs() <= 0) {
       this.cells.set(key, { ok: false, skipped: true, error: `skipped: the ${Math.round(this.cfg.budgetMs / 1000)} s budget for load workloads was used up` });
@@ -210,14 +234,14 @@ export class SuiteRun {
   }
 
   async run(): Promise<void> {
-    await this.workloads();
-    await runKubeApiserverRows(this.spec, this.tools.etcdctl, this.cfg, this.workDir, this.log, this.cells);
-    await this.durability();
+    if (this.wants([...WORKLOAD_KEYS, ...CHECK_PERF_KEYS])) await this.workloads();
+    if (this.wants(kubeApiserverRows(this.cfg).map((r) => r.key))) await runKubeApiserverRows(this.spec, this.tools.etcdctl, this.cfg, this.workDir, this.log, this.cells);
+    if (this.wants(DURABILITY_KEYS)) await this.durability();
   }
 
   private async workloads(): Promise<void> {
-    const keys = ['put-1', 'put-100', 'put-1000', 'range-l', 'range-s', 'txn-put', 'watch', 'watch-latency', 'lease-keepalive'];
-    const perfKeys = ['m', 'l', 'xl'].map((l) => `check-perf-${l}`);
+    const keys = WORKLOAD_KEYS;
+    const perfKeys = CHECK_PERF_KEYS;
     let cluster: Cluster;
     try {
       cluster = await this.freshCluster('workloads');
@@ -226,6 +250,7 @@ export class SuiteRun {
       return;
     }
     this.deadline = performance.now() + this.cfg.budgetMs;
+    this.inWorkloads = true;
     try {
       const c = this.cfg;
       const put = (clients: number, conns: number, total: number) => (): Promise<Cell> =>
@@ -274,6 +299,7 @@ export class SuiteRun {
         await this.step(`check-perf-${load}`, () => this.checkPerf(cluster, load));
       }
     } finally {
+      this.inWorkloads = false;
       await this.finish(cluster);
     }
   }
@@ -301,7 +327,7 @@ export class SuiteRun {
 
   /** Memory, restart-to-ready, snapshot save and catch-up, on one fresh cluster. */
   private async durability(): Promise<void> {
-    const keys = ['rss-per-m', 'restart', 'snapshot', 'catchup'];
+    const keys = DURABILITY_KEYS;
     let cluster: Cluster;
     try {
       cluster = await this.freshCluster('durability');
