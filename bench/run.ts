@@ -8,7 +8,7 @@ import type { SystemSpec } from './cluster.js';
 import { runCommand } from './proc.js';
 import { machine, notes, table } from './report.js';
 import { expandRows, rowDefs, suiteConfig, SuiteRun } from './suite.js';
-import { kvorumUsable, prepareTools, repoRoot } from './setup.js';
+import { kvorumUsable, nodeFlags, prepareTools, repoRoot } from './setup.js';
 
 interface Options {
   quick: boolean;
@@ -26,7 +26,7 @@ interface Options {
 const USAGE = `usage: npm run bench -- [--quick] [--only etcd|kvorum] [--rows KEY,...] [--check-perf m,l,xl] [--out FILE|-] [--data-root DIR] [--keep] [--strict]
   --quick        small totals, a few seconds per workload (check perf skipped unless --check-perf)
   --only         run one system only
-  --rows         run only these rows (and the rows they need), e.g. backup-s3,rolling-restart; keys in bench/README.md
+  --rows         run only these rows (and the rows they need): keys or key prefixes, e.g. backup-s3,rolling-restart or kube; keys in bench/README.md
   --check-perf   which etcdctl check perf loads to run (each takes 60 s per system)
   --out          where to write the results (default bench/RESULTS.md; '-' writes nothing)
   --data-root    parent of the temporary data dirs (default: the OS temp dir)
@@ -98,7 +98,7 @@ async function main(): Promise<number> {
   const unusable = await kvorumUsable(repo);
   const kvorumSpec: SystemSpec = unusable
     ? { kind: 'kvorum', label: `etcd ${etcdVersion} standing in for kvorum`, command: tools.etcd, argsPrefix: [], cwd: repo }
-    : { kind: 'kvorum', label: 'kvorum', command: process.execPath, argsPrefix: ['bin/kvorum', 'node'], cwd: repo };
+    : { kind: 'kvorum', label: 'kvorum', command: process.execPath, argsPrefix: [...nodeFlags(), 'bin/kvorum', 'node'], cwd: repo };
   if (unusable) progress(`Kvorum node not runnable (${unusable}); the kvorum column runs etcd instead, labelled as such`);
 
   const workDir = mkdtempSync(join(opts.dataRoot, 'kvorum-bench-'));

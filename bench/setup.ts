@@ -54,3 +54,11 @@ export async function kvorumUsable(repo: string): Promise<string | undefined> {
   return `\`kvorum node --help\` exited ${r.code ?? r.signal}${msg ? `: ${msg}` : ''}`;
 }
 
+
+/**
+ * Node flags for the Kvorum members from KVORUM_BENCH_NODE_FLAGS, e.g.
+ * "--cpu-prof --cpu-prof-dir=/tmp/prof" (node refuses --cpu-prof in NODE_OPTIONS).
+ */
+export function nodeFlags(): string[] {
+  return (process.env.KVORUM_BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+}

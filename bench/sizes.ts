@@ -11,7 +11,7 @@ import { lineChart } from './chart.js';
 import { Cluster, pickPorts, type SystemSpec } from './cluster.js';
 import { parseBenchmark } from './parse.js';
 import { runCommand } from './proc.js';
-import { kvorumUsable, prepareTools, repoRoot } from './setup.js';
+import { kvorumUsable, nodeFlags, prepareTools, repoRoot } from './setup.js';
 
 interface Options {
   sizes: number[];
@@ -127,7 +127,7 @@ async function main(): Promise<number> {
   if (unusable) throw new Error(`the Kvorum node cannot run: ${unusable}`);
   const specs: SystemSpec[] = [
     { kind: 'etcd', label: 'etcd', command: tools.etcd, argsPrefix: [], cwd: repo },
-    { kind: 'kvorum', label: 'kvorum', command: process.execPath, argsPrefix: ['bin/kvorum', 'node'], cwd: repo },
+    { kind: 'kvorum', label: 'kvorum', command: process.execPath, argsPrefix: [...nodeFlags(), 'bin/kvorum', 'node'], cwd: repo },
   ];
   const workDir = mkdtempSync(join(tmpdir(), 'kvorum-bench-sizes-'));
   const results = new Map<string, Measure | undefined>();

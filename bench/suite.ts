@@ -163,14 +163,21 @@ const NEEDS: Record<string, string[]> = {
   catchup: ['rss-per-m'],
 };
 
-/** The rows to run for a `--rows` list: those named and those they need. Unknown names are an error. */
+/**
+ * The rows to run for a `--rows` list: each entry names a row key or a key
+ * prefix (`kube`, `put`), and the rows they need come along. An entry that
+ * matches no row is an error.
+ */
 export function expandRows(cfg: SuiteConfig, names: string[]): Set<string> {
-  const known = new Set(rowDefs(cfg).map((r) => r.key));
+  const known = rowDefs(cfg).map((r) => r.key);
   const out = new Set<string>();
   for (const n of names) {
-    if (!known.has(n)) throw new Error(`unknown row ${n}; rows: ${[...known].join(', ')}`);
-    out.add(n);
-    for (const dep of NEEDS[n] ?? []) out.add(dep);
+    const hits = known.includes(n) ? [n] : known.filter((k) => k.startsWith(n));
+    if (hits.length === 0) throw new Error(`--rows: no row key is or starts with "${n}" (keys: ${known.join(', ')})`);
+    for (const k of hits) {
+      out.add(k);
+      for (const dep of NEEDS[k] ?? []) out.add(dep);
+    }
   }
   return out;
 }

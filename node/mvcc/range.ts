@@ -22,7 +22,8 @@ import {
   valueAt,
   versionAt,
 } from './key-index.js';
-import { fromByteString, keyRange } from './keys.js';
+import { type KeyRange, fromByteString, keyRange } from './keys.js';
+import { MIN_SAMPLED_KEYS, type RangeCounts, type RangeSamples, STRIDE, samplesBefore } from './range-counts.js';
 import type { KeyValue, RangeRequest, SortTarget } from './types.js';
 
 const EMPTY = new Uint8Array(0);
@@ -44,8 +45,12 @@ export function toKeyValue(h: History, slot: number, keysOnly = false): KeyValue
   };
 }
 
-/** Reads `r` at `revision`, which the caller has already checked is retained. */
-export function readRange(index: KeyIndex, r: RangeRequest, revision: number): RangeResult {
+/**
+ * Reads `r` at `revision`, which the caller has already checked is retained.
+ * `counts` (only for reads at a complete revision, never inside a write)
+ * lets a paginated walk count its pages from samples.
+ */
+export function readRange(index: KeyIndex, r: RangeRequest, revision: number, counts?: RangeCounts): RangeResult {
   const range = keyRange(r.key, r.rangeEnd);
   const limit = r.limit !== undefined && r.limit > 0 ? r.limit : 0;
 
@@ -61,6 +66,7 @@ export function readRange(index: KeyIndex, r: RangeRequest, revision: number): R
   const hasFilters = Boolean(r.minModRevision || r.maxModRevision || r.minCreateRevision || r.maxCreateRevision);
 
   if (order === 'NONE' && !hasFilters) {
+    if (counts !== undefined && limit > 0 && !range.single) return readPage(index, range, limit, r.keysOnly === true, revision, counts);
     // Common case: key order, so only the first `limit` keys need building.
     const kvs: KeyValue[] = [];
     let count = 0;
@@ -84,6 +90,49 @@ export function readRange(index: KeyIndex, r: RangeRequest, revision: number): R
   const more = limit > 0 && rows.length > limit;
   if (more) rows.length = limit;
   return { kvs: rows.map((row) => toKeyValue(row.h, row.slot, r.keysOnly)), more, count };
+}
+
+/**
+ * One page of a key-ordered read with a limit. With samples for this range
+ * and revision only the page is visited; otherwise the whole range is
+ * scanned for `count`, and sampled when a walk is likely to come back.
+ */
+function readPage(index: KeyIndex, range: KeyRange & { single: false }, limit: number, keysOnly: boolean, revision: number, counts: RangeCounts): RangeResult {
+  const kvs: KeyValue[] = [];
+  const samples = counts.find(range, revision);
+  if (samples !== undefined) {
+    index.forEachInRange(range, (h) => {
+      const slot = liveSlotAtRevision(h, revision);
+      if (slot < 0) return true;
+      kvs.push(toKeyValue(h, slot, keysOnly));
+      return kvs.length < limit;
+    });
+    const count = samples.total - liveBefore(index, samples, range.start, revision);
+    return { kvs, more: count > limit, count };
+  }
+  const keys: string[] = [];
+  let count = 0;
+  index.forEachInRange(range, (h) => {
+    const slot = liveSlotAtRevision(h, revision);
+    if (slot < 0) return;
+    if (count % STRIDE === 0) keys.push(historyKey(h));
+    count += 1;
+    if (kvs.length < limit) kvs.push(toKeyValue(h, slot, keysOnly));
+  });
+  if (count > limit && count >= MIN_SAMPLED_KEYS) counts.remember({ start: range.start, end: range.end, revision, keys, total: count });
+  return { kvs, more: count > limit, count };
+}
+
+/** Live keys at `revision` in [samples.start, key). */
+function liveBefore(index: KeyIndex, samples: RangeSamples, key: string, revision: number): number {
+  const j = samplesBefore(samples, key);
+  // No sample below `key`: the first live key of the range is at or after it.
+  if (j === 0) return 0;
+  let n = (j - 1) * STRIDE;
+  index.forEachInRange({ single: false, start: samples.keys[j - 1]!, end: key }, (h) => {
+    if (liveSlotAtRevision(h, revision) >= 0) n += 1;
+  });
+  return n;
 }
 
 interface Row {

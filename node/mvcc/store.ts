@@ -36,6 +36,7 @@ import {
 import { type KeyRange, fromByteString, keyRange, rangeContains, toByteString } from './keys.js';
 import { LeaseTable } from './lease.js';
 import { readRange, toKeyValue } from './range.js';
+import { RangeCounts } from './range-counts.js';
 import { ByteCounter, ByteWriter, SnapshotEncoder, decodeSnapshot, type SnapshotView } from './snapshot.js';
 import type {
   ApplyRequest,
@@ -103,6 +104,8 @@ export class MvccStore {
   private liveKeys = 0;
   /** Bumped by compactions and restores, which rewrite histories in place. */
   private rewrites = 0;
+  /** Samples for paginated reads; valid until the next compaction or restore. */
+  private readonly rangeCounts = new RangeCounts();
   private readonly maxTxnOps: number;
   private readonly commitListeners = new Set<CommitListener>();
   private readonly compactListeners = new Set<CompactListener>();
@@ -180,7 +183,7 @@ export class MvccStore {
   range(r: RangeRequest): RangeResponse {
     validateRange(r);
     const revision = this.checkReadRevision(r.revision ?? 0);
-    return { header: { revision: this.currentRevision }, ...readRange(this.index, r, revision) };
+    return { header: { revision: this.currentRevision }, ...readRange(this.index, r, revision, this.rangeCounts) };
   }
 
   /** A txn whose every branch only reads, served without going through the log. */
@@ -342,6 +345,7 @@ export class MvccStore {
     this.currentRevision = content.revision;
     this.compacted = content.compactRevision;
     this.rewrites += 1;
+    this.rangeCounts.clear();
     for (const listener of this.restoreListeners) listener();
   }
 
@@ -389,6 +393,7 @@ export class MvccStore {
     this.changeLog.compact(revision);
     this.compacted = revision;
     this.rewrites += 1;
+    this.rangeCounts.clear();
     for (const listener of this.compactListeners) listener(revision);
     return { header: { revision: this.currentRevision } };
   }

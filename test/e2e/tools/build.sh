@@ -4,7 +4,7 @@
 # each pinned version gets its own directory, so bumping a pin rebuilds it.
 #
 #   KVORUM_TOOLS_DIR   cache root (default ~/.cache/kvorum-tools)
-#   E2E_BUILD_ONLY     space separated subset: kubernetes helm minio (default), promtool
+#   E2E_BUILD_ONLY     space separated subset: kubernetes helm minio (default), promtool, k8s-storage
 #   GOFLAGS            defaults to -p=2 (the CI machine has two cores)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -13,7 +13,8 @@ export GOFLAGS="${GOFLAGS:--p=2}"
 # With "auto" an older local Go downloads the toolchain the modules ask for
 # (as a module from the proxy); a newer local Go builds them itself.
 export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}"
-# promtool is built only when asked for (npm run test:mixin).
+# promtool (npm run test:mixin) and the etcd3 storage test binary
+# (npm run test:k8s-storage) are built only when asked for.
 only="${E2E_BUILD_ONLY:-kubernetes helm minio}"
 
 # Pins. The Kubernetes version is the one required by ./go.mod.
@@ -51,6 +52,13 @@ if want kubernetes; then
     log "kubernetes built in $((SECONDS - start))s"
   fi
   for cmd in kube-apiserver kube-controller-manager kube-scheduler kubectl; do echo "$cmd=$k8s_dir/$cmd"; done
+fi
+
+# kube-apiserver's etcd3 storage tests, built by their own script (which
+# caches them beside these tools). Right after the Kubernetes binaries in one
+# run, most of their packages come from Go's build cache.
+if want k8s-storage; then
+  bash "$here/../../k8s-storage/build.sh"
 fi
 
 # `go install pkg@version` builds a module with its own go.mod, untouched by ours.
