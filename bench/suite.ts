@@ -47,6 +47,29 @@ export interface SuiteConfig {
   basePort: number;
   /** Wall-clock budget for the load workloads of one system; those that would start after it are skipped. */
   budgetMs: number;
+  /** Row keys to run (--rows); undefined runs every row. */
+  rows?: ReadonlySet<string>;
+}
+
+/**
+ * Rows another row needs to have run first: restart, snapshot and catch-up
+ * measure a member that holds the keys the memory row loads.
+ */
+const NEEDS: Readonly<Record<string, readonly string[]>> = { restart: ['rss-per-m'], snapshot: ['rss-per-m'], catchup: ['rss-per-m'] };
+
+/** The rows --rows selects, with the rows they need; throws on an unknown key. */
+export function selectRows(cfg: SuiteConfig, wanted: string[]): Set<string> {
+  const known = new Set(rowDefs({ ...cfg, rows: undefined }).map((r) => r.key));
+  const unknown = wanted.filter((k) => !known.has(k));
+  if (unknown.length > 0) throw new Error(`--rows: unknown row ${unknown.join(', ')}; rows are ${[...known].join(', ')}`);
+  const selected = new Set(wanted);
+  for (const k of wanted) for (const dep of NEEDS[k] ?? []) selected.add(dep);
+  return selected;
+}
+
+/** Whether the row `key` runs under `cfg`. */
+export function rowSelected(cfg: SuiteConfig, key: string): boolean {
+  return cfg.rows === undefined || cfg.rows.has(key);
 }
 
 export function suiteConfig(quick: boolean): SuiteConfig {
@@ -109,7 +132,7 @@ export function rowDefs(cfg: SuiteConfig): RowDef[] {
     { key: 'snapshot', label: 'etcdctl snapshot save throughput', kind: 'higher-better' },
     { key: 'catchup', label: `catch-up after ${fmtCount(cfg.catchupWrites)} writes while down`, kind: 'lower-better', loadSensitive: true },
   );
-  return rows;
+  return rows.filter((r) => rowSelected(cfg, r.key));
 }
 
 export function fmtCount(n: number): string {
@@ -173,6 +196,7 @@ export class SuiteRun {
   }
 
   private async step(key: string, fn: () => Promise<Cell>, budgeted = false): Promise<void> {
+    if (!rowSelected(this.cfg, key)) return;
     const t0 = performance.now();
     if (budgeted && this.remainingMs() <= 0) {
       this.cells.set(key, { ok: false, skipped: true, error: `skipped: the ${Math.round(this.cfg.budgetMs / 1000)} s budget for load workloads was used up` });
@@ -210,9 +234,10 @@ export class SuiteRun {
   }
 
   async run(): Promise<void> {
-    await this.workloads();
-    await runKubeApiserverRows(this.spec, this.tools.etcdctl, this.cfg, this.workDir, this.log, this.cells);
-    await this.durability();
+    const any = (keys: string[]): boolean => keys.some((k) => rowSelected(this.cfg, k));
+    if (any(['put-1', 'put-100', 'put-1000', 'range-l', 'range-s', 'txn-put', 'watch', 'watch-latency', 'lease-keepalive', 'check-perf-m', 'check-perf-l', 'check-perf-xl'])) await this.workloads();
+    if (any(kubeApiserverRows(this.cfg).map((r) => r.key))) await runKubeApiserverRows(this.spec, this.tools.etcdctl, this.cfg, this.workDir, this.log, this.cells);
+    if (any(['rss-per-m', 'restart', 'snapshot', 'catchup'])) await this.durability();
   }
 
   private async workloads(): Promise<void> {
@@ -267,6 +292,7 @@ export class SuiteRun {
         return this.measured(cluster, ['--clients', '100', '--conns', '10'], ['lease-keepalive', '--total', String(c.leaseTotal)]);
       }, true);
       for (const load of ['m', 'l', 'xl']) {
+        if (!rowSelected(c, `check-perf-${load}`)) continue;
         if (!c.checkPerfLoads.includes(load)) {
           this.cells.set(`check-perf-${load}`, { ok: false, skipped: true, error: c.quick ? 'skipped in --quick (check perf always runs 60 s)' : 'skipped' });
           continue;
