@@ -120,7 +120,7 @@ export function encodeEventField(e: WatchEvent): Uint8Array {
   at = putKeyValue(buf, at, e.kv);
   if (e.prevKv) {
     at = putMessageHead(buf, at, 3, prevSize);
-    at = putKeyValue(buf, at, e.prevKv);
+    putKeyValue(buf, at, e.prevKv);
   }
   return buf;
 }
