@@ -9,6 +9,8 @@ import type { Express, Request, Response } from 'express';
 import { lookupGatewayRoute, type GatewayRoute } from './proto/gateway-routes.js';
 import { GatewayJsonError, fromGatewayJson, toGatewayJson } from './proto/json.js';
 import type { Pb } from './grpc/convert.js';
+import { PreEncoded } from './grpc/pre-encoded.js';
+import { etcdServices } from './proto/load.js';
 import { authService, clusterService, kvService, leaseService, maintenanceService, watchService, type ServiceContext } from './grpc/services.js';
 
 type Handler = (call: unknown, callback?: (err: { code: number; details: string } | null, res?: Pb) => void) => void;
@@ -147,8 +149,10 @@ class GatewayStream extends EventEmitter {
     return this.res.writableNeedDrain;
   }
 
-  write(msg: Pb): boolean {
-    return this.res.write(`${JSON.stringify({ result: toGatewayJson(this.route.responseType, msg) })}\n`);
+  write(msg: Pb | PreEncoded): boolean {
+    // A handler's hand-encoded response is read back into the generic shape first.
+    const pb = msg instanceof PreEncoded ? (etcdServices[this.route.service][this.route.method]!.responseDeserialize(msg.bytes) as Pb) : msg;
+    return this.res.write(`${JSON.stringify({ result: toGatewayJson(this.route.responseType, pb) })}\n`);
   }
 
   end(): void {

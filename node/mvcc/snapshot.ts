@@ -302,6 +302,9 @@ export function decodeSnapshot(bytes: Uint8Array): SnapshotContent {
   return { appliedIndex, revision, compactRevision, leases, histories, changeLog };
 }
 
+/** Strings up to this length are copied byte by byte rather than by Buffer.write. */
+const SHORT_STRING = 32;
+
 /** Bytes per output chunk by default: large enough for few writes, small enough to never hold the store twice. */
 const SNAPSHOT_CHUNK_BYTES = 4 * 1024 * 1024;
 
@@ -330,6 +333,10 @@ export class ByteCounter implements ByteSink {
   length = 0;
 
   uint(n: number): void {
+    if (n >= 0 && n < 0x80 && Number.isInteger(n)) {
+      this.length += 1;
+      return;
+    }
     if (!Number.isSafeInteger(n) || n < 0) throw new Error(`snapshot: cannot encode ${n} as unsigned`);
     let size = 1;
     while (n >= 0x80) {
@@ -388,6 +395,12 @@ export class ByteWriter implements ByteSink {
   }
 
   uint(n: number): void {
+    // Most values (versions, deltas, lengths, ordinals) fit one byte.
+    if (n >= 0 && n < 0x80 && Number.isInteger(n)) {
+      if (this.length === this.chunk.length) this.cut(1);
+      this.chunk[this.length++] = n;
+      return;
+    }
     if (!Number.isSafeInteger(n) || n < 0) throw new Error(`snapshot: cannot encode ${n} as unsigned`);
     this.reserve(8);
     // Arithmetic, not bit operations: values can exceed 32 bits.
@@ -410,7 +423,15 @@ export class ByteWriter implements ByteSink {
 
   latin1(s: string): void {
     this.reserve(s.length);
-    this.length += this.chunk.write(s, this.length, 'latin1');
+    if (s.length <= SHORT_STRING) {
+      // A loop beats the native write's call overhead for short keys.
+      const chunk = this.chunk;
+      let at = this.length;
+      for (let i = 0; i < s.length; i++) chunk[at++] = s.charCodeAt(i);
+      this.length = at;
+    } else {
+      this.length += this.chunk.write(s, this.length, 'latin1');
+    }
   }
 
   /** Bytes before everything else, outside the checksum; only before the first write. */

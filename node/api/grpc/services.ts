@@ -8,6 +8,9 @@ import type { Watch, WatchBatch, WatchFilter } from '../../mvcc/watch.js';
 import type { EtcdServer } from '../../server/etcd-server.js';
 import { ServerError, type StatusCode } from '../../server/errors.js';
 import type { LeaderForwarder } from './forward.js';
+import { PreEncoded } from './pre-encoded.js';
+import { SendWindow } from './send-window.js';
+import { encodeHeaderField, encodeSnapshotChunk, encodeWatchEvents } from './watch-wire.js';
 import {
   deleteRangeRequest,
   deleteRangeResponsePb,
@@ -158,34 +161,54 @@ export function leaseService(ctx: ServiceContext): UntypedServiceImplementation 
 const REQUESTS_PER_TURN = 500;
 /** Watch requests read ahead of handling on one stream before it stops reading. */
 const MAX_PENDING_REQUESTS = 4096;
+/** Bytes a Watch stream may queue for a slow client before its watchers pause (see send-window.ts). */
+const WATCH_SEND_WINDOW_BYTES = 1024 * 1024;
+/** What a generic (not hand-encoded) watch message counts for in the window. */
+const SMALL_MESSAGE_BYTES = 64;
 
 export function watchService(ctx: ServiceContext): UntypedServiceImplementation {
   const s = ctx.server;
+  // One revision's events reach many watchers on many streams: their common
+  // header is encoded once (it changes with the revision and the term).
+  let cachedHeader: { revision: number; raftTerm: number; field: Uint8Array } = { revision: -1, raftTerm: -1, field: new Uint8Array() };
+  const headerAt = (revision: number): Uint8Array => {
+    const h = s.header();
+    if (cachedHeader.revision !== revision || cachedHeader.raftTerm !== h.raftTerm) {
+      cachedHeader = { revision, raftTerm: h.raftTerm, field: encodeHeaderField({ ...h, revision }) };
+    }
+    return cachedHeader.field;
+  };
   return {
-    Watch: (call: ServerDuplexStream<Pb, Pb>) => {
+    Watch: (call: ServerDuplexStream<Pb, Pb | PreEncoded>) => {
       const watchers = new Map<number, Watch>();
       let nextId = 0;
       let closed = false;
-      const send = (msg: Pb): boolean => (closed ? false : call.write(msg));
+      const send = (msg: Pb | PreEncoded): boolean => (closed ? false : call.write(msg));
+      const window = new SendWindow(WATCH_SEND_WINDOW_BYTES, (id) => watchers.get(id)?.resume());
       const deliver = (streamId: number, batch: WatchBatch): boolean | void => {
-        const msg: Pb = {
-          header: headerPb({ ...s.header(), revision: batch.header.revision }),
-          watch_id: str64(streamId),
-          events: batch.events.map(eventPb),
-        };
-        if (batch.canceled) {
-          msg.canceled = true;
-          watchers.delete(streamId);
-          if (batch.compactRevision) msg.compact_revision = str64(batch.compactRevision);
-          if (batch.cancelReason) msg.cancel_reason = batch.cancelReason;
+        let msg: Pb | PreEncoded;
+        if (batch.canceled || batch.progressNotify || batch.events.length === 0) {
+          msg = {
+            header: headerPb({ ...s.header(), revision: batch.header.revision }),
+            watch_id: str64(streamId),
+            events: batch.events.map(eventPb),
+          };
+          if (batch.canceled) {
+            msg.canceled = true;
+            watchers.delete(streamId);
+            window.forget(streamId);
+            if (batch.compactRevision) msg.compact_revision = str64(batch.compactRevision);
+            if (batch.cancelReason) msg.cancel_reason = batch.cancelReason;
+          }
+        } else {
+          // The hot path: events encoded once and shared by every watcher they go to.
+          msg = encodeWatchEvents(headerAt(batch.header.revision), streamId, batch.events);
         }
-        const ok = send(msg);
-        if (!ok && !closed) {
-          // Slow reader: pause this watcher until the stream drains.
-          call.once('drain', () => watchers.get(streamId)?.resume());
-          return false;
-        }
-        return undefined;
+        if (closed) return undefined;
+        // A slow reader pauses the watcher once the stream's window is full.
+        const { sent, pause } = window.enqueue(streamId, msg instanceof PreEncoded ? msg.bytes.length : SMALL_MESSAGE_BYTES);
+        call.write(msg, sent);
+        return pause ? false : undefined;
       };
       // A progress notification at revision R promises every event up to R
       // was sent, so it waits until each watcher on the stream has caught up
@@ -238,6 +261,7 @@ export function watchService(ctx: ServiceContext): UntypedServiceImplementation 
             if (w) {
               w.cancel();
               watchers.delete(id);
+              window.forget(id);
             }
             send({ header: headerPb(s.header()), watch_id: str64(id), canceled: true });
           } else if (req.progress_request) {
@@ -392,7 +416,7 @@ export function maintenanceService(ctx: ServiceContext): UntypedServiceImplement
     Downgrade: unary(ctx, () => {
       throw new ServerError('UNIMPLEMENTED', 'etcdserver: downgrade is not supported');
     }),
-    Snapshot: (call: ServerWritableStream<Pb, Pb>) => {
+    Snapshot: (call: ServerWritableStream<Pb, PreEncoded>) => {
       streamBackup(ctx, call).catch((err: unknown) => {
         const e = toGrpcError(err, ctx.logger);
         call.destroy(Object.assign(new Error(e.details), { code: e.code }));
@@ -409,7 +433,7 @@ const SNAPSHOT_MESSAGE_BYTES = 32 * 1024;
  * gRPC stream has room (a slow reader slows the encoder instead of piling
  * the snapshot up in memory), until the client goes away or it is all sent.
  */
-async function streamBackup(ctx: ServiceContext, call: ServerWritableStream<Pb, Pb>): Promise<void> {
+async function streamBackup(ctx: ServiceContext, call: ServerWritableStream<Pb, PreEncoded>): Promise<void> {
   let gone = false;
   const leave = (): void => {
     gone = true;
@@ -418,21 +442,21 @@ async function streamBackup(ctx: ServiceContext, call: ServerWritableStream<Pb, 
   call.on('close', leave);
   call.on('error', leave);
   const backup = await ctx.server.backup();
-  const header = headerPb(ctx.server.header());
+  const header = encodeHeaderField(ctx.server.header());
   let sent = 0;
   for await (const chunk of backup.chunks) {
     for (let at = 0; at < chunk.length; at += SNAPSHOT_MESSAGE_BYTES) {
       if (gone) return; // leaving the loop ends the encoder too
-      const blob = Buffer.from(chunk.buffer, chunk.byteOffset + at, Math.min(SNAPSHOT_MESSAGE_BYTES, chunk.length - at));
+      const blob = chunk.subarray(at, Math.min(at + SNAPSHOT_MESSAGE_BYTES, chunk.length));
       sent += blob.length;
-      if (!call.write({ header, blob, remaining_bytes: str64(backup.size - sent) })) await drained(call);
+      if (!call.write(encodeSnapshotChunk(header, backup.size - sent, blob))) await drained(call);
     }
   }
   if (!gone) call.end();
 }
 
 /** Resolves when a stream that refused a write has room again, or has ended for good. */
-function drained(call: ServerWritableStream<Pb, Pb>): Promise<void> {
+function drained(call: ServerWritableStream<Pb, PreEncoded>): Promise<void> {
   const events = ['drain', 'close', 'cancelled', 'error'];
   return new Promise((resolve) => {
     const done = (): void => {

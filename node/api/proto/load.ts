@@ -3,6 +3,7 @@
 // with the operator: contract/etcd-proto.ts.
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import { loadEtcdProtos } from '../../../contract/etcd-proto.js';
+import { withPreEncodedResponses } from '../grpc/pre-encoded.js';
 
 export { PROTO_FILES, PROTO_LOADER_OPTIONS, loadEtcdProtos, protoDirectory, type EtcdProtos } from '../../../contract/etcd-proto.js';
 
@@ -15,7 +16,8 @@ export const ETCD_SERVICE_NAMES: readonly EtcdServiceName[] = ['KV', 'Watch', 'L
 export function serviceDefinition(name: EtcdServiceName): ServiceDefinition {
   const def = loadEtcdProtos().packageDefinition[`etcdserverpb.${name}`];
   if (!def || typeof def !== 'object' || 'format' in def) throw new Error(`etcdserverpb.${name} is not a service`);
-  return def as unknown as ServiceDefinition;
+  // Handlers may answer with bytes they encoded themselves (the hot Watch and Snapshot streams).
+  return withPreEncodedResponses(def as unknown as ServiceDefinition);
 }
 
 export const kvService: ServiceDefinition = serviceDefinition('KV');

@@ -1,0 +1,73 @@
+// The hand-written Watch and Snapshot response encodings decode, with etcd's
+// own definitions, to the messages the generic path would have sent.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { etcdServices } from '../../../node/api/proto/load.js';
+import { encodeHeaderField, encodeSnapshotChunk, encodeWatchEvents, eventField } from '../../../node/api/grpc/watch-wire.js';
+import { SendWindow } from '../../../node/api/grpc/send-window.js';
+import type { WatchEvent } from '../../../node/mvcc/types.js';
+
+type Decoded = Record<string, unknown>;
+const decodeWatch = (b: Buffer): Decoded => etcdServices.Watch.Watch!.responseDeserialize(b) as Decoded;
+const decodeSnapshot = (b: Buffer): Decoded => etcdServices.Maintenance.Snapshot!.responseDeserialize(b) as Decoded;
+const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+const header = { clusterId: 2 ** 52 - 3, memberId: 0x1234_5678_9a, revision: 2 ** 40 + 7, raftTerm: 5 };
+
+test('a WatchResponse with a put (prev_kv too) and a delete decodes field for field', () => {
+  const put: WatchEvent = {
+    type: 'PUT',
+    kv: { key: bytes('k1'), createRevision: 3, modRevision: 2 ** 40 + 7, version: 2, value: bytes('v'.repeat(300)), lease: 2 ** 50 + 1 },
+    prevKv: { key: bytes('k1'), createRevision: 3, modRevision: 3, version: 1, value: bytes('old'), lease: 0 },
+  };
+  const del: WatchEvent = { type: 'DELETE', kv: { key: bytes('k2'), createRevision: 0, modRevision: 2 ** 40 + 7, version: 0, value: new Uint8Array(), lease: 0 } };
+  const msg = decodeWatch(encodeWatchEvents(encodeHeaderField(header), 42, [put, del]).bytes);
+  assert.deepEqual(msg.header, { cluster_id: String(header.clusterId), member_id: String(header.memberId), revision: String(header.revision), raft_term: '5' });
+  assert.equal(msg.watch_id, '42');
+  const events = msg.events as Decoded[];
+  assert.equal(events.length, 2);
+  assert.equal(events[0]!.type, 'PUT');
+  const kv = events[0]!.kv as Decoded;
+  assert.equal(Buffer.from(kv.key as Buffer).toString(), 'k1');
+  assert.equal(Buffer.from(kv.value as Buffer).toString(), 'v'.repeat(300));
+  assert.deepEqual([kv.create_revision, kv.mod_revision, kv.version, kv.lease], ['3', String(2 ** 40 + 7), '2', String(2 ** 50 + 1)]);
+  assert.equal(Buffer.from((events[0]!.prev_kv as Decoded).value as Buffer).toString(), 'old');
+  assert.equal(events[1]!.type, 'DELETE');
+  assert.equal(Buffer.from((events[1]!.kv as Decoded).key as Buffer).toString(), 'k2');
+  assert.equal(events[1]!.prev_kv, null);
+});
+
+test('an event is encoded once and its bytes shared by every response that carries it', () => {
+  const e: WatchEvent = { type: 'PUT', kv: { key: bytes('a'), createRevision: 2, modRevision: 2, version: 1, value: bytes('x'), lease: 0 } };
+  assert.equal(eventField(e), eventField(e));
+});
+
+test('a negative watch_id takes ten bytes and decodes as -1', () => {
+  const e: WatchEvent = { type: 'PUT', kv: { key: bytes('a'), createRevision: 2, modRevision: 2, version: 1, value: bytes('x'), lease: 0 } };
+  assert.equal(decodeWatch(encodeWatchEvents(encodeHeaderField(header), -1, [e]).bytes).watch_id, '-1');
+});
+
+test('a SnapshotResponse carries the blob and remaining_bytes', () => {
+  const blob = Buffer.alloc(70_000, 7);
+  const msg = decodeSnapshot(encodeSnapshotChunk(encodeHeaderField(header), 123_456_789, blob).bytes);
+  assert.equal(msg.remaining_bytes, '123456789');
+  assert.ok(Buffer.from(msg.blob as Buffer).equals(blob));
+  assert.equal(decodeSnapshot(encodeSnapshotChunk(encodeHeaderField(header), 0, blob).bytes).remaining_bytes, '0');
+});
+
+test('the send window pauses the watcher that crosses it and resumes every paused one at half', () => {
+  const resumed: number[] = [];
+  const w = new SendWindow(100, (id) => resumed.push(id));
+  const a = w.enqueue(1, 60);
+  assert.equal(a.pause, false);
+  const b = w.enqueue(2, 60);
+  assert.equal(b.pause, true);
+  const c = w.enqueue(3, 10);
+  assert.equal(c.pause, true);
+  a.sent();
+  assert.deepEqual(resumed, [], 'still above half the window');
+  b.sent();
+  assert.deepEqual(resumed.sort(), [2, 3]);
+  assert.equal(w.queued, 10);
+  w.forget(3);
+});
