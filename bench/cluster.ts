@@ -1,10 +1,10 @@
-// Launches a 3-member cluster on 127.0.0.1 for either system with etcd's flag
+// Launches a 3-member (or single-member) cluster on 127.0.0.1 for either system with etcd's flag
 // names, waits for it with `etcdctl endpoint health`, and offers the member
 // operations the benchmarks need (kill -9, restart, status, RSS).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
-import { portFree, runCommand, sleep, treeRssBytes } from './proc.js';
+import { portFree, runCommand, sleep, treeCpuSeconds, treeRssBytes } from './proc.js';
 
 export interface SystemSpec {
   /** Column key: 'etcd' or 'kvorum'. */
@@ -56,8 +56,10 @@ export class Cluster {
     readonly dir: string,
     basePort: number,
     private readonly etcdctl: string,
+    memberCount = MEMBERS,
   ) {
-    for (let k = 0; k < MEMBERS; k++) {
+    if (memberCount < 1 || memberCount > MEMBERS) throw new Error(`a bench cluster has 1 to ${MEMBERS} members`);
+    for (let k = 0; k < memberCount; k++) {
       const name = `m${k + 1}`;
       this.members.push({
         name,
@@ -92,6 +94,13 @@ export class Cluster {
   rss(i: number): number | undefined {
     const pid = this.pid(i);
     return pid === undefined ? undefined : treeRssBytes(pid);
+  }
+
+  /** CPU seconds (user + system) all running members have used so far. */
+  cpuSeconds(): number {
+    let total = 0;
+    for (let i = 0; i < this.size; i++) total += this.running(i) ? (treeCpuSeconds(this.pid(i) as number) ?? 0) : 0;
+    return total;
   }
 
   private flags(m: Member): string[] {

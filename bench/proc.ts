@@ -1,5 +1,5 @@
 // Small process helpers for the benchmark harness: bounded command runs,
-// resident-memory sampling from /proc, and free-port probing on 127.0.0.1.
+// resident-memory and CPU-time sampling from /proc, and free-port probing on 127.0.0.1.
 import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -82,10 +82,8 @@ function parentOf(pid: number): number | undefined {
   }
 }
 
-/** Sum of VmRSS over a process and all of its descendants (a member may fork helpers). */
-export function treeRssBytes(rootPid: number): number | undefined {
-  const root = rssBytes(rootPid);
-  if (root === undefined) return undefined;
+/** A process and all of its descendants (a member may fork helpers). */
+function processTree(rootPid: number): number[] {
   const children = new Map<number, number[]>();
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
@@ -96,13 +94,45 @@ export function treeRssBytes(rootPid: number): number | undefined {
     list.push(pid);
     children.set(ppid, list);
   }
-  let total = 0;
+  const out: number[] = [];
   const queue = [rootPid];
   while (queue.length > 0) {
     const pid = queue.pop() as number;
-    total += rssBytes(pid) ?? 0;
+    out.push(pid);
     queue.push(...(children.get(pid) ?? []));
   }
+  return out;
+}
+
+/** Sum of VmRSS over a process and all of its descendants. */
+export function treeRssBytes(rootPid: number): number | undefined {
+  if (rssBytes(rootPid) === undefined) return undefined;
+  let total = 0;
+  for (const pid of processTree(rootPid)) total += rssBytes(pid) ?? 0;
+  return total;
+}
+
+// USER_HZ, the unit of utime/stime in /proc/<pid>/stat, is 100 on every Linux
+// ABI Node and etcd run on (`getconf CLK_TCK`).
+const CLOCK_TICKS_PER_SEC = 100;
+
+/** User plus system CPU seconds one process (all its threads) has used, or undefined if it is gone. */
+export function cpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the parenthesised command name: state is 0, utime 11, stime 12.
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(rest[11]) + Number(rest[12])) / CLOCK_TICKS_PER_SEC;
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU seconds of a process and its descendants. */
+export function treeCpuSeconds(rootPid: number): number | undefined {
+  if (cpuSeconds(rootPid) === undefined) return undefined;
+  let total = 0;
+  for (const pid of processTree(rootPid)) total += cpuSeconds(pid) ?? 0;
   return total;
 }
 

@@ -15,7 +15,23 @@ export interface Tools {
 
 /** One measured figure for one system. */
 export type Cell =
-  | { ok: true; rps?: number; avgMs?: number; p99Ms?: number; value?: number; unit?: string; note?: string; approx?: boolean; detail?: string }
+  | {
+      ok: true;
+      rps?: number;
+      avgMs?: number;
+      p99Ms?: number;
+      value?: number;
+      unit?: string;
+      note?: string;
+      approx?: boolean;
+      detail?: string;
+      /** Requests the benchmark tool saw succeed (it reports no latency for failed ones). */
+      done?: number;
+      /** Members' CPU (user + system, summed over members) per acknowledged write, in µs. */
+      cpuUsPerWrite?: number;
+      /** Members' CPU seconds per wall second over the same window. */
+      cores?: number;
+    }
   | { ok: false; error: string; skipped?: boolean };
 
 export type RowKind = 'throughput' | 'rate' | 'latency' | 'lower-better' | 'higher-better';
@@ -92,6 +108,9 @@ export function rowDefs(cfg: SuiteConfig): RowDef[] {
     { key: 'put-1', label: 'put, 1 client / 1 conn, 256 B', kind: 'throughput' },
     { key: 'put-100', label: 'put, 100 clients / 10 conns, 256 B', kind: 'throughput' },
     { key: 'put-1000', label: 'put, 1000 clients / 100 conns, 256 B', kind: 'throughput' },
+    { key: 'put-1-single', label: 'put, single member, 1 client / 1 conn, 256 B', kind: 'throughput' },
+    { key: 'put-100-single', label: 'put, single member, 100 clients / 10 conns, 256 B', kind: 'throughput' },
+    { key: 'put-1000-single', label: 'put, single member, 1000 clients / 100 conns, 256 B', kind: 'throughput' },
     { key: 'range-l', label: 'range, linearizable, 100 clients', kind: 'throughput' },
     { key: 'range-s', label: 'range, serializable, 100 clients', kind: 'throughput' },
     { key: 'txn-put', label: 'txn-put, 100 clients / 10 conns, 256 B', kind: 'throughput' },
@@ -132,6 +151,8 @@ export class SuiteRun {
     private readonly cfg: SuiteConfig,
     private readonly workDir: string,
     private readonly log: Progress,
+    /** Which rows to run (all by default); rows not selected get no cell. */
+    private readonly selected: (key: string) => boolean = () => true,
   ) {}
 
   private remainingMs(): number {
@@ -168,11 +189,12 @@ export class SuiteRun {
       return fromSummary((await this.bench(cluster, globals, args))[0]);
     } catch (e) {
       if (!(e instanceof CutShort)) throw e;
-      return { ok: true, approx: true, rps: e.done / (e.elapsedMs / 1000), note: `cut short by its ${Math.round(e.elapsedMs / 1000)} s bound after ${e.done}/${e.total} requests; rate = done/elapsed, no latency figures` };
+      return { ok: true, approx: true, rps: e.done / (e.elapsedMs / 1000), done: e.done, note: `cut short by its ${Math.round(e.elapsedMs / 1000)} s bound after ${e.done}/${e.total} requests; rate = done/elapsed, no latency figures` };
     }
   }
 
   private async step(key: string, fn: () => Promise<Cell>, budgeted = false): Promise<void> {
+    if (!this.selected(key)) return;
     const t0 = performance.now();
     if (budgeted && this.remainingMs() <= 0) {
       this.cells.set(key, { ok: false, skipped: true, error: `skipped: the ${Math.round(this.cfg.budgetMs / 1000)} s budget for load workloads was used up` });
@@ -188,12 +210,12 @@ export class SuiteRun {
     this.log(`  ${key}: ${c.ok ? describe(c) : `failed: ${c.error}`} (${((performance.now() - t0) / 1000).toFixed(1)}s)`);
   }
 
-  private async freshCluster(name: string): Promise<Cluster> {
+  private async freshCluster(name: string, members?: number): Promise<Cluster> {
     const dir = join(this.workDir, `${this.spec.kind}-${name}`);
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
     const base = await pickPorts(this.cfg.basePort);
-    const cluster = new Cluster(this.spec, dir, base, this.tools.etcdctl);
+    const cluster = new Cluster(this.spec, dir, base, this.tools.etcdctl, members);
     try {
       const ms = await cluster.start(60_000);
       this.log(`  cluster ${name} ready in ${(ms / 1000).toFixed(1)}s on ports ${cluster.endpoints().join(',')}`);
@@ -211,28 +233,86 @@ export class SuiteRun {
 
   async run(): Promise<void> {
     await this.workloads();
-    await runKubeApiserverRows(this.spec, this.tools.etcdctl, this.cfg, this.workDir, this.log, this.cells);
+    await this.singleMember();
+    if (kubeApiserverRows(this.cfg).some((r) => this.selected(r.key))) {
+      await runKubeApiserverRows(this.spec, this.tools.etcdctl, this.cfg, this.workDir, this.log, this.cells);
+    }
     await this.durability();
+  }
+
+  /**
+   * A put row: etcd's benchmark tool against the cluster, with the members' CPU
+   * time (from /proc) over the run divided by the writes it saw acknowledged.
+   */
+  private async put(cluster: Cluster, clients: number, conns: number, total: number): Promise<Cell> {
+    const cpu0 = cluster.cpuSeconds();
+    const t0 = performance.now();
+    const cell = await this.measured(cluster, ['--clients', String(clients), '--conns', String(conns)], ['put', '--total', String(total), '--val-size', '256', '--key-space-size', '100000']);
+    const cpu = cluster.cpuSeconds() - cpu0;
+    const wallSecs = (performance.now() - t0) / 1000;
+    if (cell.ok && cell.done) {
+      cell.cpuUsPerWrite = (cpu / cell.done) * 1e6;
+      cell.cores = cpu / wallSecs;
+    }
+    return cell;
+  }
+
+  /**
+   * An unmeasured put load before the first measured put row of a fresh cluster,
+   * so the rows measure warm members (a just-started Node member is still
+   * compiling its hot paths; production members run warm).
+   */
+  private async warmUp(cluster: Cluster): Promise<void> {
+    const total = Math.max(2_000, Math.round(this.cfg.putTotals.c100 / 4));
+    try {
+      await this.bench(cluster, ['--clients', '100', '--conns', '10'], ['put', '--total', String(total), '--val-size', '256', '--key-space-size', '100000']);
+    } catch (e) {
+      this.log(`  warm-up put: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+
+  /** The put rows again on a fresh single-member cluster (no replication: the client path, WAL and apply alone). */
+  private async singleMember(): Promise<void> {
+    const keys = ['put-1-single', 'put-100-single', 'put-1000-single'];
+    if (!keys.some((k) => this.selected(k))) return;
+    let cluster: Cluster;
+    try {
+      cluster = await this.freshCluster('single', 1);
+    } catch (e) {
+      this.fail(keys.filter((k) => this.selected(k)), `cluster did not start: ${e instanceof Error ? e.message : String(e)}`);
+      return;
+    }
+    this.deadline = performance.now() + this.cfg.budgetMs;
+    try {
+      await this.warmUp(cluster);
+      const c = this.cfg.putTotals;
+      await this.step('put-1-single', () => this.put(cluster, 1, 1, c.c1), true);
+      await this.step('put-100-single', () => this.put(cluster, 100, 10, c.c100), true);
+      await this.step('put-1000-single', () => this.put(cluster, 1000, 100, c.c1000), true);
+    } finally {
+      await this.finish(cluster);
+    }
   }
 
   private async workloads(): Promise<void> {
     const keys = ['put-1', 'put-100', 'put-1000', 'range-l', 'range-s', 'txn-put', 'watch', 'watch-latency', 'lease-keepalive'];
     const perfKeys = ['m', 'l', 'xl'].map((l) => `check-perf-${l}`);
+    if (![...keys, ...perfKeys].some((k) => this.selected(k))) return;
     let cluster: Cluster;
     try {
       cluster = await this.freshCluster('workloads');
     } catch (e) {
-      this.fail([...keys, ...perfKeys], `cluster did not start: ${e instanceof Error ? e.message : String(e)}`);
+      this.fail([...keys, ...perfKeys].filter((k) => this.selected(k)), `cluster did not start: ${e instanceof Error ? e.message : String(e)}`);
       return;
     }
     this.deadline = performance.now() + this.cfg.budgetMs;
     try {
       const c = this.cfg;
-      const put = (clients: number, conns: number, total: number) => (): Promise<Cell> =>
-        this.measured(cluster, ['--clients', String(clients), '--conns', String(conns)], ['put', '--total', String(total), '--val-size', '256', '--key-space-size', '100000']);
-      await this.step('put-1', put(1, 1, c.putTotals.c1), true);
-      await this.step('put-100', put(100, 10, c.putTotals.c100), true);
-      await this.step('put-1000', put(1000, 100, c.putTotals.c1000), true);
+      if (['put-1', 'put-100', 'put-1000'].some((k) => this.selected(k))) await this.warmUp(cluster);
+      await this.step('put-1', () => this.put(cluster, 1, 1, c.putTotals.c1), true);
+      await this.step('put-100', () => this.put(cluster, 100, 10, c.putTotals.c100), true);
+      await this.step('put-1000', () => this.put(cluster, 1000, 100, c.putTotals.c1000), true);
+      if (!['range-l', 'range-s', 'txn-put', 'watch', 'watch-latency', 'lease-keepalive', ...perfKeys].some((k) => this.selected(k))) return;
 
       const seed = await runCommand(this.tools.etcdctl, ['--endpoints', cluster.endpoints().join(','), 'put', 'bench-range-key', 'x'.repeat(256)], { timeoutMs: 10_000 });
       const seedErr = seed.code === 0 ? '' : `seeding the range key failed: ${(seed.stderr || seed.stdout).trim()}`;
@@ -267,6 +347,7 @@ export class SuiteRun {
         return this.measured(cluster, ['--clients', '100', '--conns', '10'], ['lease-keepalive', '--total', String(c.leaseTotal)]);
       }, true);
       for (const load of ['m', 'l', 'xl']) {
+        if (!this.selected(`check-perf-${load}`)) continue;
         if (!c.checkPerfLoads.includes(load)) {
           this.cells.set(`check-perf-${load}`, { ok: false, skipped: true, error: c.quick ? 'skipped in --quick (check perf always runs 60 s)' : 'skipped' });
           continue;
@@ -302,11 +383,12 @@ export class SuiteRun {
   /** Memory, restart-to-ready, snapshot save and catch-up, on one fresh cluster. */
   private async durability(): Promise<void> {
     const keys = ['rss-per-m', 'restart', 'snapshot', 'catchup'];
+    if (!keys.some((k) => this.selected(k))) return;
     let cluster: Cluster;
     try {
       cluster = await this.freshCluster('durability');
     } catch (e) {
-      this.fail(keys, `cluster did not start: ${e instanceof Error ? e.message : String(e)}`);
+      this.fail(keys.filter((k) => this.selected(k)), `cluster did not start: ${e instanceof Error ? e.message : String(e)}`);
       return;
     }
     try {
@@ -432,7 +514,9 @@ class CutShort extends Error {
 }
 
 function fromSummary(s: Summary): Cell & { ok: true } {
-  return { ok: true, rps: s.requestsPerSec, avgMs: s.avgMs, p99Ms: s.p99Ms };
+  // The tool's rate counts successful requests only (failures go to its error list).
+  const done = s.requestsPerSec !== undefined && s.totalSecs !== undefined ? Math.round(s.requestsPerSec * s.totalSecs) : undefined;
+  return { ok: true, rps: s.requestsPerSec, avgMs: s.avgMs, p99Ms: s.p99Ms, done };
 }
 
 function mib(bytes: number): string {
@@ -451,6 +535,7 @@ export function describe(c: Cell & { ok: true }): string {
   if (c.rps !== undefined) parts.push(`${c.approx ? '~' : ''}${Math.round(c.rps)}/s${c.approx ? ' (cut short, see notes)' : ''}`);
   if (c.avgMs !== undefined && c.rps === undefined) parts.push(`avg ${fmtMs(c.avgMs)}`);
   if (c.p99Ms !== undefined && c.p99Ms >= 0.05) parts.push(`p99 ${fmtMs(c.p99Ms)}`);
+  if (c.cpuUsPerWrite !== undefined) parts.push(`cpu ${c.cpuUsPerWrite.toFixed(0)} µs/write (${(c.cores ?? 0).toFixed(2)} cores)`);
   if (c.value !== undefined) parts.push(`${c.value >= 100 ? c.value.toFixed(0) : c.value.toFixed(2)} ${c.unit ?? ''}`.trim());
   if (c.detail) parts.push(c.detail);
   return parts.join(', ');
