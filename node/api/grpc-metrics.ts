@@ -13,28 +13,30 @@ export interface GrpcMetrics {
   instrument(definition: ServiceDefinition, impl: UntypedServiceImplementation): UntypedServiceImplementation;
 }
 
+// Status codes by their go-grpc-prometheus names.
+const CODE_NAMES: Record<number, string> = {
+  [status.OK]: 'OK',
+  [status.CANCELLED]: 'Canceled',
+  [status.UNKNOWN]: 'Unknown',
+  [status.INVALID_ARGUMENT]: 'InvalidArgument',
+  [status.DEADLINE_EXCEEDED]: 'DeadlineExceeded',
+  [status.NOT_FOUND]: 'NotFound',
+  [status.ALREADY_EXISTS]: 'AlreadyExists',
+  [status.PERMISSION_DENIED]: 'PermissionDenied',
+  [status.RESOURCE_EXHAUSTED]: 'ResourceExhausted',
+  [status.FAILED_PRECONDITION]: 'FailedPrecondition',
+  [status.ABORTED]: 'Aborted',
+  [status.OUT_OF_RANGE]: 'OutOfRange',
+  [status.UNIMPLEMENTED]: 'Unimplemented',
+  [status.INTERNAL]: 'Internal',
+  [status.UNAVAILABLE]: 'Unavailable',
+  [status.DATA_LOSS]: 'DataLoss',
+  [status.UNAUTHENTICATED]: 'Unauthenticated',
+};
+
 /** The go-grpc-prometheus name of a status code (codes.Code.String() in Go). */
 export function grpcCodeName(code: number): string {
-  const names: Record<number, string> = {
-    [status.OK]: 'OK',
-    [status.CANCELLED]: 'Canceled',
-    [status.UNKNOWN]: 'Unknown',
-    [status.INVALID_ARGUMENT]: 'InvalidArgument',
-    [status.DEADLINE_EXCEEDED]: 'DeadlineExceeded',
-    [status.NOT_FOUND]: 'NotFound',
-    [status.ALREADY_EXISTS]: 'AlreadyExists',
-    [status.PERMISSION_DENIED]: 'PermissionDenied',
-    [status.RESOURCE_EXHAUSTED]: 'ResourceExhausted',
-    [status.FAILED_PRECONDITION]: 'FailedPrecondition',
-    [status.ABORTED]: 'Aborted',
-    [status.OUT_OF_RANGE]: 'OutOfRange',
-    [status.UNIMPLEMENTED]: 'Unimplemented',
-    [status.INTERNAL]: 'Internal',
-    [status.UNAVAILABLE]: 'Unavailable',
-    [status.DATA_LOSS]: 'DataLoss',
-    [status.UNAUTHENTICATED]: 'Unauthenticated',
-  };
-  return names[code] ?? `Code(${code})`;
+  return CODE_NAMES[code] ?? `Code(${code})`;
 }
 
 function grpcType(requestStream: boolean, responseStream: boolean): GrpcType {
@@ -83,15 +85,28 @@ export function createGrpcMetrics(registry: Registry): GrpcMetrics {
         // path is "/etcdserverpb.KV/Range".
         const service = def.path.split('/')[1] ?? '';
         const labels = { grpc_type: grpcType(def.requestStream, def.responseStream), grpc_service: service, grpc_method: method };
+        // Each call touches three series; their children are looked up once
+        // here (and once per status code) rather than by label hashing per call.
+        const startedChild = started.labels(labels);
+        const handlingChild = handling.labels(labels);
+        const handledByCode = new Map<number, { inc(): void }>();
+        const handledChild = (code: number): { inc(): void } => {
+          let child = handledByCode.get(code);
+          if (!child) {
+            child = handled.labels({ ...labels, grpc_code: grpcCodeName(code) });
+            handledByCode.set(code, child);
+          }
+          return child;
+        };
         const begin = (): ((code: number) => void) => {
-          started.inc(labels);
-          const stop = handling.startTimer(labels);
+          startedChild.inc();
+          const t0 = process.hrtime.bigint();
           let done = false;
           return (code) => {
             if (done) return;
             done = true;
-            stop();
-            handled.inc({ ...labels, grpc_code: grpcCodeName(code) });
+            handlingChild.observe(Number(process.hrtime.bigint() - t0) / 1e9);
+            handledChild(code).inc();
           };
         };
         wrapped[method] = (def.responseStream || def.requestStream ? instrumentStream(handler, begin) : instrumentUnary(handler, begin)) as UntypedHandleCall;
