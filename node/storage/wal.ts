@@ -75,6 +75,8 @@ interface Segment extends SegmentName {
 
 interface PendingWrite {
   records: Buffer[];
+  /** False for a write Raft lets wait for a later fsync (a hard state whose commit index alone moved). */
+  sync: boolean;
   lastEntryIndex?: number;
   hardState?: HardState;
   marker?: SnapshotMarker;
@@ -169,13 +171,15 @@ export class Wal {
   /**
    * Appends entries (and optionally a hard state) and resolves once they are
    * on disk. An entry at or below an index already written replaces it and
-   * everything after it. Calls are written in call order.
+   * everything after it. Calls are written in call order. With `sync`
+   * false the records are written but the fsync is left to the next write
+   * that needs one (the caller accepts losing them to a power failure).
    */
-  append(entries: readonly Entry[], hardState?: HardState): Promise<void> {
+  append(entries: readonly Entry[], hardState?: HardState, sync = true): Promise<void> {
     if (entries.length === 0 && hardState === undefined) return Promise.resolve();
     let write: PendingWrite;
     try {
-      write = this.encodeAppend(entries, hardState);
+      write = this.encodeAppend(entries, hardState, sync);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -192,7 +196,7 @@ export class Wal {
       return Promise.reject(err);
     }
     this.queuedLastIndex = Math.max(this.queuedLastIndex, marker.index);
-    return this.submit({ records: [record], marker: { ...marker } });
+    return this.submit({ records: [record], sync: true, marker: { ...marker } });
   }
 
   /**
@@ -237,8 +241,8 @@ export class Wal {
   }
 
   /** Checks and encodes an append; throws without side effects if it is invalid. */
-  private encodeAppend(entries: readonly Entry[], hardState: HardState | undefined): PendingWrite {
-    const write: PendingWrite = { records: [] };
+  private encodeAppend(entries: readonly Entry[], hardState: HardState | undefined, sync: boolean): PendingWrite {
+    const write: PendingWrite = { records: [], sync };
     if (entries.length > 0) {
       assertContiguous(entries);
       const first = entries[0]!.index;
@@ -258,7 +262,7 @@ export class Wal {
     return this.group.submit(write);
   }
 
-  /** One group commit: cut a segment if due, one write, one fsync. */
+  /** One group commit: cut a segment if due, one write, one fsync (unless no write in the batch needs one). */
   private async commit(batch: PendingWrite[]): Promise<void> {
     if (this.currentSegment().bytes >= this.segmentBytes) await this.cutSegment();
     const data = Buffer.concat(batch.flatMap((w) => w.records));
@@ -267,9 +271,17 @@ export class Wal {
     const segment = this.currentSegment();
     segment.bytes += data.length;
     for (const write of batch) this.noteWritten(write, segment);
+    if (!batch.some((w) => w.sync)) {
+      this.unsynced = true;
+      return;
+    }
     await this.syncCurrent(file);
+    this.unsynced = false;
     this.snapshotIndexOnDisk = this.written.marker.index;
   }
+
+  /** The current segment holds records written since its last fsync. */
+  private unsynced = false;
 
   private noteWritten(write: PendingWrite, segment: Segment): void {
     if (write.lastEntryIndex !== undefined) {
@@ -295,8 +307,12 @@ export class Wal {
     const name = { seq: previous.seq + 1, firstIndex: this.written.lastIndex + 1 };
     const file = formatSegmentName(name);
     const head = segmentHead(this.metadata, this.written);
-    // The previous segment needs no fsync here: every commit ends with one.
+    // The previous segment needs an fsync here only if its last commit
+    // skipped one: no later fsync (of another file) would cover it, and a
+    // damaged record there would no longer be at the log's tail.
     const old = this.file;
+    if (old && this.unsynced) await this.syncCurrent(old);
+    this.unsynced = false;
     this.file = undefined;
     await old?.close();
     await writeFileAtomically(this.dir, file, head, this.syncFile);
