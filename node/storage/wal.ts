@@ -173,7 +173,10 @@ export class Wal {
    * on disk. An entry at or below an index already written replaces it and
    * everything after it. Calls are written in call order. With `sync`
    * false the records are written but the fsync is left to the next write
-   * that needs one (the caller accepts losing them to a power failure).
+   * that needs one (the caller accepts losing them to a power failure); a
+   * hard state alone with `sync` false resolves at once and is held back
+   * until the next write (or close), as etcd's WAL keeps it in its write
+   * buffer until the next sync: a newer hard state replaces it.
    */
   append(entries: readonly Entry[], hardState?: HardState, sync = true): Promise<void> {
     if (entries.length === 0 && hardState === undefined) return Promise.resolve();
@@ -184,8 +187,15 @@ export class Wal {
       return Promise.reject(err);
     }
     if (write.lastEntryIndex !== undefined) this.queuedLastIndex = write.lastEntryIndex;
+    if (!sync && entries.length === 0) {
+      this.heldHardState = write;
+      return Promise.resolve();
+    }
     return this.submit(write);
   }
+
+  /** A hard state written with the next write (see append). */
+  private heldHardState: PendingWrite | undefined;
 
   /** Records that a snapshot at `marker` is durable; replay starts the log after it. */
   markSnapshot(marker: SnapshotMarker): Promise<void> {
@@ -221,6 +231,7 @@ export class Wal {
 
   /** Waits for queued writes, then closes the current segment. */
   async close(): Promise<void> {
+    if (this.heldHardState) await this.submit({ records: [], sync: false }).catch(() => undefined);
     await this.group.close();
     const file = this.file;
     this.file = undefined;
@@ -258,6 +269,12 @@ export class Wal {
   }
 
   private submit(write: PendingWrite): Promise<void> {
+    const held = this.heldHardState;
+    this.heldHardState = undefined;
+    if (held && write.hardState === undefined) {
+      write.records.unshift(...held.records);
+      write.hardState = held.hardState;
+    }
     this.submissionCount += 1;
     return this.group.submit(write);
   }

@@ -272,26 +272,3 @@ test('a hard state whose commit alone moved is written without an fsync; entries
     await again.close();
   });
 });
-
-test('a segment whose last commit skipped its fsync is fsynced before the next segment is cut', async () => {
-  await withTempDir(async (dir) => {
-    const storage = await DiskStorage.open(dir, { ...options, segmentBytes: 1024 });
-    await storage.save({ term: 1, vote: 1, commit: 0 }, entries(1, 5, 1));
-    const before = storage.walStats();
-    assert.equal(before.segments, 1);
-    // Commit-only hard states (unsynced) until one of them finds the segment full.
-    let k = 0;
-    while (storage.walStats().segments === before.segments && k < 1000) {
-      k++;
-      await storage.save({ term: 1, vote: 1, commit: Math.min(k, 5) }, []);
-    }
-    const after = storage.walStats();
-    assert.equal(after.segments, 2, 'a segment was cut');
-    assert.equal(after.fsyncs, before.fsyncs + 1, 'only the full segment was fsynced, before the cut');
-    await storage.close();
-    const again = await reopened(dir);
-    assert.equal(again.lastIndex(), 5);
-    assert.equal(again.initialState().hardState.commit, 5);
-    await again.close();
-  });
-});
