@@ -1,5 +1,5 @@
 // Small process helpers for the benchmark harness: bounded command runs,
-// resident-memory sampling from /proc, and free-port probing on 127.0.0.1.
+// resident-memory and CPU-time sampling from /proc, and free-port probing on 127.0.0.1.
 import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';

@@ -28,6 +28,8 @@ export function ratioText(row: RowDef, etcd: Cell | undefined, kvorum: Cell | un
     const l = ratio(kvorum.p99Ms, etcd.p99Ms);
     if (l) parts.push(`p99 ${l}`);
   }
+  const cpu = ratio(kvorum.cpuUsPerWrite, etcd.cpuUsPerWrite);
+  if (cpu) parts.push(`cpu/write ${cpu}`);
   if (row.kind === 'lower-better' || row.kind === 'higher-better') {
     const v = ratio(kvorum.value, etcd.value);
     if (v) parts.push(row.loadSensitive && etcd.detail !== kvorum.detail ? `${v} (unequal loads)` : v);

@@ -1,34 +1,41 @@
 // `npm run bench [-- --quick]`: Kvorum side by side with etcd 3.4 on this machine.
 // Prints one table to stdout and writes it, with a machine description, to
 // bench/RESULTS.md. Not a test: nothing here asserts a time.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SystemSpec } from './cluster.js';
+import { medianCell } from './median.js';
 import { runCommand } from './proc.js';
 import { machine, notes, table } from './report.js';
-import { expandRows, rowDefs, suiteConfig, SuiteRun } from './suite.js';
+import { expandRows, rowDefs, suiteConfig, SuiteRun, type Cell } from './suite.js';
 import { kvorumUsable, nodeFlags, prepareTools, repoRoot } from './setup.js';
 
 interface Options {
   quick: boolean;
   out?: string;
   only?: 'etcd' | 'kvorum';
+  /** Row keys or key prefixes (`put` selects every put row); empty = all rows. */
+  rows: string[];
+  repeat: number;
   keep: boolean;
   dataRoot: string;
   checkPerf?: string[];
-  rows?: string[];
   strict: boolean;
   /** Pack for a many-core machine into this folder instead of running. */
   manyCore?: string;
 }
 
-const USAGE = `usage: npm run bench -- [--quick] [--only etcd|kvorum] [--rows KEY,...] [--check-perf m,l,xl] [--out FILE|-] [--data-root DIR] [--keep] [--strict]
+const USAGE = `usage: npm run bench -- [--quick] [--only etcd|kvorum] [--rows KEY,...] [--repeat N] [--check-perf m,l,xl] [--out FILE|-] [--data-root DIR] [--keep] [--strict]
   --quick        small totals, a few seconds per workload (check perf skipped unless --check-perf)
-  --only         run one system only
-  --rows         run only these rows (and the rows they need): keys or key prefixes, e.g. backup-s3,rolling-restart or kube; keys in bench/README.md
+  --only         run one system only (a row key given here is taken as --rows, as before)
+  --rows         run only these rows (and the rows they need): keys or key prefixes, e.g. backup-s3,rolling-restart,
+                 kube or put (put-100, put-1000-single, ...); keys in bench/README.md
+  --repeat       run the selected rows N times, alternating etcd and kvorum runs, and report the
+                 median of each figure (the runs' figures are in the notes)
   --check-perf   which etcdctl check perf loads to run (each takes 60 s per system)
-  --out          where to write the results (default bench/RESULTS.md; '-' writes nothing)
+  --out          where to write the results (default bench/RESULTS.md, replaced by a full run and
+                 appended to, as a dated section, by a run of selected rows; '-' writes nothing)
   --data-root    parent of the temporary data dirs (default: the OS temp dir)
   --keep         keep data dirs and member logs afterwards
   --strict       exit 1 if a Kvorum step failed or Kvorum could not run (for CI smoke runs)
@@ -36,7 +43,7 @@ const USAGE = `usage: npm run bench -- [--quick] [--only etcd|kvorum] [--rows KE
                  for a many-core machine without Node, etcd or a registry; there, bash DIR/run.sh [flags]`;
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { quick: false, keep: false, strict: false, dataRoot: tmpdir() };
+  const o: Options = { quick: false, keep: false, strict: false, dataRoot: tmpdir(), rows: [], repeat: 1 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = (): string => {
@@ -51,11 +58,15 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--out') o.out = value();
     else if (a === '--data-root') o.dataRoot = value();
     else if (a === '--check-perf') o.checkPerf = value().split(',').filter(Boolean);
-    else if (a === '--rows') o.rows = value().split(',').filter(Boolean);
+    else if (a === '--rows') o.rows.push(...value().split(',').filter(Boolean));
     else if (a === '--only') {
-      const v = value();
-      if (v !== 'etcd' && v !== 'kvorum') throw new Error('--only takes etcd or kvorum');
-      o.only = v;
+      for (const v of value().split(',').filter(Boolean)) {
+        if (v === 'etcd' || v === 'kvorum') o.only = v;
+        else o.rows.push(v);
+      }
+    } else if (a === '--repeat') {
+      o.repeat = Number(value());
+      if (!Number.isInteger(o.repeat) || o.repeat < 1 || o.repeat > 9) throw new Error('--repeat takes 1 to 9');
     } else if (a === '--help' || a === '-h') {
       process.stdout.write(USAGE + '\n');
       process.exit(0);
@@ -64,11 +75,8 @@ function parseArgs(argv: string[]): Options {
   return o;
 }
 
-/** The flags that shaped the figures, as the command line that reproduces them. */
-function benchArgs(o: Options): string {
-  const args = [...(o.quick ? ['--quick'] : []), ...(o.rows ? ['--rows', o.rows.join(',')] : []), ...(o.only ? ['--only', o.only] : [])];
-  return args.length > 0 ? ` -- ${args.join(' ')}` : '';
-}
+const CPU_NOTE =
+  'cpu µs/write = user + system CPU of all members (from /proc/<pid>/stat) over the benchmark run, divided by the writes it saw acknowledged; cores = that CPU per wall second.';
 
 function loadavg(): string {
   try {
@@ -97,7 +105,7 @@ async function main(): Promise<number> {
 
   const cfg = suiteConfig(opts.quick);
   if (opts.checkPerf) cfg.checkPerfLoads = opts.checkPerf;
-  if (opts.rows) cfg.rows = expandRows(cfg, opts.rows);
+  if (opts.rows.length > 0) cfg.rows = expandRows(cfg, opts.rows);
   const rows = rowDefs(cfg).filter((r) => !cfg.rows || cfg.rows.has(r.key));
 
   const etcdSpec: SystemSpec = { kind: 'etcd', label: `etcd ${etcdVersion}`, command: tools.etcd, argsPrefix: [], cwd: repo };
@@ -108,24 +116,36 @@ async function main(): Promise<number> {
   if (unusable) progress(`Kvorum node not runnable (${unusable}); the kvorum column runs etcd instead, labelled as such`);
 
   const workDir = mkdtempSync(join(opts.dataRoot, 'kvorum-bench-'));
-  const results = { etcd: new Map(), kvorum: new Map() } as Record<'etcd' | 'kvorum', SuiteRun['cells']>;
+  const runs = { etcd: [], kvorum: [] } as Record<'etcd' | 'kvorum', Array<Map<string, Cell>>>;
   const columnNotes: string[] = [];
   try {
-    for (const spec of [etcdSpec, kvorumSpec]) {
-      if (opts.only && opts.only !== spec.kind) continue;
-      progress(`${spec.kind} column: ${spec.label}`);
-      const t0 = performance.now();
-      const loadBefore = loadavg();
-      const run = new SuiteRun(spec, tools, cfg, workDir, progress);
-      await run.run();
-      results[spec.kind] = run.cells;
-      const secs = (performance.now() - t0) / 1000;
-      progress(`${spec.kind} column done in ${secs.toFixed(0)}s`);
-      columnNotes.push(`- ${spec.kind} column (${spec.label}): ran ${secs.toFixed(0)} s; load average (1/5/15 min) ${loadBefore} before, ${loadavg()} after`);
+    // Repeats alternate the systems (etcd, kvorum, etcd, ...) so slow phases of a shared machine hit both.
+    for (let rep = 1; rep <= opts.repeat; rep++) {
+      for (const spec of [etcdSpec, kvorumSpec]) {
+        if (opts.only && opts.only !== spec.kind) continue;
+        const which = opts.repeat > 1 ? ` run ${rep}/${opts.repeat}` : '';
+        progress(`${spec.kind} column${which}: ${spec.label}`);
+        const t0 = performance.now();
+        const loadBefore = loadavg();
+        const run = new SuiteRun(spec, tools, cfg, workDir, progress);
+        await run.run();
+        runs[spec.kind].push(run.cells);
+        const secs = (performance.now() - t0) / 1000;
+        progress(`${spec.kind} column${which} done in ${secs.toFixed(0)}s`);
+        columnNotes.push(`- ${spec.kind} column${which} (${spec.label}): ran ${secs.toFixed(0)} s; load average (1/5/15 min) ${loadBefore} before, ${loadavg()} after`);
+      }
     }
   } finally {
     if (!opts.keep) rmSync(workDir, { recursive: true, force: true });
     else progress(`kept data dirs and logs in ${workDir}`);
+  }
+
+  const results = { etcd: new Map<string, Cell>(), kvorum: new Map<string, Cell>() };
+  for (const kind of ['etcd', 'kvorum'] as const) {
+    for (const r of rows) {
+      const c = medianCell(runs[kind].map((m) => m.get(r.key)).filter((x): x is Cell => x !== undefined));
+      if (c) results[kind].set(r.key, c);
+    }
   }
 
   const kvorumHeader = unusable ? `kvorum column = ${kvorumSpec.label}` : 'kvorum';
@@ -135,11 +155,32 @@ async function main(): Promise<number> {
   progress(`total ${totalSecs.toFixed(0)}s`);
 
   const out = opts.out ?? join(repo, 'bench', 'RESULTS.md');
-  if (out !== '-') {
+  const flags = [opts.quick ? '--quick' : '', opts.rows.length ? `--rows ${opts.rows.join(',')}` : '', opts.only ? `--only ${opts.only}` : '', opts.repeat > 1 ? `--repeat ${opts.repeat}` : ''].filter(Boolean);
+  const command = `npm run bench${flags.length ? ` -- ${flags.join(' ')}` : ''}`;
+  if (out !== '-' && opts.rows.length > 0) {
+    // A run of selected rows adds a dated section instead of replacing the full run.
+    const md = [
+      '',
+      `## ${new Date().toISOString().slice(0, 10)}: \`${command}\``,
+      '',
+      `Selected rows only, ${totalSecs.toFixed(0)} s.${opts.repeat > 1 ? ` Each figure is the median of ${opts.repeat} runs; the systems ran alternately.` : ''}` +
+        ` ${CPU_NOTE}`,
+      '',
+      ...(await machine(opts.dataRoot, tools, repo)),
+      '',
+      tbl,
+      '',
+      ...columnNotes,
+      ...notes(rows, results.etcd, results.kvorum),
+      '',
+    ].join('\n');
+    appendFileSync(out, md);
+    progress(`appended to ${out}`);
+  } else if (out !== '-') {
     const md = [
       '# Kvorum vs etcd benchmark results',
       '',
-      `Generated by \`npm run bench${benchArgs(opts)}\` (bench/run.ts) in ${totalSecs.toFixed(0)} s. ` +
+      `Generated by \`${command}\` (bench/run.ts) in ${totalSecs.toFixed(0)} s. ` +
         'Load comes from etcd\'s own `benchmark` tool and `etcdctl check perf`; each system ran alone as a fresh 3-member cluster on 127.0.0.1, ' +
         'started with the same etcd-style flags. Throughput ratio = kvorum/etcd; latency ratio = kvorum p99 / etcd p99; other ratios = kvorum value / etcd value.',
       '',
@@ -160,6 +201,7 @@ async function main(): Promise<number> {
       '- The machine is shared: other work (builds, tests) may have run at the same time, so single figures can move by a factor of ~2 between runs; the load averages above hint at how busy it was.',
       '- RSS growth counts everything a member keeps after those writes, not only the keys (etcd, for one, keeps up to --snapshot-count=100000 Raft entries in memory), so the per-1M figure is a linear extrapolation, not a promise. Restart and catch-up are timed from process start to the leader\'s revision on the restarted member.',
       '- A cell marked "cut short" hit its time bound; its rate is requests done / elapsed time.',
+      `- ${CPU_NOTE}`,
       ...notes(rows, results.etcd, results.kvorum),
       '',
     ].join('\n');

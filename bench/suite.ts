@@ -30,6 +30,12 @@ export type Cell =
       detail?: string;
       /** A second etcd figure the row also compares Kvorum with (RowDef.refLabel). */
       ref?: number;
+      /** Requests the benchmark tool saw succeed (it reports no latency for failed ones). */
+      done?: number;
+      /** Members' CPU (user + system, summed over members) per acknowledged write, in µs. */
+      cpuUsPerWrite?: number;
+      /** Members' CPU seconds per wall second over the same window. */
+      cores?: number;
     }
   | { ok: false; error: string; skipped?: boolean };
 
@@ -121,6 +127,9 @@ export function rowDefs(cfg: SuiteConfig): RowDef[] {
     { key: 'put-1', label: 'put, 1 client / 1 conn, 256 B', kind: 'throughput' },
     { key: 'put-100', label: 'put, 100 clients / 10 conns, 256 B', kind: 'throughput' },
     { key: 'put-1000', label: 'put, 1000 clients / 100 conns, 256 B', kind: 'throughput' },
+    { key: 'put-1-single', label: 'put, single member, 1 client / 1 conn, 256 B', kind: 'throughput' },
+    { key: 'put-100-single', label: 'put, single member, 100 clients / 10 conns, 256 B', kind: 'throughput' },
+    { key: 'put-1000-single', label: 'put, single member, 1000 clients / 100 conns, 256 B', kind: 'throughput' },
     { key: 'range-l', label: 'range, linearizable, 100 clients', kind: 'throughput' },
     { key: 'range-s', label: 'range, serializable, 100 clients', kind: 'throughput' },
     { key: 'txn-put', label: 'txn-put, 100 clients / 10 conns, 256 B', kind: 'throughput' },
@@ -238,7 +247,7 @@ export class SuiteRun {
       return fromSummary((await this.bench(cluster, globals, args))[0]);
     } catch (e) {
       if (!(e instanceof CutShort)) throw e;
-      return { ok: true, approx: true, rps: e.done / (e.elapsedMs / 1000), note: `cut short by its ${Math.round(e.elapsedMs / 1000)} s bound after ${e.done}/${e.total} requests; rate = done/elapsed, no latency figures` };
+      return { ok: true, approx: true, rps: e.done / (e.elapsedMs / 1000), done: e.done, note: `cut short by its ${Math.round(e.elapsedMs / 1000)} s bound after ${e.done}/${e.total} requests; rate = done/elapsed, no latency figures` };
     }
   }
 
@@ -266,12 +275,12 @@ export class SuiteRun {
     if (c.ok && c.note && VERBOSE_NOTES.has(key)) this.log(`    ${c.note}`);
   }
 
-  private async freshCluster(name: string): Promise<Cluster> {
+  private async freshCluster(name: string, members?: number): Promise<Cluster> {
     const dir = join(this.workDir, `${this.spec.kind}-${name}`);
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
     const base = await pickPorts(this.cfg.basePort);
-    const cluster = new Cluster(this.spec, dir, base, this.tools.etcdctl);
+    const cluster = new Cluster(this.spec, dir, base, this.tools.etcdctl, members);
     try {
       const ms = await cluster.start(60_000);
       this.log(`  cluster ${name} ready in ${(ms / 1000).toFixed(1)}s on ports ${cluster.endpoints().join(',')}`);
@@ -292,8 +301,62 @@ export class SuiteRun {
     if (this.wanted(...kubeApiserverRows(this.cfg).map((r) => r.key))) {
       await runKubeApiserverRows(this.spec, this.tools.etcdctl, this.cfg, this.workDir, this.log, this.cells);
     }
+    if (this.wanted(...SINGLE_PUT_KEYS)) await this.singleMember();
     if (this.wanted(...DURABILITY_KEYS)) await this.durability();
     if (this.wanted('rolling-restart')) await this.rolling();
+  }
+
+  /**
+   * A put row: etcd's benchmark tool against the cluster, with the members' CPU
+   * time (from /proc) over the run divided by the writes it saw acknowledged.
+   */
+  private async put(cluster: Cluster, clients: number, conns: number, total: number): Promise<Cell> {
+    const cpu0 = cluster.cpuSeconds();
+    const t0 = performance.now();
+    const cell = await this.measured(cluster, ['--clients', String(clients), '--conns', String(conns)], ['put', '--total', String(total), '--val-size', '256', '--key-space-size', '100000']);
+    const cpu = cluster.cpuSeconds() - cpu0;
+    const wallSecs = (performance.now() - t0) / 1000;
+    if (cell.ok && cell.done) {
+      cell.cpuUsPerWrite = (cpu / cell.done) * 1e6;
+      cell.cores = cpu / wallSecs;
+    }
+    return cell;
+  }
+
+  /**
+   * An unmeasured put load before the first measured put row of a fresh cluster,
+   * so the rows measure warm members (a just-started Node member is still
+   * compiling its hot paths; production members run warm).
+   */
+  private async warmUp(cluster: Cluster): Promise<void> {
+    const total = Math.max(2_000, Math.round(this.cfg.putTotals.c100 / 4));
+    try {
+      await this.bench(cluster, ['--clients', '100', '--conns', '10'], ['put', '--total', String(total), '--val-size', '256', '--key-space-size', '100000']);
+    } catch (e) {
+      this.log(`  warm-up put: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+
+  /** The put rows again on a fresh single-member cluster (no replication: the client path, WAL and apply alone). */
+  private async singleMember(): Promise<void> {
+    const keys = SINGLE_PUT_KEYS;
+    let cluster: Cluster;
+    try {
+      cluster = await this.freshCluster('single', 1);
+    } catch (e) {
+      this.fail(keys.filter((k) => this.wanted(k)), `cluster did not start: ${e instanceof Error ? e.message : String(e)}`);
+      return;
+    }
+    this.deadline = performance.now() + this.cfg.budgetMs;
+    try {
+      await this.warmUp(cluster);
+      const c = this.cfg.putTotals;
+      await this.step('put-1-single', () => this.put(cluster, 1, 1, c.c1), true);
+      await this.step('put-100-single', () => this.put(cluster, 100, 10, c.c100), true);
+      await this.step('put-1000-single', () => this.put(cluster, 1000, 100, c.c1000), true);
+    } finally {
+      await this.finish(cluster);
+    }
   }
 
   private async workloads(): Promise<void> {
@@ -303,17 +366,17 @@ export class SuiteRun {
     try {
       cluster = await this.freshCluster('workloads');
     } catch (e) {
-      this.fail([...keys, ...perfKeys], `cluster did not start: ${e instanceof Error ? e.message : String(e)}`);
+      this.fail([...keys, ...perfKeys].filter((k) => this.wanted(k)), `cluster did not start: ${e instanceof Error ? e.message : String(e)}`);
       return;
     }
     this.deadline = performance.now() + this.cfg.budgetMs;
     try {
       const c = this.cfg;
-      const put = (clients: number, conns: number, total: number) => (): Promise<Cell> =>
-        this.measured(cluster, ['--clients', String(clients), '--conns', String(conns)], ['put', '--total', String(total), '--val-size', '256', '--key-space-size', '100000']);
-      await this.step('put-1', put(1, 1, c.putTotals.c1), true);
-      await this.step('put-100', put(100, 10, c.putTotals.c100), true);
-      await this.step('put-1000', put(1000, 100, c.putTotals.c1000), true);
+      if (['put-1', 'put-100', 'put-1000'].some((k) => this.wanted(k))) await this.warmUp(cluster);
+      await this.step('put-1', () => this.put(cluster, 1, 1, c.putTotals.c1), true);
+      await this.step('put-100', () => this.put(cluster, 100, 10, c.putTotals.c100), true);
+      await this.step('put-1000', () => this.put(cluster, 1000, 100, c.putTotals.c1000), true);
+      if (!['range-l', 'range-s', 'txn-put', 'watch', 'watch-latency', 'lease-keepalive', ...perfKeys].some((k) => this.wanted(k))) return;
 
       const seed = await runCommand(this.tools.etcdctl, ['--endpoints', cluster.endpoints().join(','), 'put', 'bench-range-key', 'x'.repeat(256)], { timeoutMs: 10_000 });
       const seedErr = seed.code === 0 ? '' : `seeding the range key failed: ${(seed.stderr || seed.stdout).trim()}`;
@@ -388,7 +451,7 @@ export class SuiteRun {
     try {
       cluster = await this.freshCluster('durability');
     } catch (e) {
-      this.fail(keys, `cluster did not start: ${e instanceof Error ? e.message : String(e)}`);
+      this.fail(keys.filter((k) => this.wanted(k)), `cluster did not start: ${e instanceof Error ? e.message : String(e)}`);
       return;
     }
     try {
@@ -552,6 +615,7 @@ const WORKLOAD_KEYS = ['put-1', 'put-100', 'put-1000', 'range-l', 'range-s', 'tx
 const PERF_KEYS = ['m', 'l', 'xl'].map((l) => `check-perf-${l}`);
 /** Rows whose notes also go to the progress log (they explain a count or a breakdown). */
 const VERBOSE_NOTES = new Set(['backup-s3', 'rolling-restart']);
+const SINGLE_PUT_KEYS = ['put-1-single', 'put-100-single', 'put-1000-single'];
 const DURABILITY_KEYS = ['rss-per-m', 'restart', 'snapshot', 'backup-s3', 'catchup'];
 
 /** A benchmark run stopped by its time bound, with the progress it had made. */
@@ -566,7 +630,9 @@ class CutShort extends Error {
 }
 
 function fromSummary(s: Summary): Cell & { ok: true } {
-  return { ok: true, rps: s.requestsPerSec, avgMs: s.avgMs, p99Ms: s.p99Ms };
+  // The tool's rate counts successful requests only (failures go to its error list).
+  const done = s.requestsPerSec !== undefined && s.totalSecs !== undefined ? Math.round(s.requestsPerSec * s.totalSecs) : undefined;
+  return { ok: true, rps: s.requestsPerSec, avgMs: s.avgMs, p99Ms: s.p99Ms, done };
 }
 
 function mib(bytes: number): string {
@@ -585,6 +651,7 @@ export function describe(c: Cell & { ok: true }): string {
   if (c.rps !== undefined) parts.push(`${c.approx ? '~' : ''}${Math.round(c.rps)}/s${c.approx ? ' (cut short, see notes)' : ''}`);
   if (c.avgMs !== undefined && c.rps === undefined) parts.push(`avg ${fmtMs(c.avgMs)}`);
   if (c.p99Ms !== undefined && c.p99Ms >= 0.05) parts.push(`p99 ${fmtMs(c.p99Ms)}`);
+  if (c.cpuUsPerWrite !== undefined) parts.push(`cpu ${c.cpuUsPerWrite.toFixed(0)} µs/write (${(c.cores ?? 0).toFixed(2)} cores)`);
   if (c.value !== undefined) parts.push(`${c.approx && c.rps === undefined ? '~' : ''}${Number.isInteger(c.value) || c.value >= 100 ? c.value.toFixed(0) : c.value.toFixed(2)} ${c.unit ?? ''}`.trim());
   if (c.detail) parts.push(c.detail);
   return parts.join(', ');

@@ -117,7 +117,7 @@ const FLAGS: FlagSpec[] = [
   { name: 'initial-cluster-state', kind: 'string', defaultText: 'new', help: "'new' to found a cluster, 'existing' to join one this member was added to." },
   { name: 'initial-cluster-token', kind: 'string', defaultText: 'etcd-cluster', help: 'Token that makes the IDs of a new cluster unique.' },
   { name: 'listen-metrics-urls', kind: 'urls', defaultText: '', help: 'Extra URLs serving /metrics and /health.' },
-  { name: 'snapshot-count', kind: 'int', defaultText: '10000', help: 'Applied entries between two snapshots.' },
+  { name: 'snapshot-count', kind: 'int', defaultText: '100000', help: 'Applied entries between two snapshots (default as in etcd 3.4).' },
   { name: 'heartbeat-interval', kind: 'int', defaultText: '100', help: 'Heartbeat interval in milliseconds.' },
   { name: 'election-timeout', kind: 'int', defaultText: '1000', help: 'Election timeout in milliseconds; at least 5 heartbeat intervals.' },
   {
@@ -258,7 +258,7 @@ export function parseNodeConfig(argv: string[], env: Record<string, string | und
 
   if (initialClusterState === 'new') checkSelfInCluster(name, initialAdvertisePeerUrls, initialCluster, raw);
 
-  const snapshotCount = int('snapshot-count', 10000, 1);
+  const snapshotCount = int('snapshot-count', 100_000, 1);
   const heartbeatMs = int('heartbeat-interval', 100, 1);
   const electionMs = int('election-timeout', 1000, 1);
   if (electionMs < 5 * heartbeatMs) {

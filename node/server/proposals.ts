@@ -89,7 +89,8 @@ export class Proposer {
   }
 
   private async waitFor(requestId: number, submit: () => void): Promise<unknown> {
-    await this.leaderKnown();
+    // The common case, a known leader, costs no extra promise and turn.
+    if (this.opts.node.leaderId === 0) await this.leaderKnown();
     const { waiters, node } = this.opts;
     // Admission control: past this many requests in flight, more would only
     // queue behind them (and starve the loop); fail fast as etcd does.

@@ -120,6 +120,12 @@ export class DiskStorage implements LogStorage {
    * Appends entries (replacing any conflicting suffix) and records the hard
    * state. Reads see the change at once; the promise resolves when it is on
    * disk. Calls reach the WAL in call order, snapshots included.
+   *
+   * As in etcd (raft.MustSync), a write that carries no entries and leaves
+   * term and vote as they were (the commit index alone moved) is written
+   * without an fsync: Raft keeps the commit index as volatile state, a
+   * restart that finds an older one re-learns it from the log and the
+   * leader, and the next write with entries makes it durable anyway.
    */
   save(hardState: HardState | undefined, entries: readonly Entry[]): Promise<void> {
     if (this.orderedPending === 0) return this.queueSave(hardState, entries).durable;
@@ -210,7 +216,8 @@ export class DiskStorage implements LogStorage {
     } catch (err) {
       return { durable: Promise.reject(err) };
     }
-    const durable = this.wal.append(fresh, hardState);
+    const sync = fresh.length > 0 || (hardState !== undefined && (hardState.term !== this.hardState.term || hardState.vote !== this.hardState.vote));
+    const durable = this.wal.append(fresh, hardState, sync);
     this.log.append(fresh);
     if (hardState !== undefined) this.hardState = { ...hardState };
     return { durable };

@@ -77,6 +77,8 @@ interface Segment extends SegmentName {
 
 interface PendingWrite {
   records: Buffer[];
+  /** False for a write Raft lets wait for a later fsync (a hard state whose commit index alone moved). */
+  sync: boolean;
   lastEntryIndex?: number;
   hardState?: HardState;
   marker?: SnapshotMarker;
@@ -173,19 +175,31 @@ export class Wal {
   /**
    * Appends entries (and optionally a hard state) and resolves once they are
    * on disk. An entry at or below an index already written replaces it and
-   * everything after it. Calls are written in call order.
+   * everything after it. Calls are written in call order. With `sync`
+   * false the records are written but the fsync is left to the next write
+   * that needs one (the caller accepts losing them to a power failure); a
+   * hard state alone with `sync` false resolves at once and is held back
+   * until the next write (or close), as etcd's WAL keeps it in its write
+   * buffer until the next sync: a newer hard state replaces it.
    */
-  append(entries: readonly Entry[], hardState?: HardState): Promise<void> {
+  append(entries: readonly Entry[], hardState?: HardState, sync = true): Promise<void> {
     if (entries.length === 0 && hardState === undefined) return Promise.resolve();
     let write: PendingWrite;
     try {
-      write = this.encodeAppend(entries, hardState);
+      write = this.encodeAppend(entries, hardState, sync);
     } catch (err) {
       return Promise.reject(err);
     }
     if (write.lastEntryIndex !== undefined) this.queuedLastIndex = write.lastEntryIndex;
+    if (!sync && entries.length === 0) {
+      this.heldHardState = write;
+      return Promise.resolve();
+    }
     return this.submit(write);
   }
+
+  /** A hard state written with the next write (see append). */
+  private heldHardState: PendingWrite | undefined;
 
   /** Records that a snapshot at `marker` is durable; replay starts the log after it. */
   markSnapshot(marker: SnapshotMarker): Promise<void> {
@@ -196,7 +210,7 @@ export class Wal {
       return Promise.reject(err);
     }
     this.queuedLastIndex = Math.max(this.queuedLastIndex, marker.index);
-    return this.submit({ records: [record], marker: { ...marker } });
+    return this.submit({ records: [record], sync: true, marker: { ...marker } });
   }
 
   /**
@@ -221,6 +235,7 @@ export class Wal {
 
   /** Waits for queued writes, then closes the current segment. */
   async close(): Promise<void> {
+    if (this.heldHardState) await this.submit({ records: [], sync: false }).catch(() => undefined);
     await this.group.close();
     const file = this.file;
     this.file = undefined;
@@ -241,8 +256,8 @@ export class Wal {
   }
 
   /** Checks and encodes an append; throws without side effects if it is invalid. */
-  private encodeAppend(entries: readonly Entry[], hardState: HardState | undefined): PendingWrite {
-    const write: PendingWrite = { records: [] };
+  private encodeAppend(entries: readonly Entry[], hardState: HardState | undefined, sync: boolean): PendingWrite {
+    const write: PendingWrite = { records: [], sync };
     if (entries.length > 0) {
       assertContiguous(entries);
       const first = entries[0]!.index;
@@ -258,11 +273,17 @@ export class Wal {
   }
 
   private submit(write: PendingWrite): Promise<void> {
+    const held = this.heldHardState;
+    this.heldHardState = undefined;
+    if (held && write.hardState === undefined) {
+      write.records.unshift(...held.records);
+      write.hardState = held.hardState;
+    }
     this.submissionCount += 1;
     return this.group.submit(write);
   }
 
-  /** One group commit: cut a segment if due, one write, one fsync. */
+  /** One group commit: cut a segment if due, one write, one fsync (unless no write in the batch needs one). */
   private async commit(batch: PendingWrite[]): Promise<void> {
     if (this.beforeWrite) await this.beforeWrite();
     if (this.currentSegment().bytes >= this.segmentBytes) await this.cutSegment();
@@ -272,9 +293,17 @@ export class Wal {
     const segment = this.currentSegment();
     segment.bytes += data.length;
     for (const write of batch) this.noteWritten(write, segment);
+    if (!batch.some((w) => w.sync)) {
+      this.unsynced = true;
+      return;
+    }
     await this.syncCurrent(file);
+    this.unsynced = false;
     this.snapshotIndexOnDisk = this.written.marker.index;
   }
+
+  /** The current segment holds records written since its last fsync. */
+  private unsynced = false;
 
   private noteWritten(write: PendingWrite, segment: Segment): void {
     if (write.lastEntryIndex !== undefined) {
@@ -300,8 +329,12 @@ export class Wal {
     const name = { seq: previous.seq + 1, firstIndex: this.written.lastIndex + 1 };
     const file = formatSegmentName(name);
     const head = segmentHead(this.metadata, this.written);
-    // The previous segment needs no fsync here: every commit ends with one.
+    // The previous segment needs an fsync here only if its last commit
+    // skipped one: no later fsync (of another file) would cover it, and a
+    // damaged record there would no longer be at the log's tail.
     const old = this.file;
+    if (old && this.unsynced) await this.syncCurrent(old);
+    this.unsynced = false;
     this.file = undefined;
     await old?.close();
     await writeFileAtomically(this.dir, file, head, this.syncFile);

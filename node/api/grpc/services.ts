@@ -64,12 +64,17 @@ export function toGrpcError(err: unknown, logger: Logger): { code: status; detai
 /** Wraps an async unary handler: validation errors and server errors become statuses. */
 function unary(ctx: ServiceContext, handle: (req: Pb) => Promise<Pb> | Pb) {
   return (call: ServerUnaryCall<Pb, Pb>, callback: sendUnaryData<Pb>): void => {
-    Promise.resolve()
-      .then(() => handle(call.request))
-      .then(
-        (res) => callback(null, res),
-        (err: unknown) => callback(toGrpcError(err, ctx.logger)),
-      );
+    const fail = (err: unknown): void => callback(toGrpcError(err, ctx.logger));
+    let result: Promise<Pb> | Pb;
+    try {
+      result = handle(call.request);
+    } catch (err) {
+      fail(err);
+      return;
+    }
+    // Handlers answer from a later turn either way; a promise settles the call directly.
+    if (result instanceof Promise) result.then((res) => callback(null, res), fail);
+    else queueMicrotask(() => callback(null, result));
   };
 }
 

@@ -41,7 +41,7 @@ describe('parseNodeConfig defaults', () => {
     assert.equal(cfg.initialClusterState, 'new');
     assert.equal(cfg.initialClusterToken, 'etcd-cluster');
     assert.deepEqual(cfg.listenMetricsUrls, []);
-    assert.equal(cfg.snapshotCount, 10000);
+    assert.equal(cfg.snapshotCount, 100_000);
     assert.equal(cfg.heartbeatMs, 100);
     assert.equal(cfg.electionMs, 1000);
     assert.equal(cfg.quotaBackendBytes, 2 * 1024 * 1024 * 1024);

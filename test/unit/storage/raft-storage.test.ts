@@ -249,3 +249,26 @@ test('writing a large snapshot of our own state does not hold up WAL appends que
     await again.close();
   });
 });
+
+test('a hard state whose commit alone moved is written without an fsync; entries, term and vote are fsynced', async () => {
+  await withTempDir(async (dir) => {
+    const storage = await DiskStorage.open(dir, options);
+    const fsyncs = (): number => storage.walStats().fsyncs;
+    await storage.save({ term: 1, vote: 1, commit: 0 }, entries(1, 3, 1));
+    const afterEntries = fsyncs();
+    assert.ok(afterEntries >= 1);
+    await storage.save({ term: 1, vote: 1, commit: 3 }, []);
+    assert.equal(fsyncs(), afterEntries, 'commit-only hard state: no fsync');
+    await storage.save({ term: 2, vote: 0, commit: 3 }, []);
+    assert.equal(fsyncs(), afterEntries + 1, 'a new term is fsynced');
+    await storage.save({ term: 2, vote: 2, commit: 3 }, []);
+    assert.equal(fsyncs(), afterEntries + 2, 'a vote is fsynced');
+    await storage.save({ term: 2, vote: 2, commit: 4 }, []);
+    assert.equal(fsyncs(), afterEntries + 2);
+    await storage.close();
+    // The unsynced record was still written: a restart (no power loss) reads it.
+    const again = await reopened(dir);
+    assert.deepEqual(again.initialState().hardState, { term: 2, vote: 2, commit: 4 });
+    await again.close();
+  });
+});

@@ -444,3 +444,47 @@ test('a hard state saved without entries survives a reopen', async () => {
     assert.deepEqual((await reopen(dir)).hardState, { term: 4, vote: 2, commit: 0 });
   });
 });
+
+test('a hard state alone with sync false is held back until the next write, which carries it', async () => {
+  await withTempDir(async (dir) => {
+    const { wal } = await Wal.open(dir, base);
+    await wal.append(entries(1, 3, 1), { term: 1, vote: 1, commit: 0 });
+    const before = wal.stats();
+    await wal.append([], { term: 1, vote: 1, commit: 2 }, false);
+    await wal.append([], { term: 1, vote: 1, commit: 3 }, false);
+    assert.equal(wal.stats().submissions, before.submissions, 'nothing was written yet');
+    await wal.append([entry(4, 1)]);
+    assert.equal(wal.stats().fsyncs, before.fsyncs + 1, 'one write, one fsync, for the entry and the held hard state');
+    await wal.close();
+    const state = await reopen(dir);
+    assert.equal(state.entries.length, 4);
+    assert.deepEqual(state.hardState, { term: 1, vote: 1, commit: 3 }, 'the newest held hard state went out with the entry');
+  });
+});
+
+test('close writes a hard state still held back', async () => {
+  await withTempDir(async (dir) => {
+    const { wal } = await Wal.open(dir, base);
+    await wal.append(entries(1, 3, 1), { term: 1, vote: 1, commit: 0 });
+    await wal.append([], { term: 1, vote: 1, commit: 3 }, false);
+    await wal.close();
+    assert.deepEqual((await reopen(dir)).hardState, { term: 1, vote: 1, commit: 3 });
+  });
+});
+
+test('a segment whose last commit skipped its fsync is fsynced before the next segment is cut', async () => {
+  await withTempDir(async (dir) => {
+    const { wal } = await Wal.open(dir, { ...base, segmentBytes: 600 });
+    // Unsynced appends (records written, fsync left for later) until one finds the segment full.
+    let i = 0;
+    while (wal.stats().segments === 1 && i < 1000) {
+      i++;
+      await wal.append([entry(i, 1)], undefined, false);
+    }
+    const stats = wal.stats();
+    assert.equal(stats.segments, 2, 'a segment was cut');
+    assert.equal(stats.fsyncs, 1, 'the full segment was fsynced before the cut, and nothing else');
+    await wal.close();
+    assert.equal((await reopen(dir)).entries.length, i);
+  });
+});
