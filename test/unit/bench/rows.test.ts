@@ -35,10 +35,12 @@ test('parseErrors finds nothing in a report without failures', () => {
   assert.equal(parseErrors(REPORT.slice(0, REPORT.indexOf('Error distribution'))).size, 0);
 });
 
-test('expandRows adds the rows a row needs and refuses unknown ones', () => {
+test('expandRows adds the rows a row needs, takes key prefixes and refuses names that match no row', () => {
   const cfg = suiteConfig(true);
   assert.deepEqual([...expandRows(cfg, ['backup-s3', 'rolling-restart'])].sort(), ['backup-s3', 'rolling-restart', 'rss-per-m', 'snapshot']);
-  assert.throws(() => expandRows(cfg, ['backup']), /unknown row backup/);
+  assert.deepEqual([...expandRows(cfg, ['put-1'])], ['put-1'], 'an exact key is that row only, not put-1000 or put-1-single');
+  assert.deepEqual([...expandRows(cfg, ['put'])].sort(), ['put-1', 'put-1-single', 'put-100', 'put-100-single', 'put-1000', 'put-1000-single']);
+  assert.throws(() => expandRows(cfg, ['nosuchrow']), /no row key is or starts with "nosuchrow"/);
 });
 
 function row(key: string): RowDef {

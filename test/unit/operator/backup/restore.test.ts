@@ -47,7 +47,7 @@ test('resolving a restore names the object and the cause when it cannot be read'
 });
 
 test('the StatefulSet of a restored cluster runs the restore init container with the backup\'s object, checksum and credentials', () => {
-  const sts = buildStatefulSet(cluster({ backupName: 'bk' }), { tls: { scheme: 'http', args: [], volumes: [], volumeMounts: [] } as never, replicas: 3, restore }) as unknown as { spec: { template: { spec: { initContainers?: { name: string; args: string[]; env: { name: string; valueFrom?: { secretKeyRef?: { name: string } } }[] }[]; volumes: { name: string }[] } } } };
+  const sts = buildStatefulSet(cluster({ backupName: 'bk' }), { tls: { scheme: 'http', args: [], env: [], volumes: [], volumeMounts: [] } as never, replicas: 3, restore }) as unknown as { spec: { template: { spec: { initContainers?: { name: string; args: string[]; env: { name: string; valueFrom?: { secretKeyRef?: { name: string } } }[] }[]; volumes: { name: string }[] } } } };
   const init = sts.spec.template.spec.initContainers?.[0];
   assert.ok(init, 'an init container');
   assert.equal(init.name, 'restore');
@@ -55,7 +55,7 @@ test('the StatefulSet of a restored cluster runs the restore init container with
   assert.equal(init.env.find((e) => e.name === 'AWS_SECRET_ACCESS_KEY')?.valueFrom?.secretKeyRef?.name, 's3');
   assert.ok(init.env.some((e) => e.name === 'ETCD_INITIAL_CLUSTER_STATE'), 'it acts only while the cluster is founded');
   assert.ok(sts.spec.template.spec.volumes.some((v) => v.name === 'restore-scratch'));
-  const plain = buildStatefulSet(cluster({}), { tls: { scheme: 'http', args: [], volumes: [], volumeMounts: [] } as never, replicas: 3 }) as unknown as { spec: { template: { spec: { initContainers?: unknown[] } } } };
+  const plain = buildStatefulSet(cluster({}), { tls: { scheme: 'http', args: [], env: [], volumes: [], volumeMounts: [] } as never, replicas: 3 }) as unknown as { spec: { template: { spec: { initContainers?: unknown[] } } } };
   assert.equal(plain.spec.template.spec.initContainers, undefined);
 });
 
