@@ -46,7 +46,8 @@ export function hashRecords(index: KeyIndex, upToRevision: number): number {
       used = buf.writeDoubleBE(modRevisionAt(h, slot), used);
       used = buf.writeDoubleBE(createRevisionAt(h, slot), used);
       used = buf.writeDoubleBE(versionAt(h, slot), used);
-      used = buf.writeDoubleBE(leaseAt(h, slot), used);
+      // As a double, as before int64 lease IDs, so a legacy ID hashes as it did.
+      used = buf.writeDoubleBE(Number(leaseAt(h, slot)), used);
       used = buf.writeUInt32BE(key.length, used);
       used = buf.writeUInt32BE(value.length, used);
       used += buf.write(key, used, 'latin1');

@@ -16,3 +16,4 @@ export {
   validateTxn,
 } from './validate.js';
 export type * from './types.js';
+export { NO_LEASE } from './types.js';

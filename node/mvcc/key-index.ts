@@ -14,11 +14,12 @@
 import bTreeModule from 'sorted-btree';
 import { bulkLoad } from 'sorted-btree/extended/bulkLoad.js';
 import { type ByteString, type KeyRange, compareByteStrings } from './keys.js';
+import type { LeaseId } from './types.js';
 
 const BTree = bTreeModule.default;
 type BTree<K, V> = InstanceType<typeof bTreeModule.default<K, V>>;
 
-export type History = (number | string)[];
+export type History = (number | string | LeaseId)[];
 
 /** Slots per revision record, and the offset of the first record. */
 export const RECORD = 5;
@@ -31,7 +32,7 @@ export const historyKey = (h: History): ByteString => h[0] as string;
 export const modRevisionAt = (h: History, slot: number): number => h[slot] as number;
 export const createRevisionAt = (h: History, slot: number): number => h[slot + 1] as number;
 export const versionAt = (h: History, slot: number): number => h[slot + 2] as number;
-export const leaseAt = (h: History, slot: number): number => h[slot + 3] as number;
+export const leaseAt = (h: History, slot: number): LeaseId => h[slot + 3] as LeaseId;
 export const valueAt = (h: History, slot: number): ByteString => h[slot + 4] as string;
 export const isTombstoneAt = (h: History, slot: number): boolean => h[slot + 2] === 0;
 export const recordCount = (h: History): number => (h.length - FIRST) / RECORD;
@@ -148,7 +149,7 @@ export class KeyIndex {
     modRevision: number,
     createRevision: number,
     version: number,
-    lease: number,
+    lease: LeaseId,
     value: ByteString,
   ): History {
     const h = this.tree.get(key);
@@ -165,7 +166,7 @@ export class KeyIndex {
    * without looking its key up again (a delete of 300k keys spent most of
    * its time in those lookups).
    */
-  appendTo(h: History, modRevision: number, createRevision: number, version: number, lease: number, value: ByteString): History {
+  appendTo(h: History, modRevision: number, createRevision: number, version: number, lease: LeaseId, value: ByteString): History {
     h.push(modRevision, createRevision, version, lease, value);
     this.bytes += recordBytes(h, lastSlot(h));
     this.records += 1;

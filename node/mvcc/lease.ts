@@ -4,13 +4,21 @@
 
 import { errors } from './errors.js';
 import { type ByteString, fromByteString } from './keys.js';
-import type { LeaseInfo, LeaseTimeToLive } from './types.js';
+import { type LeaseId, type LeaseInfo, type LeaseTimeToLive, NO_LEASE } from './types.js';
 
 /** etcd's upper bound on a lease TTL, in seconds. */
 export const MAX_LEASE_TTL = 9_000_000_000;
 
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/** True for an ID that the lease encodings of releases before int64 lease IDs carry: 1 to 2^53-1. */
+export function isLegacyLeaseId(id: LeaseId): boolean {
+  return id > 0n && id <= BigInt(Number.MAX_SAFE_INTEGER);
+}
+
 interface Lease {
-  readonly id: number;
+  readonly id: LeaseId;
   readonly grantedTtl: number;
   readonly grantedIndex: number;
   readonly grantedRevision: number;
@@ -19,20 +27,20 @@ interface Lease {
 }
 
 export class LeaseTable {
-  private readonly leases = new Map<number, Lease>();
+  private readonly leases = new Map<LeaseId, Lease>();
 
   get size(): number {
     return this.leases.size;
   }
 
-  has(id: number): boolean {
+  has(id: LeaseId): boolean {
     return this.leases.has(id);
   }
 
   /** Checks a grant without changing anything. */
-  checkGrant(id: number, ttl: number): void {
-    // etcd's lessor answers "not found" for the reserved ID 0.
-    if (!Number.isSafeInteger(id) || id <= 0) throw errors.leaseNotFound();
+  checkGrant(id: LeaseId, ttl: number): void {
+    // etcd's lessor answers "not found" for the reserved ID 0 only: negative IDs are granted.
+    if (id === NO_LEASE || id < INT64_MIN || id > INT64_MAX) throw errors.leaseNotFound();
     if (!Number.isSafeInteger(ttl)) throw errors.notAnInteger('lease TTL');
     if (ttl > MAX_LEASE_TTL) throw errors.leaseTtlTooLarge();
     if (this.leases.has(id)) throw errors.leaseExists();
@@ -51,32 +59,37 @@ export class LeaseTable {
   }
 
   /** Forgets the lease and returns its keys in byte order (the caller deletes them). */
-  revoke(id: number): ByteString[] {
+  revoke(id: LeaseId): ByteString[] {
     const lease = this.require(id);
     this.leases.delete(id);
     return [...lease.keys].sort();
   }
 
   /** Records a checkpointed remaining TTL; unknown leases are ignored, as in etcd. */
-  checkpoint(id: number, remainingTtl: number): void {
+  checkpoint(id: LeaseId, remainingTtl: number): void {
     const lease = this.leases.get(id);
     if (lease !== undefined) lease.remainingTtl = remainingTtl;
   }
 
-  attach(id: number, key: ByteString): void {
-    if (id !== 0) this.require(id).keys.add(key);
+  attach(id: LeaseId, key: ByteString): void {
+    if (id !== NO_LEASE) this.require(id).keys.add(key);
   }
 
-  detach(id: number, key: ByteString): void {
-    if (id !== 0) this.leases.get(id)?.keys.delete(key);
+  detach(id: LeaseId, key: ByteString): void {
+    if (id !== NO_LEASE) this.leases.get(id)?.keys.delete(key);
   }
 
-  info(id: number): LeaseInfo | undefined {
+  /** The table's own copy of the ID, so key records share one bigint per lease. */
+  canonical(id: LeaseId): LeaseId {
+    return this.leases.get(id)?.id ?? id;
+  }
+
+  info(id: LeaseId): LeaseInfo | undefined {
     const lease = this.leases.get(id);
     return lease === undefined ? undefined : describe(lease);
   }
 
-  timeToLive(id: number, withKeys: boolean): LeaseTimeToLive | undefined {
+  timeToLive(id: LeaseId, withKeys: boolean): LeaseTimeToLive | undefined {
     const lease = this.leases.get(id);
     if (lease === undefined) return undefined;
     const keys = withKeys ? [...lease.keys].sort().map(fromByteString) : [];
@@ -85,10 +98,10 @@ export class LeaseTable {
 
   /** Every lease, ordered by ID. */
   list(): LeaseInfo[] {
-    return [...this.leases.values()].sort((a, b) => a.id - b.id).map(describe);
+    return [...this.leases.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map(describe);
   }
 
-  private require(id: number): Lease {
+  private require(id: LeaseId): Lease {
     const lease = this.leases.get(id);
     if (lease === undefined) throw errors.leaseNotFound();
     return lease;

@@ -13,6 +13,13 @@
 //   change log: first revision, revision count, then per revision: change
 //              count and each change as the ordinal of its key above
 //   CRC32 of everything before it, 4 bytes big-endian
+//
+// Format versions: 1 writes lease IDs (in the lease table and the records)
+// as unsigned varints, which holds the IDs releases before int64 lease IDs
+// granted (1 to 2^53-1) and 0 for "no lease"; 2 writes them as zigzag
+// varints of any int64. A store writes 2 only once it has granted an ID
+// that 1 cannot hold, so members of older releases keep reading its
+// snapshots until then; both are read.
 
 import { crc32 } from 'node:zlib';
 import {
@@ -27,16 +34,21 @@ import {
   versionAt,
 } from './key-index.js';
 import { ChangeLog } from './change-log.js';
-import type { LeaseInfo } from './types.js';
+import { type LeaseId, type LeaseInfo, NO_LEASE } from './types.js';
 
 const MAGIC = 'KVMV';
-const FORMAT_VERSION = 1;
+/** Lease IDs as unsigned varints (0 to 2^53-1). */
+const FORMAT_LEGACY_LEASE_IDS = 1;
+/** Lease IDs as zigzag varints of any int64. */
+const FORMAT_INT64_LEASE_IDS = 2;
 
 export interface SnapshotContent {
   appliedIndex: number;
   revision: number;
   compactRevision: number;
   leases: LeaseInfo[];
+  /** Whether the store has granted a lease ID outside 1..2^53-1 (the snapshot then uses format 2). */
+  wideLeaseIds: boolean;
   /** Every remembered key's history, in key byte order. */
   histories: History[];
   /** Which of those histories each retained revision changed. */
@@ -104,6 +116,7 @@ export class SnapshotEncoder {
   private logHeaderWritten = false;
   /** Chunks encodeUntil has collected so far. */
   private collected: Uint8Array[] = [];
+  private readonly wide: boolean;
 
   /** With a ByteCounter as `out`, the encoder produces no bytes and only counts them (see measureUntil). */
   constructor(
@@ -111,15 +124,16 @@ export class SnapshotEncoder {
     out: ByteSink = new ByteWriter(),
   ) {
     this.out = out;
+    this.wide = view.wideLeaseIds;
     if (view.prefix) out.prefix(view.prefix);
     out.latin1(MAGIC);
-    out.uint(FORMAT_VERSION);
+    out.uint(this.wide ? FORMAT_INT64_LEASE_IDS : FORMAT_LEGACY_LEASE_IDS);
     out.uint(view.appliedIndex);
     out.uint(view.revision);
     out.uint(view.compactRevision);
     out.uint(view.leases.length);
     for (const lease of view.leases) {
-      out.uint(lease.id);
+      this.leaseId(lease.id);
       out.int(lease.grantedTtl);
       out.uint(lease.grantedIndex);
       out.uint(lease.grantedRevision);
@@ -128,6 +142,11 @@ export class SnapshotEncoder {
     out.uint(view.keyCount);
     this.walk = view.histories();
     this.nextRevision = view.changeLog.firstRevision;
+  }
+
+  private leaseId(id: LeaseId): void {
+    if (this.wide) this.out.uint64(id >= 0n ? id * 2n : -id * 2n - 1n);
+    else this.out.uint(Number(id));
   }
 
   /** Encodes until `deadline` (a performance.now() time); the whole encoding once it is complete. */
@@ -189,7 +208,7 @@ export class SnapshotEncoder {
           previousMod = mod;
           out.uint(createRevisionAt(h, slot));
           out.uint(versionAt(h, slot));
-          out.uint(leaseAt(h, slot));
+          this.leaseId(leaseAt(h, slot));
           out.bytes(valueAt(h, slot));
         }
       }
@@ -250,15 +269,24 @@ export function decodeSnapshot(bytes: Uint8Array): SnapshotContent {
   const input = new ByteReader(bytes);
   if (input.latin1(MAGIC.length) !== MAGIC) throw new Error('snapshot: not an MVCC snapshot');
   const format = input.uint();
-  if (format !== FORMAT_VERSION) throw new Error(`snapshot: unsupported format version ${format}`);
+  if (format !== FORMAT_LEGACY_LEASE_IDS && format !== FORMAT_INT64_LEASE_IDS) throw new Error(`snapshot: unsupported format version ${format}`);
+  const wideLeaseIds = format === FORMAT_INT64_LEASE_IDS;
+  // Records share the lease table's bigints rather than holding one each.
+  const interned = new Map<LeaseId, LeaseId>([[NO_LEASE, NO_LEASE]]);
+  const leaseId = (): LeaseId => {
+    const id = wideLeaseIds ? unzigzag(input.uint64()) : BigInt(input.uint());
+    return interned.get(id) ?? id;
+  };
   const appliedIndex = input.uint();
   const revision = input.uint();
   const compactRevision = input.uint();
 
   const leases: LeaseInfo[] = [];
   for (let n = input.uint(); n > 0; n--) {
+    const id = leaseId();
+    interned.set(id, id);
     leases.push({
-      id: input.uint(),
+      id,
       grantedTtl: input.int(),
       grantedIndex: input.uint(),
       grantedRevision: input.uint(),
@@ -273,7 +301,7 @@ export function decodeSnapshot(bytes: Uint8Array): SnapshotContent {
     if (records > input.remaining()) throw new Error('snapshot: truncated');
     // Sized up front: arrays grown by push keep up to 16 spare slots each,
     // which over a million keys is ~100 MiB of nothing.
-    const h: History = new Array<number | string>(1 + records * 5);
+    const h: History = new Array<number | string | LeaseId>(1 + records * 5);
     h[0] = key;
     let mod = 0;
     for (let r = 0, slot = 1; r < records; r++, slot += 5) {
@@ -281,7 +309,7 @@ export function decodeSnapshot(bytes: Uint8Array): SnapshotContent {
       h[slot] = mod;
       h[slot + 1] = input.uint();
       h[slot + 2] = input.uint();
-      h[slot + 3] = input.uint();
+      h[slot + 3] = leaseId();
       h[slot + 4] = input.latin1(input.uint());
     }
     histories.push(h);
@@ -299,7 +327,11 @@ export function decodeSnapshot(bytes: Uint8Array): SnapshotContent {
     changeLog.append(revision, changed);
   }
   input.end();
-  return { appliedIndex, revision, compactRevision, leases, histories, changeLog };
+  return { appliedIndex, revision, compactRevision, leases, wideLeaseIds, histories, changeLog };
+}
+
+function unzigzag(z: bigint): bigint {
+  return z % 2n === 0n ? z / 2n : -(z + 1n) / 2n;
 }
 
 /** Strings up to this length are copied byte by byte rather than by Buffer.write. */
@@ -311,6 +343,8 @@ const SNAPSHOT_CHUNK_BYTES = 4 * 1024 * 1024;
 /** Where SnapshotEncoder puts its bytes. */
 interface ByteSink {
   uint(n: number): void;
+  /** An unsigned varint of up to 64 bits. */
+  uint64(n: bigint): void;
   int(n: number): void;
   /** A length-prefixed byte string. */
   bytes(s: string): void;
@@ -348,6 +382,15 @@ export class ByteCounter implements ByteSink {
 
   int(n: number): void {
     this.uint(n >= 0 ? n * 2 : -n * 2 - 1);
+  }
+
+  uint64(n: bigint): void {
+    let size = 1;
+    while (n >= 0x80n) {
+      n >>= 7n;
+      size++;
+    }
+    this.length += size;
   }
 
   bytes(s: string): void {
@@ -413,6 +456,21 @@ export class ByteWriter implements ByteSink {
 
   int(n: number): void {
     this.uint(n >= 0 ? n * 2 : -n * 2 - 1);
+  }
+
+  uint64(n: bigint): void {
+    if (n < 0n || n >= 2n ** 64n) throw new Error(`snapshot: cannot encode ${n} as unsigned 64-bit`);
+    if (n < 0x80n) {
+      if (this.length === this.chunk.length) this.cut(1);
+      this.chunk[this.length++] = Number(n);
+      return;
+    }
+    this.reserve(10);
+    while (n >= 0x80n) {
+      this.chunk[this.length++] = Number(n & 0x7fn) | 0x80;
+      n >>= 7n;
+    }
+    this.chunk[this.length++] = Number(n);
   }
 
   /** A length-prefixed byte string. */
@@ -504,6 +562,18 @@ class ByteReader {
       if (byte < 0x80) return n;
       scale *= 0x80;
       if (scale > 2 ** 56) throw new Error('snapshot: varint too long');
+    }
+  }
+
+  uint64(): bigint {
+    let n = 0n;
+    for (let shift = 0n; ; shift += 7n) {
+      if (this.pos >= this.buf.length) throw new Error('snapshot: truncated');
+      if (shift > 63n) throw new Error('snapshot: varint too long');
+      const byte = this.buf[this.pos++]!;
+      n |= BigInt(byte & 0x7f) << shift;
+      if (n >= 2n ** 64n) throw new Error('snapshot: varint beyond 64 bits');
+      if (byte < 0x80) return n;
     }
   }
 

@@ -34,7 +34,7 @@ import {
   versionAt,
 } from './key-index.js';
 import { type KeyRange, fromByteString, keyRange, rangeContains, toByteString } from './keys.js';
-import { LeaseTable } from './lease.js';
+import { LeaseTable, isLegacyLeaseId } from './lease.js';
 import { readRange, toKeyValue } from './range.js';
 import { RangeCounts } from './range-counts.js';
 import { ByteCounter, ByteWriter, SnapshotEncoder, decodeSnapshot, type SnapshotView } from './snapshot.js';
@@ -50,6 +50,7 @@ import type {
   LeaseCheckpointRequest,
   LeaseGrantRequest,
   LeaseGrantResponse,
+  LeaseId,
   LeaseInfo,
   LeaseRevokeResponse,
   LeaseTimeToLive,
@@ -63,6 +64,7 @@ import type {
   TxnResponse,
   WatchEvent,
 } from './types.js';
+import { NO_LEASE } from './types.js';
 import {
   DEFAULT_MAX_TXN_OPS,
   isReadOnlyTxn,
@@ -97,6 +99,12 @@ class WriteContext {
 export class MvccStore {
   private index: KeyIndex;
   private leases: LeaseTable;
+  /**
+   * Set once a lease ID outside 1..2^53-1 is granted: from then on snapshots
+   * use the format that carries any int64 (older releases read only the
+   * first, and cannot have granted such IDs).
+   */
+  private wideLeaseIds = false;
   private changeLog: ChangeLog;
   private currentRevision: number;
   private compacted: number;
@@ -201,11 +209,11 @@ export class MvccStore {
     return { hash: hashRecords(this.index, hashRevision), compactRevision: this.compacted, hashRevision };
   }
 
-  lease(id: number): LeaseInfo | undefined {
+  lease(id: LeaseId): LeaseInfo | undefined {
     return this.leases.info(id);
   }
 
-  leaseTimeToLive(id: number, keys = false): LeaseTimeToLive | undefined {
+  leaseTimeToLive(id: LeaseId, keys = false): LeaseTimeToLive | undefined {
     return this.leases.timeToLive(id, keys);
   }
 
@@ -288,6 +296,7 @@ export class MvccStore {
       revision: this.currentRevision,
       compactRevision: this.compacted,
       leases: this.leases.list().map((l) => ({ ...l })),
+      wideLeaseIds: this.wideLeaseIds,
       keyCount: keys.count,
       histories: keys.histories,
       changeLog: this.changeLog,
@@ -333,13 +342,14 @@ export class MvccStore {
     for (const lease of content.leases) leases.grant(lease);
     for (const h of content.histories) {
       const slot = lastSlot(h);
-      if (!isTombstoneAt(h, slot) && leaseAt(h, slot) !== 0) leases.attach(leaseAt(h, slot), historyKey(h));
+      if (!isTombstoneAt(h, slot) && leaseAt(h, slot) !== NO_LEASE) leases.attach(leaseAt(h, slot), historyKey(h));
     }
     let liveKeys = 0;
     for (const h of content.histories) if (!isTombstoneAt(h, lastSlot(h))) liveKeys += 1;
     this.index = KeyIndex.fromSortedHistories(content.histories);
     this.liveKeys = liveKeys;
     this.leases = leases;
+    this.wideLeaseIds = content.wideLeaseIds;
     this.changeLog = content.changeLog;
     this.applied = content.appliedIndex;
     this.currentRevision = content.revision;
@@ -400,10 +410,11 @@ export class MvccStore {
 
   private grantLease(index: number, r: LeaseGrantRequest): LeaseGrantResponse {
     this.leases.grant({ id: r.id, grantedTtl: r.ttl, grantedIndex: index, grantedRevision: this.currentRevision });
+    if (!isLegacyLeaseId(r.id)) this.wideLeaseIds = true;
     return { header: { revision: this.currentRevision }, id: r.id, ttl: r.ttl, error: '' };
   }
 
-  private revokeLease(id: number): LeaseRevokeResponse {
+  private revokeLease(id: LeaseId): LeaseRevokeResponse {
     const keys = this.leases.revoke(id);
     const w = new WriteContext(this.currentRevision + 1);
     for (const key of keys) this.deleteKeys(w, { single: true, start: key }, null);
@@ -433,7 +444,7 @@ export class MvccStore {
     const h = this.index.get(key);
     const prev = h === undefined ? -1 : liveSlotAtRevision(h, w.revision);
     const value = r.ignoreValue && h !== undefined && prev >= 0 ? valueAt(h, prev) : toByteString(r.value);
-    const lease = r.ignoreLease && h !== undefined && prev >= 0 ? leaseAt(h, prev) : (r.lease ?? 0);
+    const lease = r.ignoreLease && h !== undefined && prev >= 0 ? leaseAt(h, prev) : this.leases.canonical(r.lease ?? NO_LEASE);
     let createRevision = w.revision;
     let version = 1;
     const response: PutResponse = { header: { revision: w.revision } };
@@ -466,7 +477,7 @@ export class MvccStore {
       const slot = lastSlot(h);
       if (prevKvs !== null) prevKvs.push(toKeyValue(h, slot));
       this.leases.detach(leaseAt(h, slot), historyKey(h));
-      this.index.appendTo(h, w.revision, 0, 0, 0, '');
+      this.index.appendTo(h, w.revision, 0, 0, NO_LEASE, '');
       w.changed.push(h);
     }
     this.liveKeys -= doomed.length;
@@ -504,8 +515,8 @@ export class MvccStore {
   }
 
   private checkPut(r: PutRequest): void {
-    const lease = r.lease ?? 0;
-    if (lease !== 0 && !this.leases.has(lease)) throw errors.leaseNotFound();
+    const lease = r.lease ?? NO_LEASE;
+    if (lease !== NO_LEASE && !this.leases.has(lease)) throw errors.leaseNotFound();
     if (r.ignoreValue || r.ignoreLease) {
       const h = this.index.get(toByteString(r.key));
       if (h === undefined || liveSlotAtRevision(h, this.currentRevision) < 0) throw errors.keyNotFound();
@@ -586,9 +597,12 @@ function compareRecord(c: Compare, h: History | null, slot: number): boolean {
     case 'MOD':
       order = Math.sign((h === null ? 0 : modRevisionAt(h, slot)) - (c.modRevision ?? 0));
       break;
-    case 'LEASE':
-      order = Math.sign((h === null ? 0 : leaseAt(h, slot)) - (c.lease ?? 0));
+    case 'LEASE': {
+      const actual = h === null ? NO_LEASE : leaseAt(h, slot);
+      const wanted = c.lease ?? NO_LEASE;
+      order = actual < wanted ? -1 : actual > wanted ? 1 : 0;
       break;
+    }
   }
   switch (c.result) {
     case 'EQUAL':
@@ -605,5 +619,5 @@ function compareRecord(c: Compare, h: History | null, slot: number): boolean {
 /** A DELETE event's kv: the key and the revision that deleted it, nothing else. */
 function tombstoneKv(h: History, revision: number): KeyValue {
   const key = fromByteString(historyKey(h));
-  return { key, createRevision: 0, modRevision: revision, version: 0, value: new Uint8Array(0), lease: 0 };
+  return { key, createRevision: 0, modRevision: revision, version: 0, value: new Uint8Array(0), lease: NO_LEASE };
 }

@@ -1,10 +1,15 @@
 // Request and response shapes of the MVCC state machine. They mirror etcd's
 // `etcdserverpb` and `mvccpb` protobuf messages field for field (camelCase,
 // enums as their proto names) so the gRPC layer can map them 1:1. Keys and
-// values are bytes; revisions, versions and lease IDs are plain numbers
-// (lease IDs are kept below 2^53 by the server that chooses them).
+// values are bytes; revisions and versions are plain numbers (no store nears
+// 2^53 of them); lease IDs are bigints, since etcd's are any int64 a client
+// asks for.
 //
 // The two deliberate renames: etcd's `ID` and `TTL` fields are `id` and `ttl`.
+
+/** A lease ID: any signed 64-bit integer but 0, which means "no lease". */
+export type LeaseId = bigint;
+export const NO_LEASE: LeaseId = 0n;
 
 /** Filled with the store revision; the server adds cluster/member/term. */
 export interface ResponseHeader {
@@ -18,7 +23,7 @@ export interface KeyValue {
   modRevision: number;
   version: number;
   value: Uint8Array;
-  lease: number;
+  lease: LeaseId;
 }
 
 export type SortOrder = 'NONE' | 'ASCEND' | 'DESCEND';
@@ -57,7 +62,7 @@ export interface PutRequest {
   key: Uint8Array;
   value?: Uint8Array;
   /** 0 = no lease. */
-  lease?: number;
+  lease?: LeaseId;
   prevKv?: boolean;
   ignoreValue?: boolean;
   ignoreLease?: boolean;
@@ -97,7 +102,7 @@ export interface Compare {
   createRevision?: number;
   modRevision?: number;
   value?: Uint8Array;
-  lease?: number;
+  lease?: LeaseId;
 }
 
 /** etcdserverpb.RequestOp: exactly one field is set. */
@@ -140,19 +145,19 @@ export interface CompactionResponse {
 
 /** The server picks `id` before proposing (never 0), so apply stays deterministic. */
 export interface LeaseGrantRequest {
-  id: number;
+  id: LeaseId;
   ttl: number;
 }
 
 export interface LeaseGrantResponse {
   header: ResponseHeader;
-  id: number;
+  id: LeaseId;
   ttl: number;
   error: string;
 }
 
 export interface LeaseRevokeRequest {
-  id: number;
+  id: LeaseId;
 }
 
 export interface LeaseRevokeResponse {
@@ -161,7 +166,7 @@ export interface LeaseRevokeResponse {
 
 /** etcdserverpb.LeaseCheckpoint: persists a lease's remaining TTL through the log. */
 export interface LeaseCheckpoint {
-  id: number;
+  id: LeaseId;
   remainingTtl: number;
 }
 
@@ -203,7 +208,7 @@ export type ApplyResponse<R extends ApplyRequest = ApplyRequest> = R extends { p
 
 /** What the server needs to run a lease's clock (the store itself has no clock). */
 export interface LeaseInfo {
-  id: number;
+  id: LeaseId;
   /** The TTL asked for at grant, in seconds. */
   grantedTtl: number;
   /** Raft index of the entry that granted the lease. */

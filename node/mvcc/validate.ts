@@ -17,7 +17,7 @@ export function validateRange(r: RangeRequest): void {
 export function validatePut(r: PutRequest): void {
   if (r.key.length === 0) throw errors.emptyKey();
   if (r.ignoreValue && r.value !== undefined && r.value.length !== 0) throw errors.valueProvided();
-  if (r.ignoreLease && r.lease !== undefined && r.lease !== 0) throw errors.leaseProvided();
+  if (r.ignoreLease && r.lease !== undefined && r.lease !== 0n) throw errors.leaseProvided();
 }
 
 export function validateDeleteRange(r: DeleteRangeRequest): void {

@@ -4,13 +4,16 @@
 // language, self-describing (a reader can skip or report fields it does not
 // know), and needs no code generation; the subset keeps the decoder small
 // and strict: definite lengths only, no tags, no half or single floats, no
-// trailing bytes, integers within JavaScript's safe range.
+// trailing bytes, integers within JavaScript's safe range unless the reader
+// asks for bigints.
 //
 // Numbers are written as integers when they are safe integers and as float64
-// otherwise, so every number reads back exactly as it was written. Object
+// otherwise, so every number reads back exactly as it was written. Bigints
+// (lease IDs) are written as integers of up to 64 bits; a reader that takes
+// bigints reads those beyond 2^53 as bigints (smaller ones as numbers). Object
 // properties whose value is undefined are left out, as JSON does.
 
-export type CborValue = null | boolean | number | string | Uint8Array | CborValue[] | { [key: string]: CborValue | undefined };
+export type CborValue = null | boolean | number | bigint | string | Uint8Array | CborValue[] | { [key: string]: CborValue | undefined };
 
 /**
  * Deep enough for a Txn nested to etcd's op limit (128 levels, about five
@@ -71,6 +74,16 @@ class Writer {
     }
   }
 
+  /** A head whose argument is a bigint below 2^64. */
+  bigHead(major: number, arg: bigint): void {
+    if (arg < 0n || arg >= 2n ** 64n) throw new Error(`cbor: integer argument ${arg} beyond 64 bits`);
+    if (arg <= BigInt(Number.MAX_SAFE_INTEGER)) return this.head(major, Number(arg));
+    this.room(9);
+    this.buf[this.length] = (major << 5) | 27;
+    this.view.setBigUint64(this.length + 1, arg);
+    this.length += 9;
+  }
+
   float64(n: number): void {
     this.room(9);
     this.buf[this.length] = 0xfb;
@@ -96,6 +109,9 @@ function write(w: Writer, value: CborValue, depth: number): void {
       if (value >= 0) w.head(0, value);
       else w.head(1, -1 - value);
     } else w.float64(value);
+  } else if (typeof value === 'bigint') {
+    if (value >= 0n) w.bigHead(0, value);
+    else w.bigHead(1, -1n - value);
   } else if (typeof value === 'string') {
     const b = utf8.encode(value);
     w.head(3, b.length);
@@ -128,10 +144,18 @@ export function encodeCbor(value: CborValue, prefix: Uint8Array = new Uint8Array
   return w.done(prefix);
 }
 
+export interface CborReadOptions {
+  /** Integers beyond 2^53 read as bigints instead of being refused. */
+  bigints?: boolean;
+}
+
 class Reader {
   at = 0;
   private readonly view: DataView;
-  constructor(private readonly data: Uint8Array) {
+  constructor(
+    private readonly data: Uint8Array,
+    private readonly bigints = false,
+  ) {
     this.view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   }
 
@@ -140,6 +164,13 @@ class Reader {
   }
 
   private argument(info: number): number {
+    const n = this.bigArgument(info);
+    if (typeof n === 'bigint') throw new Error(`cbor: integer ${n} beyond 2^53`);
+    return n;
+  }
+
+  /** An argument; beyond 2^53 a bigint when the reader takes them, else refused. */
+  private bigArgument(info: number): number | bigint {
     if (info < 24) return info;
     let n: number;
     switch (info) {
@@ -162,8 +193,9 @@ class Reader {
         this.need(8);
         const big = this.view.getBigUint64(this.at);
         this.at += 8;
-        if (big > BigInt(Number.MAX_SAFE_INTEGER)) throw new Error(`cbor: integer ${big} beyond 2^53`);
-        return Number(big);
+        if (big <= BigInt(Number.MAX_SAFE_INTEGER)) return Number(big);
+        if (!this.bigints) throw new Error(`cbor: integer ${big} beyond 2^53`);
+        return big;
       }
       default:
         throw new Error(`cbor: unsupported additional information ${info} at byte ${this.at - 1}`);
@@ -178,9 +210,14 @@ class Reader {
     const info = first & 0x1f;
     switch (major) {
       case 0:
-        return this.argument(info);
-      case 1:
-        return -1 - this.argument(info);
+        return this.bigArgument(info);
+      case 1: {
+        const n = this.bigArgument(info);
+        // -1 - n stays a safe integer for n up to 2^53-2; past it, a bigint.
+        if (typeof n === 'number' && n < Number.MAX_SAFE_INTEGER) return -1 - n;
+        if (!this.bigints) throw new Error(`cbor: integer -1-${n} beyond 2^53`);
+        return -1n - BigInt(n);
+      }
       case 2: {
         const n = this.argument(info);
         this.need(n);
@@ -231,8 +268,8 @@ class Reader {
 }
 
 /** Decodes exactly one value filling `data`. */
-export function decodeCbor(data: Uint8Array): CborValue {
-  const r = new Reader(data);
+export function decodeCbor(data: Uint8Array, options: CborReadOptions = {}): CborValue {
+  const r = new Reader(data, options.bigints === true);
   const value = r.read(0);
   if (r.at !== data.length) throw new Error(`cbor: ${data.length - r.at} bytes after the value`);
   return value;

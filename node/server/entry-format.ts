@@ -10,8 +10,15 @@
 export const ENTRY_FORMAT_V8 = 1;
 /** Entries other than puts as CBOR with a schema number (entry.ts). */
 export const ENTRY_FORMAT_CBOR = 2;
+/**
+ * Lease IDs as any int64 (bigints): puts in layout 4, other entries in CBOR
+ * schema 2 (entry.ts). Until the cluster is at this format, members grant
+ * only the IDs older releases grant (1 to 2^53-1), so every member applies
+ * the same.
+ */
+export const ENTRY_FORMAT_INT64_LEASES = 3;
 /** The highest entry format this release reads (and advertises). */
-export const MAX_ENTRY_FORMAT = ENTRY_FORMAT_CBOR;
+export const MAX_ENTRY_FORMAT = ENTRY_FORMAT_INT64_LEASES;
 
 /** The error a member stops with when the cluster's entries are in a format it cannot read. */
 export class EntryFormatTooNewError extends Error {

@@ -6,23 +6,28 @@
 //      entry format is 1 (V8's format belongs to the Node version, so it is
 //      being retired; see below).
 //   2  a plain put in a fixed binary layout (below), in every entry format.
-//   3  everything but puts as CBOR (cbor.ts): [schema 1, origin, request ID,
+//   3  everything but puts as CBOR (cbor.ts): [schema, origin, request ID,
 //      request], the request an object with one field named for its kind,
-//      fields as in ServerRequest. Written once the cluster's entry format is 2.
-// The cluster's entry format (see entry-format.ts) says which of 1 and 3 a
-// member writes; every member reads all three.
+//      fields as in ServerRequest. Schema 1 (entry format 2) writes lease
+//      IDs as numbers; schema 2 (entry format 3) as integers of up to 64
+//      bits, any int64.
+//   4  a plain put as layout 2 but with the lease ID an i64 (entry format 3).
+// Lease IDs are bigints in memory; layouts 1 and 2 and schema 1 carry them
+// as numbers (entry-lease-ids.ts converts). The cluster's entry format (see
+// entry-format.ts) says which layouts a member writes; every member reads all.
 import { deserialize, serialize } from 'node:v8';
-import type { ApplyRequest, PutRequest } from '../mvcc/types.js';
+import type { ApplyRequest, LeaseId, PutRequest } from '../mvcc/types.js';
 import { decodeCbor, encodeCbor, type CborValue } from './cbor.js';
-import { ENTRY_FORMAT_CBOR } from './entry-format.js';
+import { decodedLeaseId, legacyLeaseId, mapLeaseIds } from './entry-lease-ids.js';
+import { ENTRY_FORMAT_CBOR, ENTRY_FORMAT_INT64_LEASES } from './entry-format.js';
 
 /** Requests applied by the server itself rather than by the MVCC store. */
 export type ServerRequest =
   | { mvcc: ApplyRequest }
   /** A lease keep-alive: every member restarts its expiry clock for the lease. */
-  | { leaseRenew: { id: number } }
+  | { leaseRenew: { id: LeaseId } }
   /** Keep-alives the leader answered by itself, shared so every member's clocks follow. */
-  | { leaseRenewBatch: { ids: number[] } }
+  | { leaseRenewBatch: { ids: LeaseId[] } }
   /** A started member publishes its name, client URLs and the highest entry format it reads (absent: 1). */
   | { memberAttributes: { id: number; name: string; clientUrls: string[]; entryFormat?: number } }
   /** The leader raises the cluster's entry format once every member reads it. */
@@ -38,7 +43,10 @@ export interface ServerEntry {
 
 const FORMAT_V8 = 1;
 const FORMAT_CBOR = 3;
-const CBOR_SCHEMA = 1;
+/** Lease IDs as numbers. */
+const CBOR_SCHEMA_LEGACY_LEASES = 1;
+/** Lease IDs as integers of up to 64 bits. */
+const CBOR_SCHEMA_INT64_LEASES = 2;
 const CBOR_PREFIX = new Uint8Array([FORMAT_CBOR]);
 /** The kinds of request a CBOR entry may carry (one field of the request object). */
 const REQUEST_KINDS = new Set(['mvcc', 'leaseRenew', 'leaseRenewBatch', 'memberAttributes', 'memberUpdate', 'alarm', 'entryFormat']);
@@ -48,8 +56,10 @@ const MVCC_KINDS = new Set(['put', 'deleteRange', 'txn', 'compaction', 'leaseGra
  * V8 serializer object walk on any member):
  *   u8 format, u8 flags, f64 origin, f64 request ID, f64 lease,
  *   u32 key length, key, u32 value length, value
+ * Layout 4 is the same with the lease an i64.
  */
 const FORMAT_PUT = 2;
+const FORMAT_PUT_INT64_LEASE = 4;
 const PUT_HEADER = 1 + 1 + 8 * 3 + 4;
 const enum PutFlag {
   PrevKv = 1,
@@ -59,7 +69,7 @@ const enum PutFlag {
   HasLease = 16,
 }
 
-function encodePut(origin: number, requestId: number, put: PutRequest): Uint8Array {
+function encodePut(origin: number, requestId: number, put: PutRequest, int64Lease: boolean): Uint8Array {
   const value = put.value;
   const out = new Uint8Array(PUT_HEADER + put.key.length + 4 + (value?.length ?? 0));
   const view = new DataView(out.buffer);
@@ -69,11 +79,16 @@ function encodePut(origin: number, requestId: number, put: PutRequest): Uint8Arr
   if (put.ignoreLease) flags |= PutFlag.IgnoreLease;
   if (value !== undefined) flags |= PutFlag.HasValue;
   if (put.lease !== undefined) flags |= PutFlag.HasLease;
-  out[0] = FORMAT_PUT;
   out[1] = flags;
   view.setFloat64(2, origin);
   view.setFloat64(10, requestId);
-  view.setFloat64(18, put.lease ?? 0);
+  if (int64Lease) {
+    out[0] = FORMAT_PUT_INT64_LEASE;
+    view.setBigInt64(18, put.lease ?? 0n);
+  } else {
+    out[0] = FORMAT_PUT;
+    view.setFloat64(18, put.lease === undefined ? 0 : legacyLeaseId(put.lease));
+  }
   view.setUint32(26, put.key.length);
   out.set(put.key, PUT_HEADER);
   let at = PUT_HEADER + put.key.length;
@@ -95,7 +110,7 @@ function decodePut(data: Uint8Array): ServerEntry {
   // Views into the entry: the store copies what it keeps.
   const put: PutRequest = { key: data.subarray(PUT_HEADER, PUT_HEADER + keyLength) };
   if (flags & PutFlag.HasValue) put.value = data.subarray(valueAt, valueAt + valueLength);
-  if (flags & PutFlag.HasLease) put.lease = view.getFloat64(18);
+  if (flags & PutFlag.HasLease) put.lease = data[0] === FORMAT_PUT_INT64_LEASE ? view.getBigInt64(18) : decodedLeaseId(view.getFloat64(18));
   if (flags & PutFlag.PrevKv) put.prevKv = true;
   if (flags & PutFlag.IgnoreValue) put.ignoreValue = true;
   if (flags & PutFlag.IgnoreLease) put.ignoreLease = true;
@@ -105,11 +120,14 @@ function decodePut(data: Uint8Array): ServerEntry {
 /** Encodes an entry in the layout the cluster's entry format `clusterFormat` allows. */
 export function encodeEntry(entry: ServerEntry, clusterFormat: number): Uint8Array {
   const r = entry.request;
-  if ('mvcc' in r && 'put' in r.mvcc) return encodePut(entry.origin, entry.requestId, r.mvcc.put);
+  const int64Leases = clusterFormat >= ENTRY_FORMAT_INT64_LEASES;
+  if ('mvcc' in r && 'put' in r.mvcc) return encodePut(entry.origin, entry.requestId, r.mvcc.put, int64Leases);
+  if (int64Leases) return encodeCbor([CBOR_SCHEMA_INT64_LEASES, entry.origin, entry.requestId, r as unknown as CborValue], CBOR_PREFIX);
+  const legacy = mapLeaseIds(r, legacyLeaseId);
   if (clusterFormat >= ENTRY_FORMAT_CBOR) {
-    return encodeCbor([CBOR_SCHEMA, entry.origin, entry.requestId, r as unknown as CborValue], CBOR_PREFIX);
+    return encodeCbor([CBOR_SCHEMA_LEGACY_LEASES, entry.origin, entry.requestId, legacy as unknown as CborValue], CBOR_PREFIX);
   }
-  const body = serialize([entry.origin, entry.requestId, entry.request]);
+  const body = serialize([entry.origin, entry.requestId, legacy]);
   const out = new Uint8Array(body.length + 1);
   out[0] = FORMAT_V8;
   out.set(body, 1);
@@ -117,10 +135,13 @@ export function encodeEntry(entry: ServerEntry, clusterFormat: number): Uint8Arr
 }
 
 function decodeCborEntry(data: Uint8Array): ServerEntry {
-  const value = decodeCbor(data.subarray(1));
+  // Only schema 2 holds integers beyond 2^53 (lease IDs); they decode as bigints.
+  const value = decodeCbor(data.subarray(1), { bigints: true });
   if (!Array.isArray(value) || value.length < 4) throw new Error('server: a CBOR entry is not [schema, origin, request ID, request]');
   const [schema, origin, requestId, request] = value;
-  if (schema !== CBOR_SCHEMA) throw new Error(`server: CBOR entry schema ${String(schema)} is newer than this release reads (${CBOR_SCHEMA})`);
+  if (schema !== CBOR_SCHEMA_LEGACY_LEASES && schema !== CBOR_SCHEMA_INT64_LEASES) {
+    throw new Error(`server: CBOR entry schema ${String(schema)} is newer than this release reads (${CBOR_SCHEMA_INT64_LEASES})`);
+  }
   if (typeof origin !== 'number' || typeof requestId !== 'number') throw new Error('server: a CBOR entry lacks its origin or request ID');
   if (request === null || typeof request !== 'object' || Array.isArray(request) || request instanceof Uint8Array) {
     throw new Error('server: a CBOR entry carries no request object');
@@ -132,19 +153,20 @@ function decodeCborEntry(data: Uint8Array): ServerEntry {
     const mvccKinds = mvcc && typeof mvcc === 'object' && !(mvcc instanceof Uint8Array) ? Object.keys(mvcc) : [];
     if (mvccKinds.length !== 1 || !MVCC_KINDS.has(mvccKinds[0]!)) throw new Error(`server: entry MVCC request kind ${mvccKinds.join(',') || '(none)'} is unknown to this release`);
   }
-  return { origin, requestId, request: request as unknown as ServerRequest };
+  return { origin, requestId, request: mapLeaseIds(request as unknown as ServerRequest, decodedLeaseId) };
 }
 
 /** Decodes an entry in any layout any release wrote. */
 export function decodeEntry(data: Uint8Array): ServerEntry {
   switch (data[0]) {
     case FORMAT_PUT:
+    case FORMAT_PUT_INT64_LEASE:
       return decodePut(data);
     case FORMAT_CBOR:
       return decodeCborEntry(data);
     case FORMAT_V8: {
       const [origin, requestId, request] = deserialize(data.subarray(1)) as [number, number, ServerRequest];
-      return { origin, requestId, request };
+      return { origin, requestId, request: mapLeaseIds(request, decodedLeaseId) };
     }
     default:
       throw new Error(`server: unknown entry layout ${String(data[0])} (written by a newer release?)`);

@@ -11,6 +11,8 @@ import { AutoCompactor, plannerFor, type AutoCompactionPolicy } from './auto-com
 import { randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
 import { MvccStore } from '../mvcc/store.js';
+import { isLegacyLeaseId } from '../mvcc/lease.js';
+import type { LeaseId } from '../mvcc/types.js';
 import { WatchHub } from '../mvcc/watch.js';
 import type {
   CompactionResponse,
@@ -31,7 +33,7 @@ import type { SoftState } from '../raft/raw-node.js';
 import type { Entry, Snapshot } from '../raft/types.js';
 import { Alarms, type Alarm, type AlarmType } from './alarms.js';
 import { Applier, type PeerDirectory } from './apply.js';
-import { MAX_ENTRY_FORMAT, nextClusterFormat } from './entry-format.js';
+import { ENTRY_FORMAT_INT64_LEASES, MAX_ENTRY_FORMAT, nextClusterFormat } from './entry-format.js';
 import { errLeaseNotFound, errStopped } from './errors.js';
 import { LeaseClock } from './lease-clock.js';
 import { Maintenance, type BackupStream, type DefragmentResult, type MemberStatus } from './maintenance.js';
@@ -255,21 +257,23 @@ export class EtcdServer implements Application {
 
   // ---- leases -------------------------------------------------------------
 
-  async leaseGrant(ttl: number, id = 0): Promise<LeaseGrantResponse> {
+  async leaseGrant(ttl: number, id: LeaseId = 0n): Promise<LeaseGrantResponse> {
     this.quota.admit();
-    const leaseId = id !== 0 ? id : this.freshLeaseId();
+    // Until every member reads int64 lease IDs, grant only what older releases grant, as they answer.
+    if (id !== 0n && !isLegacyLeaseId(id) && this.membership.entryFormat < ENTRY_FORMAT_INT64_LEASES) throw errLeaseNotFound();
+    const leaseId = id !== 0n ? id : this.freshLeaseId();
     if (ttl <= 0) ttl = 1;
     // etcd raises very short TTLs to the minimum that survives an election.
     const minTtl = Math.ceil((this.limits.electionTimeoutMs * 3) / 2 / 1000);
     return (await this.proposer.propose({ mvcc: { leaseGrant: { id: leaseId, ttl: Math.max(ttl, minTtl) } } })) as LeaseGrantResponse;
   }
 
-  async leaseRevoke(id: number): Promise<LeaseRevokeResponse> {
+  async leaseRevoke(id: LeaseId): Promise<LeaseRevokeResponse> {
     return (await this.proposer.propose({ mvcc: { leaseRevoke: { id } } })) as LeaseRevokeResponse;
   }
 
   /** Restarts the lease's clock on every member; returns its TTL. */
-  async leaseKeepAlive(id: number): Promise<number> {
+  async leaseKeepAlive(id: LeaseId): Promise<number> {
     const lease = this.store.lease(id);
     if (!lease) throw errLeaseNotFound();
     if (this.node.isLeader) {
@@ -280,22 +284,22 @@ export class EtcdServer implements Application {
     return (await this.proposer.propose({ leaseRenew: { id } })) as number;
   }
 
-  async leaseTimeToLive(id: number, keys: boolean): Promise<{ id: number; ttl: number; grantedTtl: number; keys: Uint8Array[] }> {
+  async leaseTimeToLive(id: LeaseId, keys: boolean): Promise<{ id: LeaseId; ttl: number; grantedTtl: number; keys: Uint8Array[] }> {
     await this.proposer.readBarrier();
     const info = this.store.leaseTimeToLive(id, keys);
     if (!info) return { id, ttl: -1, grantedTtl: 0, keys: [] };
     return { id, ttl: this.leases.remaining(id, info.grantedTtl), grantedTtl: info.grantedTtl, keys: info.keys };
   }
 
-  async leaseLeases(): Promise<number[]> {
+  async leaseLeases(): Promise<LeaseId[]> {
     await this.proposer.readBarrier();
     return this.store.leaseList().map((l) => l.id);
   }
 
-  private freshLeaseId(): number {
+  private freshLeaseId(): LeaseId {
     for (;;) {
-      // Positive, below 2^53, never 0: the same space etcd's int64 IDs use in practice.
-      const id = randomInt(1, 2 ** 47) * 64 + randomInt(0, 64);
+      // Positive as etcd's, and below 2^53 so every release's encodings carry it.
+      const id = BigInt(randomInt(1, 2 ** 47) * 64 + randomInt(0, 64));
       if (!this.store.lease(id)) return id;
     }
   }

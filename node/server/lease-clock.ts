@@ -7,14 +7,15 @@
 // clock with a full TTL.
 import type { Logger } from 'pino';
 import type { MvccStore } from '../mvcc/store.js';
+import type { LeaseId } from '../mvcc/types.js';
 
 export interface LeaseClockOptions {
   store: MvccStore;
   isLeader: () => boolean;
   /** Proposes the revoke of an expired lease. */
-  revoke: (id: number) => Promise<unknown>;
+  revoke: (id: LeaseId) => Promise<unknown>;
   /** Proposes the renewals the leader answered by itself, for the followers' clocks. */
-  shareRenewals: (ids: number[]) => Promise<unknown>;
+  shareRenewals: (ids: LeaseId[]) => Promise<unknown>;
   /** How long a proposed revoke may take before it is proposed again. */
   retryAfterMs: number;
   logger: Logger;
@@ -26,11 +27,11 @@ const CHECK_INTERVAL_MS = 500;
 
 export class LeaseClock {
   /** Lease ID -> wall-clock expiry in ms. */
-  private readonly expiry = new Map<number, number>();
+  private readonly expiry = new Map<LeaseId, number>();
   /** Leases whose revoke the leader has proposed, with the time it did. */
-  private readonly revoking = new Map<number, number>();
+  private readonly revoking = new Map<LeaseId, number>();
   /** Leases the leader renewed locally since it last told the followers. */
-  private renewedByLeader = new Set<number>();
+  private renewedByLeader = new Set<LeaseId>();
   private timer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
 
@@ -48,29 +49,29 @@ export class LeaseClock {
   }
 
   /** A lease was granted (applied): its clock starts now. */
-  granted(id: number, ttlSeconds: number): void {
+  granted(id: LeaseId, ttlSeconds: number): void {
     this.expiry.set(id, this.now() + ttlSeconds * 1000);
   }
 
   /** A lease was revoked (applied). */
-  revoked(id: number): void {
+  revoked(id: LeaseId): void {
     this.expiry.delete(id);
     this.revoking.delete(id);
   }
 
   /** A keep-alive applied through the log, or one a peer leader shared: the clock restarts. */
-  renewed(id: number, ttlSeconds: number): void {
+  renewed(id: LeaseId, ttlSeconds: number): void {
     this.granted(id, ttlSeconds);
   }
 
   /** The leader answered a keep-alive by itself. */
-  renewedByThisLeader(id: number, ttlSeconds: number): void {
+  renewedByThisLeader(id: LeaseId, ttlSeconds: number): void {
     this.granted(id, ttlSeconds);
     this.renewedByLeader.add(id);
   }
 
   /** Seconds left on a lease's clock (its granted TTL if the clock has not started). */
-  remaining(id: number, grantedTtl: number): number {
+  remaining(id: LeaseId, grantedTtl: number): number {
     const expiry = this.expiry.get(id);
     if (expiry === undefined) return grantedTtl;
     return Math.max(0, Math.ceil((expiry - this.now()) / 1000));
@@ -106,14 +107,14 @@ export class LeaseClock {
       const since = this.revoking.get(lease.id);
       if (since !== undefined && now - since < this.opts.retryAfterMs) continue;
       this.revoking.set(lease.id, now);
-      this.opts.revoke(lease.id).catch((err: unknown) => this.opts.logger.warn({ err, lease: lease.id }, 'revoking an expired lease failed; will retry'));
+      this.opts.revoke(lease.id).catch((err: unknown) => this.opts.logger.warn({ err, lease: String(lease.id) }, 'revoking an expired lease failed; will retry'));
     }
   }
 
   private shareRenewals(): void {
     if (this.renewedByLeader.size === 0) return;
     const ids = [...this.renewedByLeader];
-    this.renewedByLeader = new Set();
+    this.renewedByLeader = new Set<LeaseId>();
     this.opts.shareRenewals(ids).catch((err: unknown) => this.opts.logger.debug({ err }, 'sharing lease renewals failed'));
   }
 }

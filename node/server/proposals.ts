@@ -44,7 +44,13 @@ export class Proposer {
   propose(request: ServerRequest): Promise<unknown> {
     if (this.refusing) return Promise.reject(errStopped());
     const requestId = this.ids.next();
-    const data = encodeEntry({ origin: this.opts.memberId, requestId, request }, this.opts.entryFormat());
+    let data: Uint8Array;
+    try {
+      data = encodeEntry({ origin: this.opts.memberId, requestId, request }, this.opts.entryFormat());
+    } catch (err) {
+      // A request the cluster's entry format cannot carry (see entry.ts).
+      return Promise.reject(err as Error);
+    }
     return this.waitFor(requestId, () =>
       this.opts.node.propose(data, (err) => this.opts.waiters.settle(this.opts.memberId, requestId, undefined, droppedProposalError(err))),
     );

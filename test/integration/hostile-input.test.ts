@@ -134,6 +134,52 @@ describe('hostile input on the client port (issue 13)', () => {
     return { status: res.status, json: (await res.json()) as Record<string, unknown> };
   };
 
+  test('finding 8: lease IDs are int64: -1 and IDs beyond 2^53 are granted, used and revoked exactly, as etcd 3.4 does', async () => {
+    const b64 = (t: string): string => Buffer.from(t).toString('base64');
+    for (const id of ['-1', '9223372036854775807', '9007199254740993', '-9223372036854775808']) {
+      // A new cluster raises its entry format to int64 lease IDs once every member has published.
+      let grant = await gatewayPost('/v3/lease/grant', { ID: id, TTL: '60' });
+      for (const deadline = Date.now() + 10_000; grant.status !== 200 && Date.now() < deadline; ) {
+        await new Promise((r) => setTimeout(r, 200));
+        grant = await gatewayPost('/v3/lease/grant', { ID: id, TTL: '60' });
+      }
+      assert.equal(grant.status, 200, JSON.stringify(grant.json));
+      assert.equal(grant.json.ID, id);
+      const put = await gatewayPost('/v3/kv/put', { key: b64(`f8/lease/${id}`), value: b64('v'), lease: id });
+      assert.equal(put.status, 200, JSON.stringify(put.json));
+      const got = await gatewayPost('/v3/kv/range', { key: b64(`f8/lease/${id}`) });
+      assert.equal((got.json.kvs as { lease: string }[])[0]!.lease, id);
+      const ttl = await gatewayPost('/v3/lease/timetolive', { ID: id, keys: true });
+      assert.deepEqual([ttl.json.ID, ttl.json.grantedTTL, ttl.json.keys], [id, '60', [b64(`f8/lease/${id}`)]]);
+      const leases = await gatewayPost('/v3/lease/leases', {});
+      assert.ok((leases.json.leases as { ID: string }[]).some((l) => l.ID === id), JSON.stringify(leases.json));
+      const alive = await fetch(`http://${host}/v3/lease/keepalive`, { method: 'POST', body: JSON.stringify({ ID: id }), signal: AbortSignal.timeout(5000) });
+      // The stream stays open: read its first message only.
+      const reader = alive.body!.getReader();
+      let text = '';
+      while (!text.includes('\n')) text += Buffer.from((await reader.read()).value ?? []).toString();
+      await reader.cancel();
+      const first = JSON.parse(text.split('\n')[0]!) as { result: { ID: string; TTL: string } };
+      assert.deepEqual([first.result.ID, first.result.TTL], [id, '60']);
+      assert.equal((await gatewayPost('/v3/lease/revoke', { ID: id })).status, 200);
+      assert.equal((await gatewayPost('/v3/kv/range', { key: b64(`f8/lease/${id}`) })).json.kvs, undefined, 'the revoke deleted the key');
+    }
+    // Over gRPC too, with the ID as protobuf carries it (a 64-bit varint).
+    const grant = method('Lease', 'LeaseGrant');
+    const res = await raw('/etcdserverpb.Lease/LeaseGrant', grant.requestSerialize({ ID: '-2', TTL: '60' }));
+    assert.equal(res.err, undefined, res.err?.message);
+    assert.equal((grant.responseDeserialize(res.res!) as { ID: string }).ID, '-2');
+  });
+
+  test('finding 8: unpadded base64 in a bytes field is refused as etcd\'s gateway refuses it (400, code 3, Go\'s message)', async () => {
+    for (const [key, at] of [['YQ', 0], ['Zm9vYg', 4], ['Zm9vY', 4]] as const) {
+      const res = await gatewayPost('/v3/kv/put', { key, value: 'dg==' });
+      assert.equal(res.status, 400);
+      assert.deepEqual(res.json, { error: `illegal base64 data at input byte ${at}`, code: 3, message: `illegal base64 data at input byte ${at}` });
+    }
+    assert.equal(c.ctl(['get', 'a', '--print-value-only']).trim(), '', 'nothing was written');
+  });
+
   test('finding 8: limit 2^63-1 is accepted (no limit) and revision 2^63-1 is a future revision, as etcd answers', async () => {
     c.ctl(['put', 'f8/limit', 'v']);
     const limited = await gatewayPost('/v3/kv/range', { key: Buffer.from('f8/limit').toString('base64'), limit: '9223372036854775807' });

@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { KVORUM_VERSION } from '../../contract/version.js';
+import { MAX_ENTRY_FORMAT } from '../../node/server/entry-format.js';
 import { ProcessCluster, requireTools, type ProcessMember } from './process-cluster.js';
 
 function buildPrevious(): string {
@@ -78,8 +79,9 @@ for (const old of [1, 2]) {
       }
       const deadline = Date.now() + 10_000;
       for (const m of c.members) {
-        while ((await metric(c, m, 'kvorum_cluster_entry_format')) !== '2' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-        assert.equal(await metric(c, m, 'kvorum_cluster_entry_format'), '2', `${m.name} switched to entry format 2`);
+        const newest = String(MAX_ENTRY_FORMAT);
+        while ((await metric(c, m, 'kvorum_cluster_entry_format')) !== newest && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+        assert.equal(await metric(c, m, 'kvorum_cluster_entry_format'), newest, `${m.name} switched to entry format ${newest}`);
       }
       c.ctl(['put', 'mixed/after', 'upgrade']);
       c.ctl(['del', 'mixed/after']);

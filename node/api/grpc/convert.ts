@@ -7,6 +7,7 @@ import type {
   DeleteRangeRequest,
   DeleteRangeResponse,
   KeyValue,
+  LeaseId,
   PutRequest,
   PutResponse,
   RangeRequest,
@@ -51,8 +52,24 @@ export function int64Bound(value: unknown, field: string): number {
   return int(value, field);
 }
 
-export function str64(n: number): string {
+export function str64(n: number | bigint): string {
   return String(n);
+}
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/** A lease ID: any int64, exactly (0 is "no lease"). */
+export function leaseId(value: unknown, field: string): LeaseId {
+  if (value === undefined || value === null || value === '' || value === '0' || value === 0) return 0n;
+  let id: bigint | undefined;
+  if (typeof value === 'string' && /^-?[0-9]{1,20}$/.test(value)) id = BigInt(value);
+  else if (typeof value === 'number' && Number.isSafeInteger(value)) id = BigInt(value);
+  else if (typeof value === 'bigint') id = value;
+  if (id === undefined || id < INT64_MIN || id > INT64_MAX) {
+    throw new ServerError('INVALID_ARGUMENT', `etcdserver: field ${field} (${String(value)}) is out of range`);
+  }
+  return id;
 }
 
 function bytesOf(value: unknown): Uint8Array {
@@ -126,7 +143,7 @@ export function putRequest(pb: Pb): PutRequest {
   return {
     key: bytesOf(pb.key),
     value: bytesOf(pb.value),
-    lease: int(pb.lease, 'lease'),
+    lease: leaseId(pb.lease, 'lease'),
     prevKv: pb.prev_kv === true,
     ignoreValue: pb.ignore_value === true,
     ignoreLease: pb.ignore_lease === true,
@@ -158,7 +175,7 @@ function compare(pb: Pb): Compare {
     createRevision: int64Bound(pb.create_revision, 'create_revision'),
     modRevision: int64Bound(pb.mod_revision, 'mod_revision'),
     value: bytesOf(pb.value),
-    lease: int(pb.lease, 'lease'),
+    lease: leaseId(pb.lease, 'lease'),
   };
 }
 

@@ -27,6 +27,7 @@ import {
   txnPayloadSize,
   txnResponsePb,
   type Pb,
+  leaseId,
 } from './convert.js';
 
 export interface ServiceContext {
@@ -116,15 +117,15 @@ export function leaseService(ctx: ServiceContext): UntypedServiceImplementation 
   const s = ctx.server;
   return {
     LeaseGrant: unary(ctx, async (req) => {
-      const res = await s.leaseGrant(int(req.TTL, 'TTL'), int(req.ID, 'ID'));
+      const res = await s.leaseGrant(int(req.TTL, 'TTL'), leaseId(req.ID, 'ID'));
       return { header: headerPb(s.header()), ID: str64(res.id), TTL: str64(res.ttl), error: res.error ?? '' };
     }),
     LeaseRevoke: unary(ctx, async (req) => {
-      await s.leaseRevoke(int(req.ID, 'ID'));
+      await s.leaseRevoke(leaseId(req.ID, 'ID'));
       return { header: headerPb(s.header()) };
     }),
     LeaseTimeToLive: unary(ctx, async (req) => {
-      const res = await s.leaseTimeToLive(int(req.ID, 'ID'), req.keys === true);
+      const res = await s.leaseTimeToLive(leaseId(req.ID, 'ID'), req.keys === true);
       return {
         header: headerPb(s.header()),
         ID: str64(res.id),
@@ -136,9 +137,9 @@ export function leaseService(ctx: ServiceContext): UntypedServiceImplementation 
     LeaseLeases: unary(ctx, async () => ({ header: headerPb(s.header()), leases: (await s.leaseLeases()).map((id) => ({ ID: str64(id) })) })),
     LeaseKeepAlive: (call: ServerDuplexStream<Pb, Pb>) => {
       call.on('data', (req: Pb) => {
-        let id = 0;
+        let id = 0n;
         try {
-          id = int(req.ID, 'ID');
+          id = leaseId(req.ID, 'ID');
         } catch (err) {
           call.destroy(Object.assign(new Error((err as Error).message), { code: status.INVALID_ARGUMENT }));
           return;

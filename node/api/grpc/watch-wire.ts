@@ -65,6 +65,30 @@ function putIntField(buf: Uint8Array, at: number, field: number, n: number): num
   return putInt64(buf, at, n);
 }
 
+/** A lease ID field (any int64, as a bigint); 0 is left out. */
+function leaseFieldSize(id: bigint): number {
+  if (id === 0n) return 0;
+  let v = BigInt.asUintN(64, id);
+  let size = 2;
+  while (v >= 0x80n) {
+    v >>= 7n;
+    size++;
+  }
+  return size;
+}
+
+function putLeaseField(buf: Uint8Array, at: number, field: number, id: bigint): number {
+  if (id === 0n) return at;
+  buf[at++] = tag(field, Wire.Varint);
+  let v = BigInt.asUintN(64, id);
+  while (v >= 0x80n) {
+    buf[at++] = Number(v & 0x7fn) | 0x80;
+    v >>= 7n;
+  }
+  buf[at++] = Number(v);
+  return at;
+}
+
 /** Size of a length-delimited field with its tag (tags here are one byte), 0 when empty. */
 const bytesFieldSize = (length: number): number => (length === 0 ? 0 : 1 + varintSize(length) + length);
 
@@ -91,7 +115,7 @@ function keyValueSize(kv: KeyValue): number {
     intFieldSize(kv.modRevision) +
     intFieldSize(kv.version) +
     bytesFieldSize(kv.value.length) +
-    intFieldSize(kv.lease)
+    leaseFieldSize(kv.lease)
   );
 }
 
@@ -102,7 +126,7 @@ function putKeyValue(buf: Uint8Array, at: number, kv: KeyValue): number {
   at = putIntField(buf, at, 3, kv.modRevision);
   at = putIntField(buf, at, 4, kv.version);
   at = putBytesField(buf, at, 5, kv.value);
-  return putIntField(buf, at, 6, kv.lease);
+  return putLeaseField(buf, at, 6, kv.lease);
 }
 
 /**

@@ -193,8 +193,9 @@ export function decodeBase64Strict(text: string, path = ''): Buffer {
   }
   const url = !BASE64_BODY.test(body);
   if (url && !BASE64URL_BODY.test(body)) throw new GatewayJsonError('invalid base64: unexpected character', path);
-  // etcd's gateway refuses unpadded base64 ("YQ"), so this one does too.
-  if (padAt < 0 && body.length % 4 !== 0) throw new GatewayJsonError('invalid base64: missing padding', path);
+  // etcd's gateway (Go's base64.StdEncoding) refuses unpadded base64 ("YQ"),
+  // naming where the incomplete quantum starts, with no field path: the same words here.
+  if (padAt < 0 && body.length % 4 !== 0) throw new GatewayJsonError(`illegal base64 data at input byte ${body.length - (body.length % 4)}`, '');
   if (body.length % 4 === 1) throw new GatewayJsonError('invalid base64: truncated input', path);
   const buf = Buffer.from(body, url ? 'base64url' : 'base64');
   // Reject non-canonical trailing bits (e.g. "Zm9=" vs "Zm8="), which could

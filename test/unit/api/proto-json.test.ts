@@ -143,7 +143,7 @@ test('json: malformed input is rejected with errors that name the problem', () =
     ['etcdserverpb.RangeRequest', '[1,2]', /expected a JSON object/],
     ['etcdserverpb.RangeRequest', '{"key": "Zm9v!"}', /^key: invalid base64/],
     ['etcdserverpb.RangeRequest', '{"key": "Zm9v="}', /key: invalid base64/],
-    ['etcdserverpb.RangeRequest', '{"key": "Z"}', /key: invalid base64/],
+    ['etcdserverpb.RangeRequest', '{"key": "Z"}', /^illegal base64 data at input byte 0$/],
     ['etcdserverpb.RangeRequest', '{"key": 12}', /key: expected a base64 string/],
     ['etcdserverpb.RangeRequest', '{"limit": 1.5}', /limit: expected an integer/],
     ['etcdserverpb.RangeRequest', '{"limit": "ten"}', /limit: expected a decimal integer/],
@@ -181,9 +181,9 @@ test('json: strict base64 accepts the standard and URL-safe alphabets, padded', 
 });
 
 test('finding 8: unpadded base64 is refused by the gateway, as etcd refuses it', () => {
-  assert.throws(() => decodeBase64Strict('Zm9vYg'), /missing padding/);
-  assert.throws(() => decodeBase64Strict('YQ'), /missing padding/);
-  assert.throws(() => fromGatewayJson('etcdserverpb.PutRequest', '{"key":"YQ"}'), /key: invalid base64: missing padding/);
+  assert.throws(() => decodeBase64Strict('Zm9vYg'), /^GatewayJsonError: illegal base64 data at input byte 4$/);
+  assert.throws(() => decodeBase64Strict('YQ'), /^GatewayJsonError: illegal base64 data at input byte 0$/);
+  assert.throws(() => fromGatewayJson('etcdserverpb.PutRequest', '{"key":"YQ"}'), /^GatewayJsonError: illegal base64 data at input byte 0$/);
 });
 
 test('json: stream messages are wrapped in {"result": ...}', () => {

@@ -17,10 +17,10 @@ const header = { clusterId: 2 ** 52 - 3, memberId: 0x1234_5678_9a, revision: 2 *
 test('a WatchResponse with a put (prev_kv too) and a delete decodes field for field', () => {
   const put: WatchEvent = {
     type: 'PUT',
-    kv: { key: bytes('k1'), createRevision: 3, modRevision: 2 ** 40 + 7, version: 2, value: bytes('v'.repeat(300)), lease: 2 ** 50 + 1 },
-    prevKv: { key: bytes('k1'), createRevision: 3, modRevision: 3, version: 1, value: bytes('old'), lease: 0 },
+    kv: { key: bytes('k1'), createRevision: 3, modRevision: 2 ** 40 + 7, version: 2, value: bytes('v'.repeat(300)), lease: 2n ** 50n + 1n },
+    prevKv: { key: bytes('k1'), createRevision: 3, modRevision: 3, version: 1, value: bytes('old'), lease: 0n },
   };
-  const del: WatchEvent = { type: 'DELETE', kv: { key: bytes('k2'), createRevision: 0, modRevision: 2 ** 40 + 7, version: 0, value: new Uint8Array(), lease: 0 } };
+  const del: WatchEvent = { type: 'DELETE', kv: { key: bytes('k2'), createRevision: 0, modRevision: 2 ** 40 + 7, version: 0, value: new Uint8Array(), lease: 0n } };
   const msg = decodeWatch(encodeWatchEvents(encodeHeaderField(header), 42, [put, del]).bytes);
   assert.deepEqual(msg.header, { cluster_id: String(header.clusterId), member_id: String(header.memberId), revision: String(header.revision), raft_term: '5' });
   assert.equal(msg.watch_id, '42');
@@ -38,12 +38,12 @@ test('a WatchResponse with a put (prev_kv too) and a delete decodes field for fi
 });
 
 test('an event is encoded once and its bytes shared by every response that carries it', () => {
-  const e: WatchEvent = { type: 'PUT', kv: { key: bytes('a'), createRevision: 2, modRevision: 2, version: 1, value: bytes('x'), lease: 0 } };
+  const e: WatchEvent = { type: 'PUT', kv: { key: bytes('a'), createRevision: 2, modRevision: 2, version: 1, value: bytes('x'), lease: 0n } };
   assert.equal(eventField(e), eventField(e));
 });
 
 test('a negative watch_id takes ten bytes and decodes as -1', () => {
-  const e: WatchEvent = { type: 'PUT', kv: { key: bytes('a'), createRevision: 2, modRevision: 2, version: 1, value: bytes('x'), lease: 0 } };
+  const e: WatchEvent = { type: 'PUT', kv: { key: bytes('a'), createRevision: 2, modRevision: 2, version: 1, value: bytes('x'), lease: 0n } };
   assert.equal(decodeWatch(encodeWatchEvents(encodeHeaderField(header), -1, [e]).bytes).watch_id, '-1');
 });
 

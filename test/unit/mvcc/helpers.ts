@@ -58,12 +58,12 @@ export class Driver {
     return this.apply({ compaction: { revision } });
   }
 
-  grant(id: number, ttl = 60) {
-    return this.apply({ leaseGrant: { id, ttl } });
+  grant(id: number | bigint, ttl = 60) {
+    return this.apply({ leaseGrant: { id: BigInt(id), ttl } });
   }
 
-  revoke(id: number) {
-    return this.apply({ leaseRevoke: { id } });
+  revoke(id: number | bigint) {
+    return this.apply({ leaseRevoke: { id: BigInt(id) } });
   }
 
   get(key: string, extra: Omit<RangeRequest, 'key'> = {}): KeyValue | undefined {

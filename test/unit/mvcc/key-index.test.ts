@@ -18,11 +18,11 @@ import { fromByteString, keyRange, rangeContains, toByteString } from '../../../
 /** k written at 2, 4, 6, deleted at 8, re-created at 10. */
 function sample(): KeyIndex {
   const index = new KeyIndex();
-  index.append('k', 2, 2, 1, 0, 'a');
-  index.append('k', 4, 2, 2, 0, 'b');
-  index.append('k', 6, 2, 3, 0, 'c');
-  index.append('k', 8, 0, 0, 0, '');
-  index.append('k', 10, 10, 1, 0, 'd');
+  index.append('k', 2, 2, 1, 0n, 'a');
+  index.append('k', 4, 2, 2, 0n, 'b');
+  index.append('k', 6, 2, 3, 0n, 'c');
+  index.append('k', 8, 0, 0, 0n, '');
+  index.append('k', 10, 10, 1, 0n, 'd');
   return index;
 }
 
@@ -57,8 +57,8 @@ describe('key index', () => {
 
   it('drops a key whose last record is a compacted tombstone', () => {
     const index = new KeyIndex();
-    index.append('gone', 2, 2, 1, 0, 'v');
-    index.append('gone', 3, 0, 0, 0, '');
+    index.append('gone', 2, 2, 1, 0n, 'v');
+    index.append('gone', 3, 0, 0, 0n, '');
     index.compactHistory(index.get('gone')!, 3);
     assert.equal(index.get('gone'), undefined);
     assert.equal(index.keyCount, 0);
@@ -67,7 +67,7 @@ describe('key index', () => {
 
   it('visits ranges in byte order and stops when asked', () => {
     const index = new KeyIndex();
-    for (const key of ['b', 'a', 'd', 'c']) index.append(key, 2, 2, 1, 0, '');
+    for (const key of ['b', 'a', 'd', 'c']) index.append(key, 2, 2, 1, 0n, '');
     const visit = (range: ReturnType<typeof keyRange>, stopAfter = Infinity) => {
       const seen: string[] = [];
       index.forEachInRange(range, (h) => {
@@ -110,10 +110,10 @@ describe('change log', () => {
     const index = new KeyIndex();
     const log = new ChangeLog(1);
     log.append(1, []);
-    const a = index.append('a', 2, 2, 1, 0, '1');
+    const a = index.append('a', 2, 2, 1, 0n, '1');
     log.append(2, [a]);
-    const b = index.append('b', 3, 3, 1, 0, '1');
-    index.append('a', 3, 0, 0, 0, '');
+    const b = index.append('b', 3, 3, 1, 0n, '1');
+    index.append('a', 3, 0, 0, 0n, '');
     log.append(3, [b, a]);
     assert.deepEqual(log.at(3).map((h) => h[0]), ['b', 'a']);
     assert.equal(log.countAt(3), 2);

@@ -40,7 +40,7 @@ interface ModelKv {
   create: number;
   mod: number;
   version: number;
-  lease: number;
+  lease: bigint;
 }
 type State = Map<string, ModelKv>;
 
@@ -52,7 +52,7 @@ class Model {
   readonly events: string[][] = [[], []];
   revision = 1;
   compacted = 0;
-  readonly leases = new Set<number>();
+  readonly leases = new Set<bigint>();
 
   get current(): State {
     return this.states[this.revision]!;
@@ -85,7 +85,7 @@ class ModelWrite {
     readonly revision: number,
   ) {}
 
-  put(key: string, value: string, lease: number): ModelKv | undefined {
+  put(key: string, value: string, lease: bigint): ModelKv | undefined {
     const prev = this.state.get(key);
     this.state.set(key, {
       value,
@@ -113,7 +113,7 @@ class ModelWrite {
 
 const KEYS = ['a', 'a/1', 'a/2', 'b', 'c', 'c/x', 'd', 'e', 'f', 'g'];
 const NESTED_KEYS = ['n1', 'n2', 'n3'];
-const LEASE_IDS = [11, 12, 13];
+const LEASE_IDS = [11n, 12n, 13n];
 
 function keysIn(state: State, start: string, end: string | undefined): string[] {
   return [...state.keys()].filter((k) => (end === undefined ? k === start : k >= start && (end === '\0' || k < end))).sort();
@@ -197,7 +197,7 @@ function runRandom(seed: number, operations: number): void {
       // Put, sometimes with a lease, prevKv or ignoreValue.
       const key = pick(KEYS);
       const value = randomValue();
-      const lease = chance(0.2) ? pick(LEASE_IDS) : 0;
+      const lease = chance(0.2) ? pick(LEASE_IDS) : 0n;
       const ignoreValue = chance(0.05);
       same(
         `${label} put`,
@@ -206,7 +206,7 @@ function runRandom(seed: number, operations: number): void {
           return { revision: r.header.revision, prev: r.prevKv && describeKv(r.prevKv) };
         },
         () => {
-          if (lease !== 0 && !model.leases.has(lease)) throw new ModelError(LEASE_NOT_FOUND);
+          if (lease !== 0n && !model.leases.has(lease)) throw new ModelError(LEASE_NOT_FOUND);
           const existing = model.current.get(key);
           if (ignoreValue && !existing) throw new ModelError('etcdserver: key not found');
           const prev = model.write((w) => w.put(key, ignoreValue ? existing!.value : value, lease));
@@ -350,7 +350,7 @@ function runRandom(seed: number, operations: number): void {
       if (target === 'VERSION') c.version = near(actual?.version ?? 0);
       if (target === 'CREATE') c.createRevision = near(actual?.create ?? 0);
       if (target === 'MOD') c.modRevision = near(actual?.mod ?? 0);
-      if (target === 'LEASE') c.lease = chance(0.5) ? (actual?.lease ?? 0) : pick(LEASE_IDS);
+      if (target === 'LEASE') c.lease = chance(0.5) ? (actual?.lease ?? 0n) : pick(LEASE_IDS);
       compares.push(c);
     }
     return compares;
@@ -369,7 +369,7 @@ function runRandom(seed: number, operations: number): void {
     for (let i = Math.floor(random() * 5); i > 0; i--) {
       const key = pick(KEYS);
       const r = random();
-      const lease = chance(0.1) ? pick(LEASE_IDS) : 0;
+      const lease = chance(0.1) ? pick(LEASE_IDS) : 0n;
       if (r < 0.45) ops.push({ requestPut: { key: bytes(key), value: bytes(randomValue()), lease } });
       else if (r < 0.7) ops.push({ requestDeleteRange: { key: bytes(key) } });
       else ops.push(randomTxnRange(key));
@@ -425,8 +425,8 @@ function runRandom(seed: number, operations: number): void {
         };
         collect(request, [...decisions]);
         for (const op of chosen) {
-          const lease = op.requestPut?.lease ?? 0;
-          if (lease !== 0 && !model.leases.has(lease)) throw new ModelError(LEASE_NOT_FOUND);
+          const lease = op.requestPut?.lease ?? 0n;
+          if (lease !== 0n && !model.leases.has(lease)) throw new ModelError(LEASE_NOT_FOUND);
         }
         for (const op of chosen) if (op.requestRange?.revision && op.requestRange.revision > 0) model.stateAt(op.requestRange.revision);
 
@@ -435,7 +435,7 @@ function runRandom(seed: number, operations: number): void {
           const run = (t: TxnRequest): string[] =>
             ((path.shift() ? t.success : t.failure) ?? []).map((op) => {
               if (op.requestPut) {
-                w.put(text(op.requestPut.key), text(op.requestPut.value!), op.requestPut.lease ?? 0);
+                w.put(text(op.requestPut.key), text(op.requestPut.value!), op.requestPut.lease ?? 0n);
                 return `put@${w.revision}`;
               }
               if (op.requestDeleteRange) return `deleted ${w.delete([text(op.requestDeleteRange.key)]).length}`;
@@ -472,7 +472,7 @@ function checkDuplicates(ops: RequestOp[]): void {
 function modelCompare(state: State, c: Compare): boolean {
   const kv = state.get(text(c.key));
   if (!kv && c.target === 'VALUE') return false;
-  const [actual, wanted]: [string | number, string | number] =
+  const [actual, wanted]: [string | number | bigint, string | number | bigint] =
     c.target === 'VALUE'
       ? [kv!.value, text(c.value!)]
       : c.target === 'VERSION'
@@ -481,7 +481,7 @@ function modelCompare(state: State, c: Compare): boolean {
           ? [kv?.create ?? 0, c.createRevision!]
           : c.target === 'MOD'
             ? [kv?.mod ?? 0, c.modRevision!]
-            : [kv?.lease ?? 0, c.lease!];
+            : [kv?.lease ?? 0n, c.lease!];
   switch (c.result) {
     case 'EQUAL':
       return actual === wanted;

@@ -119,7 +119,7 @@ describe('paginated range counts', () => {
 
 describe('readRange with samples', () => {
   const index = new KeyIndex();
-  for (let i = 0; i < 3 * MIN_SAMPLED_KEYS; i++) index.append(name(i), i + 2, i + 2, 1, 0, 'v');
+  for (let i = 0; i < 3 * MIN_SAMPLED_KEYS; i++) index.append(name(i), i + 2, i + 2, 1, 0n, 'v');
   const revision = 3 * MIN_SAMPLED_KEYS + 1;
   const req = (start: string, limit: number): RangeRequest => ({ key: bytes(start), rangeEnd: prefixEnd(PREFIX), limit });
 

@@ -6,7 +6,7 @@ import { Driver } from './helpers.js';
 function loaded(keys: number): Driver {
   const d = new Driver();
   d.grant(7, 60);
-  for (let i = 0; i < keys; i++) d.put(`key/${i % (keys / 2)}`, `value-${i}`, i % 9 === 0 ? { lease: 7 } : {});
+  for (let i = 0; i < keys; i++) d.put(`key/${i % (keys / 2)}`, `value-${i}`, i % 9 === 0 ? { lease: 7n } : {});
   d.del(`key/3`);
   return d;
 }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { crc32 } from 'node:zlib';
 import { describe, it } from 'node:test';
 import { MvccStore, WatchHub } from '../../../node/mvcc/index.js';
 import type { WatchEvent } from '../../../node/mvcc/index.js';
@@ -12,9 +13,9 @@ function busyStore(): Driver {
   const d = new Driver();
   d.grant(2 ** 53 - 1, 120);
   d.grant(17, 5);
-  d.apply({ leaseCheckpoint: { checkpoints: [{ id: 17, remainingTtl: 3 }] } });
-  for (let i = 0; i < 40; i++) d.put(`key/${i % 7}`, `value-${i}`, i % 5 === 0 ? { lease: 17 } : {});
-  d.apply({ put: { key: new Uint8Array([0, 0xff, 0x80]), value: new Uint8Array([0xff, 0, 1]), lease: 2 ** 53 - 1 } });
+  d.apply({ leaseCheckpoint: { checkpoints: [{ id: 17n, remainingTtl: 3 }] } });
+  for (let i = 0; i < 40; i++) d.put(`key/${i % 7}`, `value-${i}`, i % 5 === 0 ? { lease: 17n } : {});
+  d.apply({ put: { key: new Uint8Array([0, 0xff, 0x80]), value: new Uint8Array([0xff, 0, 1]), lease: 2n ** 53n - 1n } });
   d.del('key/3');
   d.txn({
     success: [
@@ -53,7 +54,7 @@ describe('snapshot and restore', () => {
     assert.equal(restored.compactRevision, 20);
     assert.equal(restored.appliedIndex, original.appliedIndex);
     assert.deepEqual(restored.leaseList(), original.leaseList());
-    assert.deepEqual(restored.leaseTimeToLive(17, true), original.leaseTimeToLive(17, true));
+    assert.deepEqual(restored.leaseTimeToLive(17n, true), original.leaseTimeToLive(17n, true));
     assert.equal(restored.sizeBytes, original.sizeBytes);
   });
 
@@ -145,5 +146,35 @@ describe('snapshot and restore', () => {
     assert.equal(restored.revision, 1);
     assert.deepEqual(restored.hash(), empty.hash());
     assert.equal(sha256(restored.snapshot()), sha256(empty.snapshot()));
+  });
+
+  it('finding 8: int64 lease IDs snapshot in format 2 and restore exactly; other stores keep format 1', () => {
+    const legacy = busyStore();
+    assert.equal(legacy.store.snapshot()[4], 1, 'no wide ID granted: format 1, which older releases read');
+    const d = busyStore();
+    d.grant(-1n, 10);
+    d.grant(2n ** 63n - 1n, 10);
+    d.put('neg', 'v', { lease: -1n });
+    d.put('big', 'v', { lease: 2n ** 63n - 1n });
+    const snapshot = d.store.snapshot();
+    assert.equal(snapshot[4], 2);
+    const restored = MvccStore.restore(snapshot);
+    assert.equal(restored.range({ key: bytes('neg') }).kvs[0]!.lease, -1n);
+    assert.equal(restored.range({ key: bytes('big') }).kvs[0]!.lease, 2n ** 63n - 1n);
+    assert.deepEqual(restored.leaseTimeToLive(-1n, true)!.keys.map(text), ['neg']);
+    assert.equal(sha256(restored.snapshot()), sha256(snapshot));
+  });
+
+  it('finding 8: reads a format 1 snapshot as older releases wrote it', () => {
+    // "KVMV", format 1, applied 3, revision 2, compact 0; lease 5 (TTL 10, index 3,
+    // revision 1, remaining 0); key "k": one record (mod 2, create 2, version 1,
+    // lease 5, "v"); change log from revision 2: one revision changing key 0.
+    const body = Buffer.from([...Buffer.from('KVMV'), 1, 3, 2, 0, 1, 5, 20, 3, 1, 0, 1, 1, 0x6b, 1, 2, 2, 1, 5, 1, 0x76, 2, 1, 1, 0]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(body));
+    const store = MvccStore.restore(Buffer.concat([body, crc]));
+    const kv = store.range({ key: bytes('k') }).kvs[0]!;
+    assert.deepEqual([text(kv.value), kv.lease, kv.modRevision], ['v', 5n, 2]);
+    assert.deepEqual(store.leaseTimeToLive(5n, true)!.keys.map(text), ['k']);
   });
 });

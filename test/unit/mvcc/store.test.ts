@@ -103,18 +103,18 @@ describe('put options', () => {
   it('ignoreValue keeps the value and ignoreLease keeps the lease', () => {
     const d = new Driver();
     d.grant(7);
-    d.put('k', 'keep', { lease: 7 });
-    d.apply({ put: { key: bytes('k'), ignoreValue: true, lease: 0 } });
+    d.put('k', 'keep', { lease: 7n });
+    d.apply({ put: { key: bytes('k'), ignoreValue: true, lease: 0n } });
     let kv = d.get('k')!;
     assert.equal(text(kv.value), 'keep');
-    assert.equal(kv.lease, 0);
+    assert.equal(kv.lease, 0n);
     assert.equal(kv.version, 2);
 
-    d.put('k', 'leased', { lease: 7 });
+    d.put('k', 'leased', { lease: 7n });
     d.put('k', 'new', { ignoreLease: true });
     kv = d.get('k')!;
     assert.equal(text(kv.value), 'new');
-    assert.equal(kv.lease, 7);
+    assert.equal(kv.lease, 7n);
   });
 
   it('gives etcd errors for ignoreValue/ignoreLease misuse', () => {
@@ -123,13 +123,13 @@ describe('put options', () => {
     assertMvccError(() => d.put('missing', '', { ignoreLease: true }), 'INVALID_ARGUMENT', 'etcdserver: key not found');
     d.put('k', 'v');
     assertMvccError(() => d.put('k', 'v2', { ignoreValue: true }), 'INVALID_ARGUMENT', 'etcdserver: value is provided');
-    assertMvccError(() => d.put('k', 'v2', { ignoreLease: true, lease: 5 }), 'INVALID_ARGUMENT', 'etcdserver: lease is provided');
+    assertMvccError(() => d.put('k', 'v2', { ignoreLease: true, lease: 5n }), 'INVALID_ARGUMENT', 'etcdserver: lease is provided');
     assert.equal(d.store.revision, 2, 'failed puts change nothing');
   });
 
   it('rejects an unknown lease', () => {
     const d = new Driver();
-    assertMvccError(() => d.put('k', 'v', { lease: 42 }), 'NOT_FOUND', LEASE_NOT_FOUND);
+    assertMvccError(() => d.put('k', 'v', { lease: 42n }), 'NOT_FOUND', LEASE_NOT_FOUND);
     assert.equal(d.get('k'), undefined);
   });
 });
@@ -172,9 +172,9 @@ describe('idempotent apply', () => {
 
   it('moves the applied index past a failed request, so a replay skips it too', () => {
     const store = new MvccStore();
-    assert.throws(() => store.apply(1, { put: { key: bytes('a'), value: bytes('1'), lease: 9 } }));
+    assert.throws(() => store.apply(1, { put: { key: bytes('a'), value: bytes('1'), lease: 9n } }));
     assert.equal(store.appliedIndex, 1);
-    assert.equal(store.apply(1, { put: { key: bytes('a'), value: bytes('1'), lease: 9 } }), undefined);
+    assert.equal(store.apply(1, { put: { key: bytes('a'), value: bytes('1'), lease: 9n } }), undefined);
   });
 
   it('markApplied advances over entries without MVCC requests', () => {

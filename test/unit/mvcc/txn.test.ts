@@ -26,7 +26,7 @@ function cmp(key: string, target: CompareTarget, result: CompareResult, operand:
   if (target === 'VERSION') c.version = Number(operand);
   if (target === 'CREATE') c.createRevision = Number(operand);
   if (target === 'MOD') c.modRevision = Number(operand);
-  if (target === 'LEASE') c.lease = Number(operand);
+  if (target === 'LEASE') c.lease = BigInt(operand);
   return c;
 }
 
@@ -35,7 +35,7 @@ function fixture(): Driver {
   const d = new Driver();
   d.grant(9);
   d.put('k', 'a');
-  d.put('k', 'm', { lease: 9 });
+  d.put('k', 'm', { lease: 9n });
   return d;
 }
 
@@ -218,7 +218,7 @@ describe('txn rejection leaves the state untouched', () => {
 
   it('rejects a put with an unknown lease before any write', () => {
     const d = fixture();
-    const request = { success: [put('a', '1'), { requestPut: { key: bytes('b'), lease: 77 } }] };
+    const request = { success: [put('a', '1'), { requestPut: { key: bytes('b'), lease: 77n } }] };
     assertRejected(d, request, 'NOT_FOUND', LEASE_NOT_FOUND);
   });
 
@@ -241,7 +241,7 @@ describe('txn rejection leaves the state untouched', () => {
     const r = d.txn({
       compare: [cmp('k', 'VERSION', 'EQUAL', 2)],
       success: [put('a', '1')],
-      failure: [{ requestPut: { key: bytes('b'), lease: 77 } }],
+      failure: [{ requestPut: { key: bytes('b'), lease: 77n } }],
     });
     assert.equal(r.succeeded, true);
   });

@@ -68,13 +68,13 @@ describe('watch', () => {
     const { d, hub } = setup();
     const r = recorder();
     d.grant(1);
-    d.put('k', 'v', { lease: 1 });
+    d.put('k', 'v', { lease: 1n });
     hub.watch({ key: bytes('k') }, r.callback);
     d.del('k');
     const kv = r.batches[0]!.events[0]!.kv;
     assert.deepEqual(
       { key: text(kv.key), createRevision: kv.createRevision, modRevision: kv.modRevision, version: kv.version, lease: kv.lease, value: kv.value.length },
-      { key: 'k', createRevision: 0, modRevision: 3, version: 0, lease: 0, value: 0 },
+      { key: 'k', createRevision: 0, modRevision: 3, version: 0, lease: 0n, value: 0 },
     );
   });
 
@@ -186,8 +186,8 @@ describe('watch', () => {
   it('delivers a lease revoke as one batch', () => {
     const { d, hub } = setup();
     d.grant(9);
-    d.put('a', '1', { lease: 9 });
-    d.put('b', '1', { lease: 9 });
+    d.put('a', '1', { lease: 9n });
+    d.put('b', '1', { lease: 9n });
     const r = recorder();
     hub.watch({ key: FROM_KEY, rangeEnd: FROM_KEY }, r.callback);
     d.revoke(9);

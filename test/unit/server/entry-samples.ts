@@ -8,7 +8,7 @@ const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
 const ID = 0x1f2e3d4c5b6a7; // a member ID near 2^49, as real ones are
 
 export const ENTRY_SAMPLES: Record<string, ServerEntry> = {
-  'put': { origin: ID, requestId: 1, request: { mvcc: { put: { key: bytes('k'), value: bytes('v'), lease: 2 ** 50 + 3, prevKv: true } } } },
+  'put': { origin: ID, requestId: 1, request: { mvcc: { put: { key: bytes('k'), value: bytes('v'), lease: 2n ** 50n + 3n, prevKv: true } } } },
   'put-ignore': { origin: ID, requestId: 2, request: { mvcc: { put: { key: new Uint8Array([0, 255]), ignoreValue: true, ignoreLease: true } } } },
   'delete-range': { origin: ID, requestId: 3, request: { mvcc: { deleteRange: { key: bytes('a'), rangeEnd: bytes('z'), prevKv: true } } } },
   'txn': {
@@ -20,7 +20,7 @@ export const ENTRY_SAMPLES: Record<string, ServerEntry> = {
           compare: [
             { result: 'EQUAL', target: 'VALUE', key: bytes('k'), value: bytes('old') },
             { result: 'GREATER', target: 'MOD', key: bytes('a'), rangeEnd: new Uint8Array([0]), modRevision: 7 },
-            { result: 'LESS', target: 'LEASE', key: bytes('l'), lease: 12 },
+            { result: 'LESS', target: 'LEASE', key: bytes('l'), lease: 12n },
           ],
           success: [
             { requestPut: { key: bytes('k'), value: bytes('new') } },
@@ -34,11 +34,11 @@ export const ENTRY_SAMPLES: Record<string, ServerEntry> = {
     },
   },
   'compaction': { origin: ID, requestId: 5, request: { mvcc: { compaction: { revision: 41, physical: true } } } },
-  'lease-grant': { origin: ID, requestId: 6, request: { mvcc: { leaseGrant: { id: 2 ** 52 + 1, ttl: 30 } } } },
-  'lease-revoke': { origin: ID, requestId: 7, request: { mvcc: { leaseRevoke: { id: 2 ** 52 + 1 } } } },
-  'lease-checkpoint': { origin: ID, requestId: 8, request: { mvcc: { leaseCheckpoint: { checkpoints: [{ id: 5, remainingTtl: 17 }, { id: 6, remainingTtl: 0 }] } } } },
-  'lease-renew': { origin: ID, requestId: 9, request: { leaseRenew: { id: 2 ** 52 + 1 } } },
-  'lease-renew-batch': { origin: ID, requestId: 10, request: { leaseRenewBatch: { ids: [1, 2, 2 ** 53 - 1] } } },
+  'lease-grant': { origin: ID, requestId: 6, request: { mvcc: { leaseGrant: { id: 2n ** 52n + 1n, ttl: 30 } } } },
+  'lease-revoke': { origin: ID, requestId: 7, request: { mvcc: { leaseRevoke: { id: 2n ** 52n + 1n } } } },
+  'lease-checkpoint': { origin: ID, requestId: 8, request: { mvcc: { leaseCheckpoint: { checkpoints: [{ id: 5n, remainingTtl: 17 }, { id: 6n, remainingTtl: 0 }] } } } },
+  'lease-renew': { origin: ID, requestId: 9, request: { leaseRenew: { id: 2n ** 52n + 1n } } },
+  'lease-renew-batch': { origin: ID, requestId: 10, request: { leaseRenewBatch: { ids: [1n, 2n, 2n ** 53n - 1n] } } },
   'member-attributes': { origin: ID, requestId: 11, request: { memberAttributes: { id: ID, name: 'm1', clientUrls: ['http://127.0.0.1:2379', 'https://10.0.0.1:2379'] } } },
   'member-update': { origin: ID, requestId: 12, request: { memberUpdate: { id: ID, peerUrls: ['http://127.0.0.1:2380'] } } },
   'alarm': { origin: ID, requestId: 13, request: { alarm: { action: 'activate', memberId: ID, alarm: 'NOSPACE' } } },

@@ -3,14 +3,14 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { decodeCbor, encodeCbor } from '../../../node/server/cbor.js';
 import { decodeEntry, encodeEntry, type ServerEntry } from '../../../node/server/entry.js';
-import { ENTRY_FORMAT_CBOR, ENTRY_FORMAT_V8, EntryFormatTooNewError, nextClusterFormat } from '../../../node/server/entry-format.js';
+import { ENTRY_FORMAT_CBOR, ENTRY_FORMAT_INT64_LEASES, ENTRY_FORMAT_V8, EntryFormatTooNewError, nextClusterFormat } from '../../../node/server/entry-format.js';
 import { ENTRY_SAMPLES } from './entry-samples.js';
 
 const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
 const fixture = (name: string): Uint8Array => new Uint8Array(readFileSync(new URL(`../../../../test/unit/server/fixtures/entries-v1/${name}.bin`, import.meta.url)));
 
 // Compare plain copies: decoded byte fields are views into the entry.
-const plain = (entry: ServerEntry): ServerEntry => JSON.parse(JSON.stringify(entry, (_k, v: unknown) => (v instanceof Uint8Array ? [...v] : v))) as ServerEntry;
+const plain = (entry: ServerEntry): ServerEntry => JSON.parse(JSON.stringify(entry, (_k, v: unknown) => (v instanceof Uint8Array ? [...v] : typeof v === 'bigint' ? `${v}n` : v))) as ServerEntry;
 
 function roundTrip(entry: ServerEntry, format = ENTRY_FORMAT_CBOR): ServerEntry {
   return plain(decodeEntry(encodeEntry(entry, format)));
@@ -21,7 +21,7 @@ describe('server entry encoding', () => {
     const entry: ServerEntry = {
       origin: 2 ** 52 + 12345,
       requestId: 987654321,
-      request: { mvcc: { put: { key: new Uint8Array([0, 0xff, 7]), value: bytes('v'.repeat(300)), lease: 2 ** 53 - 1, prevKv: true, ignoreLease: true } } },
+      request: { mvcc: { put: { key: new Uint8Array([0, 0xff, 7]), value: bytes('v'.repeat(300)), lease: 2n ** 53n - 1n, prevKv: true, ignoreLease: true } } },
     };
     for (const format of [ENTRY_FORMAT_V8, ENTRY_FORMAT_CBOR]) {
       assert.equal(encodeEntry(entry, format)[0], 2);
@@ -63,8 +63,44 @@ describe('server entry encoding', () => {
     assert.deepEqual(roundTrip(raise), raise);
   });
 
+  it('finding 8: lease IDs of any int64 round-trip exactly once the cluster format is 3 (put layout 4, CBOR schema 2)', () => {
+    const ids = [-1n, -(2n ** 63n), 2n ** 63n - 1n, 2n ** 53n + 1n, 1n];
+    for (const id of ids) {
+      const entries: ServerEntry[] = [
+        { origin: 1, requestId: 2, request: { mvcc: { put: { key: bytes('k'), value: bytes('v'), lease: id } } } },
+        { origin: 1, requestId: 3, request: { mvcc: { leaseGrant: { id, ttl: 5 } } } },
+        { origin: 1, requestId: 4, request: { mvcc: { leaseRevoke: { id } } } },
+        { origin: 1, requestId: 5, request: { leaseRenewBatch: { ids: [id, 7n] } } },
+        {
+          origin: 1,
+          requestId: 6,
+          request: {
+            mvcc: {
+              txn: {
+                compare: [{ result: 'EQUAL', target: 'LEASE', key: bytes('k'), lease: id }],
+                success: [{ requestTxn: { success: [{ requestPut: { key: bytes('k'), lease: id } }] } }],
+              },
+            },
+          },
+        },
+      ];
+      for (const entry of entries) {
+        const data = encodeEntry(entry, ENTRY_FORMAT_INT64_LEASES);
+        assert.equal(data[0], 'mvcc' in entry.request && 'put' in entry.request.mvcc ? 4 : 3);
+        assert.deepEqual(plain(decodeEntry(data)), plain(entry), `${id}`);
+      }
+    }
+    // Lease IDs decode as bigints from the older layouts too.
+    const legacy = decodeEntry(encodeEntry({ origin: 1, requestId: 2, request: { leaseRenew: { id: 9n } } }, ENTRY_FORMAT_CBOR)).request;
+    assert.deepEqual(legacy, { leaseRenew: { id: 9n } });
+    // An ID the older layouts cannot hold names no lease there: none can be granted before format 3.
+    const wide: ServerEntry = { origin: 1, requestId: 2, request: { mvcc: { put: { key: bytes('k'), lease: 2n ** 60n } } } };
+    assert.throws(() => encodeEntry(wide, ENTRY_FORMAT_CBOR), /requested lease not found/);
+    assert.throws(() => encodeEntry({ origin: 1, requestId: 2, request: { mvcc: { leaseRevoke: { id: 2n ** 60n } } } }, ENTRY_FORMAT_CBOR), /requested lease not found/);
+  });
+
   it('CBOR entries are [schema, origin, request ID, request] in standard CBOR', () => {
-    const data = encodeEntry({ origin: 5, requestId: 6, request: { leaseRenew: { id: 300 } } }, ENTRY_FORMAT_CBOR);
+    const data = encodeEntry({ origin: 5, requestId: 6, request: { leaseRenew: { id: 300n } } }, ENTRY_FORMAT_CBOR);
     // 0x84 array(4), 01 schema, 05, 06, 0xa1 map(1) "leaseRenew" -> map(1) "id" -> uint16 300.
     assert.deepEqual([...data.subarray(0, 6)], [3, 0x84, 1, 5, 6, 0xa1]);
     assert.deepEqual(decodeCbor(data.subarray(1)), [1, 5, 6, { leaseRenew: { id: 300 } }]);
@@ -72,10 +108,10 @@ describe('server entry encoding', () => {
 
   it('refuses entries it cannot read with a clear error', () => {
     assert.throws(() => decodeEntry(new Uint8Array([9, 1, 2])), /unknown entry layout 9/);
-    assert.throws(() => decodeEntry(encodeCbor([2, 1, 1, { leaseRenew: { id: 1 } }], new Uint8Array([3]))), /schema 2 is newer/);
+    assert.throws(() => decodeEntry(encodeCbor([3, 1, 1, { leaseRenew: { id: 1n } }], new Uint8Array([3]))), /schema 3 is newer/);
     assert.throws(() => decodeEntry(encodeCbor([1, 1, 1, { futureThing: {} }], new Uint8Array([3]))), /kind futureThing is unknown/);
     assert.throws(() => decodeEntry(encodeCbor([1, 1, 1, { mvcc: { rename: {} } }], new Uint8Array([3]))), /MVCC request kind rename/);
-    const ok = encodeEntry({ origin: 1, requestId: 1, request: { leaseRenew: { id: 1 } } }, ENTRY_FORMAT_CBOR);
+    const ok = encodeEntry({ origin: 1, requestId: 1, request: { leaseRenew: { id: 1n } } }, ENTRY_FORMAT_CBOR);
     assert.throws(() => decodeEntry(ok.subarray(0, ok.length - 1)), /truncated/);
     const data = encodeEntry({ origin: 1, requestId: 1, request: { mvcc: { put: { key: bytes('key'), value: bytes('value') } } } }, ENTRY_FORMAT_CBOR);
     assert.throws(() => decodeEntry(data.subarray(0, data.length - 1)), /length mismatch|truncated/);
@@ -107,11 +143,11 @@ describe('cluster entry format', () => {
     assert.equal(nextClusterFormat(1, [2, 2, 2]), 2);
     assert.equal(nextClusterFormat(1, [2, undefined, 2]), undefined, 'an older release holds it back');
     assert.equal(nextClusterFormat(2, [2, 2]), undefined);
-    assert.equal(nextClusterFormat(1, [5, 5]), 2, 'never past what this release reads');
+    assert.equal(nextClusterFormat(1, [5, 5]), 3, 'never past what this release reads');
     assert.equal(nextClusterFormat(1, []), undefined);
   });
 
   it('names the way out when a member cannot read the cluster format', () => {
-    assert.match(new EntryFormatTooNewError(3, 'raised at index 9').message, /entry format 3 \(raised at index 9\).*reads formats up to 2.*downgraded/);
+    assert.match(new EntryFormatTooNewError(4, 'raised at index 9').message, /entry format 4 \(raised at index 9\).*reads formats up to 3.*downgraded/);
   });
 });

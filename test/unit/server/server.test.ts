@@ -96,7 +96,7 @@ test('errors: compacted revisions, unknown leases, bad txn, and nothing changes'
   for (let i = 0; i < 5; i++) await m.server.put({ key: bytes('a'), value: bytes(String(i)) });
   await m.server.compact(4);
   await assert.rejects(m.server.range({ key: bytes('a'), revision: 2 }), /required revision has been compacted/);
-  await assert.rejects(m.server.put({ key: bytes('x'), value: bytes('y'), lease: 12345 }), /requested lease not found/);
+  await assert.rejects(m.server.put({ key: bytes('x'), value: bytes('y'), lease: 12345n }), /requested lease not found/);
   await assert.rejects(
     m.server.txn({ success: [{ requestPut: { key: bytes('d'), value: bytes('1') } }, { requestPut: { key: bytes('d'), value: bytes('2') } }] }),
     /duplicate key given in txn request/,
