@@ -56,6 +56,8 @@ export class Cluster {
     basePort: number,
     private readonly etcdctl: string,
     members = 3,
+    /** More etcd-style flags for every member (both systems take the same). */
+    private readonly extraFlags: string[] = [],
   ) {
     for (let k = 0; k < members; k++) {
       const name = `m${k + 1}`;
@@ -116,6 +118,7 @@ export class Cluster {
       '--initial-cluster', initialCluster,
       '--initial-cluster-state', 'new',
       '--initial-cluster-token', 'bench',
+      ...this.extraFlags,
     ];
   }
 

@@ -72,6 +72,8 @@ export interface SuiteConfig {
   basePort: number;
   /** Wall-clock budget for the load workloads of one system; those that would start after it are skipped. */
   budgetMs: number;
+  /** The overwrite load of the memory-over-time row: rounds of puts over a fixed key space, with periodic compaction. */
+  overwrite: OverwriteLoad;
   /** The write load during the rolling restart. */
   rolling: RollingLoad;
   /** First port tried for the backup row's MinIO. */
@@ -98,6 +100,7 @@ export function suiteConfig(quick: boolean): SuiteConfig {
         catchupWrites: 10_000,
         basePort: 23379,
         budgetMs: 75_000,
+        overwrite: { rounds: 4, putsPerRound: 20_000, rate: 2_000, keySpace: 10_000, retention: '10s' },
         rolling: { rate: 800, seconds: 40, warmupMs: 3_000, clients: 100, conns: 10 },
         s3Port: 29000,
       }
@@ -117,9 +120,20 @@ export function suiteConfig(quick: boolean): SuiteConfig {
         catchupWrites: 100_000,
         basePort: 23379,
         budgetMs: 3 * 60_000,
+        overwrite: { rounds: 8, putsPerRound: 40_000, rate: 2_000, keySpace: 10_000, retention: '10s' },
         rolling: { rate: 800, seconds: 90, warmupMs: 5_000, clients: 100, conns: 10 },
         s3Port: 29000,
       };
+}
+
+export interface OverwriteLoad {
+  rounds: number;
+  putsPerRound: number;
+  /** Puts per second (the tool's --rate), so each round lasts putsPerRound / rate seconds. */
+  rate: number;
+  keySpace: number;
+  /** --auto-compaction-retention in periodic mode (a Go duration both systems parse). */
+  retention: string;
 }
 
 export function rowDefs(cfg: SuiteConfig): RowDef[] {
@@ -152,6 +166,13 @@ export function rowDefs(cfg: SuiteConfig): RowDef[] {
         'etcd = its Maintenance.Snapshot through the same client and uploader (the ratio\'s reference; the second ratio is against etcd\'s snapshot save to local disk)',
       kind: 'higher-better',
       refLabel: 'etcd snapshot save to disk',
+    },
+    {
+      key: 'rss-overwrite',
+      label:
+        `leader RSS after ${cfg.overwrite.rounds} rounds of ${fmtCount(cfg.overwrite.putsPerRound)} overwrites of ${fmtCount(cfg.overwrite.keySpace)} keys ` +
+        `(--auto-compaction-mode periodic, retention ${cfg.overwrite.retention}), as % of its RSS after round 2`,
+      kind: 'lower-better',
     },
     { key: 'catchup', label: `catch-up after ${fmtCount(cfg.catchupWrites)} writes while down`, kind: 'lower-better', loadSensitive: true },
     {
@@ -275,12 +296,12 @@ export class SuiteRun {
     if (c.ok && c.note && VERBOSE_NOTES.has(key)) this.log(`    ${c.note}`);
   }
 
-  private async freshCluster(name: string, members?: number): Promise<Cluster> {
+  private async freshCluster(name: string, members?: number, extraFlags?: string[]): Promise<Cluster> {
     const dir = join(this.workDir, `${this.spec.kind}-${name}`);
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
     const base = await pickPorts(this.cfg.basePort);
-    const cluster = new Cluster(this.spec, dir, base, this.tools.etcdctl, members);
+    const cluster = new Cluster(this.spec, dir, base, this.tools.etcdctl, members, extraFlags);
     try {
       const ms = await cluster.start(60_000);
       this.log(`  cluster ${name} ready in ${(ms / 1000).toFixed(1)}s on ports ${cluster.endpoints().join(',')}`);
@@ -303,6 +324,7 @@ export class SuiteRun {
     }
     if (this.wanted(...SINGLE_PUT_KEYS)) await this.singleMember();
     if (this.wanted(...DURABILITY_KEYS)) await this.durability();
+    if (this.wanted('rss-overwrite')) await this.overwrite();
     if (this.wanted('rolling-restart')) await this.rolling();
   }
 
@@ -567,6 +589,46 @@ export class SuiteRun {
     };
   }
 
+  /**
+   * Memory over time: the same keys overwritten round after round on a fresh
+   * cluster that compacts its history every few seconds. With compaction the
+   * leader's RSS should level off after the first rounds (a flat figure near
+   * 100%); a store that keeps old revisions or leaks grows with every round.
+   */
+  private async overwrite(): Promise<void> {
+    const o = this.cfg.overwrite;
+    let cluster: Cluster;
+    try {
+      cluster = await this.freshCluster('overwrite', 3, ['--auto-compaction-mode', 'periodic', '--auto-compaction-retention', o.retention]);
+    } catch (e) {
+      this.fail(['rss-overwrite'], `cluster did not start: ${e instanceof Error ? e.message : String(e)}`);
+      return;
+    }
+    try {
+      await this.step('rss-overwrite', async () => {
+        const rss: number[] = [];
+        for (let round = 1; round <= o.rounds; round++) {
+          await this.bench(cluster, ['--clients', '100', '--conns', '10'], [
+            'put', '--total', String(o.putsPerRound), '--rate', String(o.rate), '--key-space-size', String(o.keySpace), '--val-size', '256',
+          ], cluster.endpoints(), Math.max(this.cfg.stepTimeoutMs, (o.putsPerRound / o.rate) * 3_000));
+          rss.push(cluster.rss(await cluster.leader()) ?? 0);
+        }
+        const warm = rss[Math.min(1, rss.length - 1)]!;
+        const last = rss[rss.length - 1]!;
+        const revision = (await cluster.status(await cluster.leader())).revision;
+        return {
+          ok: true,
+          value: (last / warm) * 100,
+          unit: '%',
+          detail: `${mib(warm)} → ${mib(last)}`,
+          note: `leader RSS after each round: ${rss.map(mib).join(', ')}; ${fmtCount(o.rounds * o.putsPerRound)} puts, revision ${revision}`,
+        };
+      });
+    } finally {
+      await this.finish(cluster);
+    }
+  }
+
   /** Rolling restart of every member under a steady write load, on a fresh cluster. */
   private async rolling(): Promise<void> {
     let cluster: Cluster;
@@ -614,7 +676,7 @@ export class SuiteRun {
 const WORKLOAD_KEYS = ['put-1', 'put-100', 'put-1000', 'range-l', 'range-s', 'txn-put', 'watch', 'watch-latency', 'lease-keepalive'];
 const PERF_KEYS = ['m', 'l', 'xl'].map((l) => `check-perf-${l}`);
 /** Rows whose notes also go to the progress log (they explain a count or a breakdown). */
-const VERBOSE_NOTES = new Set(['backup-s3', 'rolling-restart']);
+const VERBOSE_NOTES = new Set(['backup-s3', 'rolling-restart', 'rss-overwrite']);
 const SINGLE_PUT_KEYS = ['put-1-single', 'put-100-single', 'put-1000-single'];
 const DURABILITY_KEYS = ['rss-per-m', 'restart', 'snapshot', 'backup-s3', 'catchup'];
 
