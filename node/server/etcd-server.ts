@@ -104,6 +104,8 @@ export class EtcdServer implements Application {
   private deadlineTimer: NodeJS.Timeout | undefined;
   private autoCompactor: AutoCompactor | undefined;
   private published = false;
+  /** Test builds only (node/failpoints.ts): a backend commit that stalls. */
+  private readonly commitStall = backendCommitStall();
   /** A proposal raising the cluster's entry format is in flight (one at a time). */
   private raisingFormat = false;
 
