@@ -44,6 +44,7 @@ import type { Application, RaftNode } from './raft-node.js';
 import { SpaceQuota } from './space-quota.js';
 import { captureState, type StateSnapshotHead } from './state-snapshot.js';
 import { Waiters } from './waiters.js';
+import { backendCommitStall } from '../failpoints.js';
 
 export interface ServerIdentity {
   memberId: number;
@@ -172,7 +173,7 @@ export class EtcdServer implements Application {
       waiters: this.waiters,
       requestTimeoutMs,
       leaderWaitMs: electionTimeoutMs * 3,
-      onRefused: () => this.hooks.onProposalFailed?.(),
+      onNoLeader: () => this.hooks.onProposalFailed?.(),
       entryFormat: () => this.membership.entryFormat,
     });
     this.admin = new MembershipAdmin({ membership: this.membership, node, proposer: this.proposer, clusterToken });
@@ -362,13 +363,14 @@ export class EtcdServer implements Application {
   // ---- the Application interface of RaftNode -------------------------------
 
   apply(entries: Entry[]): void {
-    if (!this.hooks.onApplied) {
+    if (!this.hooks.onApplied && !this.commitStall) {
       this.applier.apply(entries);
       return;
     }
     const started = performance.now();
     this.applier.apply(entries);
-    this.hooks.onApplied((performance.now() - started) / 1000);
+    this.commitStall?.();
+    this.hooks.onApplied?.((performance.now() - started) / 1000);
   }
 
   installSnapshot(snapshot: Snapshot): void {
