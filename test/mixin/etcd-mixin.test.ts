@@ -171,12 +171,17 @@ describe('the etcd mixin alerts on a Kvorum cluster', { timeout: 180_000 }, () =
     const order = leader === m1 ? [others[0]!, others[1]!, others[0]!, m1] : [others.find((m) => m !== m1)!, leader, others.find((m) => m !== m1)!, m1];
     for (const target of order) await moveLeaderTo(target);
     assert.equal(await c.leader(), m1);
-    // Every member has seen the last change before the scrape.
-    const last = await scrapeAll();
-    for (const m of c.members) {
-      const changes = (valueOf(last.get(m.name), 'etcd_server_leader_changes_seen_total') ?? 0) - (valueOf(before.get(m.name), 'etcd_server_leader_changes_seen_total') ?? 0);
-      assert.ok(changes >= 4, `${m.name} saw ${changes} leader changes`);
-    }
+    // Scrape once every member has seen the four changes.
+    const changes = (samples: Map<string, Sample[] | undefined>, m: ProcessMember): number => valueOf(samples.get(m.name), 'etcd_server_leader_changes_seen_total') ?? 0;
+    let last = before;
+    await until(
+      async () => {
+        last = await scrapeAll();
+        return c.members.every((m) => changes(last, m) - changes(before, m) >= 4);
+      },
+      5000,
+      'every member saw four leader changes',
+    );
     const r = evaluate(dir, pair(before, last), [alert('etcdHighNumberOfLeaderChanges', [{ job: JOB, severity: 'warning' }])]);
     assert.equal(r.status, 0, r.output);
   });
