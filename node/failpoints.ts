@@ -11,8 +11,8 @@
 //   wal-fsync=fail            every fsync fails with EIO (a failed disk; the member stops)
 //   wal-fsync=fail-after:N    the first N fsyncs succeed, then every one fails
 //   backend-commit=delay:MS   every apply of committed entries to the store (Kvorum's backend
-//                             commit) takes MS longer, blocking the member as a stalled commit
-//                             blocks etcd's apply loop
+//                             commit) takes MS longer; the member's one thread sleeps, so its
+//                             peers and clients wait too (etcd's stalled commit blocks only applies)
 //   ack-before-fsync=delay:MS BROKEN: every member sends its messages (votes, append acks)
 //                             and answers clients without waiting for its writes, and each
 //                             WAL write reaches the file only MS later: a write a quorum
