@@ -21,6 +21,8 @@ const HTTP_STATUS: Record<number, number> = {
   [GrpcStatus.OUT_OF_RANGE]: 400,
   [GrpcStatus.FAILED_PRECONDITION]: 400,
   [GrpcStatus.NOT_FOUND]: 404,
+  [GrpcStatus.PERMISSION_DENIED]: 403,
+  [GrpcStatus.UNAUTHENTICATED]: 401,
   [GrpcStatus.RESOURCE_EXHAUSTED]: 429,
   [GrpcStatus.UNIMPLEMENTED]: 501,
   [GrpcStatus.UNAVAILABLE]: 503,

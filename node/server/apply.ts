@@ -1,5 +1,5 @@
 // Applying committed entries to the replicated state: the MVCC store, the
-// member table and the alarms, plus what follows from them locally (lease
+// member table, the alarms and the auth store, plus what follows from them locally (lease
 // clocks, peer links, the proposer's waiting client). Every member applies
 // the same entries in the same order; only the proposer answers a client.
 import type { Logger } from 'pino';
@@ -9,6 +9,7 @@ import type { ApplyRequest } from '../mvcc/types.js';
 import { decodeConfChange } from '../raft/confchange.js';
 import { ConfChangeType, EntryType, type ConfChange, type ConfState, type Entry, type Snapshot } from '../raft/types.js';
 import type { Alarms } from './alarms.js';
+import type { AuthStore } from './auth/auth-store.js';
 import { decodeConfContext, decodeEntry, type ServerRequest } from './entry.js';
 import { EntryFormatTooNewError, MAX_ENTRY_FORMAT } from './entry-format.js';
 import { errLeaseNotFound, ServerError } from './errors.js';
@@ -29,6 +30,7 @@ export interface ReplicatedState {
   store: MvccStore;
   membership: Membership;
   alarms: Alarms;
+  auth: AuthStore;
 }
 
 export interface ApplierOptions {
@@ -131,6 +133,15 @@ export class Applier {
         this.opts.onEntryFormatChange?.(format);
       }
       settle(undefined);
+    } else if ('auth' in request) {
+      try {
+        this.opts.state.auth.apply(request.auth);
+      } catch (err) {
+        // Refused by the store's rules (every member refuses it alike and changes nothing).
+        if (!(err instanceof ServerError)) throw err;
+        return settle(undefined, err);
+      }
+      settle(undefined);
     } else if ('alarm' in request) {
       const { action, memberId, alarm } = request.alarm;
       if (action === 'activate') alarms.activate(memberId, alarm);
@@ -169,7 +180,7 @@ export class Applier {
 
   /** Replaces the whole state with a snapshot's (from the leader, or this member's own on restart). */
   installSnapshot(snapshot: Snapshot): void {
-    const { store, membership, alarms } = this.opts.state;
+    const { store, membership, alarms, auth } = this.opts.state;
     const { memberId, peers } = this.opts;
     const payload = decodeStateSnapshot(snapshot.data);
     const format = payload.membership.entryFormat ?? 1;
@@ -188,6 +199,7 @@ export class Applier {
     }
     for (const gone of before) peers.removePeer(gone);
     alarms.restore(payload.alarms);
+    auth.restore(payload.auth);
     this.opts.onEntryFormatChange?.(membership.entryFormat);
     if (snapshot.meta.term > this.term) {
       this.term = snapshot.meta.term;

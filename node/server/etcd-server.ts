@@ -42,7 +42,12 @@ import { Membership, type Member } from './membership.js';
 import { Proposer } from './proposals.js';
 import type { Application, RaftNode } from './raft-node.js';
 import { SpaceQuota } from './space-quota.js';
-import { captureState, type StateSnapshotHead } from './state-snapshot.js';
+import { captureState, STATE_SNAPSHOT_VERSION, type StateSnapshotHead } from './state-snapshot.js';
+import { AuthAdmin } from './auth/auth-admin.js';
+import { AuthGate } from './auth/auth-gate.js';
+import { AuthStore } from './auth/auth-store.js';
+import type { ScryptCost } from './auth/password.js';
+import { DEFAULT_TOKEN_TTL_MS, SimpleTokens } from './auth/simple-tokens.js';
 import { Waiters } from './waiters.js';
 
 export interface ServerIdentity {
@@ -63,6 +68,10 @@ export interface ServerLimits {
   maxTxnOps: number;
   /** etcd's --auto-compaction-mode/--auto-compaction-retention; absent: off. */
   autoCompaction?: AutoCompactionPolicy;
+  /** etcd's --auth-token-ttl (simple tokens), in milliseconds; default 300 s. */
+  authTokenTtlMs?: number;
+  /** The cost of password hashes (tests lower it). */
+  passwordCost?: ScryptCost;
 }
 
 /** The response header fields of etcd's ResponseHeader. */
@@ -93,6 +102,14 @@ export class EtcdServer implements Application {
   readonly membership = new Membership();
   node!: RaftNode;
   private readonly alarms = new Alarms();
+  /** Simple tokens this member issued (never replicated). */
+  private readonly tokens: SimpleTokens;
+  /** The replicated users, roles and permissions. */
+  readonly authStore: AuthStore;
+  /** Who a request acts as, and whether it may. */
+  readonly authGate: AuthGate;
+  /** The Auth API's operations (set by attach()). */
+  auth!: AuthAdmin;
   private readonly waiters: Waiters;
   private readonly leases: LeaseClock;
   private readonly quota: SpaceQuota;
@@ -116,7 +133,10 @@ export class EtcdServer implements Application {
   ) {
     this.store = new MvccStore({ maxTxnOps: limits.maxTxnOps });
     this.watchHub = new WatchHub(this.store);
-    const state = { store: this.store, membership: this.membership, alarms: this.alarms };
+    this.tokens = new SimpleTokens(limits.authTokenTtlMs ?? DEFAULT_TOKEN_TTL_MS);
+    this.authStore = new AuthStore({ onDisabled: () => this.tokens.clear(), onUserGone: (name) => this.tokens.forgetUser(name) });
+    this.authGate = new AuthGate(this.authStore, this.tokens);
+    const state = { store: this.store, membership: this.membership, alarms: this.alarms, auth: this.authStore };
     const isLeader = (): boolean => this.node?.isLeader ?? false;
     this.waiters = new Waiters(identity.memberId, { onSucceeded: () => hooks.onProposalCommitted?.(), onFailed: () => hooks.onProposalFailed?.() });
     this.leases = new LeaseClock({
@@ -174,7 +194,16 @@ export class EtcdServer implements Application {
       entryFormat: () => this.membership.entryFormat,
     });
     this.admin = new MembershipAdmin({ membership: this.membership, node, proposer: this.proposer, clusterToken });
-    this.maintenance = new Maintenance({ memberId, state: { store: this.store, membership: this.membership, alarms: this.alarms }, node, proposer: this.proposer, requestTimeoutMs });
+    this.maintenance = new Maintenance({ memberId, state: { store: this.store, membership: this.membership, alarms: this.alarms, auth: this.authStore }, node, proposer: this.proposer, requestTimeoutMs });
+    this.auth = new AuthAdmin({
+      store: this.authStore,
+      gate: this.authGate,
+      tokens: this.tokens,
+      propose: (auth) => this.proposer.propose({ auth }),
+      readBarrier: () => this.proposer.readBarrier(),
+      entryFormat: () => this.membership.entryFormat,
+      ...(this.limits.passwordCost && { hashCost: this.limits.passwordCost }),
+    });
     this.leases.start();
     this.deadlineTimer = setInterval(() => this.waiters.expire(Date.now()), Math.max(10, Math.min(100, requestTimeoutMs / 4)));
     this.deadlineTimer.unref();
@@ -410,7 +439,7 @@ export class EtcdServer implements Application {
   }
 
   private snapshotHead(): StateSnapshotHead {
-    return { membership: this.membership.toJSON(), alarms: this.alarms.toJSON() };
+    return { version: STATE_SNAPSHOT_VERSION, membership: this.membership.toJSON(), alarms: this.alarms.toJSON(), auth: this.authStore.toJSON() };
   }
 
   /** Once a leader is known, record this member's name and client URLs in the cluster. */

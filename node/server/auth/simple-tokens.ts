@@ -1,0 +1,63 @@
+// etcd's "simple" tokens: random strings handed out by Authenticate, held in
+// memory on the member that issued them, each valid for a TTL (etcd's
+// --auth-token-ttl, 300 s by default) that every use renews. They never
+// reach the log or the disk; a restart forgets them and clients
+// authenticate again (as they do on "invalid auth token").
+import { randomBytes } from 'node:crypto';
+
+export const DEFAULT_TOKEN_TTL_MS = 300_000;
+
+interface Held {
+  user: string;
+  expiresAt: number;
+}
+
+export class SimpleTokens {
+  private readonly tokens = new Map<string, Held>();
+  private issued = 0;
+
+  constructor(
+    private readonly ttlMs: number = DEFAULT_TOKEN_TTL_MS,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  issue(user: string): string {
+    this.sweep();
+    // Like etcd's: random letters, then a counter that keeps tokens apart.
+    const token = `${randomBytes(12).toString('base64url')}.${++this.issued}`;
+    this.tokens.set(token, { user, expiresAt: this.now() + this.ttlMs });
+    return token;
+  }
+
+  /** The user a live token names (its TTL starts over), or undefined. */
+  user(token: string): string | undefined {
+    const held = this.tokens.get(token);
+    if (!held) return undefined;
+    const now = this.now();
+    if (held.expiresAt <= now) {
+      this.tokens.delete(token);
+      return undefined;
+    }
+    held.expiresAt = now + this.ttlMs;
+    return held.user;
+  }
+
+  /** A deleted user's tokens stop working at once. */
+  forgetUser(user: string): void {
+    for (const [token, held] of this.tokens) if (held.user === user) this.tokens.delete(token);
+  }
+
+  /** Auth disabled: every token goes. */
+  clear(): void {
+    this.tokens.clear();
+  }
+
+  get size(): number {
+    return this.tokens.size;
+  }
+
+  private sweep(): void {
+    const now = this.now();
+    for (const [token, held] of this.tokens) if (held.expiresAt <= now) this.tokens.delete(token);
+  }
+}
