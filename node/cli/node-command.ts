@@ -20,7 +20,6 @@ import { bindMemberPorts, type MemberPorts } from './member-ports.js';
 import { createNodeMetrics } from '../api/metrics.js';
 import { createGrpcMetrics } from '../api/grpc-metrics.js';
 import { authService, clusterService, kvService, leaseService, maintenanceService, watchService, type ServiceContext } from '../api/grpc/services.js';
-import { etcdServices } from '../api/proto/load.js';
 import { strictEtcdService } from '../api/proto/strict-wire.js';
 import { mountGateway } from '../api/gateway.js';
 import { forwardTlsFromFiles, LeaderForwarder } from '../api/grpc/forward.js';
@@ -214,6 +213,7 @@ async function startOnPorts(
     logger,
     version: ETCD_API_VERSION,
     maxRequestBytes: cfg.maxRequestBytes,
+    clientCertAuth: cfg.clientTls?.clientCertAuth === true,
   };
   // gRPC's own frame limit sits above the request limit, so an oversized
   // put gets etcd's "request is too large" rather than a transport error.
@@ -234,7 +234,7 @@ async function startOnPorts(
   serve('Lease', leaseService(ctx));
   serve('Cluster', clusterService(ctx));
   serve('Maintenance', maintenanceService(ctx));
-  serve('Auth', authService(Object.keys(etcdServices.Auth)));
+  serve('Auth', authService(ctx));
 
   // Progress notifications for watchers that asked for them (etcd's
   // --experimental-watch-progress-notify-interval).

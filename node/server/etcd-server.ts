@@ -134,7 +134,11 @@ export class EtcdServer implements Application {
     this.store = new MvccStore({ maxTxnOps: limits.maxTxnOps });
     this.watchHub = new WatchHub(this.store);
     this.tokens = new SimpleTokens(limits.authTokenTtlMs ?? DEFAULT_TOKEN_TTL_MS);
-    this.authStore = new AuthStore({ onDisabled: () => this.tokens.clear(), onUserGone: (name) => this.tokens.forgetUser(name) });
+    this.authStore = new AuthStore({
+      onDisabled: () => this.tokens.clear(),
+      onUserGone: (name) => this.tokens.forgetUser(name),
+      onAuthenticated: (name, token, issuedAt) => this.tokens.assign(token, name, issuedAt),
+    });
     this.authGate = new AuthGate(this.authStore, this.tokens);
     const state = { store: this.store, membership: this.membership, alarms: this.alarms, auth: this.authStore };
     const isLeader = (): boolean => this.node?.isLeader ?? false;

@@ -1,7 +1,8 @@
 // The Auth API's operations on one member: management calls become auth
 // entries in the log (passwords hashed here first, so the plain text never
 // leaves this member), reads answer from the replicated store after a read
-// barrier, and Authenticate checks a password and hands out a simple token.
+// barrier, and Authenticate checks a password here and puts a fresh simple
+// token (not the password) in the log, so every member accepts it.
 // Who may call what is etcd 3.4's: management needs the root role once auth
 // is enabled, except that a user may read itself and its own roles.
 import { errAuthFailed, errAuthNotEnabled, errAuthNotReady, errRoleNotFound, errUserNotFound } from './auth-errors.js';
@@ -55,7 +56,10 @@ export class AuthAdmin {
     const user = store.user(name);
     // The same answer for an unknown user and a wrong password.
     if (!user || user.noPassword || user.password === undefined || !(await verifyPassword(password, user.password))) throw errAuthFailed();
-    return this.opts.tokens.issue(name);
+    this.requireFormat();
+    const token = this.opts.tokens.generate();
+    await this.opts.propose({ authenticate: { name, token, issuedAt: Date.now() } });
+    return token;
   }
 
   async userAdd(caller: string | undefined, name: string, password: string, opts: { noPassword?: boolean; hashedPassword?: string } = {}): Promise<void> {

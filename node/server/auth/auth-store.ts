@@ -3,7 +3,7 @@
 // every change of users, roles or permissions raises. It changes only when
 // an auth entry applies or a snapshot is installed, so every member holds
 // the same; the rules and errors are etcd 3.4's.
-import { errInvalidAuthMgmt, errPermissionNotGranted, errRoleAlreadyExist, errRoleEmpty, errRoleNotFound, errRoleNotGranted, errRootRoleNotExist, errRootUserNotExist, errUserAlreadyExist, errUserEmpty, errUserNotFound } from './auth-errors.js';
+import { errAuthFailed, errAuthNotEnabled, errInvalidAuthMgmt, errPermissionNotGranted, errRoleAlreadyExist, errRoleEmpty, errRoleNotFound, errRoleNotGranted, errRootRoleNotExist, errRootUserNotExist, errUserAlreadyExist, errUserEmpty, errUserNotFound } from './auth-errors.js';
 import type { KeyPermission, PermType } from './key-permissions.js';
 
 export const ROOT_USER = 'root';
@@ -36,7 +36,15 @@ export type AuthRequest =
   | { roleAdd: { name: string } }
   | { roleDelete: { role: string } }
   | { roleGrantPermission: { name: string; perm: KeyPermission } }
-  | { roleRevokePermission: { role: string; key: Uint8Array; rangeEnd: Uint8Array } };
+  | { roleRevokePermission: { role: string; key: Uint8Array; rangeEnd: Uint8Array } }
+  /**
+   * A simple token handed out after the proposing member checked the
+   * password (which stays there): every member holds the token from this
+   * index on, as etcd assigns its simple tokens through the log, so any
+   * member accepts it. `issuedAt` (ms since the epoch) keeps a replay after
+   * a restart from reviving a token past its TTL.
+   */
+  | { authenticate: { name: string; token: string; issuedAt: number } };
 
 export const AUTH_REQUEST_KINDS: ReadonlySet<string> = new Set([
   'authEnable',
@@ -50,6 +58,7 @@ export const AUTH_REQUEST_KINDS: ReadonlySet<string> = new Set([
   'roleDelete',
   'roleGrantPermission',
   'roleRevokePermission',
+  'authenticate',
 ]);
 
 /** The snapshot form (version 1): plain JSON, keys base64. */
@@ -64,6 +73,7 @@ export interface AuthStoreData {
 /** What an applied change means beyond the store (tokens to drop on this member). */
 export interface AuthEffects {
   onDisabled?(): void;
+  onAuthenticated?(name: string, token: string, issuedAt: number): void;
   onUserGone?(name: string): void;
 }
 
@@ -124,6 +134,14 @@ export class AuthStore {
   /** Applies one replicated change; throws etcd's error (and changes nothing) when it is refused. */
   apply(req: AuthRequest): void {
     if ('authEnable' in req) return this.enable();
+    if ('authenticate' in req) {
+      const { name, token, issuedAt } = req.authenticate;
+      // Auth turned off, or the user deleted, since the password was checked.
+      if (!this.enabledFlag) throw errAuthNotEnabled();
+      if (!this.users.has(name)) throw errAuthFailed();
+      this.effects.onAuthenticated?.(name, token, issuedAt);
+      return;
+    }
     if ('authDisable' in req) {
       if (this.enabledFlag) {
         this.enabledFlag = false;

@@ -1,8 +1,10 @@
 // etcd's "simple" tokens: random strings handed out by Authenticate, held in
-// memory on the member that issued them, each valid for a TTL (etcd's
-// --auth-token-ttl, 300 s by default) that every use renews. They never
-// reach the log or the disk; a restart forgets them and clients
-// authenticate again (as they do on "invalid auth token").
+// memory, each valid for a TTL (etcd's --auth-token-ttl, 300 s by default)
+// that every use of it on a member renews there. As in etcd, the member
+// that checked the password puts the token (never the password) in the log
+// and every member holds it from that entry on, so a client may use any
+// member. A restart forgets them and clients authenticate again (as they
+// do on "invalid auth token").
 import { randomBytes } from 'node:crypto';
 
 export const DEFAULT_TOKEN_TTL_MS = 300_000;
@@ -21,11 +23,23 @@ export class SimpleTokens {
     private readonly now: () => number = Date.now,
   ) {}
 
-  issue(user: string): string {
+  /** A fresh token (not yet held): random letters, then a counter that keeps this member's apart. */
+  generate(): string {
+    return `${randomBytes(12).toString('base64url')}.${++this.issued}`;
+  }
+
+  /** Holds `token` for `user`, unless it was issued a TTL ago already (a log replayed after a restart). */
+  assign(token: string, user: string, issuedAt: number = this.now()): void {
     this.sweep();
-    // Like etcd's: random letters, then a counter that keeps tokens apart.
-    const token = `${randomBytes(12).toString('base64url')}.${++this.issued}`;
-    this.tokens.set(token, { user, expiresAt: this.now() + this.ttlMs });
+    const now = this.now();
+    if (issuedAt + this.ttlMs <= now) return;
+    this.tokens.set(token, { user, expiresAt: now + this.ttlMs });
+  }
+
+  /** generate() and assign() at once (tests, single-member use). */
+  issue(user: string): string {
+    const token = this.generate();
+    this.assign(token, user);
     return token;
   }
 
