@@ -29,6 +29,7 @@ import type { Message } from '../raft/types.js';
 import { startMember, type RunningMember } from '../server/member.js';
 import { discoverJoinIdentity } from '../server/join.js';
 import { ETCD_API_VERSION } from '../version.js';
+import { jwtOptionsFromFiles } from '../server/auth/jwt-tokens.js';
 
 /** How long a graceful stop waits, after the drain, for drained gRPC connections to end by themselves. */
 const SETTLE_MS = 1000;
@@ -167,6 +168,7 @@ async function startOnPorts(
         requestTimeoutMs: cfg.requestTimeoutMs,
         maxTxnOps: cfg.maxTxnOps,
         ...(cfg.autoCompaction && { autoCompaction: cfg.autoCompaction }),
+        auth: { tokenTtlMs: cfg.auth.tokenTtlMs, ...(cfg.auth.token.kind === 'jwt' && { jwt: jwtOptionsFromFiles(cfg.auth.token) }) },
       },
       logger,
       registry: metrics.registry,

@@ -48,6 +48,8 @@ import { AuthGate } from './auth/auth-gate.js';
 import { AuthStore } from './auth/auth-store.js';
 import type { ScryptCost } from './auth/password.js';
 import { DEFAULT_TOKEN_TTL_MS, SimpleTokens } from './auth/simple-tokens.js';
+import { JwtTokens, type JwtOptions } from './auth/jwt-tokens.js';
+import type { TokenProvider } from './auth/token-provider.js';
 import { Waiters } from './waiters.js';
 
 export interface ServerIdentity {
@@ -68,8 +70,15 @@ export interface ServerLimits {
   maxTxnOps: number;
   /** etcd's --auto-compaction-mode/--auto-compaction-retention; absent: off. */
   autoCompaction?: AutoCompactionPolicy;
+  /** Tokens and password hashing (absent: simple tokens with etcd's default TTL). */
+  auth?: AuthSettings;
+}
+
+export interface AuthSettings {
   /** etcd's --auth-token-ttl (simple tokens), in milliseconds; default 300 s. */
-  authTokenTtlMs?: number;
+  tokenTtlMs?: number;
+  /** etcd's --auth-token jwt,...: JWTs instead of simple tokens. */
+  jwt?: JwtOptions;
   /** The cost of password hashes (tests lower it). */
   passwordCost?: ScryptCost;
 }
@@ -102,8 +111,8 @@ export class EtcdServer implements Application {
   readonly membership = new Membership();
   node!: RaftNode;
   private readonly alarms = new Alarms();
-  /** Simple tokens this member issued (never replicated). */
-  private readonly tokens: SimpleTokens;
+  /** Simple tokens this member holds (learnt through the log), or JWTs. */
+  private readonly tokens: TokenProvider;
   /** The replicated users, roles and permissions. */
   readonly authStore: AuthStore;
   /** Who a request acts as, and whether it may. */
@@ -133,7 +142,7 @@ export class EtcdServer implements Application {
   ) {
     this.store = new MvccStore({ maxTxnOps: limits.maxTxnOps });
     this.watchHub = new WatchHub(this.store);
-    this.tokens = new SimpleTokens(limits.authTokenTtlMs ?? DEFAULT_TOKEN_TTL_MS);
+    this.tokens = limits.auth?.jwt ? new JwtTokens(limits.auth.jwt) : new SimpleTokens(limits.auth?.tokenTtlMs ?? DEFAULT_TOKEN_TTL_MS);
     this.authStore = new AuthStore({
       onDisabled: () => this.tokens.clear(),
       onUserGone: (name) => this.tokens.forgetUser(name),
@@ -206,7 +215,7 @@ export class EtcdServer implements Application {
       propose: (auth) => this.proposer.propose({ auth }),
       readBarrier: () => this.proposer.readBarrier(),
       entryFormat: () => this.membership.entryFormat,
-      ...(this.limits.passwordCost && { hashCost: this.limits.passwordCost }),
+      ...(this.limits.auth?.passwordCost && { hashCost: this.limits.auth.passwordCost }),
     });
     this.leases.start();
     this.deadlineTimer = setInterval(() => this.waiters.expire(Date.now()), Math.max(10, Math.min(100, requestTimeoutMs / 4)));

@@ -10,14 +10,14 @@ import type { AuthGate } from './auth-gate.js';
 import type { AuthRequest, AuthStore } from './auth-store.js';
 import type { KeyPermission } from './key-permissions.js';
 import { DEFAULT_COST, hashPassword, verifyPassword, type ScryptCost } from './password.js';
-import type { SimpleTokens } from './simple-tokens.js';
+import type { TokenProvider } from './token-provider.js';
 import { ENTRY_FORMAT_AUTH } from '../entry-format.js';
 import { ServerError } from '../errors.js';
 
 export interface AuthAdminOptions {
   store: AuthStore;
   gate: AuthGate;
-  tokens: SimpleTokens;
+  tokens: TokenProvider;
   /** Proposes an auth change; resolves once it applied here (rejects with the store's error). */
   propose(req: AuthRequest): Promise<unknown>;
   /** Resolves once local state is at least as new as any write acknowledged before the call. */
@@ -57,8 +57,9 @@ export class AuthAdmin {
     // The same answer for an unknown user and a wrong password.
     if (!user || user.noPassword || user.password === undefined || !(await verifyPassword(password, user.password))) throw errAuthFailed();
     this.requireFormat();
-    const token = this.opts.tokens.generate();
-    await this.opts.propose({ authenticate: { name, token, issuedAt: Date.now() } });
+    const token = this.opts.tokens.generate(name, store.revision);
+    // A simple token is valid once every member holds it; a JWT needs nothing more.
+    if (this.opts.tokens.replicated) await this.opts.propose({ authenticate: { name, token, issuedAt: Date.now() } });
     return token;
   }
 

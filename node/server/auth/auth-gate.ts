@@ -6,7 +6,7 @@
 import { errInvalidAuthToken, errPermissionDenied, errUserEmpty, errUserNotFound } from './auth-errors.js';
 import { ROOT_ROLE, type AuthStore } from './auth-store.js';
 import { permits, type KeyAccess } from './key-permissions.js';
-import type { SimpleTokens } from './simple-tokens.js';
+import type { TokenProvider } from './token-provider.js';
 
 /** What a request brings to identify its caller. */
 export interface Credentials {
@@ -18,7 +18,7 @@ export interface Credentials {
 export class AuthGate {
   constructor(
     private readonly store: AuthStore,
-    private readonly tokens: SimpleTokens,
+    private readonly tokens: TokenProvider,
   ) {}
 
   get enabled(): boolean {

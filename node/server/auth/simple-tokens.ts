@@ -6,6 +6,7 @@
 // member. A restart forgets them and clients authenticate again (as they
 // do on "invalid auth token").
 import { randomBytes } from 'node:crypto';
+import type { TokenProvider } from './token-provider.js';
 
 export const DEFAULT_TOKEN_TTL_MS = 300_000;
 
@@ -14,7 +15,8 @@ interface Held {
   expiresAt: number;
 }
 
-export class SimpleTokens {
+export class SimpleTokens implements TokenProvider {
+  readonly replicated = true;
   private readonly tokens = new Map<string, Held>();
   private issued = 0;
 
@@ -24,7 +26,7 @@ export class SimpleTokens {
   ) {}
 
   /** A fresh token (not yet held): random letters, then a counter that keeps this member's apart. */
-  generate(): string {
+  generate(_user?: string, _revision?: number): string {
     return `${randomBytes(12).toString('base64url')}.${++this.issued}`;
   }
 
