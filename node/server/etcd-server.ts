@@ -270,8 +270,13 @@ export class EtcdServer implements Application {
 
   // ---- KV -----------------------------------------------------------------
 
-  async range(req: RangeRequest): Promise<RangeResponse> {
+  /**
+   * `authorize` (the auth gate's check) runs after the read barrier, so a
+   * linearizable read sees every permission change acknowledged before it.
+   */
+  async range(req: RangeRequest, authorize?: () => void): Promise<RangeResponse> {
     if (!req.serializable) await this.proposer.readBarrier();
+    authorize?.();
     return this.store.range(req);
   }
 
@@ -284,11 +289,13 @@ export class EtcdServer implements Application {
     return (await this.proposer.propose({ mvcc: { deleteRange: req } })) as DeleteRangeResponse;
   }
 
-  async txn(req: TxnRequest): Promise<TxnResponse> {
+  async txn(req: TxnRequest, authorize?: () => void): Promise<TxnResponse> {
     if (isReadOnly(req)) {
       await this.proposer.readBarrier();
+      authorize?.();
       return this.store.readTxn(req);
     }
+    authorize?.();
     this.quota.admit();
     return (await this.proposer.propose({ mvcc: { txn: req } })) as TxnResponse;
   }

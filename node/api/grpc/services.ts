@@ -102,8 +102,7 @@ export function kvService(ctx: ServiceContext): UntypedServiceImplementation {
   return {
     Range: unary(ctx, async (req, call) => {
       const range = rangeRequest(req);
-      checkCall(s, call, certAuth, () => rangeAccess(range));
-      return rangeResponsePb(await s.range(range), s.header());
+      return rangeResponsePb(await s.range(range, () => checkCall(s, call, certAuth, () => rangeAccess(range))), s.header());
     }),
     Put: unary(ctx, async (req, call) => {
       const put = putRequest(req);
@@ -123,8 +122,7 @@ export function kvService(ctx: ServiceContext): UntypedServiceImplementation {
     Txn: unary(ctx, async (req, call) => {
       const txn = txnRequest(req);
       checkSize(ctx, txnPayloadSize(txn));
-      checkCall(s, call, certAuth, () => txnAccess(txn, leaseKeys));
-      const res = await s.txn(txn);
+      const res = await s.txn(txn, () => checkCall(s, call, certAuth, () => txnAccess(txn, leaseKeys)));
       return txnResponsePb(res, { ...s.header(), revision: res.header.revision });
     }),
     Compact: unary(ctx, async (req, call) => {
