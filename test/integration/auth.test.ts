@@ -152,6 +152,17 @@ describe('Auth API on a 3-member cluster', () => {
     assert.equal(msg.result.cancel_reason, 'rpc error: code = PermissionDenied desc = etcdserver: permission denied');
   });
 
+  test('a permission revoked through one member is refused at once by a read on another', async () => {
+    const [m1, m2] = c.members as [ProcessMember, ProcessMember];
+    c.ctl(['--user=root:rootpw', 'put', '/r/1', 'one'], { endpoints: m1.clientUrl });
+    assert.match(c.ctl(['--user=alice:alicepw', 'get', '/r/1'], { endpoints: m2.clientUrl }), /one/);
+    const token = (await post(m2, '/v3/auth/authenticate', { name: 'alice', password: 'alicepw' })).json.token as string;
+    c.ctl(['--user=root:rootpw', 'role', 'revoke-permission', 'r1', '/r', '/s'], { endpoints: m1.clientUrl });
+    // No wait: the linearizable read on m2 checks after its read barrier, so it sees the revoke.
+    const denied = await post(m2, '/v3/kv/range', { key: b64('/r/1') }, token);
+    assert.equal(denied.json.message, 'etcdserver: permission denied');
+  });
+
   test('auth disable opens the cluster again, and root stays root while auth is on', () => {
     const refused = c.etcdctl(['--user=root:rootpw', 'user', 'revoke-role', 'root', 'root']);
     assert.match(refused.stderr, /etcdserver: invalid auth management/);
