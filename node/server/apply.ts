@@ -10,6 +10,7 @@ import { decodeConfChange } from '../raft/confchange.js';
 import { ConfChangeType, EntryType, type ConfChange, type ConfState, type Entry, type Snapshot } from '../raft/types.js';
 import type { Alarms } from './alarms.js';
 import type { AuthStore } from './auth/auth-store.js';
+import { errAuthOldRevision } from './auth/auth-errors.js';
 import { decodeConfContext, decodeEntry, type ServerRequest } from './entry.js';
 import { EntryFormatTooNewError, MAX_ENTRY_FORMAT } from './entry-format.js';
 import { errLeaseNotFound, ServerError } from './errors.js';
@@ -78,6 +79,17 @@ export class Applier {
       this.applyMvcc(entry.index, request.mvcc, settle);
       return;
     }
+    if ('asUser' in request) {
+      const { auth, store } = this.opts.state;
+      // Checked at an older auth revision: users, roles or permissions changed since, so the check no longer holds.
+      if (auth.enabled && request.asUser.revision < auth.revision) {
+        store.markApplied(entry.index);
+        settle(undefined, errAuthOldRevision());
+        return;
+      }
+      this.applyMvcc(entry.index, request.asUser.mvcc, settle);
+      return;
+    }
     this.opts.state.store.markApplied(entry.index);
     this.applyServerRequest(entry.index, origin, request, settle);
   }
@@ -98,7 +110,7 @@ export class Applier {
   }
 
   /** Requests the server applies itself (they carry no MVCC change). */
-  private applyServerRequest(index: number, origin: number, request: Exclude<ServerRequest, { mvcc: unknown }>, settle: (result: unknown, error?: Error) => void): void {
+  private applyServerRequest(index: number, origin: number, request: Exclude<ServerRequest, { mvcc: unknown } | { asUser: unknown }>, settle: (result: unknown, error?: Error) => void): void {
     const { store, membership, alarms } = this.opts.state;
     if ('leaseRenew' in request) {
       const lease = store.lease(request.leaseRenew.id);

@@ -40,7 +40,13 @@ export type ServerRequest =
   | { memberUpdate: { id: number; peerUrls: string[] } }
   | { alarm: { action: 'activate' | 'deactivate'; memberId: number; alarm: 'NOSPACE' | 'CORRUPT' } }
   /** A change to users, roles, permissions or the enabled flag (entry format 4). */
-  | { auth: AuthRequest };
+  | { auth: AuthRequest }
+  /**
+   * A write checked against the auth store at auth revision `revision`
+   * (entry format 4, only while auth is enabled): it applies only if no
+   * auth change applied since, as etcd re-checks writes at apply time.
+   */
+  | { asUser: { revision: number; mvcc: ApplyRequest } };
 
 export interface ServerEntry {
   origin: number;
@@ -56,7 +62,7 @@ const CBOR_SCHEMA_LEGACY_LEASES = 1;
 const CBOR_SCHEMA_INT64_LEASES = 2;
 const CBOR_PREFIX = new Uint8Array([FORMAT_CBOR]);
 /** The kinds of request a CBOR entry may carry (one field of the request object). */
-const REQUEST_KINDS = new Set(['mvcc', 'leaseRenew', 'leaseRenewBatch', 'memberAttributes', 'memberUpdate', 'alarm', 'entryFormat', 'auth']);
+const REQUEST_KINDS = new Set(['mvcc', 'leaseRenew', 'leaseRenewBatch', 'memberAttributes', 'memberUpdate', 'alarm', 'entryFormat', 'auth', 'asUser']);
 const MVCC_KINDS = new Set(['put', 'deleteRange', 'txn', 'compaction', 'leaseGrant', 'leaseRevoke', 'leaseCheckpoint']);
 /**
  * A plain put, by far the most common entry, in a fixed binary layout (no
@@ -129,7 +135,7 @@ export function encodeEntry(entry: ServerEntry, clusterFormat: number): Uint8Arr
   const r = entry.request;
   const int64Leases = clusterFormat >= ENTRY_FORMAT_INT64_LEASES;
   if ('mvcc' in r && 'put' in r.mvcc) return encodePut(entry.origin, entry.requestId, r.mvcc.put, int64Leases);
-  if ('auth' in r && clusterFormat < ENTRY_FORMAT_AUTH) throw errAuthNotReady(clusterFormat);
+  if (('auth' in r || 'asUser' in r) && clusterFormat < ENTRY_FORMAT_AUTH) throw errAuthNotReady(clusterFormat);
   if (int64Leases) return encodeCbor([CBOR_SCHEMA_INT64_LEASES, entry.origin, entry.requestId, r as unknown as CborValue], CBOR_PREFIX);
   const legacy = mapLeaseIds(r, legacyLeaseId);
   if (clusterFormat >= ENTRY_FORMAT_CBOR) {
@@ -156,8 +162,8 @@ function decodeCborEntry(data: Uint8Array): ServerEntry {
   }
   const kinds = Object.keys(request);
   if (kinds.length !== 1 || !REQUEST_KINDS.has(kinds[0]!)) throw new Error(`server: entry request kind ${kinds.join(',') || '(none)'} is unknown to this release`);
-  if (kinds[0] === 'mvcc') {
-    const mvcc = request.mvcc;
+  if (kinds[0] === 'mvcc' || kinds[0] === 'asUser') {
+    const mvcc = kinds[0] === 'mvcc' ? request.mvcc : (request.asUser as { mvcc?: CborValue } | null)?.mvcc;
     const mvccKinds = mvcc && typeof mvcc === 'object' && !(mvcc instanceof Uint8Array) ? Object.keys(mvcc) : [];
     if (mvccKinds.length !== 1 || !MVCC_KINDS.has(mvccKinds[0]!)) throw new Error(`server: entry MVCC request kind ${mvccKinds.join(',') || '(none)'} is unknown to this release`);
   }

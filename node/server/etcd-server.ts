@@ -15,6 +15,7 @@ import { isLegacyLeaseId } from '../mvcc/lease.js';
 import type { LeaseId } from '../mvcc/types.js';
 import { WatchHub } from '../mvcc/watch.js';
 import type {
+  ApplyRequest,
   CompactionResponse,
   DeleteRangeRequest,
   DeleteRangeResponse,
@@ -274,30 +275,36 @@ export class EtcdServer implements Application {
    * `authorize` (the auth gate's check) runs after the read barrier, so a
    * linearizable read sees every permission change acknowledged before it.
    */
-  async range(req: RangeRequest, authorize?: () => void): Promise<RangeResponse> {
+  async range(req: RangeRequest, authorize?: () => unknown): Promise<RangeResponse> {
     if (!req.serializable) await this.proposer.readBarrier();
     authorize?.();
     return this.store.range(req);
   }
 
-  async put(req: PutRequest): Promise<PutResponse> {
+  /** `authRevision`: the auth revision its permission check held at (auth enabled); it applies only if still current. */
+  async put(req: PutRequest, authRevision?: number): Promise<PutResponse> {
     this.quota.admit();
-    return (await this.proposer.propose({ mvcc: { put: req } })) as PutResponse;
+    return (await this.proposeWrite({ put: req }, authRevision)) as PutResponse;
   }
 
-  async deleteRange(req: DeleteRangeRequest): Promise<DeleteRangeResponse> {
-    return (await this.proposer.propose({ mvcc: { deleteRange: req } })) as DeleteRangeResponse;
+  async deleteRange(req: DeleteRangeRequest, authRevision?: number): Promise<DeleteRangeResponse> {
+    return (await this.proposeWrite({ deleteRange: req }, authRevision)) as DeleteRangeResponse;
   }
 
-  async txn(req: TxnRequest, authorize?: () => void): Promise<TxnResponse> {
+  private proposeWrite(mvcc: ApplyRequest, authRevision: number | undefined): Promise<unknown> {
+    return this.proposer.propose(authRevision === undefined ? { mvcc } : { asUser: { revision: authRevision, mvcc } });
+  }
+
+  /** `authorize`: the permission check, returning the auth revision it held at (see put). */
+  async txn(req: TxnRequest, authorize?: () => number | undefined): Promise<TxnResponse> {
     if (isReadOnly(req)) {
       await this.proposer.readBarrier();
       authorize?.();
       return this.store.readTxn(req);
     }
-    authorize?.();
+    const authRevision = authorize?.();
     this.quota.admit();
-    return (await this.proposer.propose({ mvcc: { txn: req } })) as TxnResponse;
+    return (await this.proposeWrite({ txn: req }, authRevision)) as TxnResponse;
   }
 
   async compact(revision: number, physical = false): Promise<CompactionResponse> {
@@ -317,8 +324,8 @@ export class EtcdServer implements Application {
     return (await this.proposer.propose({ mvcc: { leaseGrant: { id: leaseId, ttl: Math.max(ttl, minTtl) } } })) as LeaseGrantResponse;
   }
 
-  async leaseRevoke(id: LeaseId): Promise<LeaseRevokeResponse> {
-    return (await this.proposer.propose({ mvcc: { leaseRevoke: { id } } })) as LeaseRevokeResponse;
+  async leaseRevoke(id: LeaseId, authRevision?: number): Promise<LeaseRevokeResponse> {
+    return (await this.proposeWrite({ leaseRevoke: { id } }, authRevision)) as LeaseRevokeResponse;
   }
 
   /** Restarts the lease's clock on every member; returns its TTL. */

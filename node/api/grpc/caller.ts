@@ -38,8 +38,12 @@ export function callerOf(server: EtcdServer, call: CallIdentity, clientCertAuth:
   return server.authGate.identify(credentialsOf(call, clientCertAuth));
 }
 
-/** Throws etcd's error unless the call may do what `needs` lists (computed only while auth is on). */
-export function checkCall(server: EtcdServer, call: CallIdentity, clientCertAuth: boolean, needs: () => KeyAccess[]): void {
-  if (!server.authGate.enabled) return;
-  server.authGate.checkAccess(callerOf(server, call, clientCertAuth), needs());
+/**
+ * Throws etcd's error unless the call may do what `needs` lists (computed
+ * only while auth is on); returns the auth revision of the check (undefined
+ * while auth is off), for writes to carry into the log.
+ */
+export function checkCall(server: EtcdServer, call: CallIdentity, clientCertAuth: boolean, needs: () => KeyAccess[]): number | undefined {
+  if (!server.authGate.enabled) return undefined;
+  return server.authGate.checkAccess(callerOf(server, call, clientCertAuth), needs());
 }

@@ -107,16 +107,16 @@ export function kvService(ctx: ServiceContext): UntypedServiceImplementation {
     Put: unary(ctx, async (req, call) => {
       const put = putRequest(req);
       checkSize(ctx, put.key.length + (put.value?.length ?? 0));
-      checkCall(s, call, certAuth, () => putAccess(put, leaseKeys));
-      const res = await s.put(put);
+      const authRevision = checkCall(s, call, certAuth, () => putAccess(put, leaseKeys));
+      const res = await s.put(put, authRevision);
       return putResponsePb(res, { ...s.header(), revision: res.header.revision });
     }),
     DeleteRange: unary(ctx, async (req, call) => {
       const del = deleteRangeRequest(req);
       // Like every request that goes through the log, as etcd checks it.
       checkSize(ctx, del.key.length + (del.rangeEnd?.length ?? 0));
-      checkCall(s, call, certAuth, () => deleteRangeAccess(del));
-      const res = await s.deleteRange(del);
+      const authRevision = checkCall(s, call, certAuth, () => deleteRangeAccess(del));
+      const res = await s.deleteRange(del, authRevision);
       return deleteRangeResponsePb(res, { ...s.header(), revision: res.header.revision });
     }),
     Txn: unary(ctx, async (req, call) => {
@@ -147,8 +147,8 @@ export function leaseService(ctx: ServiceContext): UntypedServiceImplementation 
     LeaseRevoke: unary(ctx, async (req, call) => {
       const id = leaseId(req.ID, 'ID');
       // Revoking deletes the lease's keys: it needs write on each of them.
-      checkCall(s, call, certAuth, () => leaseAccess(id, leaseKeys));
-      await s.leaseRevoke(id);
+      const authRevision = checkCall(s, call, certAuth, () => leaseAccess(id, leaseKeys));
+      await s.leaseRevoke(id, authRevision);
       return { header: headerPb(s.header()) };
     }),
     LeaseTimeToLive: unary(ctx, async (req) => {

@@ -16,6 +16,7 @@ export const errRoleNotGranted = (): ServerError => new ServerError('FAILED_PREC
 export const errPermissionNotGranted = (): ServerError => new ServerError('FAILED_PRECONDITION', 'etcdserver: permission is not granted to the role');
 export const errAuthNotEnabled = (): ServerError => new ServerError('FAILED_PRECONDITION', 'etcdserver: authentication is not enabled');
 export const errInvalidAuthToken = (): ServerError => new ServerError('UNAUTHENTICATED', 'etcdserver: invalid auth token');
+export const errAuthOldRevision = (): ServerError => new ServerError('INVALID_ARGUMENT', 'etcdserver: revision of auth store is old');
 export const errInvalidAuthMgmt = (): ServerError => new ServerError('INVALID_ARGUMENT', 'etcdserver: invalid auth management');
 /** An Auth write before every member reads the entries that carry it. */
 export const errAuthNotReady = (format: number): ServerError =>

@@ -40,15 +40,20 @@ export class AuthGate {
     return creds.commonName !== undefined && creds.commonName !== '' ? creds.commonName : undefined;
   }
 
-  /** Throws etcd's error unless `user` may do all of `needs`. */
-  checkAccess(user: string | undefined, needs: readonly KeyAccess[]): void {
-    if (!this.store.enabled) return;
+  /**
+   * Throws etcd's error unless `user` may do all of `needs`; returns the
+   * auth revision the check held at (undefined while auth is off), which a
+   * write carries into the log to be applied only if nothing changed since.
+   */
+  checkAccess(user: string | undefined, needs: readonly KeyAccess[]): number | undefined {
+    if (!this.store.enabled) return undefined;
     if (user === undefined) throw errUserEmpty();
     // A user deleted since its token was issued may do nothing.
     if (!this.store.user(user)) throw errPermissionDenied();
-    if (this.store.hasRootRole(user)) return;
+    if (this.store.hasRootRole(user)) return this.store.revision;
     const perms = this.store.permissionsOf(user);
     for (const need of needs) if (!permits(perms, need)) throw errPermissionDenied();
+    return this.store.revision;
   }
 
   /** Whether `user` may read `needs` (a watch's range): the same check, as a verdict. */

@@ -107,6 +107,9 @@ describe('server entry encoding', () => {
       { origin: 1, requestId: 5, request: { auth: { roleGrantPermission: { name: 'r1', perm: { permType: 'READWRITE', key: new Uint8Array([0, 255]), rangeEnd: new Uint8Array([0]) } } } } },
       { origin: 1, requestId: 6, request: { auth: { roleRevokePermission: { role: 'r1', key: bytes('/a'), rangeEnd: new Uint8Array() } } } },
       { origin: 1, requestId: 7, request: { auth: { userRevokeRole: { name: 'alice', role: 'r1' } } } },
+      // A write checked at auth revision 5, with an int64 lease.
+      { origin: 1, requestId: 8, request: { asUser: { revision: 5, mvcc: { put: { key: bytes('/a'), value: bytes('v'), lease: 2n ** 60n } } } } },
+      { origin: 1, requestId: 9, request: { asUser: { revision: 6, mvcc: { txn: { success: [{ requestDeleteRange: { key: bytes('/a') } }] } } } } },
     ];
     for (const entry of entries) {
       const data = encodeEntry(entry, ENTRY_FORMAT_AUTH);
@@ -115,6 +118,7 @@ describe('server entry encoding', () => {
       assert.throws(() => encodeEntry(entry, ENTRY_FORMAT_INT64_LEASES), /needs every member at entry format 4.*cluster is at 3/);
     }
     assert.throws(() => decodeEntry(encodeCbor([2, 1, 1, { auth: { userRename: {} } }], new Uint8Array([3]))), /auth request kind userRename is unknown/);
+    assert.throws(() => decodeEntry(encodeCbor([2, 1, 1, { asUser: { revision: 1, mvcc: { rename: {} } } }], new Uint8Array([3]))), /MVCC request kind rename/);
   });
 
   it('CBOR entries are [schema, origin, request ID, request] in standard CBOR', () => {
