@@ -12,9 +12,10 @@
 //      IDs as numbers; schema 2 (entry format 3) as integers of up to 64
 //      bits, any int64.
 //   4  a plain put as layout 2 but with the lease ID an i64 (entry format 3).
-// Auth changes (request kind `auth`) are CBOR schema 2 entries written only
-// once the cluster is at entry format 4; they carry password hashes, never
-// passwords.
+// Auth changes (request kind `auth`) and writes checked against the auth
+// store (`asUser`: the MVCC request and the auth revision of its check) are
+// CBOR schema 2 entries written only once the cluster is at entry format 4;
+// they carry password hashes, never passwords.
 // Lease IDs are bigints in memory; layouts 1 and 2 and schema 1 carry them
 // as numbers (entry-lease-ids.ts converts). The cluster's entry format (see
 // entry-format.ts) says which layouts a member writes; every member reads all.

@@ -45,7 +45,7 @@ describe('Auth: identity from the client certificate CN', () => {
       const pair = await issueCertificate(ca, { commonName: user, usage: 'client', validityDays: 1 });
       certFor[user] = { cert: file(`${user}.crt`, pair.cert), key: file(`${user}.key`, pair.key) };
     }
-    c = await ProcessCluster.create('kvorum', 1, { tls });
+    c = await ProcessCluster.create('kvorum', 3, { tls });
     await c.startAll();
     for (const args of [
       ['user', 'add', 'root:rootpw'],
@@ -64,10 +64,10 @@ describe('Auth: identity from the client certificate CN', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  const as = (user: string, args: string[]): string => {
+  const as = (user: string, args: string[], endpoint = c.members[0]!.clientUrl): string => {
     const r = spawnSync(
       'etcdctl',
-      [`--endpoints=${hostPort(c.members[0]!.clientUrl)}`, '--command-timeout=10s', `--cacert=${tls.caFile}`, `--cert=${certFor[user]!.cert}`, `--key=${certFor[user]!.key}`, ...args],
+      [`--endpoints=${hostPort(endpoint)}`, '--command-timeout=10s', `--cacert=${tls.caFile}`, `--cert=${certFor[user]!.cert}`, `--key=${certFor[user]!.key}`, ...args],
       { encoding: 'utf8', env: { ...process.env, ETCDCTL_API: '3' }, timeout: 20_000 },
     );
     return `${r.stdout}${r.stderr}`.replace(/^\{"level".*\n/gm, '').trim();
@@ -85,5 +85,15 @@ describe('Auth: identity from the client certificate CN', () => {
     assert.equal(as('root', ['user', 'list']), 'alice\nroot');
     assert.equal(as('alice', ['--user=root:rootpw', 'put', '/z', 'y']), 'OK');
     assert.equal(as('root', ['--user=alice:alicepw', 'put', '/z', 'y']), 'Error: etcdserver: permission denied');
+  });
+
+  test('a member change sent to a follower by a root certificate reaches the leader as root', async () => {
+    const leader = await c.leader();
+    const follower = c.members.find((m) => m !== leader)!;
+    const added = as('root', ['member', 'add', 'm9', '--learner', `--peer-urls=${await c.newUrl()}`], follower.clientUrl);
+    assert.match(added, /Member\s+([0-9a-f]+) added to cluster/);
+    const id = /Member\s+([0-9a-f]+) added/.exec(added)![1]!;
+    assert.equal(as('alice', ['member', 'remove', id], follower.clientUrl), 'Error: etcdserver: permission denied');
+    assert.match(as('root', ['member', 'remove', id], follower.clientUrl), /removed from cluster/);
   });
 });

@@ -50,8 +50,11 @@ export class LeaderForwarder {
     return !this.server.node.isLeader;
   }
 
-  /** `from`: the client's metadata; its auth token goes along (simple tokens are held by every member). */
-  async cluster(method: 'MemberAdd' | 'MemberRemove' | 'MemberPromote' | 'MemberUpdate', request: Pb, from?: Metadata): Promise<Pb> {
+  /**
+   * `from`: the client's metadata; its auth token goes along (simple tokens
+   * are held by every member). `token`, when given, is sent instead.
+   */
+  async cluster(method: 'MemberAdd' | 'MemberRemove' | 'MemberPromote' | 'MemberUpdate', request: Pb, from?: Metadata, token?: string): Promise<Pb> {
     const leaderId = this.server.node.leaderId;
     if (leaderId === 0) throw new ServerError('UNAVAILABLE', 'etcdserver: no leader');
     const leader = this.server.membership.get(leaderId);
@@ -60,8 +63,8 @@ export class LeaderForwarder {
     const client = this.client(url) as unknown as Record<string, UnaryMethod>;
     return new Promise((resolve, reject) => {
       const metadata = new Metadata();
-      const token = from?.get('token')[0] ?? from?.get('authorization')[0];
-      if (typeof token === 'string') metadata.set('token', token);
+      const sent = token ?? from?.get('token')[0] ?? from?.get('authorization')[0];
+      if (typeof sent === 'string') metadata.set('token', sent);
       client[method]!.call(client, request, metadata, { deadline: Date.now() + this.timeoutMs }, (err, res) => {
         if (err) {
           const e = err as Error & { code?: number; details?: string };

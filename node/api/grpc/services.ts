@@ -406,9 +406,15 @@ export function clusterService(ctx: ServiceContext): UntypedServiceImplementatio
   // Member changes need the root role once auth is on (checked here, and
   // again by the leader, which the caller's token reaches too).
   const change = (method: 'MemberAdd' | 'MemberRemove' | 'MemberPromote' | 'MemberUpdate', local: (req: Pb) => Promise<Pb>) =>
-    unary(ctx, (req, call) => {
-      s.authGate.checkAdmin(callerOf(s, call, ctx.clientCertAuth === true));
-      return ctx.forwarder?.shouldForward() ? ctx.forwarder.cluster(method, req, call.metadata) : local(req);
+    unary(ctx, async (req, call) => {
+      const caller = callerOf(s, call, ctx.clientCertAuth === true);
+      s.authGate.checkAdmin(caller);
+      if (!ctx.forwarder?.shouldForward()) return local(req);
+      // A caller named by its certificate brings no token the leader could
+      // check (this member dials with its own certificate): vouch with one.
+      const hasToken = (call.metadata?.get('token').length ?? 0) + (call.metadata?.get('authorization').length ?? 0) > 0;
+      const token = caller !== undefined && !hasToken ? await s.auth.tokenFor(caller) : undefined;
+      return ctx.forwarder.cluster(method, req, call.metadata, token);
     });
   return {
     MemberList: unary(ctx, async (req) => ({ header: headerPb(s.header()), members: (await s.memberList(req.linearizable !== false)).map(memberPb) })),

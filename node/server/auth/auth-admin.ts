@@ -63,6 +63,16 @@ export class AuthAdmin {
     return token;
   }
 
+  /**
+   * A token for a user this member has already identified (by its client
+   * certificate), so a call it passes on to the leader names the same user.
+   */
+  async tokenFor(name: string): Promise<string> {
+    const token = this.opts.tokens.generate(name, this.opts.store.revision);
+    if (this.opts.tokens.replicated) await this.opts.propose({ authenticate: { name, token, issuedAt: Date.now() } });
+    return token;
+  }
+
   async userAdd(caller: string | undefined, name: string, password: string, opts: { noPassword?: boolean; hashedPassword?: string } = {}): Promise<void> {
     this.opts.gate.checkAdmin(caller);
     this.requireFormat();
