@@ -160,6 +160,38 @@ function validRequest(rng: Rng, method: GrpcMethod): Record<string, unknown> {
   }
 }
 
+const INT64_FIELDS = new Set(['limit', 'revision', 'lease', 'version', 'create_revision', 'mod_revision', 'min_mod_revision', 'max_mod_revision', 'min_create_revision', 'max_create_revision', 'TTL', 'ID', 'start_revision', 'watch_id']);
+const ENUM_FIELDS = new Set(['result', 'target', 'sort_order', 'sort_target', 'filters']);
+const BYTES_FIELDS = new Set(['key', 'range_end', 'value']);
+
+/** Every (object, field) in a request tree, so a value deep in a txn can be reached. */
+function slots(value: unknown, out: [Record<string, unknown>, string][] = []): [Record<string, unknown>, string][] {
+  if (Array.isArray(value)) for (const v of value) slots(v, out);
+  else if (value && typeof value === 'object' && !Buffer.isBuffer(value)) {
+    for (const [k, v] of Object.entries(value)) {
+      out.push([value as Record<string, unknown>, k]);
+      slots(v, out);
+    }
+  }
+  return out;
+}
+
+/**
+ * Sets one field of a valid request to a value of its type that handlers
+ * may not expect: int64 extremes, enum numbers no name has, empty, NUL,
+ * 0xff and oversized bytes. The result still encodes as well-formed protobuf.
+ */
+function oddValue(rng: Rng, request: Record<string, unknown>): string {
+  const known = slots(request).filter(([, k]) => INT64_FIELDS.has(k) || ENUM_FIELDS.has(k) || BYTES_FIELDS.has(k));
+  const [obj, k] = known.length > 0 ? rng.pick(known) : [request, rng.pick(['limit', 'lease', 'TTL', 'key'])];
+  let v: unknown;
+  if (ENUM_FIELDS.has(k)) v = k === 'filters' ? [rng.pick([2, 99, -1])] : rng.pick([5, 99, -1, 2 ** 31 - 1]);
+  else if (BYTES_FIELDS.has(k)) v = rng.pick([Buffer.alloc(0), Buffer.from([0]), Buffer.from([0xff, 0xff]), Buffer.alloc(rng.chance(0.2) ? 1_600_000 : 3000, 'k')]);
+  else v = rng.pick(['-9223372036854775808', '9223372036854775807', '-1', '2147483648', '4294967296', '9007199254740993', '-9007199254740993']);
+  obj[k] = v;
+  return `${k} = ${Buffer.isBuffer(v) ? `${v.length} bytes` : JSON.stringify(v)}`;
+}
+
 /**
  * A TxnRequest nested `depth` txns deep around one put, encoded by hand
  * (this process's protobufjs stops at 100 levels).
@@ -300,7 +332,9 @@ export function grpcCase(rng: Rng): GrpcCase {
     how.push(`txn nested ${depth} deep`);
     message = nestedTxn(depth, `fz/deep${depth}`);
   } else {
-    message = etcdMethod(method).requestSerialize(validRequest(rng, method));
+    const request = validRequest(rng, method);
+    if (rng.chance(0.3)) how.push(oddValue(rng, request));
+    message = etcdMethod(method).requestSerialize(request);
   }
   const mutations = rng.chance(0.2) ? 0 : rng.int(1, 2);
   for (let i = 0; i < mutations; i++) {
@@ -460,7 +494,9 @@ export function gatewayCase(rng: Rng): GatewayCase {
     how.push(`txn nested ${depth} deep`);
     text = deepTxnJson(depth);
   } else {
-    const request = toJson(validRequest(rng, GATEWAY_METHOD[path])) as Record<string, unknown>;
+    const valid = validRequest(rng, GATEWAY_METHOD[path]);
+    if (rng.chance(0.3)) how.push(oddValue(rng, valid));
+    const request = toJson(valid) as Record<string, unknown>;
     for (let i = 0, n = rng.int(0, 2); i < n; i++) {
       const all = paths(request);
       const op = rng.int(0, 3);
