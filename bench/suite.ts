@@ -690,6 +690,13 @@ export class SuiteRun {
     }
     const ws = this.cfg.watchScale;
     try {
+      // Unmeasured: a just-started Node member still compiles its hot paths (as for the put rows).
+      try {
+        await createWatchers(cluster.endpoint(await cluster.leader()), 1_000, 1, ws.timeoutMs);
+        await sleep(1000);
+      } catch (e) {
+        this.log(`  watch-scale warm-up: ${e instanceof Error ? e.message : String(e)}`);
+      }
       for (const [key, streams] of [['watch-scale-1', 1], ['watch-scale-n', ws.streams]] as const) {
         if (!this.wanted(key, `${key}-health`)) continue;
         let health: Cell | undefined;
