@@ -48,7 +48,7 @@ export function caseRng(seed: number, caseNo: number): Rng {
   return new Rng((seed ^ Math.imul(caseNo + 1, 0x9e3779b1)) | 0);
 }
 
-type MethodDef = { requestSerialize: (v: unknown) => Buffer; responseDeserialize: (b: Buffer) => unknown };
+type MethodDef = { requestSerialize: (v: unknown) => Buffer; requestDeserialize: (b: Buffer) => unknown; responseDeserialize: (b: Buffer) => unknown };
 
 export function etcdMethod(path: string): MethodDef {
   const [service, name] = path.split('/') as [string, string];
