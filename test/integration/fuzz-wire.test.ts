@@ -167,7 +167,10 @@ describe('wire fuzzing of a live member (issue 13)', () => {
       const m = c.members[0]!.process;
       assert.ok(m && m.exitCode === null && m.signalCode === null, `${where}: the member exited\n${replay}\n${c.members[0]!.log.join('').slice(-3000)}`);
       const next = await storeState();
-      if (result.refused || isReadOnly(fc)) {
+      // A lease that expired meanwhile (a case may have granted a short one and
+      // attached a key to it) deletes its keys: that change is no case's doing.
+      const expired = state.leases.some((id) => !next.leases.includes(id));
+      if ((result.refused || isReadOnly(fc)) && !expired) {
         assert.equal(next.revision, state.revision, `${where}: answered ${result.answer}, yet the revision moved\n${replay}`);
       }
       const grant = fc.target === 'grpc' ? fc.method === 'Lease/LeaseGrant' : fc.path === '/v3/lease/grant';
