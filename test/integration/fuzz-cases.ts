@@ -12,7 +12,12 @@ export type GatewayPath = '/v3/kv/put' | '/v3/kv/range' | '/v3/kv/txn' | '/v3/kv
 export interface GrpcCase {
   target: 'grpc';
   method: GrpcMethod;
-  headers: Record<string, string>;
+  /** A request path other than the method's (an unknown method or service). */
+  path?: string;
+  /** Headers added to (or, as undefined, removed from) a gRPC call's own. */
+  headers: Record<string, string | undefined>;
+  /** The client resets the stream after half the body. */
+  cancelHalfway?: boolean;
   /** What goes into the HTTP/2 request body: gRPC frames, well formed or not. */
   body: Buffer;
   /** Writes of the body, so frames also arrive split at odd places. */
@@ -324,7 +329,7 @@ function frame(message: Buffer, flag = 0, declared = message.length): Buffer {
 export function grpcCase(rng: Rng): GrpcCase {
   const method = rng.pick(GRPC_METHODS);
   const how: string[] = [];
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string | undefined> = {};
   let message: Buffer;
   if (method === 'KV/Txn' && rng.chance(0.1)) {
     // Deep nesting: up to etcd's op limit (128) succeeds, beyond it is refused.
@@ -389,7 +394,36 @@ export function grpcCase(rng: Rng): GrpcCase {
     default:
       body = frame(message);
   }
-  return { target: 'grpc', method, headers, body, chunks: rng.int(1, 3), how };
+  const fc: GrpcCase = { target: 'grpc', method, headers, body, chunks: rng.int(1, 3), how };
+  if (rng.chance(0.12)) {
+    // The call around the message broken instead.
+    switch (rng.int(0, 5)) {
+      case 0:
+        headers['content-type'] = rng.pick(['text/plain', 'application/json', 'application/grpc+json', 'application/grpc+proto', 'application/grpcx']);
+        how.push(`content-type ${headers['content-type']}`);
+        break;
+      case 1:
+        fc.path = rng.pick(['/etcdserverpb.KV/Nope', '/etcdserverpb.Nope/Put', '/', '/etcdserverpb.KV/', '/v3/kv/put', `/etcdserverpb.${method}/extra`]);
+        how.push(`path ${fc.path}`);
+        break;
+      case 2:
+        headers['grpc-timeout'] = rng.pick(['1n', '1u', '0m', 'xx', '99999999H', '100000000S', '-1m']);
+        how.push(`grpc-timeout ${headers['grpc-timeout']}`);
+        break;
+      case 3:
+        headers.te = undefined;
+        how.push('no te header');
+        break;
+      case 4:
+        headers['grpc-encoding'] = rng.pick(['gzip, deflate', 'GZIP', '', 'identity']);
+        how.push(`grpc-encoding "${headers['grpc-encoding']}"`);
+        break;
+      default:
+        fc.cancelHalfway = true;
+        how.push('reset by the client half-way');
+    }
+  }
+  return fc;
 }
 
 // ---- gateway JSON ----------------------------------------------------------

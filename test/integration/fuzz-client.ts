@@ -10,8 +10,12 @@ export interface GrpcAnswer {
   message: string;
   /** Complete response messages received. */
   messages: Buffer[];
+  /** The HTTP :status of the answer (a non-gRPC request is answered as HTTP). */
+  httpStatus?: number;
   /** The stream was reset or the session failed instead of ending with a status. */
   reset?: string;
+  /** This client reset the stream half-way through the body, as asked. */
+  cancelled?: boolean;
 }
 
 export class RawGrpc {
@@ -32,16 +36,25 @@ export class RawGrpc {
    * One call: headers, the body in `chunks` writes, end of stream. Resolves
    * with the answer, or with undefined when none is complete at the deadline.
    */
-  call(path: string, body: Buffer, opts: { headers?: Record<string, string>; chunks?: number; deadlineMs: number }): Promise<GrpcAnswer | undefined> {
+  call(
+    path: string,
+    body: Buffer,
+    opts: { headers?: Record<string, string | undefined>; chunks?: number; deadlineMs: number; cancelHalfway?: boolean },
+  ): Promise<GrpcAnswer | undefined> {
     const session = this.open();
     return new Promise((resolve) => {
-      const req = session.request({
+      const headers: Record<string, string> = {
         [h2.HTTP2_HEADER_METHOD]: 'POST',
         [h2.HTTP2_HEADER_PATH]: path,
         'content-type': 'application/grpc',
         te: 'trailers',
-        ...opts.headers,
-      });
+      };
+      // A header given as undefined is left out.
+      for (const [k, v] of Object.entries(opts.headers ?? {})) {
+        if (v === undefined) delete headers[k];
+        else headers[k] = v;
+      }
+      const req = session.request(headers);
       const meta: Record<string, unknown> = {};
       const data: Buffer[] = [];
       let settled = false;
@@ -61,13 +74,23 @@ export class RawGrpc {
       req.on('error', (err: Error) => finish({ message: '', messages: [], reset: err.message }));
       req.on('close', () => {
         const raw = meta['grpc-status'];
+        const httpStatus = meta[h2.HTTP2_HEADER_STATUS];
         finish({
           ...(raw !== undefined && { status: Number(raw) }),
+          ...(httpStatus !== undefined && { httpStatus: Number(httpStatus) }),
           message: decodeURIComponent(String(meta['grpc-message'] ?? '')),
           messages: splitFrames(Buffer.concat(data)),
-          ...(raw === undefined && { reset: `stream closed with code ${req.rstCode} and no grpc-status` }),
+          ...(raw === undefined && httpStatus === undefined && { reset: `stream closed with code ${req.rstCode}, no HTTP status and no grpc-status` }),
         });
       });
+      if (opts.cancelHalfway) {
+        req.write(body.subarray(0, body.length >> 1));
+        setImmediate(() => {
+          finish({ message: '', messages: [], cancelled: true });
+          req.close(h2.NGHTTP2_CANCEL);
+        });
+        return;
+      }
       const n = Math.max(1, Math.min(opts.chunks ?? 1, body.length));
       const size = Math.ceil(body.length / n);
       for (let at = 0; at < body.length; at += size) req.write(body.subarray(at, at + size));
