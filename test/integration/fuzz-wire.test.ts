@@ -19,7 +19,7 @@
 //   nothing at error level (a handler that throws unexpectedly does).
 //
 // Budget and replay, by environment:
-//   KVORUM_FUZZ_CASES  number of cases (default 2500, about 20 s here)
+//   KVORUM_FUZZ_CASES  number of cases (default 2500, about 15 s on 2 cores)
 //   KVORUM_FUZZ_SEED   seed (default 13); each case has its own generator
 //   KVORUM_FUZZ_CASE   run only this case number (replays a failure)
 // A failure names the seed and case number and the command that replays it:
