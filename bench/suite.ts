@@ -9,6 +9,7 @@ import { kubeApiserverRows, runKubeApiserverRows } from './kube-apiserver.js';
 import { etcdBackup, kvorumBackup, type BackupTiming } from './backup-s3.js';
 import { minioBinary, startMinio } from './minio.js';
 import { rollingRestart, type RollingLoad } from './rolling-restart.js';
+import { createWatchers } from './watch-scale.js';
 
 export interface Tools {
   etcd: string;
@@ -78,6 +79,8 @@ export interface SuiteConfig {
   rolling: RollingLoad;
   /** First port tried for the backup row's MinIO. */
   s3Port: number;
+  /** Watchers created at once on one stream, and the same number spread over `streams` streams (watch-scale rows). */
+  watchScale: { watchers: number; streams: number; timeoutMs: number };
   /** Rows to run (with the rows they need, see expandRows); undefined runs all. */
   rows?: Set<string>;
 }
@@ -103,6 +106,7 @@ export function suiteConfig(quick: boolean): SuiteConfig {
         overwrite: { rounds: 4, putsPerRound: 20_000, rate: 2_000, keySpace: 10_000, retention: '10s' },
         rolling: { rate: 800, seconds: 40, warmupMs: 3_000, clients: 100, conns: 10 },
         s3Port: 29000,
+        watchScale: { watchers: 2_000, streams: 20, timeoutMs: 60_000 },
       }
     : {
         quick,
@@ -123,6 +127,7 @@ export function suiteConfig(quick: boolean): SuiteConfig {
         overwrite: { rounds: 8, putsPerRound: 40_000, rate: 2_000, keySpace: 10_000, retention: '10s' },
         rolling: { rate: 800, seconds: 90, warmupMs: 5_000, clients: 100, conns: 10 },
         s3Port: 29000,
+        watchScale: { watchers: 100_000, streams: 1_000, timeoutMs: 180_000 },
       };
 }
 
@@ -151,6 +156,13 @@ export function rowDefs(cfg: SuiteConfig): RowDef[] {
     { key: 'watch-latency', label: `watch event latency, ${cfg.watchLatency.watchers} watchers, ${cfg.watchLatency.rate} puts/s`, kind: 'latency' },
     { key: 'lease-keepalive', label: 'lease-keepalive, 100 clients / 10 conns', kind: 'throughput' },
   ];
+  const ws = cfg.watchScale;
+  for (const [key, where] of [['watch-scale-1', '1 stream'], ['watch-scale-n', `${fmtCount(ws.streams)} streams`]] as const) {
+    rows.push(
+      { key, label: `watch creation, ${fmtCount(ws.watchers)} watchers at once on ${where} to the leader: watchers created/s`, kind: 'higher-better' },
+      { key: `${key}-health`, label: `watch creation, ${fmtCount(ws.watchers)} watchers on ${where}: the leader's worst /health latency meanwhile (polled every 50 ms)`, kind: 'lower-better' },
+    );
+  }
   for (const load of ['m', 'l', 'xl']) {
     rows.push({ key: `check-perf-${load}`, label: `etcdctl check perf --load=${load}`, kind: 'throughput' });
   }
@@ -191,6 +203,8 @@ const NEEDS: Record<string, string[]> = {
   snapshot: ['rss-per-m'],
   'backup-s3': ['rss-per-m', 'snapshot'],
   catchup: ['rss-per-m'],
+  'watch-scale-1-health': ['watch-scale-1'],
+  'watch-scale-n-health': ['watch-scale-n'],
 };
 
 /**
@@ -326,6 +340,7 @@ export class SuiteRun {
     if (this.wanted(...DURABILITY_KEYS)) await this.durability();
     if (this.wanted('rss-overwrite')) await this.overwrite();
     if (this.wanted('rolling-restart')) await this.rolling();
+    if (this.wanted(...WATCH_SCALE_KEYS)) await this.watchScale();
   }
 
   /**
@@ -660,6 +675,62 @@ export class SuiteRun {
     }
   }
 
+  /**
+   * Watch scale on a fresh cluster: the configured number of watchers created
+   * at once against the leader, first on one stream, then spread over many
+   * (the first mode's streams closed in between), /health polled meanwhile.
+   */
+  private async watchScale(): Promise<void> {
+    let cluster: Cluster;
+    try {
+      cluster = await this.freshCluster('watch-scale');
+    } catch (e) {
+      this.fail(WATCH_SCALE_KEYS, `cluster did not start: ${e instanceof Error ? e.message : String(e)}`);
+      return;
+    }
+    const ws = this.cfg.watchScale;
+    try {
+      // Unmeasured: a just-started Node member still compiles its hot paths (as for the put rows).
+      try {
+        await createWatchers(cluster.endpoint(await cluster.leader()), 1_000, 1, ws.timeoutMs);
+        await sleep(1000);
+      } catch (e) {
+        this.log(`  watch-scale warm-up: ${e instanceof Error ? e.message : String(e)}`);
+      }
+      for (const [key, streams] of [['watch-scale-1', 1], ['watch-scale-n', ws.streams]] as const) {
+        if (!this.wanted(key, `${key}-health`)) continue;
+        let health: Cell | undefined;
+        await this.step(key, async () => {
+          const leader = await cluster.leader();
+          const term0 = (await cluster.status(leader)).raftTerm;
+          const r = await createWatchers(cluster.endpoint(leader), ws.watchers, streams, ws.timeoutMs);
+          // Let the member drop the closed streams' watchers before anything else runs.
+          await sleep(2000);
+          const after = await cluster.status(await cluster.leader());
+          const changes = after.raftTerm !== term0 ? `; LEADER CHANGED (term ${term0}→${after.raftTerm})` : '; no leader change';
+          const note =
+            `${fmtCount(r.created)} of ${fmtCount(ws.watchers)} created in ${(r.elapsedMs / 1000).toFixed(2)} s on ${streams} stream(s)` +
+            `${r.canceled ? `, ${r.canceled} canceled` : ''}; /health worst ${fmtMs(r.worstHealthMs)} over ${r.polls} polls` +
+            `${r.healthFailures ? `, ${r.healthFailures} failed` : ''}${changes}`;
+          health = { ok: true, value: r.worstHealthMs, unit: 'ms', detail: `${r.polls} polls${r.healthFailures ? `, ${r.healthFailures} failed` : ''}`, note };
+          return {
+            ok: true,
+            value: r.created / (r.elapsedMs / 1000),
+            unit: 'watchers/s',
+            ...(!r.complete && { approx: true, detail: `only ${fmtCount(r.created)} created within ${Math.round(ws.timeoutMs / 1000)} s` }),
+            note,
+          };
+        });
+        await this.step(`${key}-health`, async () => {
+          if (!health) throw new Error('the creation step failed');
+          return health;
+        });
+      }
+    } finally {
+      await this.finish(cluster);
+    }
+  }
+
   /** Number of keys in the cluster (the count of `etcdctl get --prefix "" --limit 1`). */
   private async countKeys(cluster: Cluster): Promise<number> {
     // A range with limit 1 still reports how many keys the whole range holds.
@@ -676,9 +747,10 @@ export class SuiteRun {
 const WORKLOAD_KEYS = ['put-1', 'put-100', 'put-1000', 'range-l', 'range-s', 'txn-put', 'watch', 'watch-latency', 'lease-keepalive'];
 const PERF_KEYS = ['m', 'l', 'xl'].map((l) => `check-perf-${l}`);
 /** Rows whose notes also go to the progress log (they explain a count or a breakdown). */
-const VERBOSE_NOTES = new Set(['backup-s3', 'rolling-restart', 'rss-overwrite']);
+const VERBOSE_NOTES = new Set(['backup-s3', 'rolling-restart', 'rss-overwrite', 'watch-scale-1', 'watch-scale-n']);
 const SINGLE_PUT_KEYS = ['put-1-single', 'put-100-single', 'put-1000-single'];
 const DURABILITY_KEYS = ['rss-per-m', 'restart', 'snapshot', 'backup-s3', 'catchup'];
+const WATCH_SCALE_KEYS = ['watch-scale-1', 'watch-scale-1-health', 'watch-scale-n', 'watch-scale-n-health'];
 
 /** A benchmark run stopped by its time bound, with the progress it had made. */
 class CutShort extends Error {

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { Watch, WatchBatch, WatchFilter } from '../../mvcc/watch.js';
 import type { EtcdServer } from '../../server/etcd-server.js';
 import { ServerError, type StatusCode } from '../../server/errors.js';
+import { validateTxn } from '../../mvcc/validate.js';
 import type { LeaderForwarder } from './forward.js';
 import { callerOf, checkCall, type CallIdentity } from './caller.js';
 import type { PermType } from '../../server/auth/key-permissions.js';
@@ -121,6 +122,10 @@ export function kvService(ctx: ServiceContext): UntypedServiceImplementation {
     }),
     Txn: unary(ctx, async (req, call) => {
       const txn = txnRequest(req);
+      // etcd checks a txn's shape before proposing it (the store checks again
+      // when applying): a refused txn spends no log entry, and one nested past
+      // the op limit never reaches the log's encoder, which has a depth limit.
+      validateTxn(txn, s.limits.maxTxnOps);
       checkSize(ctx, txnPayloadSize(txn));
       const res = await s.txn(txn, () => checkCall(s, call, certAuth, () => txnAccess(txn, leaseKeys)));
       return txnResponsePb(res, { ...s.header(), revision: res.header.revision });
