@@ -22,6 +22,10 @@ import { createGrpcMetrics } from '../api/grpc-metrics.js';
 import { authService, clusterService, kvService, leaseService, maintenanceService, watchService, type ServiceContext } from '../api/grpc/services.js';
 import { etcdServices } from '../api/proto/load.js';
 import { strictEtcdService } from '../api/proto/strict-wire.js';
+import { strictExtraService, type ExtraServiceName } from '../api/proto/extra-services.js';
+import { lockService } from '../api/grpc/lock-service.js';
+import { electionService } from '../api/grpc/election-service.js';
+import { healthService } from '../api/grpc/health-service.js';
 import { mountGateway } from '../api/gateway.js';
 import { forwardTlsFromFiles, LeaderForwarder } from '../api/grpc/forward.js';
 import { PeerTransport } from '../transport/transport.js';
@@ -235,6 +239,13 @@ async function startOnPorts(
   serve('Cluster', clusterService(ctx));
   serve('Maintenance', maintenanceService(ctx));
   serve('Auth', authService(Object.keys(etcdServices.Auth)));
+  const serveExtra = (name: ExtraServiceName, impl: UntypedServiceImplementation): void => {
+    const def = strictExtraService(name);
+    grpc.addService(def, grpcMetrics.instrument(def, impl));
+  };
+  serveExtra('v3lockpb.Lock', lockService(running.server, logger));
+  serveExtra('v3electionpb.Election', electionService(running.server, logger));
+  serveExtra('grpc.health.v1.Health', healthService(memberHealthSource(running.server)));
 
   // Progress notifications for watchers that asked for them (etcd's
   // --experimental-watch-progress-notify-interval).
