@@ -27,7 +27,8 @@ export class KeyLostError extends Error {
 export function prefixEnd(prefix: Uint8Array): Uint8Array {
   for (let i = prefix.length - 1; i >= 0; i--) {
     if (prefix[i]! < 0xff) {
-      const end = prefix.slice(0, i + 1);
+      // A copy (Buffer's slice would be a view, and the increment would change the prefix).
+      const end = Uint8Array.from(prefix.subarray(0, i + 1));
       end[i] = end[i]! + 1;
       return end;
     }
