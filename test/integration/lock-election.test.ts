@@ -1,0 +1,243 @@
+// v3lock.Lock, v3election.Election and grpc.health.v1.Health over real gRPC
+// (@grpc/grpc-js with Kvorum's .proto files), on a 3-member Kvorum cluster
+// and, as the reference, a 1-member etcd 3.4. The same script runs against
+// both (its calls spread over Kvorum's members, so followers serve waits
+// too); the transcripts, with cluster/member IDs, terms and lease IDs
+// masked, must be equal. Both stores start empty, so revisions are compared
+// as they are.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { credentials, type Client, type ClientReadableStream, type ServiceClientConstructor, type ServiceError } from '@grpc/grpc-js';
+import { loadEtcdProtos } from '../../contract/etcd-proto.js';
+import { loadExtraProtos } from '../../node/api/proto/extra-services.js';
+import { ProcessCluster, hostPort, requireTools } from './process-cluster.js';
+
+type Msg = Record<string, unknown>;
+type Unary = (req: Msg, cb: (err: ServiceError | null, res: Msg) => void) => void;
+
+function ctor(path: string): ServiceClientConstructor {
+  const root = path.startsWith('etcdserverpb.') ? loadEtcdProtos().grpcObject : loadExtraProtos().grpcObject;
+  let node: unknown = root;
+  for (const part of path.split('.')) node = (node as Record<string, unknown>)[part];
+  return node as ServiceClientConstructor;
+}
+
+/** The four services at one member. */
+class Member {
+  readonly lock: Client;
+  readonly election: Client;
+  readonly health: Client;
+  readonly lease: Client;
+
+  constructor(address: string) {
+    const c = credentials.createInsecure();
+    this.lock = new (ctor('v3lockpb.Lock'))(address, c);
+    this.election = new (ctor('v3electionpb.Election'))(address, c);
+    this.health = new (ctor('grpc.health.v1.Health'))(address, c);
+    this.lease = new (ctor('etcdserverpb.Lease'))(address, c);
+  }
+
+  close(): void {
+    for (const c of [this.lock, this.election, this.health, this.lease]) c.close();
+  }
+}
+
+/** A call's answer, or its error as "code message". */
+function call(client: Client, method: string, req: Msg): Promise<Msg> {
+  return new Promise((resolve) => {
+    ((client as unknown as Record<string, Unary>)[method]!).call(client, req, (err, res) => resolve(err ? { error: `${err.code} ${err.details}` } : res));
+  });
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Masks what differs between any two clusters: IDs, terms, lease IDs (by their order of grant). */
+class Masker {
+  private readonly leases = new Map<string, string>();
+
+  lease(id: string): void {
+    this.leases.set(id, `{L${this.leases.size + 1}}`);
+  }
+
+  mask(value: unknown): unknown {
+    if (Buffer.isBuffer(value)) return this.text(value.toString('utf8'));
+    if (Array.isArray(value)) return value.map((v) => this.mask(v));
+    if (value && typeof value === 'object') {
+      const out: Msg = {};
+      for (const [k, v] of Object.entries(value as Msg)) {
+        if (k === 'cluster_id' || k === 'member_id' || k === 'raft_term') continue;
+        out[k] = this.mask(v);
+      }
+      return out;
+    }
+    return typeof value === 'string' ? this.text(value) : value;
+  }
+
+  private text(s: string): string {
+    let out = s;
+    for (const [id, name] of this.leases) {
+      if (out === id) return name;
+      out = out.replace(`/${BigInt(id).toString(16)}`, `/${name}`);
+    }
+    return out;
+  }
+}
+
+interface Run {
+  transcript: unknown[];
+  /** Checks that hold only for Kvorum (where etcd 3.4 differs on purpose), run against the same cluster. */
+  members: Member[];
+}
+
+async function runScript(cluster: ProcessCluster): Promise<Run> {
+  const members = cluster.members.map((m) => new Member(hostPort(m.clientUrl)));
+  const at = (i: number): Member => members[i % members.length]!;
+  const m = new Masker();
+  const out: unknown[] = [];
+  const step = (name: string, value: unknown): void => {
+    out.push([name, m.mask(value)]);
+  };
+
+  step('health ""', await call(at(0).health, 'Check', { service: '' }));
+  step('health unknown', await call(at(0).health, 'Check', { service: 'no.such.Service' }));
+
+  const leases: string[] = [];
+  for (let i = 0; i < 4; i++) {
+    const g = await call(at(0).lease, 'LeaseGrant', { TTL: 60 });
+    leases.push(g.ID as string);
+    m.lease(g.ID as string);
+  }
+  const [l1, l2, l3, l4] = leases as [string, string, string, string];
+
+  // Two lockers: the second waits until the first unlocks.
+  const a = await call(at(0).lock, 'Lock', { name: Buffer.from('L'), lease: l1 });
+  step('lock A', a);
+  let bDone = false;
+  const b = call(at(1).lock, 'Lock', { name: Buffer.from('L'), lease: l2 }).then((r) => ((bDone = true), r));
+  await sleep(500);
+  step('B waits while A holds', !bDone);
+  const unlockA = await call(at(2).lock, 'Unlock', { key: a.key });
+  step('unlock A', unlockA);
+  const bRes = await b;
+  step('lock B', bRes);
+  step('B holds from A\'s unlock on', Number((bRes.header as Msg).revision) >= Number((unlockA.header as Msg).revision));
+
+  // Revoking the holder's lease hands the lock to the next waiter.
+  let cDone = false;
+  const c = call(at(2).lock, 'Lock', { name: Buffer.from('L'), lease: l3 }).then((r) => ((cDone = true), r));
+  await sleep(500);
+  step('C waits while B holds', !cDone);
+  step('revoke B\'s lease', await call(at(0).lease, 'LeaseRevoke', { ID: l2 }));
+  step('lock C', await c);
+
+  step('lock, unknown lease', await call(at(1).lock, 'Lock', { name: Buffer.from('L'), lease: '12345' }));
+  step('unlock, absent key', await call(at(1).lock, 'Unlock', { key: Buffer.from('L/absent') }));
+
+  // Election.
+  step('leader, none', await call(at(0).election, 'Leader', { name: Buffer.from('E') }));
+  const observed: unknown[] = [];
+  const watch = (at(1).election as unknown as { Observe(req: Msg): ClientReadableStream<Msg> }).Observe({ name: Buffer.from('E') });
+  watch.on('data', (msg: Msg) => observed.push(m.mask(msg)));
+  watch.on('error', () => {});
+  await sleep(500);
+  const alice = await call(at(0).election, 'Campaign', { name: Buffer.from('E'), lease: l1, value: Buffer.from('alice') });
+  step('campaign alice', alice);
+  let bobDone = false;
+  const bob = call(at(2).election, 'Campaign', { name: Buffer.from('E'), lease: l4, value: Buffer.from('bob') }).then((r) => ((bobDone = true), r));
+  await sleep(500);
+  step('bob waits while alice leads', !bobDone);
+  step('leader alice', await call(at(1).election, 'Leader', { name: Buffer.from('E') }));
+  const aliceKey = alice.leader as Msg;
+  step('proclaim', await call(at(2).election, 'Proclaim', { leader: aliceKey, value: Buffer.from('alice-2') }));
+  step('proclaim, stale term', await call(at(0).election, 'Proclaim', { leader: { ...aliceKey, rev: '1' }, value: Buffer.from('x') }));
+  step('proclaim, no leader key', await call(at(0).election, 'Proclaim', { value: Buffer.from('x') }));
+  step('leader alice-2', await call(at(0).election, 'Leader', { name: Buffer.from('E') }));
+  step('resign, stale term', await call(at(1).election, 'Resign', { leader: { ...aliceKey, rev: '1' } }));
+  step('resign, no leader key', await call(at(1).election, 'Resign', {}));
+  step('resign alice', await call(at(1).election, 'Resign', { leader: aliceKey }));
+  step('campaign bob', await bob);
+  step('leader bob', await call(at(2).election, 'Leader', { name: Buffer.from('E') }));
+  step('campaign, unknown lease', await call(at(0).election, 'Campaign', { name: Buffer.from('E'), lease: '999', value: Buffer.from('z') }));
+  for (let i = 0; i < 40 && observed.length < 3; i++) await sleep(100);
+  watch.cancel();
+  step('observed', observed);
+  return { transcript: out, members };
+}
+
+describe('lock, election and health services', { timeout: 180_000 }, () => {
+  before(() => requireTools('etcd'));
+  let etcdRun: unknown[] = [];
+  let kvorum: ProcessCluster | undefined;
+  let ours: Run | undefined;
+
+  before(async () => {
+    const etcd = await ProcessCluster.create('etcd', 1);
+    try {
+      await etcd.startAll();
+      const run = await runScript(etcd);
+      etcdRun = run.transcript;
+      for (const member of run.members) member.close();
+    } finally {
+      await etcd.destroy();
+    }
+    kvorum = await ProcessCluster.create('kvorum', 3);
+    await kvorum.startAll();
+    ours = await runScript(kvorum);
+  });
+
+  after(async () => {
+    for (const member of ours?.members ?? []) member.close();
+    await kvorum?.destroy();
+  });
+
+  test('the same calls give the same answers and error strings as etcd 3.4', () => {
+    const find = (name: string): unknown => (etcdRun as [string, unknown][]).find(([n]) => n === name)?.[1];
+    // Anchors, so that two clusters failing the same way cannot pass.
+    assert.deepEqual(find('health ""'), { status: 'SERVING' });
+    assert.equal((find('lock A') as Msg).key, 'L/{L1}');
+    assert.equal(find('B waits while A holds'), true);
+    assert.equal(find('B holds from A\'s unlock on'), true);
+    assert.equal((find('lock C') as Msg).key, 'L/{L3}');
+    assert.deepEqual(find('leader, none'), { error: '2 election: no leader' });
+    assert.deepEqual(find('proclaim, stale term'), { error: '2 election: not leader' });
+    assert.equal((find('observed') as unknown[]).length, 3);
+    assert.deepEqual(ours!.transcript, etcdRun);
+  });
+
+  test('a waiter whose lease is revoked gets "mutex: session is expired" (etcd 3.4 would answer success with a deleted key)', async () => {
+    const [m1, m2] = ours!.members as [Member, Member];
+    const held = await call(m1.lease, 'LeaseGrant', { TTL: 60 });
+    const waiter = await call(m1.lease, 'LeaseGrant', { TTL: 60 });
+    const a = await call(m1.lock, 'Lock', { name: Buffer.from('R'), lease: held.ID });
+    assert.ok(a.key, JSON.stringify(a));
+    const waiting = call(m2.lock, 'Lock', { name: Buffer.from('R'), lease: waiter.ID });
+    await sleep(300);
+    await call(m1.lease, 'LeaseRevoke', { ID: waiter.ID });
+    assert.deepEqual(await waiting, { error: '2 mutex: session is expired' });
+    await call(m1.lock, 'Unlock', { key: a.key });
+  });
+
+  test('health answers for the served services and turns NOT_SERVING without a leader (Check and Watch)', async () => {
+    const [m1] = ours!.members as [Member];
+    assert.deepEqual(await call(m1.health, 'Check', { service: 'etcdserverpb.KV' }), { status: 'SERVING' });
+    assert.deepEqual(await call(m1.health, 'Check', { service: 'v3lockpb.Lock' }), { status: 'SERVING' });
+    const seen: string[] = [];
+    const watch = (m1.health as unknown as { Watch(req: Msg): ClientReadableStream<Msg> }).Watch({ service: '' });
+    watch.on('data', (msg: Msg) => seen.push(msg.status as string));
+    watch.on('error', () => {});
+    await sleep(300);
+    assert.deepEqual(seen, ['SERVING']);
+    // Two of three members gone: the survivor loses its leader (CheckQuorum).
+    await kvorum!.kill(kvorum!.members[1]!);
+    await kvorum!.kill(kvorum!.members[2]!);
+    let last = '';
+    for (let i = 0; i < 100 && last !== 'NOT_SERVING'; i++) {
+      last = (await call(m1.health, 'Check', { service: '' })).status as string;
+      if (last !== 'NOT_SERVING') await sleep(100);
+    }
+    assert.equal(last, 'NOT_SERVING');
+    for (let i = 0; i < 20 && seen.length < 2; i++) await sleep(100);
+    watch.cancel();
+    assert.deepEqual(seen, ['SERVING', 'NOT_SERVING']);
+  });
+});
