@@ -13,7 +13,6 @@ import { loadExtraProtos } from '../../node/api/proto/extra-services.js';
 import { ProcessCluster, hostPort, requireTools } from './process-cluster.js';
 
 type Msg = Record<string, unknown>;
-type Unary = (req: Msg, cb: (err: ServiceError | null, res: Msg) => void) => void;
 
 function ctor(path: string): ServiceClientConstructor {
   const root = path.startsWith('etcdserverpb.') ? loadEtcdProtos().grpcObject : loadExtraProtos().grpcObject;
@@ -28,6 +27,7 @@ class Member {
   readonly election: Client;
   readonly health: Client;
   readonly lease: Client;
+  readonly kv: Client;
 
   constructor(address: string) {
     const c = credentials.createInsecure();
@@ -35,18 +35,33 @@ class Member {
     this.election = new (ctor('v3electionpb.Election'))(address, c);
     this.health = new (ctor('grpc.health.v1.Health'))(address, c);
     this.lease = new (ctor('etcdserverpb.Lease'))(address, c);
+    this.kv = new (ctor('etcdserverpb.KV'))(address, c);
   }
 
   close(): void {
-    for (const c of [this.lock, this.election, this.health, this.lease]) c.close();
+    for (const c of [this.lock, this.election, this.health, this.lease, this.kv]) c.close();
   }
 }
 
 /** A call's answer, or its error as "code message". */
-function call(client: Client, method: string, req: Msg): Promise<Msg> {
+function call(client: Client, method: string, req: Msg, deadlineMs?: number): Promise<Msg> {
   return new Promise((resolve) => {
-    ((client as unknown as Record<string, Unary>)[method]!).call(client, req, (err, res) => resolve(err ? { error: `${err.code} ${err.details}` } : res));
+    const done = (err: ServiceError | null, res: Msg): void => resolve(err ? { error: `${err.code} ${err.details}` } : res);
+    const fn = (client as unknown as Record<string, (req: Msg, opts: object, cb: typeof done) => void>)[method]!;
+    fn.call(client, req, deadlineMs === undefined ? {} : { deadline: Date.now() + deadlineMs }, done);
   });
+}
+
+/** A unary call with request bytes as given (not encoded from a message). */
+function rawCall(client: Client, path: string, bytes: Buffer): Promise<{ code: number; details: string } | Buffer> {
+  return new Promise((resolve) => {
+    client.makeUnaryRequest<Buffer, Buffer>(path, (b) => b, (b) => b, bytes, (err, res) => resolve(err ? { code: err.code, details: err.details } : res!));
+  });
+}
+
+async function revisionAt(member: Member): Promise<number> {
+  const res = await call(member.kv, 'Range', { key: Buffer.from('nothing') });
+  return Number((res.header as Msg).revision);
 }
 
 /** A JSON gateway call; bytes fields (base64) read back as text so the masker sees keys. */
@@ -240,6 +255,35 @@ describe('lock, election and health services', { timeout: 180_000 }, () => {
     await call(m1.lease, 'LeaseRevoke', { ID: waiter.ID });
     assert.deepEqual(await waiting, { error: '2 mutex: session is expired' });
     await call(m1.lock, 'Unlock', { key: a.key });
+  });
+
+  test('a waiter whose deadline passes gets DEADLINE_EXCEEDED and leaves the queue', async () => {
+    const [m1, m2] = ours!.members as [Member, Member];
+    const held = await call(m1.lease, 'LeaseGrant', { TTL: 60 });
+    const waiter = await call(m1.lease, 'LeaseGrant', { TTL: 60 });
+    const a = await call(m1.lock, 'Lock', { name: Buffer.from('D'), lease: held.ID });
+    const late = await call(m2.lock, 'Lock', { name: Buffer.from('D'), lease: waiter.ID }, 500);
+    assert.match(String(late.error), /^4 /);
+    const waiterKey = `D/${BigInt(waiter.ID as string).toString(16)}`;
+    let left: Msg = {};
+    for (let i = 0; i < 50; i++) {
+      left = await call(m1.kv, 'Range', { key: Buffer.from(waiterKey) });
+      if ((left.kvs as unknown[]).length === 0) break;
+      await sleep(100);
+    }
+    assert.deepEqual(left.kvs, [], 'the waiter\'s key is deleted');
+    await call(m1.lock, 'Unlock', { key: a.key });
+  });
+
+  test('malformed protobuf to Lock is refused with INTERNAL and writes nothing', async () => {
+    const [m1] = ours!.members as [Member];
+    const before = await revisionAt(m1);
+    // Field 1 (name, bytes) sent as fixed32: protobufjs alone would read it.
+    const res = await rawCall(m1.lock, '/v3lockpb.Lock/Lock', Buffer.from([0x0d, 0x01, 0x02, 0x03, 0x04]));
+    assert.ok(!Buffer.isBuffer(res), 'refused');
+    assert.equal(res.code, 13);
+    assert.match(res.details, /deserializing request|unmarshalling request/);
+    assert.equal(await revisionAt(m1), before);
   });
 
   test('health answers for the served services and turns NOT_SERVING without a leader (Check and Watch)', async () => {
