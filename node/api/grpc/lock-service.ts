@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import type { EtcdServer } from '../../server/etcd-server.js';
 import { headerPb, leaseId, type Pb } from './convert.js';
 import { KeyLostError, prefixEnd, waitForTurn, type Keyspace } from './key-queue.js';
-import { CallCancelled, DEFAULT_SESSION_TTL, RecipeError, bytesField, leaseHex, recipeUnary, serverKeyspace } from './recipe-call.js';
+import { DEFAULT_SESSION_TTL, RecipeError, bytesField, leaseHex, recipeUnary, serverKeyspace } from './recipe-call.js';
 
 /** etcd's concurrency.ErrSessionExpired (3.5): the waiter's key went with its lease. */
 export const ERR_SESSION_EXPIRED = 'mutex: session is expired';
@@ -41,8 +41,9 @@ export async function lock(ks: Keyspace, name: Uint8Array, lease: bigint, signal
     return { key, revision: done.header.revision };
   } catch (err) {
     if (err instanceof KeyLostError) throw new RecipeError(ERR_SESSION_EXPIRED);
-    // A caller that gave up leaves the queue, as etcd's Mutex does.
-    if (err instanceof CallCancelled) ks.deleteRange({ key }).catch(() => {});
+    // A wait that failed (the caller gave up, a read timed out) leaves the
+    // queue, as etcd's Mutex does, so no one waits behind a key nobody holds.
+    ks.deleteRange({ key }).catch(() => {});
     throw err;
   }
 }
