@@ -15,6 +15,7 @@
 // given bare and also take `=true|false` (and Go's other spellings: 1/0, t/f).
 // A repeated flag takes its last value.
 
+import { DEFAULT_JWT_TTL_MS, JWT_SIGN_METHODS, type JwtFiles, type JwtSignMethod } from './server/auth/jwt-tokens.js';
 import { parseAutoCompaction, type AutoCompactionPolicy } from './server/auto-compaction.js';
 import { DEFAULT_SNAPSHOTS_TO_KEEP } from './storage/snapshot-file.js';
 
@@ -29,6 +30,15 @@ export interface TlsConfig {
   allowedCommonNames?: string[];
   /** Peer side only (etcd's --peer-cert-allowed-hostname): a dialer's certificate must cover one of these names. */
   allowedHostnames?: string[];
+}
+
+export interface AuthConfig {
+  /** 'simple' (default) or JWTs with their key files. */
+  token: { kind: 'simple' } | ({ kind: 'jwt' } & JwtFiles);
+  /** --auth-token-ttl: how long a simple token lives after its last use. */
+  tokenTtlMs: number;
+  /** --bcrypt-cost, accepted for etcd's command lines; passwords are hashed with scrypt here. */
+  bcryptCost: number;
 }
 
 export interface InitialClusterMember {
@@ -66,6 +76,8 @@ export interface NodeConfig {
   logLevel: LogLevel;
   clientTls?: TlsConfig;
   peerTls?: TlsConfig;
+  /** etcd's --auth-token, --auth-token-ttl and --bcrypt-cost. */
+  auth: AuthConfig;
   /** Things worth logging that did not stop parsing (flag/env clashes, unknown ETCD_* variables). */
   warnings: string[];
 }
@@ -181,6 +193,14 @@ const FLAGS: FlagSpec[] = [
     defaultText: '',
     help: 'Accept peer connections only with a certificate whose SANs cover one of these names (comma-separated).',
   },
+  {
+    name: 'auth-token',
+    kind: 'string',
+    defaultText: 'simple',
+    help: "Auth tokens: 'simple', or 'jwt,pub-key=<file>,priv-key=<file>,sign-method=<RS256|ES256|PS256|...>,ttl=<duration>'.",
+  },
+  { name: 'auth-token-ttl', kind: 'int', defaultText: '300', help: 'Seconds a simple token stays valid after its last use.' },
+  { name: 'bcrypt-cost', kind: 'int', defaultText: '10', help: "Accepted for etcd's command lines (4 to 31); passwords are hashed with scrypt." },
   { name: 'log-level', kind: 'string', defaultText: 'info', help: 'One of debug, info, warn, error, fatal.' },
 ];
 
@@ -292,6 +312,8 @@ export function parseNodeConfig(argv: string[], env: Record<string, string | und
   requireTlsFor(listenMetricsUrls, clientTls, 'listen-metrics-urls', '--cert-file and --key-file', raw);
   requireTlsFor(listenPeerUrls, peerTls, 'listen-peer-urls', '--peer-cert-file and --peer-key-file', raw);
 
+  const auth = authFrom(raw, int);
+
   return {
     name,
     dataDir,
@@ -318,6 +340,7 @@ export function parseNodeConfig(argv: string[], env: Record<string, string | und
     logLevel: logLevel as LogLevel,
     ...(clientTls && { clientTls }),
     ...(peerTls && { peerTls }),
+    auth,
     warnings,
   };
 }
@@ -586,6 +609,45 @@ function autoCompactionFrom(raw: Map<string, RawValue>): AutoCompactionPolicy | 
     if (err instanceof ConfigError) throw err;
     throw new ConfigError(`${mode && !retention ? mode.source : source}: ${(err as Error).message}`);
   }
+}
+
+function authFrom(raw: Map<string, RawValue>, int: (flag: string, fallback: number, min: number) => number): AuthConfig {
+  const tokenTtlMs = int('auth-token-ttl', 300, 1) * 1000;
+  const bcryptCost = int('bcrypt-cost', 10, 4);
+  if (bcryptCost > 31) throw new ConfigError(`${sourceOf(raw, 'bcrypt-cost')}: must be between 4 and 31`);
+  const given = raw.get('auth-token');
+  return { token: given ? parseAuthToken(given.value, given.source) : { kind: 'simple' }, tokenTtlMs, bcryptCost };
+}
+
+/** etcd's --auth-token value: "simple", or "jwt" with comma-separated options. */
+export function parseAuthToken(text: string, source: string): AuthConfig['token'] {
+  const [kind, ...options] = text.split(',');
+  if (kind === 'simple' && options.length === 0) return { kind: 'simple' };
+  if (kind !== 'jwt') throw new ConfigError(`${source}: unknown token type "${kind}"; use simple or jwt,...`);
+  const opts = new Map<string, string>();
+  for (const o of options) {
+    const eq = o.indexOf('=');
+    if (eq <= 0) throw new ConfigError(`${source}: "${o}" is not key=value`);
+    opts.set(o.slice(0, eq), o.slice(eq + 1));
+  }
+  for (const key of opts.keys()) {
+    if (!['pub-key', 'priv-key', 'sign-method', 'ttl'].includes(key)) throw new ConfigError(`${source}: unknown jwt option "${key}"`);
+  }
+  const signMethod = opts.get('sign-method') ?? '';
+  if (!(JWT_SIGN_METHODS as readonly string[]).includes(signMethod)) {
+    throw new ConfigError(`${source}: sign-method must be one of ${JWT_SIGN_METHODS.join(', ')}`);
+  }
+  const pubKeyFile = opts.get('pub-key');
+  if (!pubKeyFile) throw new ConfigError(`${source}: jwt needs pub-key=<file>`);
+  const privKeyFile = opts.get('priv-key');
+  const ttl = opts.get('ttl');
+  return {
+    kind: 'jwt',
+    signMethod: signMethod as JwtSignMethod,
+    pubKeyFile,
+    ...(privKeyFile && { privKeyFile }),
+    ttlMs: ttl ? parseGoDurationMs(ttl, source) : DEFAULT_JWT_TTL_MS,
+  };
 }
 
 /** A positive Go duration ("1s", "500ms", "1m30s", "10m0s") in milliseconds. */

@@ -10,6 +10,9 @@
 //   wal-fsync=delay:MS        every fsync of the WAL or a snapshot takes MS longer (a stalling disk)
 //   wal-fsync=fail            every fsync fails with EIO (a failed disk; the member stops)
 //   wal-fsync=fail-after:N    the first N fsyncs succeed, then every one fails
+//   backend-commit=delay:MS   every apply of committed entries to the store (Kvorum's backend
+//                             commit) takes MS longer; the member's one thread sleeps, so its
+//                             peers and clients wait too (etcd's stalled commit blocks only applies)
 //   ack-before-fsync=delay:MS BROKEN: every member sends its messages (votes, append acks)
 //                             and answers clients without waiting for its writes, and each
 //                             WAL write reaches the file only MS later: a write a quorum
@@ -21,7 +24,7 @@ import type { SyncFile } from './storage/durable-fs.js';
 export const FAILPOINTS_ENV = 'KVORUM_FAILPOINTS';
 export const FAILPOINTS_ENABLE_ENV = 'KVORUM_TEST_FAILPOINTS';
 
-const KNOWN = ['wal-fsync', 'ack-before-fsync', 'local-read', 'drop-watch-event'] as const;
+const KNOWN = ['wal-fsync', 'backend-commit', 'ack-before-fsync', 'local-read', 'drop-watch-event'] as const;
 export type FailpointName = (typeof KNOWN)[number];
 
 export class FailpointError extends Error {
@@ -84,6 +87,21 @@ export function withFsyncFailpoint(sync: SyncFile): SyncFile {
       throw Object.assign(new Error('EIO: i/o error, fsync (failpoint wal-fsync)'), { code: 'EIO' });
     }
     await sync(file);
+  };
+}
+
+/**
+ * The backend-commit failpoint: a function that holds the caller MS (the
+ * thread sleeps, as a commit stuck on a slow disk would); undefined when off.
+ */
+export function backendCommitStall(): (() => void) | undefined {
+  const action = current().get('backend-commit');
+  if (action === undefined) return undefined;
+  const delay = numberAction('backend-commit', action, 'delay:');
+  if (delay === undefined) throw new FailpointError(`backend-commit=${action}: expected delay:MS`);
+  const cell = new Int32Array(new SharedArrayBuffer(4));
+  return () => {
+    Atomics.wait(cell, 0, 0, delay);
   };
 }
 

@@ -4,7 +4,7 @@
 // gRPC calls. Streaming methods (watch, lease keep-alive, snapshot) read a
 // stream of JSON objects and write one `{"result": ...}` object per message.
 import { EventEmitter } from 'node:events';
-import { status as GrpcStatus } from '@grpc/grpc-js';
+import { Metadata, status as GrpcStatus } from '@grpc/grpc-js';
 import type { Express, Request, Response } from 'express';
 import { lookupGatewayRoute, type GatewayRoute } from './proto/gateway-routes.js';
 import { GatewayJsonError, fromGatewayJson, toGatewayJson } from './proto/json.js';
@@ -23,6 +23,8 @@ const HTTP_STATUS: Record<number, number> = {
   [GrpcStatus.OUT_OF_RANGE]: 400,
   [GrpcStatus.FAILED_PRECONDITION]: 400,
   [GrpcStatus.NOT_FOUND]: 404,
+  [GrpcStatus.PERMISSION_DENIED]: 403,
+  [GrpcStatus.UNAUTHENTICATED]: 401,
   [GrpcStatus.RESOURCE_EXHAUSTED]: 429,
   [GrpcStatus.UNIMPLEMENTED]: 501,
   [GrpcStatus.UNAVAILABLE]: 503,
@@ -41,9 +43,9 @@ export function mountGateway(app: Express, ctx: ServiceContext): void {
     Lease: leaseService(ctx) as Record<string, Handler>,
     Cluster: clusterService(ctx) as Record<string, Handler>,
     Maintenance: maintenanceService(ctx) as Record<string, Handler>,
-    Auth: authService([]) as Record<string, Handler>,
-    Lock: lockService(ctx.server, ctx.logger) as Record<string, Handler>,
-    Election: electionService(ctx.server, ctx.logger) as Record<string, Handler>,
+    Auth: authService(ctx) as Record<string, Handler>,
+    Lock: lockService(ctx) as Record<string, Handler>,
+    Election: electionService(ctx) as Record<string, Handler>,
   };
   // etcd's gateway takes only POST on its API paths.
   app.get(/^\/v3(beta|alpha)?\//, (_req: Request, res: Response) => {
@@ -63,8 +65,9 @@ export function mountGateway(app: Express, ctx: ServiceContext): void {
         } catch (err) {
           return sendError(res, GrpcStatus.INVALID_ARGUMENT, err instanceof GatewayJsonError ? err.message : `malformed JSON request: ${(err as Error).message}`);
         }
-        if (route.responseStream) return serverStream(res, route, handler, request);
-        handler({ request }, (err, out) => {
+        const metadata = authMetadata(req);
+        if (route.responseStream) return serverStream(res, route, handler, request, metadata);
+        handler({ request, metadata }, (err, out) => {
           if (err) return sendError(res, err.code, err.details);
           res.type('application/json').send(JSON.stringify(toGatewayJson(route.responseType, out ?? {})));
         });
@@ -75,6 +78,14 @@ export function mountGateway(app: Express, ctx: ServiceContext): void {
       },
     );
   });
+}
+
+/** etcd's gateway passes the Authorization header (a token from /v3/auth/authenticate) on as gRPC metadata. */
+function authMetadata(req: Request): Metadata {
+  const metadata = new Metadata();
+  const token = req.headers.authorization;
+  if (token) metadata.set('authorization', token);
+  return metadata;
 }
 
 /** Bodies beyond this are cut off rather than drained after answering "too large". */
@@ -126,6 +137,8 @@ class GatewayStream extends EventEmitter {
     readonly request?: Pb,
     /** The request body the stream's messages come from (bidirectional streams only). */
     private readonly body?: Request,
+    /** The caller's token, as a gRPC stream's metadata carries it. */
+    readonly metadata: Metadata = new Metadata(),
   ) {
     super();
     res.on('drain', () => this.emit('drain'));
@@ -169,9 +182,9 @@ class GatewayStream extends EventEmitter {
   }
 }
 
-function serverStream(res: Response, route: GatewayRoute, handler: Handler, request: Pb): void {
+function serverStream(res: Response, route: GatewayRoute, handler: Handler, request: Pb, metadata: Metadata): void {
   res.type('application/json');
-  handler(new GatewayStream(res, route, request));
+  handler(new GatewayStream(res, route, request, undefined, metadata));
 }
 
 /** Splits a byte stream of concatenated JSON objects (whitespace allowed between them). */
@@ -213,7 +226,7 @@ function* splitJsonObjects(buffer: { text: string }): Generator<string> {
 
 function streamCall(req: Request, res: Response, route: GatewayRoute, handler: Handler, ctx: ServiceContext): void {
   res.type('application/json');
-  const call = new GatewayStream(res, route, undefined, req);
+  const call = new GatewayStream(res, route, undefined, req, authMetadata(req));
   handler(call);
   const pending = { text: '' };
   let failed = false;

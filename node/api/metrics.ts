@@ -91,13 +91,16 @@ export function createNodeMetrics(options: { defaultMetrics?: boolean } = {}): N
     registers: [registry],
   }).set({ version: KVORUM_VERSION, etcd_api_version: ETCD_API_VERSION }, 1);
 
+  // The leader as of the last change this member saw, none (0) included: as
+  // etcd counts, a leader seen after a time without one is a change, even
+  // when it is the same member again (an election it won once more).
   let lastLeader = 0;
   const hooks: ServerHooks = {
     onLeaderChange(soft) {
       hasLeader.set(soft.lead !== 0 ? 1 : 0);
       isLeader.set(soft.role === Role.Leader ? 1 : 0);
       if (soft.lead !== 0 && soft.lead !== lastLeader) leaderChanges.inc();
-      if (soft.lead !== 0) lastLeader = soft.lead;
+      lastLeader = soft.lead;
     },
     onProposalCommitted: () => committed.inc(),
     onProposalFailed: () => failed.inc(),

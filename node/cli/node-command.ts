@@ -20,7 +20,6 @@ import { bindMemberPorts, type MemberPorts } from './member-ports.js';
 import { createNodeMetrics } from '../api/metrics.js';
 import { createGrpcMetrics } from '../api/grpc-metrics.js';
 import { authService, clusterService, kvService, leaseService, maintenanceService, watchService, type ServiceContext } from '../api/grpc/services.js';
-import { etcdServices } from '../api/proto/load.js';
 import { strictEtcdService } from '../api/proto/strict-wire.js';
 import { strictExtraService, type ExtraServiceName } from '../api/proto/extra-services.js';
 import { lockService } from '../api/grpc/lock-service.js';
@@ -34,6 +33,7 @@ import type { Message } from '../raft/types.js';
 import { startMember, type RunningMember } from '../server/member.js';
 import { discoverJoinIdentity } from '../server/join.js';
 import { ETCD_API_VERSION } from '../version.js';
+import { jwtOptionsFromFiles } from '../server/auth/jwt-tokens.js';
 
 /** How long a graceful stop waits, after the drain, for drained gRPC connections to end by themselves. */
 const SETTLE_MS = 1000;
@@ -172,6 +172,7 @@ async function startOnPorts(
         requestTimeoutMs: cfg.requestTimeoutMs,
         maxTxnOps: cfg.maxTxnOps,
         ...(cfg.autoCompaction && { autoCompaction: cfg.autoCompaction }),
+        auth: { tokenTtlMs: cfg.auth.tokenTtlMs, ...(cfg.auth.token.kind === 'jwt' && { jwt: jwtOptionsFromFiles(cfg.auth.token) }) },
       },
       logger,
       registry: metrics.registry,
@@ -218,6 +219,7 @@ async function startOnPorts(
     logger,
     version: ETCD_API_VERSION,
     maxRequestBytes: cfg.maxRequestBytes,
+    clientCertAuth: cfg.clientTls?.clientCertAuth === true,
   };
   // gRPC's own frame limit sits above the request limit, so an oversized
   // put gets etcd's "request is too large" rather than a transport error.
@@ -238,13 +240,13 @@ async function startOnPorts(
   serve('Lease', leaseService(ctx));
   serve('Cluster', clusterService(ctx));
   serve('Maintenance', maintenanceService(ctx));
-  serve('Auth', authService(Object.keys(etcdServices.Auth)));
+  serve('Auth', authService(ctx));
   const serveExtra = (name: ExtraServiceName, impl: UntypedServiceImplementation): void => {
     const def = strictExtraService(name);
     grpc.addService(def, grpcMetrics.instrument(def, impl));
   };
-  serveExtra('v3lockpb.Lock', lockService(running.server, logger));
-  serveExtra('v3electionpb.Election', electionService(running.server, logger));
+  serveExtra('v3lockpb.Lock', lockService(ctx));
+  serveExtra('v3electionpb.Election', electionService(ctx));
   serveExtra('grpc.health.v1.Health', healthService(memberHealthSource(running.server)));
 
   // Progress notifications for watchers that asked for them (etcd's

@@ -1,5 +1,5 @@
 // Applying committed entries to the replicated state: the MVCC store, the
-// member table and the alarms, plus what follows from them locally (lease
+// member table, the alarms and the auth store, plus what follows from them locally (lease
 // clocks, peer links, the proposer's waiting client). Every member applies
 // the same entries in the same order; only the proposer answers a client.
 import type { Logger } from 'pino';
@@ -9,6 +9,8 @@ import type { ApplyRequest } from '../mvcc/types.js';
 import { decodeConfChange } from '../raft/confchange.js';
 import { ConfChangeType, EntryType, type ConfChange, type ConfState, type Entry, type Snapshot } from '../raft/types.js';
 import type { Alarms } from './alarms.js';
+import type { AuthStore } from './auth/auth-store.js';
+import { errAuthOldRevision } from './auth/auth-errors.js';
 import { decodeConfContext, decodeEntry, type ServerRequest } from './entry.js';
 import { EntryFormatTooNewError, MAX_ENTRY_FORMAT } from './entry-format.js';
 import { errLeaseNotFound, ServerError } from './errors.js';
@@ -29,6 +31,7 @@ export interface ReplicatedState {
   store: MvccStore;
   membership: Membership;
   alarms: Alarms;
+  auth: AuthStore;
 }
 
 export interface ApplierOptions {
@@ -76,6 +79,17 @@ export class Applier {
       this.applyMvcc(entry.index, request.mvcc, settle);
       return;
     }
+    if ('asUser' in request) {
+      const { auth, store } = this.opts.state;
+      // Checked at an older auth revision: users, roles or permissions changed since, so the check no longer holds.
+      if (auth.enabled && request.asUser.revision < auth.revision) {
+        store.markApplied(entry.index);
+        settle(undefined, errAuthOldRevision());
+        return;
+      }
+      this.applyMvcc(entry.index, request.asUser.mvcc, settle);
+      return;
+    }
     this.opts.state.store.markApplied(entry.index);
     this.applyServerRequest(entry.index, origin, request, settle);
   }
@@ -96,7 +110,7 @@ export class Applier {
   }
 
   /** Requests the server applies itself (they carry no MVCC change). */
-  private applyServerRequest(index: number, origin: number, request: Exclude<ServerRequest, { mvcc: unknown }>, settle: (result: unknown, error?: Error) => void): void {
+  private applyServerRequest(index: number, origin: number, request: Exclude<ServerRequest, { mvcc: unknown } | { asUser: unknown }>, settle: (result: unknown, error?: Error) => void): void {
     const { store, membership, alarms } = this.opts.state;
     if ('leaseRenew' in request) {
       const lease = store.lease(request.leaseRenew.id);
@@ -129,6 +143,15 @@ export class Applier {
         membership.entryFormat = format;
         this.opts.logger.info({ format, index }, 'cluster entry format raised');
         this.opts.onEntryFormatChange?.(format);
+      }
+      settle(undefined);
+    } else if ('auth' in request) {
+      try {
+        this.opts.state.auth.apply(request.auth);
+      } catch (err) {
+        // Refused by the store's rules (every member refuses it alike and changes nothing).
+        if (!(err instanceof ServerError)) throw err;
+        return settle(undefined, err);
       }
       settle(undefined);
     } else if ('alarm' in request) {
@@ -169,7 +192,7 @@ export class Applier {
 
   /** Replaces the whole state with a snapshot's (from the leader, or this member's own on restart). */
   installSnapshot(snapshot: Snapshot): void {
-    const { store, membership, alarms } = this.opts.state;
+    const { store, membership, alarms, auth } = this.opts.state;
     const { memberId, peers } = this.opts;
     const payload = decodeStateSnapshot(snapshot.data);
     const format = payload.membership.entryFormat ?? 1;
@@ -188,6 +211,7 @@ export class Applier {
     }
     for (const gone of before) peers.removePeer(gone);
     alarms.restore(payload.alarms);
+    auth.restore(payload.auth);
     this.opts.onEntryFormatChange?.(membership.entryFormat);
     if (snapshot.meta.term > this.term) {
       this.term = snapshot.meta.term;

@@ -17,8 +17,14 @@ export const ENTRY_FORMAT_CBOR = 2;
  * the same.
  */
 export const ENTRY_FORMAT_INT64_LEASES = 3;
+/**
+ * Auth entries (CBOR schema 2, request kind `auth`: users, roles,
+ * permissions, the enabled flag). Until the cluster is at this format the
+ * Auth API's writes are refused, since an older member could not apply them.
+ */
+export const ENTRY_FORMAT_AUTH = 4;
 /** The highest entry format this release reads (and advertises). */
-export const MAX_ENTRY_FORMAT = ENTRY_FORMAT_INT64_LEASES;
+export const MAX_ENTRY_FORMAT = ENTRY_FORMAT_AUTH;
 
 /** The error a member stops with when the cluster's entries are in a format it cannot read. */
 export class EntryFormatTooNewError extends Error {

@@ -3,7 +3,7 @@
 // JavaScript numbers, and every decoder hands over numbers for small
 // integers. One walk finds every lease ID a request can hold (puts, txn
 // compares and ops at any depth, grants, revokes, checkpoints, renewals).
-import type { Compare, LeaseId, PutRequest, RequestOp, TxnRequest } from '../mvcc/types.js';
+import type { ApplyRequest, Compare, LeaseId, PutRequest, RequestOp, TxnRequest } from '../mvcc/types.js';
 import type { ServerRequest } from './entry.js';
 import { errLeaseNotFound } from './errors.js';
 
@@ -24,6 +24,10 @@ export function mapLeaseIds(request: ServerRequest, f: MapId): ServerRequest {
       return { mvcc: { leaseCheckpoint: { checkpoints: r.leaseCheckpoint.checkpoints.map((c) => ({ ...c, id: f(c.id) as LeaseId })) } } };
     }
     return request;
+  }
+  if ('asUser' in request) {
+    const inner = mapLeaseIds({ mvcc: request.asUser.mvcc }, f) as { mvcc: ApplyRequest };
+    return { asUser: { revision: request.asUser.revision, mvcc: inner.mvcc } };
   }
   if ('leaseRenew' in request) return { leaseRenew: { id: f(request.leaseRenew.id) as LeaseId } };
   if ('leaseRenewBatch' in request) return { leaseRenewBatch: { ids: request.leaseRenewBatch.ids.map((id) => f(id) as LeaseId) } };

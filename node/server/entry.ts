@@ -12,6 +12,10 @@
 //      IDs as numbers; schema 2 (entry format 3) as integers of up to 64
 //      bits, any int64.
 //   4  a plain put as layout 2 but with the lease ID an i64 (entry format 3).
+// Auth changes (request kind `auth`) and writes checked against the auth
+// store (`asUser`: the MVCC request and the auth revision of its check) are
+// CBOR schema 2 entries written only once the cluster is at entry format 4;
+// they carry password hashes, never passwords.
 // Lease IDs are bigints in memory; layouts 1 and 2 and schema 1 carry them
 // as numbers (entry-lease-ids.ts converts). The cluster's entry format (see
 // entry-format.ts) says which layouts a member writes; every member reads all.
@@ -19,7 +23,9 @@ import { deserialize, serialize } from 'node:v8';
 import type { ApplyRequest, LeaseId, PutRequest } from '../mvcc/types.js';
 import { decodeCbor, encodeCbor, type CborValue } from './cbor.js';
 import { decodedLeaseId, legacyLeaseId, mapLeaseIds } from './entry-lease-ids.js';
-import { ENTRY_FORMAT_CBOR, ENTRY_FORMAT_INT64_LEASES } from './entry-format.js';
+import { ENTRY_FORMAT_AUTH, ENTRY_FORMAT_CBOR, ENTRY_FORMAT_INT64_LEASES } from './entry-format.js';
+import { AUTH_REQUEST_KINDS, type AuthRequest } from './auth/auth-store.js';
+import { errAuthNotReady } from './auth/auth-errors.js';
 
 /** Requests applied by the server itself rather than by the MVCC store. */
 export type ServerRequest =
@@ -33,7 +39,15 @@ export type ServerRequest =
   /** The leader raises the cluster's entry format once every member reads it. */
   | { entryFormat: { format: number } }
   | { memberUpdate: { id: number; peerUrls: string[] } }
-  | { alarm: { action: 'activate' | 'deactivate'; memberId: number; alarm: 'NOSPACE' | 'CORRUPT' } };
+  | { alarm: { action: 'activate' | 'deactivate'; memberId: number; alarm: 'NOSPACE' | 'CORRUPT' } }
+  /** A change to users, roles, permissions or the enabled flag (entry format 4). */
+  | { auth: AuthRequest }
+  /**
+   * A write checked against the auth store at auth revision `revision`
+   * (entry format 4, only while auth is enabled): it applies only if no
+   * auth change applied since, as etcd re-checks writes at apply time.
+   */
+  | { asUser: { revision: number; mvcc: ApplyRequest } };
 
 export interface ServerEntry {
   origin: number;
@@ -49,7 +63,7 @@ const CBOR_SCHEMA_LEGACY_LEASES = 1;
 const CBOR_SCHEMA_INT64_LEASES = 2;
 const CBOR_PREFIX = new Uint8Array([FORMAT_CBOR]);
 /** The kinds of request a CBOR entry may carry (one field of the request object). */
-const REQUEST_KINDS = new Set(['mvcc', 'leaseRenew', 'leaseRenewBatch', 'memberAttributes', 'memberUpdate', 'alarm', 'entryFormat']);
+const REQUEST_KINDS = new Set(['mvcc', 'leaseRenew', 'leaseRenewBatch', 'memberAttributes', 'memberUpdate', 'alarm', 'entryFormat', 'auth', 'asUser']);
 const MVCC_KINDS = new Set(['put', 'deleteRange', 'txn', 'compaction', 'leaseGrant', 'leaseRevoke', 'leaseCheckpoint']);
 /**
  * A plain put, by far the most common entry, in a fixed binary layout (no
@@ -122,6 +136,7 @@ export function encodeEntry(entry: ServerEntry, clusterFormat: number): Uint8Arr
   const r = entry.request;
   const int64Leases = clusterFormat >= ENTRY_FORMAT_INT64_LEASES;
   if ('mvcc' in r && 'put' in r.mvcc) return encodePut(entry.origin, entry.requestId, r.mvcc.put, int64Leases);
+  if (('auth' in r || 'asUser' in r) && clusterFormat < ENTRY_FORMAT_AUTH) throw errAuthNotReady(clusterFormat);
   if (int64Leases) return encodeCbor([CBOR_SCHEMA_INT64_LEASES, entry.origin, entry.requestId, r as unknown as CborValue], CBOR_PREFIX);
   const legacy = mapLeaseIds(r, legacyLeaseId);
   if (clusterFormat >= ENTRY_FORMAT_CBOR) {
@@ -148,10 +163,15 @@ function decodeCborEntry(data: Uint8Array): ServerEntry {
   }
   const kinds = Object.keys(request);
   if (kinds.length !== 1 || !REQUEST_KINDS.has(kinds[0]!)) throw new Error(`server: entry request kind ${kinds.join(',') || '(none)'} is unknown to this release`);
-  if (kinds[0] === 'mvcc') {
-    const mvcc = request.mvcc;
+  if (kinds[0] === 'mvcc' || kinds[0] === 'asUser') {
+    const mvcc = kinds[0] === 'mvcc' ? request.mvcc : (request.asUser as { mvcc?: CborValue } | null)?.mvcc;
     const mvccKinds = mvcc && typeof mvcc === 'object' && !(mvcc instanceof Uint8Array) ? Object.keys(mvcc) : [];
     if (mvccKinds.length !== 1 || !MVCC_KINDS.has(mvccKinds[0]!)) throw new Error(`server: entry MVCC request kind ${mvccKinds.join(',') || '(none)'} is unknown to this release`);
+  }
+  if (kinds[0] === 'auth') {
+    const auth = request.auth;
+    const authKinds = auth && typeof auth === 'object' && !(auth instanceof Uint8Array) ? Object.keys(auth) : [];
+    if (authKinds.length !== 1 || !AUTH_REQUEST_KINDS.has(authKinds[0]!)) throw new Error(`server: entry auth request kind ${authKinds.join(',') || '(none)'} is unknown to this release`);
   }
   return { origin, requestId, request: mapLeaseIds(request as unknown as ServerRequest, decodedLeaseId) };
 }

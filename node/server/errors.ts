@@ -13,6 +13,8 @@ export type StatusCode =
   | 'UNAVAILABLE'
   | 'DEADLINE_EXCEEDED'
   | 'UNIMPLEMENTED'
+  | 'PERMISSION_DENIED'
+  | 'UNAUTHENTICATED'
   | 'INTERNAL';
 
 export class ServerError extends Error {

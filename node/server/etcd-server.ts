@@ -15,6 +15,7 @@ import { isLegacyLeaseId } from '../mvcc/lease.js';
 import type { LeaseId } from '../mvcc/types.js';
 import { WatchHub } from '../mvcc/watch.js';
 import type {
+  ApplyRequest,
   CompactionResponse,
   DeleteRangeRequest,
   DeleteRangeResponse,
@@ -42,8 +43,16 @@ import { Membership, type Member } from './membership.js';
 import { Proposer } from './proposals.js';
 import type { Application, RaftNode } from './raft-node.js';
 import { SpaceQuota } from './space-quota.js';
-import { captureState, type StateSnapshotHead } from './state-snapshot.js';
+import { captureState, STATE_SNAPSHOT_VERSION, type StateSnapshotHead } from './state-snapshot.js';
+import { AuthAdmin } from './auth/auth-admin.js';
+import { AuthGate } from './auth/auth-gate.js';
+import { AuthStore } from './auth/auth-store.js';
+import type { ScryptCost } from './auth/password.js';
+import { DEFAULT_TOKEN_TTL_MS, SimpleTokens } from './auth/simple-tokens.js';
+import { JwtTokens, type JwtOptions } from './auth/jwt-tokens.js';
+import type { TokenProvider } from './auth/token-provider.js';
 import { Waiters } from './waiters.js';
+import { backendCommitStall } from '../failpoints.js';
 
 export interface ServerIdentity {
   memberId: number;
@@ -63,6 +72,17 @@ export interface ServerLimits {
   maxTxnOps: number;
   /** etcd's --auto-compaction-mode/--auto-compaction-retention; absent: off. */
   autoCompaction?: AutoCompactionPolicy;
+  /** Tokens and password hashing (absent: simple tokens with etcd's default TTL). */
+  auth?: AuthSettings;
+}
+
+export interface AuthSettings {
+  /** etcd's --auth-token-ttl (simple tokens), in milliseconds; default 300 s. */
+  tokenTtlMs?: number;
+  /** etcd's --auth-token jwt,...: JWTs instead of simple tokens. */
+  jwt?: JwtOptions;
+  /** The cost of password hashes (tests lower it). */
+  passwordCost?: ScryptCost;
 }
 
 /** The response header fields of etcd's ResponseHeader. */
@@ -93,6 +113,14 @@ export class EtcdServer implements Application {
   readonly membership = new Membership();
   node!: RaftNode;
   private readonly alarms = new Alarms();
+  /** Simple tokens this member holds (learnt through the log), or JWTs. */
+  private readonly tokens: TokenProvider;
+  /** The replicated users, roles and permissions. */
+  readonly authStore: AuthStore;
+  /** Who a request acts as, and whether it may. */
+  readonly authGate: AuthGate;
+  /** The Auth API's operations (set by attach()). */
+  auth!: AuthAdmin;
   private readonly waiters: Waiters;
   private readonly leases: LeaseClock;
   private readonly quota: SpaceQuota;
@@ -104,6 +132,8 @@ export class EtcdServer implements Application {
   private deadlineTimer: NodeJS.Timeout | undefined;
   private autoCompactor: AutoCompactor | undefined;
   private published = false;
+  /** Test builds only (node/failpoints.ts): a backend commit that stalls. */
+  private readonly commitStall = backendCommitStall();
   /** A proposal raising the cluster's entry format is in flight (one at a time). */
   private raisingFormat = false;
 
@@ -116,7 +146,14 @@ export class EtcdServer implements Application {
   ) {
     this.store = new MvccStore({ maxTxnOps: limits.maxTxnOps });
     this.watchHub = new WatchHub(this.store);
-    const state = { store: this.store, membership: this.membership, alarms: this.alarms };
+    this.tokens = limits.auth?.jwt ? new JwtTokens(limits.auth.jwt) : new SimpleTokens(limits.auth?.tokenTtlMs ?? DEFAULT_TOKEN_TTL_MS);
+    this.authStore = new AuthStore({
+      onDisabled: () => this.tokens.clear(),
+      onUserGone: (name) => this.tokens.forgetUser(name),
+      onAuthenticated: (name, token, issuedAt) => this.tokens.assign(token, name, issuedAt),
+    });
+    this.authGate = new AuthGate(this.authStore, this.tokens);
+    const state = { store: this.store, membership: this.membership, alarms: this.alarms, auth: this.authStore };
     const isLeader = (): boolean => this.node?.isLeader ?? false;
     this.waiters = new Waiters(identity.memberId, { onSucceeded: () => hooks.onProposalCommitted?.(), onFailed: () => hooks.onProposalFailed?.() });
     this.leases = new LeaseClock({
@@ -170,11 +207,20 @@ export class EtcdServer implements Application {
       waiters: this.waiters,
       requestTimeoutMs,
       leaderWaitMs: electionTimeoutMs * 3,
-      onRefused: () => this.hooks.onProposalFailed?.(),
+      onNoLeader: () => this.hooks.onProposalFailed?.(),
       entryFormat: () => this.membership.entryFormat,
     });
     this.admin = new MembershipAdmin({ membership: this.membership, node, proposer: this.proposer, clusterToken });
-    this.maintenance = new Maintenance({ memberId, state: { store: this.store, membership: this.membership, alarms: this.alarms }, node, proposer: this.proposer, requestTimeoutMs });
+    this.maintenance = new Maintenance({ memberId, state: { store: this.store, membership: this.membership, alarms: this.alarms, auth: this.authStore }, node, proposer: this.proposer, requestTimeoutMs });
+    this.auth = new AuthAdmin({
+      store: this.authStore,
+      gate: this.authGate,
+      tokens: this.tokens,
+      propose: (auth) => this.proposer.propose({ auth }),
+      readBarrier: () => this.proposer.readBarrier(),
+      entryFormat: () => this.membership.entryFormat,
+      ...(this.limits.auth?.passwordCost && { hashCost: this.limits.auth.passwordCost }),
+    });
     this.leases.start();
     this.deadlineTimer = setInterval(() => this.waiters.expire(Date.now()), Math.max(10, Math.min(100, requestTimeoutMs / 4)));
     this.deadlineTimer.unref();
@@ -228,27 +274,40 @@ export class EtcdServer implements Application {
 
   // ---- KV -----------------------------------------------------------------
 
-  async range(req: RangeRequest): Promise<RangeResponse> {
+  /**
+   * `authorize` (the auth gate's check) runs after the read barrier, so a
+   * linearizable read sees every permission change acknowledged before it.
+   */
+  async range(req: RangeRequest, authorize?: () => unknown): Promise<RangeResponse> {
     if (!req.serializable) await this.proposer.readBarrier();
+    authorize?.();
     return this.store.range(req);
   }
 
-  async put(req: PutRequest): Promise<PutResponse> {
+  /** `authRevision`: the auth revision its permission check held at (auth enabled); it applies only if still current. */
+  async put(req: PutRequest, authRevision?: number): Promise<PutResponse> {
     this.quota.admit();
-    return (await this.proposer.propose({ mvcc: { put: req } })) as PutResponse;
+    return (await this.proposeWrite({ put: req }, authRevision)) as PutResponse;
   }
 
-  async deleteRange(req: DeleteRangeRequest): Promise<DeleteRangeResponse> {
-    return (await this.proposer.propose({ mvcc: { deleteRange: req } })) as DeleteRangeResponse;
+  async deleteRange(req: DeleteRangeRequest, authRevision?: number): Promise<DeleteRangeResponse> {
+    return (await this.proposeWrite({ deleteRange: req }, authRevision)) as DeleteRangeResponse;
   }
 
-  async txn(req: TxnRequest): Promise<TxnResponse> {
+  private proposeWrite(mvcc: ApplyRequest, authRevision: number | undefined): Promise<unknown> {
+    return this.proposer.propose(authRevision === undefined ? { mvcc } : { asUser: { revision: authRevision, mvcc } });
+  }
+
+  /** `authorize`: the permission check, returning the auth revision it held at (see put). */
+  async txn(req: TxnRequest, authorize?: () => number | undefined): Promise<TxnResponse> {
     if (isReadOnly(req)) {
       await this.proposer.readBarrier();
+      authorize?.();
       return this.store.readTxn(req);
     }
+    const authRevision = authorize?.();
     this.quota.admit();
-    return (await this.proposer.propose({ mvcc: { txn: req } })) as TxnResponse;
+    return (await this.proposeWrite({ txn: req }, authRevision)) as TxnResponse;
   }
 
   async compact(revision: number, physical = false): Promise<CompactionResponse> {
@@ -268,8 +327,8 @@ export class EtcdServer implements Application {
     return (await this.proposer.propose({ mvcc: { leaseGrant: { id: leaseId, ttl: Math.max(ttl, minTtl) } } })) as LeaseGrantResponse;
   }
 
-  async leaseRevoke(id: LeaseId): Promise<LeaseRevokeResponse> {
-    return (await this.proposer.propose({ mvcc: { leaseRevoke: { id } } })) as LeaseRevokeResponse;
+  async leaseRevoke(id: LeaseId, authRevision?: number): Promise<LeaseRevokeResponse> {
+    return (await this.proposeWrite({ leaseRevoke: { id } }, authRevision)) as LeaseRevokeResponse;
   }
 
   /** Restarts the lease's clock on every member; returns its TTL. */
@@ -360,13 +419,14 @@ export class EtcdServer implements Application {
   // ---- the Application interface of RaftNode -------------------------------
 
   apply(entries: Entry[]): void {
-    if (!this.hooks.onApplied) {
+    if (!this.hooks.onApplied && !this.commitStall) {
       this.applier.apply(entries);
       return;
     }
     const started = performance.now();
     this.applier.apply(entries);
-    this.hooks.onApplied((performance.now() - started) / 1000);
+    this.commitStall?.();
+    this.hooks.onApplied?.((performance.now() - started) / 1000);
   }
 
   installSnapshot(snapshot: Snapshot): void {
@@ -410,7 +470,7 @@ export class EtcdServer implements Application {
   }
 
   private snapshotHead(): StateSnapshotHead {
-    return { membership: this.membership.toJSON(), alarms: this.alarms.toJSON() };
+    return { version: STATE_SNAPSHOT_VERSION, membership: this.membership.toJSON(), alarms: this.alarms.toJSON(), auth: this.authStore.toJSON() };
   }
 
   /** Once a leader is known, record this member's name and client URLs in the cluster. */

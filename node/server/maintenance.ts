@@ -7,7 +7,7 @@ import { ServerError } from './errors.js';
 import type { ReplicatedState } from './apply.js';
 import type { Proposer } from './proposals.js';
 import type { RaftNode } from './raft-node.js';
-import { captureState } from './state-snapshot.js';
+import { STATE_SNAPSHOT_VERSION, captureState } from './state-snapshot.js';
 
 /** Status fields of etcd's StatusResponse, without the header. */
 export interface MemberStatus {
@@ -119,10 +119,10 @@ export class Maintenance {
    * less than encoding and holds no bytes.
    */
   async backup(): Promise<BackupStream> {
-    const { store, membership, alarms } = this.opts.state;
+    const { store, membership, alarms, auth } = this.opts.state;
     const { node } = this.opts;
     const point = { revision: store.revision, compactRevision: store.compactRevision, raftIndex: node.applied, raftTerm: node.termAt(node.applied) ?? node.status().term };
-    const state = captureState(store, { membership: membership.toJSON(), alarms: alarms.toJSON(), point }, BACKUP_CHUNK_BYTES);
+    const state = captureState(store, { version: STATE_SNAPSHOT_VERSION, membership: membership.toJSON(), alarms: alarms.toJSON(), auth: auth.toJSON(), point }, BACKUP_CHUNK_BYTES);
     let payloadSize: number;
     try {
       payloadSize = await state.size();

@@ -23,7 +23,12 @@ export interface ProposerOptions {
   requestTimeoutMs: number;
   /** How long a request waits for a leader to be known. */
   leaderWaitMs: number;
-  onRefused?: () => void;
+  /**
+   * A write gave up waiting for a leader: a failed proposal, as etcd counts
+   * one that waits in Raft for a leader until its deadline. (Requests turned
+   * away before that, "too many requests" among them, are not proposals.)
+   */
+  onNoLeader?: () => void;
   /** The cluster's entry format now: which encoding new entries use. */
   entryFormat: () => number;
 }
@@ -52,7 +57,7 @@ export class Proposer {
       return Promise.reject(err as Error);
     }
     return this.waitFor(requestId, () =>
-      this.opts.node.propose(data, (err) => this.opts.waiters.settle(this.opts.memberId, requestId, undefined, droppedProposalError(err))),
+      this.opts.node.propose(data, (err) => this.opts.waiters.drop(requestId, droppedProposalError(err))),
     );
   }
 
@@ -96,21 +101,25 @@ export class Proposer {
 
   private async waitFor(requestId: number, submit: () => void): Promise<unknown> {
     // The common case, a known leader, costs no extra promise and turn.
-    if (this.opts.node.leaderId === 0) await this.leaderKnown();
+    if (this.opts.node.leaderId === 0) {
+      try {
+        await this.leaderKnown();
+      } catch (err) {
+        this.opts.onNoLeader?.();
+        throw err;
+      }
+    }
     const { waiters, node } = this.opts;
     // Admission control: past this many requests in flight, more would only
     // queue behind them (and starve the loop); fail fast as etcd does.
-    if (waiters.size >= MAX_PENDING_REQUESTS) {
-      this.opts.onRefused?.();
-      throw new ServerError('RESOURCE_EXHAUSTED', 'etcdserver: too many requests');
-    }
+    if (waiters.size >= MAX_PENDING_REQUESTS) throw new ServerError('RESOURCE_EXHAUSTED', 'etcdserver: too many requests');
     const answer = waiters.wait(requestId, node.term, Date.now() + this.opts.requestTimeoutMs);
     try {
       submit();
     } catch (err) {
       // Refused before it reached the log: nobody else will settle it.
       const error = err instanceof ProposalDroppedError ? droppedProposalError(err) : (err as Error);
-      waiters.settle(this.opts.memberId, requestId, undefined, error);
+      waiters.drop(requestId, error);
     }
     return answer;
   }

@@ -3,7 +3,7 @@
 // member's snapshot files, sent to lagging followers and put in backups.
 //
 // Layout: "KVSS", a u32 (big-endian) length of a JSON header holding the
-// member table and alarms, the header, then the MVCC snapshot
+// header version, the member table, alarms and (version 2) the auth store, the header, then the MVCC snapshot
 // (node/mvcc/snapshot.ts). The MVCC bytes follow the header directly, so a
 // snapshot as large as the store is never copied to frame it. Snapshots from
 // before this layout (a V8-serialized object) are still read.
@@ -11,10 +11,21 @@ import { deserialize } from 'node:v8';
 import type { MvccStore } from '../mvcc/store.js';
 import type { SnapshotPoint } from '../../contract/snapshot-point.js';
 import type { MembershipData } from './membership.js';
+import type { AuthStoreData } from './auth/auth-store.js';
+
+/**
+ * The header's version: 1 (absent) before the auth store, 2 with it. A
+ * version-1 snapshot is read as one with no users, no roles and auth off.
+ */
+export const STATE_SNAPSHOT_VERSION = 2;
 
 /** What a state snapshot holds besides the MVCC store. */
 export interface StateSnapshotHead {
+  /** STATE_SNAPSHOT_VERSION when written by this release; absent in version 1. */
+  version?: number;
   membership: MembershipData;
+  /** The auth store (version 2 on). */
+  auth?: AuthStoreData;
   /** "memberId:ALARM" (see Alarms). */
   alarms: string[];
   /**
@@ -97,6 +108,9 @@ export function decodeStateSnapshot(data: Uint8Array): StateSnapshot {
   const p = payload as Partial<StateSnapshot> | null;
   if (!p || !(p.mvcc instanceof Uint8Array) || !Array.isArray(p.membership?.members) || !Array.isArray(p.membership?.removed) || !Array.isArray(p.alarms)) {
     throw new Error('server snapshot is malformed: expected mvcc bytes, a membership table and alarms');
+  }
+  if (p.version !== undefined && (typeof p.version !== 'number' || p.version > STATE_SNAPSHOT_VERSION)) {
+    throw new Error(`server snapshot version ${String(p.version)} is newer than this release reads (${STATE_SNAPSHOT_VERSION})`);
   }
   return p as StateSnapshot;
 }

@@ -17,6 +17,13 @@ interface Waiter {
   suspectUntil?: number;
 }
 
+/**
+ * What happened to this member's proposals, as etcd's
+ * etcd_server_proposals_{committed,failed}_total count them: a proposal that
+ * reached the log and applied was committed, even when its answer is an
+ * error (a compacted revision, an unknown lease); it failed when Raft
+ * dropped it, its client's deadline passed, or a leader change lost it.
+ */
 export interface WaiterHooks {
   onSucceeded?(): void;
   onFailed?(): void;
@@ -43,20 +50,26 @@ export class Waiters {
     return new Promise((resolve, reject) => this.pending.set(requestId, { resolve, reject, deadline, term }));
   }
 
-  /** Answers the waiter of an applied (or refused) entry, if this member proposed it and someone still waits. */
+  /**
+   * Answers the waiter of an applied entry, if this member proposed it and
+   * someone still waits: with its result, or with the error applying it
+   * gave (the proposal itself succeeded either way).
+   */
   settle(origin: NodeId, requestId: number, result: unknown, error?: Error): void {
     if (origin !== this.memberId) return;
     const waiter = this.pending.get(requestId);
     if (!waiter) return;
     this.pending.delete(requestId);
     this.suspects.delete(requestId);
-    if (error) {
-      this.hooks.onFailed?.();
-      waiter.reject(error);
-    } else {
-      this.hooks.onSucceeded?.();
-      waiter.resolve(result);
-    }
+    this.hooks.onSucceeded?.();
+    if (error) waiter.reject(error);
+    else waiter.resolve(result);
+  }
+
+  /** Fails the waiter of a proposal that never reached the log (Raft refused or dropped it). */
+  drop(requestId: number, error: Error): void {
+    const waiter = this.pending.get(requestId);
+    if (waiter) this.fail(requestId, waiter, error);
   }
 
   /** Fails the waiters whose deadline, or grace as a suspect, passed. */

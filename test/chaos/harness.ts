@@ -13,7 +13,7 @@
 // operations); the timing of real processes does not, so a seed replays the
 // same schedule rather than the same interleaving. A run writes its history,
 // fault timeline, summary and every member's log to its results folder.
-import { credentials, Metadata, status, type Client, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
+import { credentials } from '@grpc/grpc-js';
 import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { loadEtcdProtos } from '../../contract/etcd-proto.js';
@@ -25,6 +25,7 @@ import { checkWatches, type WatchSessionRecord } from './watch-checker.js';
 import { FAULT_KINDS, type FaultKind } from './faults.js';
 import { Nemesis } from './nemesis.js';
 import { PeerProxy } from './proxy.js';
+import { call, runClient, runCompactor, runWatcher, sleep, type KvClient, type Pb, type WatchClient, type WorkloadOptions } from './workload.js';
 
 export interface ChaosOptions {
   durationMs: number;
@@ -78,20 +79,7 @@ export interface ChaosResult {
   violations: string[];
 }
 
-type Pb = Record<string, unknown>;
-type WatchClient = Client & { Watch(): ClientDuplexStream<Pb, Pb> };
-type KvClient = Client & Record<string, (req: Pb, md: Metadata, opts: { deadline: number }, cb: (err: ServiceError | null, res: Pb) => void) => void>;
-
-const CALL_TIMEOUT_MS = 3000;
 const NETWORK_FAULTS: readonly FaultKind[] = ['partition', 'loss', 'delay'];
-
-function call(client: KvClient, method: string, req: Pb, timeoutMs = CALL_TIMEOUT_MS): Promise<Pb> {
-  return new Promise((resolve, reject) => {
-    client[method]!(req, new Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) => (err ? reject(err) : resolve(res)));
-  });
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   const log = opts.log ?? ((): void => {});
@@ -175,147 +163,15 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     log(`seed ${opts.seed}: ${members} members up; results in ${opts.resultsDir}`);
     const deadline = performance.now() + opts.durationMs;
 
-    const worker = async (id: number): Promise<void> => {
-      const r = new Rng(opts.seed * 1000 + id + 1);
-      const seen = new Map<string, string>();
-      let seq = 0;
-      while (running && performance.now() < deadline) {
-        const key = `k${r.int(0, keyCount - 1)}`;
-        const client = r.pick(clients);
-        const roll = r.next();
-        const value = `c${id}-${seq++}`;
-        const began = now();
-        try {
-          if (roll < 0.4) {
-            const res = await call(client, 'Range', { key: Buffer.from(key), serializable: opts.staleReads === true });
-            const kvs = res.kvs as { value: Buffer }[];
-            const got = kvs.length > 0 ? kvs[0]!.value.toString() : '';
-            if (got !== '') seen.set(key, got);
-            history.push({ clientId: id, input: { op: 'get', key }, output: { value: got }, call: began, ret: now() });
-          } else if (roll < 0.7) {
-            history.push({ clientId: id, input: { op: 'put', key, value }, output: undefined, call: began, ret: Infinity });
-            const entry = history[history.length - 1]!;
-            await call(client, 'Put', { key: Buffer.from(key), value: Buffer.from(value) });
-            entry.output = {};
-            entry.ret = now();
-            seen.set(key, value);
-          } else if (roll < 0.8) {
-            // A delete reads as '' afterwards: a put of '' in the model (no write ever stores '').
-            history.push({ clientId: id, input: { op: 'put', key, value: '' }, output: undefined, call: began, ret: Infinity });
-            const entry = history[history.length - 1]!;
-            await call(client, 'DeleteRange', { key: Buffer.from(key) });
-            entry.output = {};
-            entry.ret = now();
-            seen.delete(key);
-          } else {
-            // A guarded update: swap only if the key still holds what this
-            // client saw there. (Never expect '': etcd fails a value compare
-            // on a missing key, where the model would swap.)
-            const expect = seen.get(key) ?? `c${r.int(0, clientCount - 1)}-${r.int(0, Math.max(0, seq - 1))}`;
-            history.push({ clientId: id, input: { op: 'cas', key, expect, value }, output: undefined, call: began, ret: Infinity });
-            const entry = history[history.length - 1]!;
-            const res = await call(client, 'Txn', {
-              compare: [{ result: 'EQUAL', target: 'VALUE', key: Buffer.from(key), value: Buffer.from(expect) }],
-              success: [{ request_put: { key: Buffer.from(key), value: Buffer.from(value) } }],
-              failure: [],
-            });
-            entry.output = { ok: res.succeeded === true };
-            entry.ret = now();
-            if (res.succeeded === true) seen.set(key, value);
-          }
-        } catch (err) {
-          // Failed or timed out: a write stays in the history with an unknown
-          // outcome (it may have been applied); a failed read says nothing.
-          // A call the client never sent (no connection to the member) is
-          // known not to have happened and leaves the history.
-          if (neverSent(err)) {
-            const last = history[history.length - 1];
-            if (last !== undefined && last.clientId === id && last.call === began && last.output === undefined) history.pop();
-            else {
-              const at = history.findIndex((o) => o.clientId === id && o.call === began && o.output === undefined);
-              if (at >= 0) history.splice(at, 1);
-            }
-          }
-          await sleep(r.int(50, 250));
-        }
-      }
-    };
-
-    // Watchers: each watches the whole key space with prev_kv on one
-    // member at a time, asks for progress every second, and after an error
-    // resumes on another member from the revision after the last it saw (a
-    // watch cancelled by compaction starts over from now).
-    const watcher = async (id: number): Promise<void> => {
-      const r = new Rng(opts.seed * 1000 + 500 + id);
-      let resumeFrom = 0;
-      for (let attempt = 0; running && performance.now() < deadline; attempt++) {
-        const client = r.pick(watchClients);
-        const session: WatchSessionRecord = { id: `w${id}.${attempt}`, key: 'k', rangeEnd: 'l', startRevision: resumeFrom, createdRevision: 0, prevKv: true, responses: [] };
-        const outcome = await new Promise<'error' | 'compacted' | 'done'>((resolve) => {
-          const stream = client.Watch();
-          let settled = false;
-          const finish = (how: 'error' | 'compacted' | 'done'): void => {
-            if (settled) return;
-            settled = true;
-            clearInterval(progress);
-            clearInterval(stop);
-            stream.cancel();
-            resolve(how);
-          };
-          const progress = setInterval(() => stream.write({ progress_request: {} }), 1000);
-          const stop = setInterval(() => {
-            if (!running || performance.now() >= deadline) finish('done');
-          }, 200);
-          stream.on('data', (res: Pb) => {
-            const header = res.header as { revision: string } | undefined;
-            const headerRevision = Number(header?.revision ?? 0);
-            if (res.created === true) {
-              session.createdRevision = headerRevision;
-              sessions.push(session);
-              return;
-            }
-            const events = (res.events as Pb[]).map((e) => {
-              const kv = e.kv as { key: Buffer; value: Buffer; mod_revision: string };
-              const prev = e.prev_kv as { value: Buffer; mod_revision: string } | null | undefined;
-              return {
-                type: e.type === 'DELETE' ? ('DELETE' as const) : ('PUT' as const),
-                key: kv.key.toString(),
-                value: e.type === 'DELETE' ? '' : kv.value.toString(),
-                modRevision: Number(kv.mod_revision),
-                ...(prev && { prevKv: { value: prev.value.toString(), modRevision: Number(prev.mod_revision) } }),
-              };
-            });
-            if (res.canceled === true) {
-              session.responses.push({ headerRevision, events, canceled: true, compactRevision: Number(res.compact_revision ?? 0) });
-              finish('compacted');
-              return;
-            }
-            session.responses.push({ headerRevision, events, ...(events.length === 0 && { progress: true }) });
-            const last = events[events.length - 1];
-            if (last !== undefined) resumeFrom = last.modRevision + 1;
-          });
-          stream.on('error', () => finish('error'));
-          stream.on('end', () => finish('error'));
-          stream.write({ create_request: { key: Buffer.from('k'), range_end: Buffer.from('l'), start_revision: String(resumeFrom), prev_kv: true } });
-        });
-        if (outcome === 'compacted') resumeFrom = 0;
-        else if (resumeFrom === 0 && session.createdRevision > 0) resumeFrom = session.createdRevision + 1;
-        if (outcome !== 'done') await sleep(r.int(100, 400));
-      }
-    };
-
-    const compactor = async (): Promise<void> => {
-      const r = new Rng(opts.seed * 1000 + 999);
-      while (running && performance.now() < deadline) {
-        await sleep(r.int(200, 600));
-        try {
-          const res = await call(r.pick(clients), 'Range', { key: Buffer.from('k0'), serializable: true }, 1000);
-          const revision = Number((res.header as { revision: string }).revision);
-          if (revision > 20) await call(r.pick(clients), 'Compact', { revision: String(revision - 10) }, 1000);
-        } catch {
-          // compaction is best effort (an older revision, a member down)
-        }
-      }
+    const workload: WorkloadOptions = {
+      seed: opts.seed,
+      clients: clientCount,
+      keys: keyCount,
+      active: () => running && performance.now() < deadline,
+      now,
+      kv: (r) => r.pick(clients),
+      watch: (r) => r.pick(watchClients),
+      ...(opts.staleReads === true && { staleReads: true }),
     };
 
     const nemesisHost = {
@@ -352,9 +208,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
 
     await Promise.all([
       nemesis(),
-      compactor(),
-      ...Array.from({ length: clientCount }, (_, i) => worker(i)),
-      ...Array.from({ length: watcherCount }, (_, i) => watcher(i)),
+      runCompactor(workload),
+      ...Array.from({ length: clientCount }, (_, i) => runClient(workload, i, history)),
+      ...Array.from({ length: watcherCount }, (_, i) => runWatcher(workload, i, sessions)),
     ]);
     running = false;
     for (const p of proxies.values()) p.clearFaults();
@@ -435,15 +291,6 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   writeFileSync(join(opts.resultsDir, 'summary.json'), JSON.stringify({ ...result, linearizability: linearizability.result }, null, 1));
   if (violations.length > 0) writeFileSync(join(opts.resultsDir, 'violations.txt'), violations.join('\n\n'));
   return result;
-}
-
-/**
- * True for a call that grpc-js failed before sending it: the channel had no
- * connection to the member (it was down or not yet listening).
- */
-function neverSent(err: unknown): boolean {
-  const e = err as Partial<ServiceError>;
-  return e.code === status.UNAVAILABLE && typeof e.details === 'string' && e.details.startsWith('No connection established');
 }
 
 function dump(res: Pb): string {

@@ -57,7 +57,72 @@ const SCRIPT: Step[] = [
   { args: ['get', 'heldlock', '--prefix', '--keys-only'] },
   { args: ['member', 'list'] },
   { args: ['endpoint', 'health'] },
+  ...authSteps(),
 ];
+
+/** etcd's Auth API: users, roles, permissions, enabling, and what a permitted and a refused user may do. */
+function authSteps(): Step[] {
+  const alice = (...args: string[]): Step => ({ args: ['--user=alice:pw', ...args] });
+  const root = (...args: string[]): Step => ({ args: ['--user=root:pw', ...args] });
+  return [
+    { args: ['user', 'add', 'root:pw'] },
+    { args: ['role', 'add', 'r1'] },
+    { args: ['role', 'grant-permission', 'r1', 'readwrite', '/a', '/b'] },
+    { args: ['role', 'grant-permission', 'r1', 'read', '--prefix', '/p/'] },
+    { args: ['role', 'add', 'r2'] },
+    { args: ['role', 'grant-permission', 'r2', 'write', '--from-key', '/w'] },
+    { args: ['role', 'add', 'r1'] },
+    { args: ['user', 'add', 'alice:pw'] },
+    { args: ['user', 'add', 'alice:pw'] },
+    { args: ['user', 'grant-role', 'alice', 'r1'] },
+    { args: ['user', 'grant-role', 'alice', 'nope'] },
+    { args: ['user', 'grant-role', 'nobody', 'r1'] },
+    { args: ['auth', 'enable'] },
+    { args: ['put', '/a/1', 'x'] },
+    alice('put', '/a/1', 'x'),
+    alice('get', '/a', '--prefix'),
+    alice('put', '/z', 'x'),
+    alice('get', '/z'),
+    alice('put', '/p/1', 'y'),
+    root('put', '/p/1', 'y'),
+    alice('get', '/p/', '--prefix'),
+    { args: ['--user=alice:pw', 'txn'], input: 'version("/a/1") = "1"\n\nput /a/2 two\n\nget /a/1\n\n' },
+    { args: ['--user=alice:pw', 'txn'], input: 'version("/a/1") = "1"\n\nput /a/3 three\n\nput /z z\n\n' },
+    { args: ['--user=alice:pw', 'txn'], input: 'version("/q") = "1"\n\nput /a/3 three\n\n\n' },
+    alice('del', '/a/2', '--prev-kv'),
+    alice('user', 'list'),
+    alice('user', 'get', 'alice'),
+    alice('role', 'get', 'r1'),
+    alice('role', 'get', 'r2'),
+    alice('user', 'add', 'mallory:pw'),
+    { args: ['--user=alice:wrong', 'get', '/a/1'] },
+    { args: ['--user=nobody:pw', 'get', '/a/1'] },
+    root('user', 'list'),
+    root('role', 'list'),
+    root('role', 'get', 'r1'),
+    root('role', 'get', 'r2'),
+    root('user', 'get', 'alice'),
+    root('user', 'grant-role', 'alice', 'r2'),
+    alice('put', '/wx', 'w'),
+    root('role', 'revoke-permission', 'r1', '/p/', '--prefix'),
+    root('role', 'revoke-permission', 'r1', '/nothing'),
+    alice('get', '/p/1'),
+    root('user', 'revoke-role', 'alice', 'r2'),
+    root('user', 'revoke-role', 'alice', 'r2'),
+    root('user', 'delete', 'root'),
+    root('user', 'revoke-role', 'root', 'root'),
+    root('role', 'delete', 'root'),
+    { args: ['--user=root:pw', 'user', 'passwd', 'alice', '--interactive=false'], input: 'pw2\n' },
+    alice('get', '/a/1'),
+    { args: ['--user=alice:pw2', 'get', '/a/1'] },
+    root('get', '/a', '--prefix'),
+    root('auth', 'disable'),
+    { args: ['get', '/a', '--prefix', '--keys-only'] },
+    { args: ['user', 'delete', 'alice'] },
+    { args: ['role', 'delete', 'r2'] },
+    { args: ['user', 'list'] },
+  ];
+}
 
 /** Hides what legitimately differs between two clusters: IDs, terms, addresses, times. */
 export function mask(text: string): string {
@@ -122,6 +187,13 @@ describe('differential: etcd and Kvorum answer the same etcdctl script the same 
     assert.match(etcdOut[18]!, /PUT\nfoo\nbar\nPUT\nfoo\nbaz\nPUT\nfoo\nqux\nDELETE\nfoo/);
     assert.equal(etcdOut[SCRIPT.findIndex((st) => st.args[0] === 'lock')], '$ etcdctl lock mylock echo held-the-lock\nheld-the-lock');
     assert.match(etcdOut[SCRIPT.findIndex((st) => st.args[0] === 'elect')]!, /myelection\/<ID>\nalice/);
+    // The Auth script ran and meant something: a refusal, a permitted write, the cluster opened again.
+    const step = (...args: string[]): string => etcdOut[SCRIPT.findIndex((st) => st.args.join(' ') === args.join(' '))]!;
+    assert.equal(step('auth', 'enable'), '$ etcdctl auth enable\nAuthentication Enabled');
+    assert.equal(step('--user=alice:pw', 'put', '/z', 'x'), '$ etcdctl --user=alice:pw put /z x\nError: etcdserver: permission denied');
+    assert.equal(step('--user=alice:pw', 'put', '/a/1', 'x'), '$ etcdctl --user=alice:pw put /a/1 x\nOK');
+    assert.equal(step('put', '/a/1', 'x'), '$ etcdctl put /a/1 x\nError: etcdserver: user name is empty');
+    assert.equal(step('user', 'list'), '$ etcdctl user list\nroot');
     for (let i = 0; i < SCRIPT.length; i++) {
       assert.equal(kvorumOut[i], etcdOut[i], `step ${i + 1} differs (Kvorum vs etcd)`);
     }

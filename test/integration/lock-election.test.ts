@@ -7,7 +7,7 @@
 // as they are.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { credentials, type Client, type ClientReadableStream, type ServiceClientConstructor, type ServiceError } from '@grpc/grpc-js';
+import { Metadata, credentials, type Client, type ClientReadableStream, type ServiceClientConstructor, type ServiceError } from '@grpc/grpc-js';
 import { loadEtcdProtos } from '../../contract/etcd-proto.js';
 import { loadExtraProtos } from '../../node/api/proto/extra-services.js';
 import { ProcessCluster, hostPort, requireTools } from './process-cluster.js';
@@ -28,6 +28,7 @@ class Member {
   readonly health: Client;
   readonly lease: Client;
   readonly kv: Client;
+  readonly auth: Client;
 
   constructor(address: string) {
     const c = credentials.createInsecure();
@@ -36,19 +37,22 @@ class Member {
     this.health = new (ctor('grpc.health.v1.Health'))(address, c);
     this.lease = new (ctor('etcdserverpb.Lease'))(address, c);
     this.kv = new (ctor('etcdserverpb.KV'))(address, c);
+    this.auth = new (ctor('etcdserverpb.Auth'))(address, c);
   }
 
   close(): void {
-    for (const c of [this.lock, this.election, this.health, this.lease, this.kv]) c.close();
+    for (const c of [this.lock, this.election, this.health, this.lease, this.kv, this.auth]) c.close();
   }
 }
 
 /** A call's answer, or its error as "code message". */
-function call(client: Client, method: string, req: Msg, deadlineMs?: number): Promise<Msg> {
+function call(client: Client, method: string, req: Msg, deadlineMs?: number, token?: string): Promise<Msg> {
   return new Promise((resolve) => {
     const done = (err: ServiceError | null, res: Msg): void => resolve(err ? { error: `${err.code} ${err.details}` } : res);
-    const fn = (client as unknown as Record<string, (req: Msg, opts: object, cb: typeof done) => void>)[method]!;
-    fn.call(client, req, deadlineMs === undefined ? {} : { deadline: Date.now() + deadlineMs }, done);
+    const fn = (client as unknown as Record<string, (req: Msg, md: Metadata, opts: object, cb: typeof done) => void>)[method]!;
+    const md = new Metadata();
+    if (token) md.set('token', token);
+    fn.call(client, req, md, deadlineMs === undefined ? {} : { deadline: Date.now() + deadlineMs }, done);
   });
 }
 
@@ -195,6 +199,26 @@ async function runScript(cluster: ProcessCluster): Promise<Run> {
   step('gateway unlock', await gateway(url, '/v3/lock/unlock', { key: b64(String(hl.body.key)) }));
   step('gateway leader', await gateway(url, '/v3/election/leader', { name: b64('E') }));
   step('gateway proclaim, stale term', await gateway(url, '/v3/election/proclaim', { leader: { name: b64('E'), key: b64('E/x'), rev: '1', lease: l4 }, value: b64('y') }));
+  // With auth on, the recipes act as their caller: its token, its permissions.
+  const auth = at(0).auth;
+  step('auth: add root', await call(auth, 'UserAdd', { name: 'root', password: 'rootpw' }));
+  step('auth: root role', await call(auth, 'UserGrantRole', { user: 'root', role: 'root' }));
+  step('auth: add alice', await call(auth, 'UserAdd', { name: 'alice', password: 'alicepw' }));
+  step('auth: add locker', await call(auth, 'RoleAdd', { name: 'locker' }));
+  step('auth: locker may use A/', await call(auth, 'RoleGrantPermission', { name: 'locker', perm: { permType: 'READWRITE', key: Buffer.from('A/'), range_end: Buffer.from('A0') } }));
+  step('auth: alice locker', await call(auth, 'UserGrantRole', { user: 'alice', role: 'locker' }));
+  step('auth: enable', await call(auth, 'AuthEnable', {}));
+  const aliceToken = (await call(auth, 'Authenticate', { name: 'alice', password: 'alicepw' })).token as string;
+  const rootToken = (await call(auth, 'Authenticate', { name: 'root', password: 'rootpw' })).token as string;
+  const aliceLease = await call(at(1).lease, 'LeaseGrant', { TTL: 60 }, undefined, aliceToken);
+  m.lease(aliceLease.ID as string);
+  step('auth: lock, no token', await call(at(1).lock, 'Lock', { name: Buffer.from('A'), lease: aliceLease.ID }));
+  step('auth: lock A as alice', await call(at(1).lock, 'Lock', { name: Buffer.from('A'), lease: aliceLease.ID }, undefined, aliceToken));
+  step('auth: lock B as alice', await call(at(1).lock, 'Lock', { name: Buffer.from('B'), lease: aliceLease.ID }, undefined, aliceToken));
+  step('auth: leader E as alice', await call(at(2).election, 'Leader', { name: Buffer.from('E') }, undefined, aliceToken));
+  step('auth: campaign E as alice', await call(at(2).election, 'Campaign', { name: Buffer.from('E'), lease: aliceLease.ID, value: Buffer.from('v') }, undefined, aliceToken));
+  step('auth: leader E as root', await call(at(2).election, 'Leader', { name: Buffer.from('E') }, undefined, rootToken));
+  step('auth: disable', await call(auth, 'AuthDisable', {}, undefined, rootToken));
   for (let i = 0; i < 40 && observed.length < 3; i++) await sleep(100);
   watch.cancel();
   step('observed', observed);
@@ -241,6 +265,9 @@ describe('lock, election and health services', { timeout: 180_000 }, () => {
     assert.deepEqual((find('gateway lock') as Msg).status, 200);
     assert.equal(((find('gateway lock') as Msg).body as Msg).key, 'H/{L1}');
     assert.equal(((find('gateway leader') as Msg).body as { kv: Msg }).kv.value, 'bob');
+    assert.deepEqual(find('auth: lock, no token'), { error: '2 etcdserver: user name is empty' });
+    assert.equal((find('auth: lock A as alice') as Msg).key, 'A/{L5}');
+    assert.deepEqual(find('auth: lock B as alice'), { error: '2 etcdserver: permission denied' });
     assert.deepEqual(ours!.transcript, etcdRun);
   });
 

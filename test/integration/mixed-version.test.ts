@@ -35,7 +35,7 @@ for (const old of [1, 2]) {
       await c?.destroy();
     });
 
-    test(`${old} old + ${fresh} new: writes, a watch and a lease work; the cluster stays on entry format 1; all new raises it to 2`, async (t) => {
+    test(`${old} old + ${fresh} new: writes, a watch and a lease work; the cluster stays on entry format 1 (auth writes refused); all new raises it to the newest`, async (t) => {
       const olds = c.members.slice(0, old);
       const news = c.members.slice(old);
       const versions = await Promise.all(c.members.map(async (m) => JSON.parse((await c.httpGet(`${m.clientUrl}/version`)).body) as { kvorum?: string }));
@@ -69,6 +69,10 @@ for (const old of [1, 2]) {
       assert.equal((watched.match(/^PUT$/gm) ?? []).length, 9, `the watch saw every put:\n${watched}`);
       assert.equal((watched.match(/^DELETE$/gm) ?? []).length, 3, 'and every deletion by the lease');
       for (const m of news) assert.equal(await metric(c, m, 'kvorum_cluster_entry_format'), '1', `${m.name}: an old member holds the format at 1`);
+      // Auth changes need entry format 4: a new member refuses them clearly while an old one could not apply them.
+      const refused = c.etcdctl(['user', 'add', 'carol:pw'], { endpoints: news[0]!.clientUrl });
+      assert.notEqual(refused.status, 0);
+      assert.match(refused.stderr, /the Auth API needs every member at entry format 4 or later \(the cluster is at 1\)/);
 
       // The old members upgraded in place, one at a time: the leader raises the format once the last is new; everyone applies it.
       for (const m of olds) {
@@ -84,6 +88,9 @@ for (const old of [1, 2]) {
         assert.equal(await metric(c, m, 'kvorum_cluster_entry_format'), newest, `${m.name} switched to entry format ${newest}`);
       }
       c.ctl(['put', 'mixed/after', 'upgrade']);
+      // Now every member applies auth entries.
+      c.ctl(['user', 'add', 'carol:pw']);
+      for (const m of c.members) assert.match(c.ctl(['user', 'list'], { endpoints: m.clientUrl }), /^carol$/m, `${m.name} has the user`);
       c.ctl(['del', 'mixed/after']);
       for (const m of c.members) {
         const got = c.ctl(['get', 'mixed/', '--prefix', '--keys-only', '--consistency=s'], { endpoints: m.clientUrl.replace(/^https?:\/\//, '') });

@@ -2,15 +2,27 @@
 // evaluated by promtool on series scraped from a real 3-member Kvorum
 // cluster driven into each bad state: each alert must fire for exactly the
 // members and methods in trouble, and none while the cluster is healthy.
+// Every alert of the mixin is driven here, with the metric etcd defines for
+// it and etcd's meaning:
+//   - leader changes: MoveLeader, four times in one scrape interval;
+//   - slow peer communication: a follower stopped (SIGSTOP) for 1.5 s, so
+//     the pings its peers send it wait that long for their pong;
+//   - slow fsync and slow backend commits: a follower restarted with the
+//     wal-fsync and backend-commit failpoints (node/failpoints.ts);
+//   - full quota, failing gRPC calls: puts past --quota-backend-bytes;
+//   - no leader, members down, slow reads and failed proposals: two members
+//     killed, reads and writes sent to the survivor.
 // Run by `npm run test:mixin`, which builds promtool (test/e2e/tools/build.sh)
 // and passes its path in KVORUM_PROMTOOL.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { credentials, makeGenericClientConstructor, type Client, type ServiceError } from '@grpc/grpc-js';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { load as loadYaml } from 'js-yaml';
+import { etcdServices } from '../../node/api/proto/load.js';
 import { ProcessCluster, hostPort, requireTools, type ProcessMember } from '../integration/process-cluster.js';
 import { inputSeries, parseExposition, type MemberScrapes, type Sample } from './scrape-series.js';
 
@@ -28,7 +40,36 @@ const ALL_ALERTS = [
   'etcdGRPCRequestsSlow',
   'etcdBackendQuotaLowSpace',
   'etcdExcessiveDatabaseGrowth',
+  'etcdHighNumberOfLeaderChanges',
+  'etcdMemberCommunicationSlow',
+  'etcdHighFsyncDurations',
+  'etcdHighCommitDurations',
+  'etcdHighNumberOfFailedProposals',
 ];
+
+/** etcdHighNumberOfFailedProposals: more than 5 a second over 15 minutes, so more than 300 per replayed minute. */
+const FAILED_WRITES = 360;
+
+const KV = makeGenericClientConstructor(etcdServices.KV, 'KV');
+type Unary = (req: unknown, opts: { deadline: number }, cb: (err: ServiceError | null, res: unknown) => void) => void;
+
+function deleteKey(client: Client, key: string, deadlineMs: number): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    (client as unknown as Record<string, Unary>)['DeleteRange']!.call(client, { key: Buffer.from(key) }, { deadline: Date.now() + deadlineMs }, (err, res) =>
+      err ? reject(err) : resolve(res),
+    );
+  });
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    assert.ok(Date.now() < deadline, `timed out waiting: ${what}`);
+    await sleep(200);
+  }
+}
 
 function promtool(): string {
   const path = process.env.KVORUM_PROMTOOL;
@@ -97,6 +138,18 @@ describe('the etcd mixin alerts on a Kvorum cluster', { timeout: 180_000 }, () =
   const put = (m: ProcessMember, key: string, value: string, timeout = '10s') =>
     c.etcdctl([`--command-timeout=${timeout}`, 'put', key, value], { endpoints: hostPort(m.clientUrl) });
   const alert = (name: string, labels: Record<string, string>[]): Expected => ({ alertname: name, labels });
+  const own = (m: ProcessMember, severity: string, more: Record<string, string> = {}) => ({ instance: m.name, job: JOB, severity, ...more });
+  const valueOf = (samples: Sample[] | undefined, name: string): number | undefined => samples?.find((x) => x.name === name)?.value;
+  /** The member's ID in hex, as its Status reports it (and as peers label it in `To`). */
+  const memberId = (m: ProcessMember): string => {
+    const status = JSON.parse(c.ctl(['endpoint', 'status', '-w', 'json'], { endpoints: hostPort(m.clientUrl) })) as { Status: { header: { member_id: number } } }[];
+    return BigInt(status[0]!.Status.header.member_id).toString(16);
+  };
+  const moveLeaderTo = async (target: ProcessMember): Promise<void> => {
+    const leader = await c.leader();
+    if (leader === target) return;
+    assert.match(c.ctl(['move-leader', memberId(target)], { endpoints: hostPort(leader.clientUrl) }), /Leadership transferred/);
+  };
 
   test('a healthy cluster serving requests raises none of them', async () => {
     const m1 = c.members[0]!;
@@ -105,6 +158,48 @@ describe('the etcd mixin alerts on a Kvorum cluster', { timeout: 180_000 }, () =
     // etcdGRPCRequestsSlow is left out here: on a shared 2-core machine a
     // healthy member's p99 can pass its 150 ms for real.
     const r = evaluate(dir, pair(before, await scrapeAll()), ALL_ALERTS.filter((a) => a !== 'etcdGRPCRequestsSlow').map((a) => alert(a, [])));
+    assert.equal(r.status, 0, r.output);
+  });
+
+  test('four leader changes in one scrape interval: etcdHighNumberOfLeaderChanges', async () => {
+    const before = await scrapeAll();
+    // Each MoveLeader is one leader change every member sees; the last one
+    // leaves m1 leading, as the states below expect.
+    const leader = await c.leader();
+    const others = c.members.filter((m) => m !== leader);
+    const m1 = c.members[0]!;
+    const order = leader === m1 ? [others[0]!, others[1]!, others[0]!, m1] : [others.find((m) => m !== m1)!, leader, others.find((m) => m !== m1)!, m1];
+    for (const target of order) await moveLeaderTo(target);
+    assert.equal(await c.leader(), m1);
+    // Scrape once every member has seen the four changes.
+    const changes = (samples: Map<string, Sample[] | undefined>, m: ProcessMember): number => valueOf(samples.get(m.name), 'etcd_server_leader_changes_seen_total') ?? 0;
+    let last = before;
+    await until(
+      async () => {
+        last = await scrapeAll();
+        return c.members.every((m) => changes(last, m) - changes(before, m) >= 4);
+      },
+      5000,
+      'every member saw four leader changes',
+    );
+    const r = evaluate(dir, pair(before, last), [alert('etcdHighNumberOfLeaderChanges', [{ job: JOB, severity: 'warning' }])]);
+    assert.equal(r.status, 0, r.output);
+  });
+
+  test('a follower stalled for 1.5 s: etcdMemberCommunicationSlow on the peers that wait for it', async () => {
+    const [m1, m2, m3] = c.members as [ProcessMember, ProcessMember, ProcessMember];
+    assert.equal(await c.leader(), m1);
+    const m3Id = memberId(m3);
+    const before = await scrapeAll();
+    // m1 and m2 ping m3 every second on their streams to it; a ping sent
+    // while m3 is stopped waits for the pong until it runs again.
+    m3.process!.kill('SIGSTOP');
+    await sleep(1500);
+    m3.process!.kill('SIGCONT');
+    await sleep(500);
+    const r = evaluate(dir, pair(before, await scrapeAll()), [
+      alert('etcdMemberCommunicationSlow', [own(m1, 'warning', { To: m3Id }), own(m2, 'warning', { To: m3Id })]),
+    ]);
     assert.equal(r.status, 0, r.output);
   });
 
@@ -136,7 +231,41 @@ describe('the etcd mixin alerts on a Kvorum cluster', { timeout: 180_000 }, () =
     assert.equal(r.status, 0, r.output);
   });
 
-  test('two members down: no leader, members down, insufficient members, slow reads', async () => {
+  test('a follower with a stalling disk: etcdHighFsyncDurations and etcdHighCommitDurations', async () => {
+    const [m1, , m3] = c.members as [ProcessMember, ProcessMember, ProcessMember];
+    await moveLeaderTo(m1);
+    // m3 restarts with a disk whose every fsync takes 1.1 s longer and a
+    // backend whose every commit takes 300 ms longer; m1 and m2 still make
+    // a quorum, so writes commit without waiting for it.
+    await c.kill(m3);
+    m3.env = { KVORUM_TEST_FAILPOINTS: '1', KVORUM_FAILPOINTS: 'wal-fsync=delay:1100,backend-commit=delay:300' };
+    c.start(m3);
+    // (Not /health: it reports the NOSPACE alarm of the state before.)
+    await until(async () => valueOf(await scrape(m3), 'etcd_server_has_leader') === 1, 30_000, 'the restarted member follows the leader');
+    const before = await scrapeAll();
+    // Writes spread over 3 s reach m3 as several WAL writes and applies.
+    // (Deletes, as the NOSPACE alarm of the state before still refuses puts.)
+    const client = new KV(hostPort(m1.clientUrl), credentials.createInsecure());
+    try {
+      for (let i = 0; i < 12; i++) {
+        await deleteKey(client, `fill/${i}`, 5000);
+        await sleep(250);
+      }
+    } finally {
+      client.close();
+    }
+    // Scrape once m3 has applied them all.
+    const applied = async (m: ProcessMember) => valueOf(await scrape(m), 'etcd_server_proposals_applied_total');
+    const target = await applied(m1);
+    await until(async () => (await applied(m3)) === target, 15_000, 'the slow member applied every write');
+    const r = evaluate(dir, pair(before, await scrapeAll()), [
+      alert('etcdHighFsyncDurations', [own(m3, 'warning'), own(m3, 'critical')]),
+      alert('etcdHighCommitDurations', [own(m3, 'warning')]),
+    ]);
+    assert.equal(r.status, 0, r.output);
+  });
+
+  test('two members down: no leader, members down, insufficient members, slow reads, failed proposals', async () => {
     const [m1, m2, m3] = c.members as [ProcessMember, ProcessMember, ProcessMember];
     await c.kill(m2);
     await c.kill(m3);
@@ -149,16 +278,31 @@ describe('the etcd mixin alerts on a Kvorum cluster', { timeout: 180_000 }, () =
       await new Promise((r) => setTimeout(r, 200));
     }
     const before = await scrapeAll();
-    // Each linearizable read waits for a quorum that is gone until the client
-    // gives up. (Reads, as the NOSPACE alarm of the state before still refuses puts at once.)
+    // Writes proposed to a member without a leader fail, as etcd's do when
+    // they time out waiting for one: each is a failed proposal. (Deletes, as
+    // the NOSPACE alarm of a state before still refuses puts at once.)
+    const client = new KV(hostPort(m1.clientUrl), credentials.createInsecure());
+    const writes = Promise.allSettled(Array.from({ length: FAILED_WRITES }, (_, i) => deleteKey(client, `lost/${i}`, 10_000)));
+    const started = async (): Promise<number> =>
+      (await scrape(m1))?.find((x) => x.name === 'grpc_server_started_total' && x.labels.includes('grpc_method="DeleteRange"'))?.value ?? 0;
+    // (etcdctl below blocks this process: every write is on the member first.)
+    await until(async () => (await started()) >= FAILED_WRITES, 10_000, 'the survivor received every write');
+    // Each linearizable read waits for a quorum that is gone until the client gives up.
     for (let i = 0; i < 3; i++) {
       assert.notEqual(c.etcdctl(['--command-timeout=1s', 'get', `lost/${i}`], { endpoints: hostPort(m1.clientUrl) }).status, 0);
     }
+    const outcomes = await writes;
+    client.close();
+    for (const o of outcomes) assert.match(o.status === 'rejected' ? String((o.reason as ServiceError).details) : 'succeeded', /no leader/);
+    const failed = (samples: Sample[] | undefined): number => valueOf(samples, 'etcd_server_proposals_failed_total') ?? 0;
+    assert.equal(failed(await scrape(m1)) - failed(before.get(m1.name)), FAILED_WRITES, 'each write counted once as a failed proposal');
+    const slow = (method: string) => own(m1, 'critical', { grpc_service: 'etcdserverpb.KV', grpc_method: method });
     const r = evaluate(dir, pair(before, await scrapeAll()), [
-      alert('etcdNoLeader', [{ instance: m1.name, job: JOB, severity: 'critical' }]),
+      alert('etcdNoLeader', [own(m1, 'critical')]),
       alert('etcdMembersDown', [{ job: JOB, severity: 'critical' }]),
       alert('etcdInsufficientMembers', [{ job: JOB, severity: 'critical' }]),
-      alert('etcdGRPCRequestsSlow', [{ instance: m1.name, job: JOB, severity: 'critical', grpc_service: 'etcdserverpb.KV', grpc_method: 'Range' }]),
+      alert('etcdGRPCRequestsSlow', [slow('Range'), slow('DeleteRange')]),
+      alert('etcdHighNumberOfFailedProposals', [own(m1, 'warning')]),
     ]);
     assert.equal(r.status, 0, r.output);
   });

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import type { FileHandle } from 'node:fs/promises';
 import {
   ackBeforeFsyncDelayMs,
+  backendCommitStall,
   FailpointError,
   failpointsFromEnv,
   localReads,
@@ -64,4 +65,19 @@ test('the broken-member failpoints: ack-before-fsync, local-read, drop-watch-eve
   assert.equal(localReads(), true);
   const drop = watchEventDropper()!;
   assert.deepEqual([drop(), drop(), drop(), drop(), drop()], [false, false, true, false, false]);
+});
+
+test('backend-commit: delay holds the caller MS; off, there is nothing to call', (t) => {
+  t.after(() => setFailpoints(undefined));
+  setFailpoints(new Map());
+  assert.equal(backendCommitStall(), undefined);
+
+  setFailpoints(parseFailpoints('backend-commit=delay:60'));
+  const stall = backendCommitStall()!;
+  const started = performance.now();
+  stall();
+  assert.ok(performance.now() - started >= 55, 'the commit was held');
+
+  setFailpoints(parseFailpoints('backend-commit=slow'));
+  assert.throws(() => backendCommitStall(), /backend-commit=slow: expected delay:MS/);
 });

@@ -6,13 +6,12 @@
 // term of leadership: Proclaim and Resign act only while that key still has
 // that create revision.
 import type { ServerWritableStream, UntypedServiceImplementation } from '@grpc/grpc-js';
-import type { Logger } from 'pino';
-import type { EtcdServer } from '../../server/etcd-server.js';
+import type { ServiceContext } from './services.js';
 import type { KeyValue } from '../../mvcc/types.js';
 import type { WatchBatch } from '../../mvcc/watch.js';
 import { headerPb, keyValuePb, leaseId, str64, type Pb } from './convert.js';
 import { KeyLostError, prefixEnd, queueHead, waitForTurn, type Keyspace } from './key-queue.js';
-import { CallCancelled, DEFAULT_SESSION_TTL, RecipeError, bytesField, leaseHex, recipeUnary, serverKeyspace } from './recipe-call.js';
+import { CallCancelled, DEFAULT_SESSION_TTL, RecipeError, bytesField, callerKeyspace, leaseHex, recipeUnary } from './recipe-call.js';
 
 export const ERR_NOT_LEADER = 'election: not leader';
 export const ERR_NO_LEADER = 'election: no leader';
@@ -161,24 +160,27 @@ function leaderKeyOf(pb: unknown): LeaderKey {
   return { name: bytesField(l.name), key: bytesField(l.key), rev: Number(rev), lease: leaseId(l.lease, 'lease') };
 }
 
-export function electionService(server: EtcdServer, logger: Logger): UntypedServiceImplementation {
-  const ks = serverKeyspace(server);
+export function electionService(ctx: ServiceContext): UntypedServiceImplementation {
+  const { server, logger } = ctx;
+  const certAuth = ctx.clientCertAuth === true;
   const header = (revision: number): Pb => headerPb({ ...server.header(), revision });
   return {
-    Campaign: recipeUnary(logger, async (req, signal) => {
+    Campaign: recipeUnary(logger, async (req, signal, call) => {
+      const ks = callerKeyspace(server, call, certAuth);
       const { leader, revision } = await campaign(ks, bytesField(req.name), leaseId(req.lease, 'lease'), bytesField(req.value), signal);
       return { header: header(revision), leader: { name: leader.name, key: leader.key, rev: str64(leader.rev), lease: str64(leader.lease) } };
     }),
-    Proclaim: recipeUnary(logger, async (req) => {
+    Proclaim: recipeUnary(logger, async (req, _signal, call) => {
+      const ks = callerKeyspace(server, call, certAuth);
       const leader = leaderKeyOf(req.leader);
       leader.lease = await sessionLease(ks, leader.lease);
       return { header: header(await proclaim(ks, leader, bytesField(req.value))) };
     }),
-    Leader: recipeUnary(logger, async (req) => {
-      const { kv, revision } = await currentLeader(ks, bytesField(req.name));
+    Leader: recipeUnary(logger, async (req, _signal, call) => {
+      const { kv, revision } = await currentLeader(callerKeyspace(server, call, certAuth), bytesField(req.name));
       return { header: header(revision), kv: keyValuePb(kv) };
     }),
-    Resign: recipeUnary(logger, async (req) => ({ header: header(await resign(ks, leaderKeyOf(req.leader))) })),
+    Resign: recipeUnary(logger, async (req, _signal, call) => ({ header: header(await resign(callerKeyspace(server, call, certAuth), leaderKeyOf(req.leader))) })),
     Observe: (call: ServerWritableStream<Pb, Pb>) => {
       const abort = new AbortController();
       const stop = (): void => abort.abort(new CallCancelled('context canceled'));
@@ -186,7 +188,7 @@ export function electionService(server: EtcdServer, logger: Logger): UntypedServ
       call.on('close', stop);
       call.on('error', stop);
       const name = bytesField(call.request.name);
-      observe(ks, name, abort.signal, (revision, kv) => {
+      observe(callerKeyspace(server, call, certAuth), name, abort.signal, (revision, kv) => {
         if (!abort.signal.aborted) call.write({ header: header(revision), kv: keyValuePb(kv) });
       }).then(
         // etcd ends the stream without an error when its observer stops (a failed read, say).

@@ -5,7 +5,7 @@
 // with an https client URL is dialled with this member's own client TLS
 // material: its server certificate doubles as the client certificate that
 // --client-cert-auth asks for, as with etcd's members.
-import { credentials, type ChannelCredentials, type Client, type ServiceClientConstructor } from '@grpc/grpc-js';
+import { credentials, Metadata, type ChannelCredentials, type Client, type ServiceClientConstructor } from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
 import type { TlsConfig } from '../../config.js';
 import { loadEtcdProtos } from '../proto/load.js';
@@ -34,7 +34,7 @@ export function forwardTlsFromFiles(client: TlsConfig | undefined, peer: TlsConf
   };
 }
 
-type UnaryMethod = (request: Pb, options: { deadline: number }, callback: (err: Error | null, res?: Pb) => void) => void;
+type UnaryMethod = (request: Pb, metadata: Metadata, options: { deadline: number }, callback: (err: Error | null, res?: Pb) => void) => void;
 
 export class LeaderForwarder {
   private readonly clients = new Map<string, Client>();
@@ -50,7 +50,11 @@ export class LeaderForwarder {
     return !this.server.node.isLeader;
   }
 
-  async cluster(method: 'MemberAdd' | 'MemberRemove' | 'MemberPromote' | 'MemberUpdate', request: Pb): Promise<Pb> {
+  /**
+   * `from`: the client's metadata; its auth token goes along (simple tokens
+   * are held by every member). `token`, when given, is sent instead.
+   */
+  async cluster(method: 'MemberAdd' | 'MemberRemove' | 'MemberPromote' | 'MemberUpdate', request: Pb, from?: Metadata, token?: string): Promise<Pb> {
     const leaderId = this.server.node.leaderId;
     if (leaderId === 0) throw new ServerError('UNAVAILABLE', 'etcdserver: no leader');
     const leader = this.server.membership.get(leaderId);
@@ -58,7 +62,10 @@ export class LeaderForwarder {
     if (!url) throw new ServerError('UNAVAILABLE', 'etcdserver: the leader has not published its client URL yet');
     const client = this.client(url) as unknown as Record<string, UnaryMethod>;
     return new Promise((resolve, reject) => {
-      client[method]!.call(client, request, { deadline: Date.now() + this.timeoutMs }, (err, res) => {
+      const metadata = new Metadata();
+      const sent = token ?? from?.get('token')[0] ?? from?.get('authorization')[0];
+      if (typeof sent === 'string') metadata.set('token', sent);
+      client[method]!.call(client, request, metadata, { deadline: Date.now() + this.timeoutMs }, (err, res) => {
         if (err) {
           const e = err as Error & { code?: number; details?: string };
           // Keep the leader's status and message as they are.

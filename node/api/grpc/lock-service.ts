@@ -6,11 +6,10 @@
 // that asks again keeps its place); the caller holds the lock once no key
 // under the prefix has a lower create revision. Unlock(key) deletes the key.
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
-import type { Logger } from 'pino';
-import type { EtcdServer } from '../../server/etcd-server.js';
+import type { ServiceContext } from './services.js';
 import { headerPb, leaseId, type Pb } from './convert.js';
 import { KeyLostError, prefixEnd, waitForTurn, type Keyspace } from './key-queue.js';
-import { DEFAULT_SESSION_TTL, RecipeError, bytesField, leaseHex, recipeUnary, serverKeyspace } from './recipe-call.js';
+import { DEFAULT_SESSION_TTL, RecipeError, bytesField, callerKeyspace, leaseHex, recipeUnary } from './recipe-call.js';
 
 /** etcd's concurrency.ErrSessionExpired (3.5): the waiter's key went with its lease. */
 export const ERR_SESSION_EXPIRED = 'mutex: session is expired';
@@ -48,15 +47,17 @@ export async function lock(ks: Keyspace, name: Uint8Array, lease: bigint, signal
   }
 }
 
-export function lockService(server: EtcdServer, logger: Logger): UntypedServiceImplementation {
-  const ks = serverKeyspace(server);
+export function lockService(ctx: ServiceContext): UntypedServiceImplementation {
+  const { server, logger } = ctx;
+  const certAuth = ctx.clientCertAuth === true;
   return {
-    Lock: recipeUnary(logger, async (req, signal) => {
+    Lock: recipeUnary(logger, async (req, signal, call) => {
+      const ks = callerKeyspace(server, call, certAuth);
       const held = await lock(ks, bytesField(req.name), leaseId(req.lease, 'lease'), signal);
       return { header: headerPb({ ...server.header(), revision: held.revision }), key: Buffer.from(held.key) };
     }),
-    Unlock: recipeUnary(logger, async (req: Pb) => {
-      const res = await ks.deleteRange({ key: bytesField(req.key) });
+    Unlock: recipeUnary(logger, async (req: Pb, _signal, call) => {
+      const res = await callerKeyspace(server, call, certAuth).deleteRange({ key: bytesField(req.key) });
       return { header: headerPb({ ...server.header(), revision: res.header.revision }) };
     }),
   };

@@ -7,6 +7,8 @@ import { status, type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js'
 import type { Logger } from 'pino';
 import { ServerError } from '../../server/errors.js';
 import type { EtcdServer } from '../../server/etcd-server.js';
+import { deleteRangeAccess, rangeAccess, txnAccess, type LeaseKeys } from '../../server/auth/request-access.js';
+import { callerOf, checkCall, type CallIdentity } from './caller.js';
 import type { Pb } from './convert.js';
 import type { Keyspace } from './key-queue.js';
 
@@ -20,12 +22,15 @@ export class CallCancelled extends Error {
   override readonly name = 'CallCancelled';
 }
 
-export function recipeUnary(logger: Logger, handle: (req: Pb, signal: AbortSignal) => Promise<Pb>) {
+export function recipeUnary(logger: Logger, handle: (req: Pb, signal: AbortSignal, call: CallIdentity) => Promise<Pb>) {
   return (call: ServerUnaryCall<Pb, Pb>, callback: sendUnaryData<Pb>): void => {
     const abort = new AbortController();
     // The gateway's stand-in calls have no events; they run to the end.
     if (typeof call.on === 'function') call.on('cancelled', () => abort.abort(new CallCancelled('context canceled')));
-    handle(call.request, abort.signal).then(
+    // (A synchronous throw becomes a rejection, so it is answered the same way.)
+    Promise.resolve()
+      .then(() => handle(call.request, abort.signal, call))
+      .then(
       (res) => callback(null, res),
       (err: unknown) => {
         if (!(err instanceof RecipeError || err instanceof ServerError || err instanceof CallCancelled)) {
@@ -37,14 +42,26 @@ export function recipeUnary(logger: Logger, handle: (req: Pb, signal: AbortSigna
   };
 }
 
-/** The member operations, as the recipes use them. */
-export function serverKeyspace(server: EtcdServer): Keyspace {
+/**
+ * The member operations as one caller may use them: with auth on, each read,
+ * txn, delete and watch is checked against the caller's permissions like the
+ * same call on the KV and Watch services (etcd's lock and election servers
+ * pass the caller's token on to every request they make).
+ */
+export function callerKeyspace(server: EtcdServer, call: CallIdentity, clientCertAuth: boolean): Keyspace {
+  const leaseKeys: LeaseKeys = (id) => server.store.leaseTimeToLive(id, true)?.keys ?? [];
   return {
-    range: (req) => server.range(req),
-    txn: (req) => server.txn(req),
-    deleteRange: (req) => server.deleteRange(req),
-    leaseGrant: (ttl) => server.leaseGrant(ttl),
-    watch: (req, callback) => server.watchHub.watch(req, callback),
+    range: (req) => server.range(req, () => checkCall(server, call, clientCertAuth, () => rangeAccess(req))),
+    txn: (req) => server.txn(req, () => checkCall(server, call, clientCertAuth, () => txnAccess(req, leaseKeys))),
+    deleteRange: async (req) => server.deleteRange(req, checkCall(server, call, clientCertAuth, () => deleteRangeAccess(req))),
+    leaseGrant: async (ttl) => {
+      callerOf(server, call, clientCertAuth);
+      return server.leaseGrant(ttl);
+    },
+    watch: (req, callback) => {
+      checkCall(server, call, clientCertAuth, () => rangeAccess(req));
+      return server.watchHub.watch(req, callback);
+    },
   };
 }
 

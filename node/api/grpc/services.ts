@@ -8,6 +8,9 @@ import type { Watch, WatchBatch, WatchFilter } from '../../mvcc/watch.js';
 import type { EtcdServer } from '../../server/etcd-server.js';
 import { ServerError, type StatusCode } from '../../server/errors.js';
 import type { LeaderForwarder } from './forward.js';
+import { callerOf, checkCall, type CallIdentity } from './caller.js';
+import type { PermType } from '../../server/auth/key-permissions.js';
+import { deleteRangeAccess, leaseAccess, putAccess, rangeAccess, txnAccess, type LeaseKeys } from '../../server/auth/request-access.js';
 import { PreEncoded } from './pre-encoded.js';
 import { SendWindow } from './send-window.js';
 import { encodeHeaderField, encodeSnapshotChunk, encodeWatchEvents } from './watch-wire.js';
@@ -37,6 +40,8 @@ export interface ServiceContext {
   logger: Logger;
   version: string;
   maxRequestBytes: number;
+  /** --client-cert-auth: a verified client certificate's CN names the caller when no token does. */
+  clientCertAuth?: boolean;
 }
 
 const GRPC_CODES: Record<StatusCode, status> = {
@@ -48,6 +53,8 @@ const GRPC_CODES: Record<StatusCode, status> = {
   UNAVAILABLE: status.UNAVAILABLE,
   DEADLINE_EXCEEDED: status.DEADLINE_EXCEEDED,
   UNIMPLEMENTED: status.UNIMPLEMENTED,
+  PERMISSION_DENIED: status.PERMISSION_DENIED,
+  UNAUTHENTICATED: status.UNAUTHENTICATED,
   INTERNAL: status.INTERNAL,
 };
 
@@ -63,12 +70,12 @@ export function toGrpcError(err: unknown, logger: Logger): { code: status; detai
 }
 
 /** Wraps an async unary handler: validation errors and server errors become statuses. */
-function unary(ctx: ServiceContext, handle: (req: Pb) => Promise<Pb> | Pb) {
+function unary(ctx: ServiceContext, handle: (req: Pb, call: CallIdentity) => Promise<Pb> | Pb) {
   return (call: ServerUnaryCall<Pb, Pb>, callback: sendUnaryData<Pb>): void => {
     const fail = (err: unknown): void => callback(toGrpcError(err, ctx.logger));
     let result: Promise<Pb> | Pb;
     try {
-      result = handle(call.request);
+      result = handle(call.request, call);
     } catch (err) {
       fail(err);
       return;
@@ -83,30 +90,44 @@ function checkSize(ctx: ServiceContext, size: number): void {
   if (size > ctx.maxRequestBytes) throw new ServerError('INVALID_ARGUMENT', 'etcdserver: request is too large');
 }
 
+/** The keys attached to a lease now, for the permission checks of lease puts and revokes. */
+function leaseKeysOf(s: EtcdServer): LeaseKeys {
+  return (id) => s.store.leaseTimeToLive(id, true)?.keys ?? [];
+}
+
 export function kvService(ctx: ServiceContext): UntypedServiceImplementation {
   const s = ctx.server;
+  const certAuth = ctx.clientCertAuth === true;
+  const leaseKeys = leaseKeysOf(s);
   return {
-    Range: unary(ctx, async (req) => rangeResponsePb(await s.range(rangeRequest(req)), s.header())),
-    Put: unary(ctx, async (req) => {
+    Range: unary(ctx, async (req, call) => {
+      const range = rangeRequest(req);
+      return rangeResponsePb(await s.range(range, () => checkCall(s, call, certAuth, () => rangeAccess(range))), s.header());
+    }),
+    Put: unary(ctx, async (req, call) => {
       const put = putRequest(req);
       checkSize(ctx, put.key.length + (put.value?.length ?? 0));
-      const res = await s.put(put);
+      const authRevision = checkCall(s, call, certAuth, () => putAccess(put, leaseKeys));
+      const res = await s.put(put, authRevision);
       return putResponsePb(res, { ...s.header(), revision: res.header.revision });
     }),
-    DeleteRange: unary(ctx, async (req) => {
+    DeleteRange: unary(ctx, async (req, call) => {
       const del = deleteRangeRequest(req);
       // Like every request that goes through the log, as etcd checks it.
       checkSize(ctx, del.key.length + (del.rangeEnd?.length ?? 0));
-      const res = await s.deleteRange(del);
+      const authRevision = checkCall(s, call, certAuth, () => deleteRangeAccess(del));
+      const res = await s.deleteRange(del, authRevision);
       return deleteRangeResponsePb(res, { ...s.header(), revision: res.header.revision });
     }),
-    Txn: unary(ctx, async (req) => {
+    Txn: unary(ctx, async (req, call) => {
       const txn = txnRequest(req);
       checkSize(ctx, txnPayloadSize(txn));
-      const res = await s.txn(txn);
+      const res = await s.txn(txn, () => checkCall(s, call, certAuth, () => txnAccess(txn, leaseKeys)));
       return txnResponsePb(res, { ...s.header(), revision: res.header.revision });
     }),
-    Compact: unary(ctx, async (req) => {
+    Compact: unary(ctx, async (req, call) => {
+      // etcd 3.4 checks no permission for compaction, but refuses an unknown token.
+      callerOf(s, call, certAuth);
       const res = await s.compact(int(req.revision, 'revision'), req.physical === true);
       return { header: headerPb({ ...s.header(), revision: res.header.revision }) };
     }),
@@ -115,13 +136,19 @@ export function kvService(ctx: ServiceContext): UntypedServiceImplementation {
 
 export function leaseService(ctx: ServiceContext): UntypedServiceImplementation {
   const s = ctx.server;
+  const certAuth = ctx.clientCertAuth === true;
+  const leaseKeys = leaseKeysOf(s);
   return {
-    LeaseGrant: unary(ctx, async (req) => {
+    LeaseGrant: unary(ctx, async (req, call) => {
+      callerOf(s, call, certAuth);
       const res = await s.leaseGrant(int(req.TTL, 'TTL'), leaseId(req.ID, 'ID'));
       return { header: headerPb(s.header()), ID: str64(res.id), TTL: str64(res.ttl), error: res.error ?? '' };
     }),
-    LeaseRevoke: unary(ctx, async (req) => {
-      await s.leaseRevoke(leaseId(req.ID, 'ID'));
+    LeaseRevoke: unary(ctx, async (req, call) => {
+      const id = leaseId(req.ID, 'ID');
+      // Revoking deletes the lease's keys: it needs write on each of them.
+      const authRevision = checkCall(s, call, certAuth, () => leaseAccess(id, leaseKeys));
+      await s.leaseRevoke(id, authRevision);
       return { header: headerPb(s.header()) };
     }),
     LeaseTimeToLive: unary(ctx, async (req) => {
@@ -186,6 +213,7 @@ export function watchService(ctx: ServiceContext): UntypedServiceImplementation 
   };
   return {
     Watch: (call: ServerDuplexStream<Pb, Pb | PreEncoded>) => {
+      const certAuth = ctx.clientCertAuth === true;
       const watchers = new Map<number, Watch>();
       let nextId = 0;
       let closed = false;
@@ -247,6 +275,11 @@ export function watchService(ctx: ServiceContext): UntypedServiceImplementation 
             const key = given && given.length > 0 ? given : Buffer.from([0]);
             const rangeEnd = c.range_end as Buffer | undefined;
             const startRevision = watchStartRevision(c.start_revision);
+            if (!watchPermitted(s, call, certAuth, given ?? Buffer.alloc(0), rangeEnd)) {
+              // As etcd: created and canceled at once, with the reason.
+              send({ header: headerPb(s.header()), watch_id: str64(id), created: true, canceled: true, cancel_reason: WATCH_PERMISSION_DENIED });
+              return;
+            }
             // Announce the watch before any event for it can be sent.
             send({ header: headerPb(s.header()), watch_id: str64(id), created: true });
             const watcher = s.watchHub.watch(
@@ -341,6 +374,19 @@ export function watchService(ctx: ServiceContext): UntypedServiceImplementation 
   };
 }
 
+/** etcd's cancel reason for a watch its caller may not read (the gRPC error's text). */
+const WATCH_PERMISSION_DENIED = 'rpc error: code = PermissionDenied desc = etcdserver: permission denied';
+
+/** Whether the stream's caller may read the watched range (an unknown token may not). */
+function watchPermitted(s: EtcdServer, call: CallIdentity, certAuth: boolean, key: Uint8Array, rangeEnd: Uint8Array | undefined): boolean {
+  if (!s.authGate.enabled) return true;
+  try {
+    return s.authGate.allows(callerOf(s, call, certAuth), rangeAccess({ key, ...(rangeEnd && rangeEnd.length > 0 && { rangeEnd }) }));
+  } catch {
+    return false;
+  }
+}
+
 /**
  * A watch's start revision. Any int64 is valid (etcd takes 2^63-1 and waits);
  * one no store will reach in this process's lifetime waits at 2^53-1 instead,
@@ -357,8 +403,19 @@ export function clusterService(ctx: ServiceContext): UntypedServiceImplementatio
   const s = ctx.server;
   // Changes go to the leader; a follower relays them and answers with the
   // leader's reply.
+  // Member changes need the root role once auth is on (checked here, and
+  // again by the leader, which the caller's token reaches too).
   const change = (method: 'MemberAdd' | 'MemberRemove' | 'MemberPromote' | 'MemberUpdate', local: (req: Pb) => Promise<Pb>) =>
-    unary(ctx, (req) => (ctx.forwarder?.shouldForward() ? ctx.forwarder.cluster(method, req) : local(req)));
+    unary(ctx, async (req, call) => {
+      const caller = callerOf(s, call, ctx.clientCertAuth === true);
+      s.authGate.checkAdmin(caller);
+      if (!ctx.forwarder?.shouldForward()) return local(req);
+      // A caller named by its certificate brings no token the leader could
+      // check (this member dials with its own certificate): vouch with one.
+      const hasToken = (call.metadata?.get('token').length ?? 0) + (call.metadata?.get('authorization').length ?? 0) > 0;
+      const token = caller !== undefined && !hasToken ? await s.auth.tokenFor(caller) : undefined;
+      return ctx.forwarder.cluster(method, req, call.metadata, token);
+    });
   return {
     MemberList: unary(ctx, async (req) => ({ header: headerPb(s.header()), members: (await s.memberList(req.linearizable !== false)).map(memberPb) })),
     MemberAdd: change('MemberAdd', async (req) => {
@@ -376,6 +433,12 @@ export function clusterService(ctx: ServiceContext): UntypedServiceImplementatio
 
 export function maintenanceService(ctx: ServiceContext): UntypedServiceImplementation {
   const s = ctx.server;
+  // etcd 3.4 asks the root role for these (Status and Alarm are open to all).
+  const admin = (handle: (req: Pb) => Promise<Pb> | Pb) =>
+    unary(ctx, (req, call) => {
+      s.authGate.checkAdmin(callerOf(s, call, ctx.clientCertAuth === true));
+      return handle(req);
+    });
   return {
     Status: unary(ctx, () => {
       const st = s.status(ctx.version);
@@ -406,16 +469,16 @@ export function maintenanceService(ctx: ServiceContext): UntypedServiceImplement
       }
       return { header: headerPb(s.header()), alarms: s.alarmList().map((a) => ({ memberID: str64(a.memberId), alarm: a.alarm })) };
     }),
-    Defragment: unary(ctx, async () => {
+    Defragment: admin(async () => {
       await s.defragment();
       return { header: headerPb(s.header()) };
     }),
-    Hash: unary(ctx, async () => ({ header: headerPb(s.header()), hash: (await s.hashKv(0)).hash })),
-    HashKV: unary(ctx, async (req) => {
+    Hash: admin(async () => ({ header: headerPb(s.header()), hash: (await s.hashKv(0)).hash })),
+    HashKV: admin(async (req) => {
       const h = await s.hashKv(int(req.revision, 'revision'));
       return { header: headerPb(s.header()), hash: h.hash, compact_revision: str64(h.compactRevision), hash_revision: str64(h.hashRevision) };
     }),
-    MoveLeader: unary(ctx, async (req) => {
+    MoveLeader: admin(async (req) => {
       await s.moveLeader(int(req.targetID, 'targetID'));
       return { header: headerPb(s.header()) };
     }),
@@ -423,7 +486,10 @@ export function maintenanceService(ctx: ServiceContext): UntypedServiceImplement
       throw new ServerError('UNIMPLEMENTED', 'etcdserver: downgrade is not supported');
     }),
     Snapshot: (call: ServerWritableStream<Pb, PreEncoded>) => {
-      streamBackup(ctx, call).catch((err: unknown) => {
+      Promise.resolve()
+        .then(() => s.authGate.checkAdmin(callerOf(s, call, ctx.clientCertAuth === true)))
+        .then(() => streamBackup(ctx, call))
+        .catch((err: unknown) => {
         const e = toGrpcError(err, ctx.logger);
         call.destroy(Object.assign(new Error(e.details), { code: e.code }));
       });
@@ -473,12 +539,62 @@ function drained(call: ServerWritableStream<Pb, PreEncoded>): Promise<void> {
   });
 }
 
-/** Authentication is not offered yet: every Auth call says so clearly. */
-export function authService(methods: string[]): UntypedServiceImplementation {
-  const impl: UntypedServiceImplementation = {};
-  for (const name of methods) {
-    impl[name] = (_call: ServerUnaryCall<Pb, Pb>, callback: sendUnaryData<Pb>) =>
-      callback({ code: status.UNIMPLEMENTED, details: 'etcdserver: authentication is not supported by this server' });
-  }
-  return impl;
+const PERM_TYPES = ['READ', 'WRITE', 'READWRITE'] as const;
+
+function permType(value: unknown): PermType {
+  if (typeof value === 'number' && PERM_TYPES[value]) return PERM_TYPES[value];
+  if (typeof value === 'string' && (PERM_TYPES as readonly string[]).includes(value)) return value as PermType;
+  if (value === undefined || value === null) return 'READ';
+  throw new ServerError('INVALID_ARGUMENT', `etcdserver: unknown permission type ${String(value)}`);
+}
+
+const bytesOf = (value: unknown): Uint8Array => (value instanceof Uint8Array ? new Uint8Array(value) : new Uint8Array());
+const text = (value: unknown): string => (typeof value === 'string' ? value : '');
+
+/** etcd's Auth service: users, roles, permissions, the enabled flag, Authenticate (see node/server/auth/). */
+export function authService(ctx: ServiceContext): UntypedServiceImplementation {
+  const s = ctx.server;
+  const certAuth = ctx.clientCertAuth === true;
+  const ok = (): Pb => ({ header: headerPb(s.header()) });
+  // Every call but Authenticate and AuthStatus acts as its caller.
+  const as = (handle: (req: Pb, caller: string | undefined) => Promise<Pb>) => unary(ctx, (req, call) => handle(req, callerOf(s, call, certAuth)));
+  return {
+    AuthEnable: as(async (_req, caller) => (await s.auth.enable(caller), ok())),
+    AuthDisable: as(async (_req, caller) => (await s.auth.disable(caller), ok())),
+    AuthStatus: unary(ctx, async () => {
+      const st = await s.auth.status();
+      return { header: headerPb(s.header()), enabled: st.enabled, authRevision: str64(st.revision) };
+    }),
+    Authenticate: unary(ctx, async (req) => ({ header: headerPb(s.header()), token: await s.auth.authenticate(text(req.name), text(req.password)) })),
+    UserAdd: as(async (req, caller) => {
+      const options = req.options as Pb | undefined;
+      await s.auth.userAdd(caller, text(req.name), text(req.password), { noPassword: options?.no_password === true, hashedPassword: text(req.hashedPassword) });
+      return ok();
+    }),
+    UserGet: as(async (req, caller) => ({ header: headerPb(s.header()), roles: await s.auth.userGet(caller, text(req.name)) })),
+    UserList: as(async (_req, caller) => ({ header: headerPb(s.header()), users: await s.auth.userList(caller) })),
+    UserDelete: as(async (req, caller) => (await s.auth.userDelete(caller, text(req.name)), ok())),
+    UserChangePassword: as(async (req, caller) => {
+      if (text(req.hashedPassword) !== '' && text(req.password) === '') {
+        throw new ServerError('INVALID_ARGUMENT', 'etcdserver: hashedPassword is not supported by this server; send the password');
+      }
+      await s.auth.userChangePassword(caller, text(req.name), text(req.password));
+      return ok();
+    }),
+    UserGrantRole: as(async (req, caller) => (await s.auth.userGrantRole(caller, text(req.user), text(req.role)), ok())),
+    UserRevokeRole: as(async (req, caller) => (await s.auth.userRevokeRole(caller, text(req.name), text(req.role)), ok())),
+    RoleAdd: as(async (req, caller) => (await s.auth.roleAdd(caller, text(req.name)), ok())),
+    RoleGet: as(async (req, caller) => ({
+      header: headerPb(s.header()),
+      perm: (await s.auth.roleGet(caller, text(req.role))).map((p) => ({ permType: p.permType, key: Buffer.from(p.key), range_end: Buffer.from(p.rangeEnd) })),
+    })),
+    RoleList: as(async (_req, caller) => ({ header: headerPb(s.header()), roles: await s.auth.roleList(caller) })),
+    RoleDelete: as(async (req, caller) => (await s.auth.roleDelete(caller, text(req.role)), ok())),
+    RoleGrantPermission: as(async (req, caller) => {
+      const perm = (req.perm as Pb | undefined) ?? {};
+      await s.auth.roleGrantPermission(caller, text(req.name), { permType: permType(perm.permType), key: bytesOf(perm.key), rangeEnd: bytesOf(perm.range_end) });
+      return ok();
+    }),
+    RoleRevokePermission: as(async (req, caller) => (await s.auth.roleRevokePermission(caller, text(req.role), bytesOf(req.key), bytesOf(req.range_end)), ok())),
+  };
 }

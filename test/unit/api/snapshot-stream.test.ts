@@ -13,7 +13,7 @@ import { pino } from 'pino';
 import { maintenanceService } from '../../../node/api/grpc/services.js';
 import { etcdServices, loadEtcdProtos } from '../../../node/api/proto/load.js';
 import { encodeBackup } from '../../../node/backup/backup-file.js';
-import { encodeStateSnapshot } from '../../../node/server/state-snapshot.js';
+import { encodeStateSnapshot, STATE_SNAPSHOT_VERSION } from '../../../node/server/state-snapshot.js';
 import type { TxnRequest } from '../../../node/mvcc/types.js';
 import { InProcessCluster } from '../server/in-process-cluster.js';
 
@@ -141,7 +141,7 @@ test(`Maintenance.Snapshot of ${KEYS} keys never blocks the event loop over 50 m
   // The head names the point the state was captured at (contract/snapshot-point.ts); nothing was written since.
   const st = server.status('test');
   const point = { revision: server.store.revision, compactRevision: server.store.compactRevision, raftIndex: st.raftAppliedIndex, raftTerm: member.node.termAt(st.raftAppliedIndex) ?? st.raftTerm };
-  const expected = encodeBackup(encodeStateSnapshot(server.store, { membership: server.membership.toJSON(), alarms: [], point }));
+  const expected = encodeBackup(encodeStateSnapshot(server.store, { version: STATE_SNAPSHOT_VERSION, membership: server.membership.toJSON(), alarms: [], auth: server.authStore.toJSON(), point }));
   assert.equal(size, expected.length);
   assert.ok(createHash('sha256').update(expected.subarray(0, expected.length - 32)).digest().equals(trailer), 'the same bytes as the whole backup encoded at once');
   assert.equal(sampled.received, size);

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, DEFAULT_QUOTA_BACKEND_BYTES, envNameFor, nodeHelp, parseNodeConfig } from '../../../node/config.js';
+import { ConfigError, DEFAULT_QUOTA_BACKEND_BYTES, envNameFor, nodeHelp, parseAuthToken, parseNodeConfig } from '../../../node/config.js';
 
 const noEnv: Record<string, string | undefined> = {};
 
@@ -369,5 +369,24 @@ describe('nodeHelp', () => {
     }
     assert.match(help, /--election-timeout <value> +.*\(default 1000\)/);
     assert.match(help, /ETCD_/);
+  });
+});
+
+describe('auth flags', () => {
+  it('default to simple tokens for 300 s, and take etcd\'s --auth-token jwt options, --auth-token-ttl and --bcrypt-cost', () => {
+    const cfg = parseNodeConfig([], noEnv);
+    assert.deepEqual(cfg.auth, { token: { kind: 'simple' }, tokenTtlMs: 300_000, bcryptCost: 10 });
+    const jwt = parseNodeConfig(['--auth-token=jwt,pub-key=/k/pub.pem,priv-key=/k/priv.pem,sign-method=RS256,ttl=10m', '--auth-token-ttl=60', '--bcrypt-cost=12'], noEnv);
+    assert.deepEqual(jwt.auth, { token: { kind: 'jwt', signMethod: 'RS256', pubKeyFile: '/k/pub.pem', privKeyFile: '/k/priv.pem', ttlMs: 600_000 }, tokenTtlMs: 60_000, bcryptCost: 12 });
+    assert.deepEqual(parseNodeConfig([], { ETCD_AUTH_TOKEN: 'jwt,pub-key=/p,sign-method=ES256' }).auth.token, { kind: 'jwt', signMethod: 'ES256', pubKeyFile: '/p', ttlMs: 300_000 });
+  });
+
+  it('refuses what etcd refuses, saying why', () => {
+    fails(['--auth-token=opaque'], /unknown token type "opaque"/);
+    fails(['--auth-token=jwt,pub-key=/p,sign-method=HS1'], /sign-method must be one of/);
+    fails(['--auth-token=jwt,sign-method=RS256'], /needs pub-key/);
+    fails(['--auth-token=jwt,pub-key=/p,sign-method=RS256,colour=red'], /unknown jwt option "colour"/);
+    fails(['--bcrypt-cost=40'], /between 4 and 31/);
+    assert.throws(() => parseAuthToken('simple,x', '--auth-token'), /unknown token type/);
   });
 });

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { decodeCbor, encodeCbor } from '../../../node/server/cbor.js';
 import { decodeEntry, encodeEntry, type ServerEntry } from '../../../node/server/entry.js';
-import { ENTRY_FORMAT_CBOR, ENTRY_FORMAT_INT64_LEASES, ENTRY_FORMAT_V8, EntryFormatTooNewError, nextClusterFormat } from '../../../node/server/entry-format.js';
+import { ENTRY_FORMAT_AUTH, ENTRY_FORMAT_CBOR, ENTRY_FORMAT_INT64_LEASES, ENTRY_FORMAT_V8, MAX_ENTRY_FORMAT, EntryFormatTooNewError, nextClusterFormat } from '../../../node/server/entry-format.js';
 import { ENTRY_SAMPLES } from './entry-samples.js';
 
 const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -99,6 +99,28 @@ describe('server entry encoding', () => {
     assert.throws(() => encodeEntry({ origin: 1, requestId: 2, request: { mvcc: { leaseRevoke: { id: 2n ** 60n } } } }, ENTRY_FORMAT_CBOR), /requested lease not found/);
   });
 
+  it('auth entries round-trip once the cluster format is 4, carry no plain password, and are refused before', () => {
+    const entries: ServerEntry[] = [
+      { origin: 1, requestId: 2, request: { auth: { authEnable: {} } } },
+      { origin: 1, requestId: 3, request: { auth: { userAdd: { name: 'alice', password: 'scrypt$1$1024$8$1$c2FsdA==$aGFzaA==' } } } },
+      { origin: 1, requestId: 4, request: { auth: { userAdd: { name: 'cn-only', noPassword: true } } } },
+      { origin: 1, requestId: 5, request: { auth: { roleGrantPermission: { name: 'r1', perm: { permType: 'READWRITE', key: new Uint8Array([0, 255]), rangeEnd: new Uint8Array([0]) } } } } },
+      { origin: 1, requestId: 6, request: { auth: { roleRevokePermission: { role: 'r1', key: bytes('/a'), rangeEnd: new Uint8Array() } } } },
+      { origin: 1, requestId: 7, request: { auth: { userRevokeRole: { name: 'alice', role: 'r1' } } } },
+      // A write checked at auth revision 5, with an int64 lease.
+      { origin: 1, requestId: 8, request: { asUser: { revision: 5, mvcc: { put: { key: bytes('/a'), value: bytes('v'), lease: 2n ** 60n } } } } },
+      { origin: 1, requestId: 9, request: { asUser: { revision: 6, mvcc: { txn: { success: [{ requestDeleteRange: { key: bytes('/a') } }] } } } } },
+    ];
+    for (const entry of entries) {
+      const data = encodeEntry(entry, ENTRY_FORMAT_AUTH);
+      assert.equal(data[0], 3);
+      assert.deepEqual(plain(decodeEntry(data)), plain(entry));
+      assert.throws(() => encodeEntry(entry, ENTRY_FORMAT_INT64_LEASES), /needs every member at entry format 4.*cluster is at 3/);
+    }
+    assert.throws(() => decodeEntry(encodeCbor([2, 1, 1, { auth: { userRename: {} } }], new Uint8Array([3]))), /auth request kind userRename is unknown/);
+    assert.throws(() => decodeEntry(encodeCbor([2, 1, 1, { asUser: { revision: 1, mvcc: { rename: {} } } }], new Uint8Array([3]))), /MVCC request kind rename/);
+  });
+
   it('CBOR entries are [schema, origin, request ID, request] in standard CBOR', () => {
     const data = encodeEntry({ origin: 5, requestId: 6, request: { leaseRenew: { id: 300n } } }, ENTRY_FORMAT_CBOR);
     // 0x84 array(4), 01 schema, 05, 06, 0xa1 map(1) "leaseRenew" -> map(1) "id" -> uint16 300.
@@ -143,11 +165,13 @@ describe('cluster entry format', () => {
     assert.equal(nextClusterFormat(1, [2, 2, 2]), 2);
     assert.equal(nextClusterFormat(1, [2, undefined, 2]), undefined, 'an older release holds it back');
     assert.equal(nextClusterFormat(2, [2, 2]), undefined);
-    assert.equal(nextClusterFormat(1, [5, 5]), 3, 'never past what this release reads');
+    assert.equal(nextClusterFormat(1, [5, 5]), MAX_ENTRY_FORMAT, 'never past what this release reads');
+    assert.equal(MAX_ENTRY_FORMAT, ENTRY_FORMAT_AUTH, 'this release reads auth entries (format 4)');
+    assert.equal(nextClusterFormat(3, [4, 4, 3]), undefined, 'a format-3 member holds auth entries back');
     assert.equal(nextClusterFormat(1, []), undefined);
   });
 
   it('names the way out when a member cannot read the cluster format', () => {
-    assert.match(new EntryFormatTooNewError(4, 'raised at index 9').message, /entry format 4 \(raised at index 9\).*reads formats up to 3.*downgraded/);
+    assert.match(new EntryFormatTooNewError(5, 'raised at index 9').message, /entry format 5 \(raised at index 9\).*reads formats up to 4.*downgraded/);
   });
 });

@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import { serialize } from 'node:v8';
 import { MvccStore } from '../../../node/mvcc/index.js';
 import { Membership } from '../../../node/server/membership.js';
-import { captureState, decodeStateSnapshot, encodeStateSnapshot } from '../../../node/server/state-snapshot.js';
+import { captureState, decodeStateSnapshot, encodeStateSnapshot, STATE_SNAPSHOT_VERSION } from '../../../node/server/state-snapshot.js';
+import { AuthStore } from '../../../node/server/auth/auth-store.js';
 
 const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
 
@@ -25,6 +26,25 @@ describe('state snapshot encoding', () => {
     assert.deepEqual(decoded.alarms, ['7:NOSPACE']);
     assert.deepEqual(decoded.membership, membership.toJSON());
     assert.equal(MvccStore.restore(decoded.mvcc).revision, store.revision);
+  });
+
+  it('version 2 carries the auth store; version 1 (no version, no auth) still reads; a newer version is refused', () => {
+    const { store, membership } = fixture();
+    const auth = new AuthStore();
+    auth.apply({ userAdd: { name: 'root', password: 'scrypt$1$1024$8$1$c2FsdA==$aGFzaA==' } });
+    auth.apply({ userGrantRole: { user: 'root', role: 'root' } });
+    auth.apply({ authEnable: {} });
+    const decoded = decodeStateSnapshot(encodeStateSnapshot(store, { version: STATE_SNAPSHOT_VERSION, membership: membership.toJSON(), alarms: [], auth: auth.toJSON() }));
+    assert.equal(decoded.version, 2);
+    const restored = new AuthStore();
+    restored.restore(decoded.auth);
+    assert.equal(restored.enabled, true);
+    assert.deepEqual(restored.user('root')?.roles, ['root']);
+    const v1 = decodeStateSnapshot(encodeStateSnapshot(store, { membership: membership.toJSON(), alarms: [] }));
+    assert.equal(v1.auth, undefined);
+    restored.restore(v1.auth);
+    assert.deepEqual(restored.userNames(), []);
+    assert.throws(() => decodeStateSnapshot(encodeStateSnapshot(store, { version: 3, membership: membership.toJSON(), alarms: [] })), /snapshot version 3 is newer/);
   });
 
   it('still reads snapshots written in the earlier V8-serialized layout', () => {

@@ -57,3 +57,18 @@ test('request IDs increase, stay exact as numbers, and a later run starts above 
   assert.ok(second.next() > last, 'a restart never reuses an ID');
   assert.ok(Number.isSafeInteger(new RequestIds(Date.UTC(2150, 0, 1)).next()), 'still below 2^53 in 2150');
 });
+
+test('as etcd counts proposals: one applied with an error answer committed; one Raft dropped failed', async () => {
+  let committed = 0;
+  let failed = 0;
+  const waiters = new Waiters(SELF, { onSucceeded: () => committed++, onFailed: () => failed++ });
+  const compacted = waiters.wait(1, 1, Date.now() + 10_000);
+  const dropped = waiters.wait(2, 1, Date.now() + 10_000);
+  waiters.settle(SELF, 1, undefined, new ServerError('OUT_OF_RANGE', 'etcdserver: mvcc: required revision has been compacted'));
+  await assert.rejects(compacted, /compacted/);
+  waiters.drop(2, new ServerError('UNAVAILABLE', 'etcdserver: raft proposal dropped'));
+  await assert.rejects(dropped, /proposal dropped/);
+  assert.deepEqual({ committed, failed }, { committed: 1, failed: 1 });
+  waiters.drop(2, new ServerError('UNAVAILABLE', 'again'));
+  assert.equal(failed, 1, 'a waiter already answered is not counted twice');
+});

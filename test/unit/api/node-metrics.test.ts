@@ -1,0 +1,35 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createNodeMetrics } from '../../../node/api/metrics.js';
+import { Role } from '../../../node/raft/raft.js';
+
+async function value(metrics: ReturnType<typeof createNodeMetrics>, name: string): Promise<number> {
+  const m = (await metrics.registry.getMetricsAsJSON()).find((x) => x.name === name);
+  assert.ok(m, `${name} is registered`);
+  return (m.values[0]?.value as number | undefined) ?? 0;
+}
+
+test('etcd_server_leader_changes_seen_total counts as etcd: every leader seen after another one or after none', async () => {
+  const metrics = createNodeMetrics({ defaultMetrics: false });
+  const seen = async (lead: number): Promise<number> => {
+    metrics.hooks.onLeaderChange!({ lead, role: Role.Follower });
+    return value(metrics, 'etcd_server_leader_changes_seen_total');
+  };
+  assert.equal(await seen(0), 0, 'no leader yet');
+  assert.equal(await seen(1), 1, 'the first leader');
+  assert.equal(await seen(1), 1, 'the same leader, no gap: no change');
+  assert.equal(await seen(2), 2, 'another leader');
+  assert.equal(await seen(0), 2, 'losing the leader is not a change by itself');
+  assert.equal(await value(metrics, 'etcd_server_has_leader'), 0);
+  assert.equal(await seen(2), 3, 'the same member leading again after a time without a leader');
+  assert.equal(await value(metrics, 'etcd_server_has_leader'), 1);
+});
+
+test('etcd_server_proposals_failed_total and _committed_total follow the server hooks', async () => {
+  const metrics = createNodeMetrics({ defaultMetrics: false });
+  metrics.hooks.onProposalCommitted!();
+  metrics.hooks.onProposalFailed!();
+  metrics.hooks.onProposalFailed!();
+  assert.equal(await value(metrics, 'etcd_server_proposals_committed_total'), 1);
+  assert.equal(await value(metrics, 'etcd_server_proposals_failed_total'), 2);
+});
