@@ -67,7 +67,13 @@ export function mountGateway(app: Express, ctx: ServiceContext): void {
         }
         const metadata = authMetadata(req);
         if (route.responseStream) return serverStream(res, route, handler, request, metadata);
-        handler({ request, metadata }, (err, out) => {
+        // A client that goes away before the answer cancels the call, as a gRPC
+        // cancel would (a Lock or Campaign still waiting then leaves its queue).
+        const call = Object.assign(new EventEmitter(), { request, metadata });
+        const cancel = (): void => void call.emit('cancelled');
+        res.once('close', cancel);
+        handler(call, (err, out) => {
+          res.off('close', cancel);
           if (err) return sendError(res, err.code, err.details);
           res.type('application/json').send(JSON.stringify(toGatewayJson(route.responseType, out ?? {})));
         });

@@ -302,6 +302,32 @@ describe('lock, election and health services', { timeout: 180_000 }, () => {
     await call(m1.lock, 'Unlock', { key: a.key });
   });
 
+  test('a gateway client that hangs up while its lock waits leaves the queue', async () => {
+    const [m1] = ours!.members as [Member];
+    const held = await call(m1.lease, 'LeaseGrant', { TTL: 60 });
+    const waiter = await call(m1.lease, 'LeaseGrant', { TTL: 60 });
+    const a = await call(m1.lock, 'Lock', { name: Buffer.from('G'), lease: held.ID });
+    const waiterKey = `G/${BigInt(waiter.ID as string).toString(16)}`;
+    const abort = new AbortController();
+    const url = kvorum!.members[1]!.clientUrl;
+    const pending = fetch(`${url}/v3/lock/lock`, { method: 'POST', body: JSON.stringify({ name: b64('G'), lease: waiter.ID }), signal: abort.signal }).catch((err: Error) => err.name);
+    let queued = false;
+    for (let i = 0; i < 50 && !queued; i++) {
+      queued = ((await call(m1.kv, 'Range', { key: Buffer.from(waiterKey) })).kvs as unknown[]).length === 1;
+      if (!queued) await sleep(50);
+    }
+    assert.ok(queued, 'the waiter queued');
+    abort.abort();
+    assert.equal(await pending, 'AbortError');
+    let left: unknown[] = [waiterKey];
+    for (let i = 0; i < 50 && left.length > 0; i++) {
+      await sleep(100);
+      left = (await call(m1.kv, 'Range', { key: Buffer.from(waiterKey) })).kvs as unknown[];
+    }
+    assert.deepEqual(left, [], 'its key is deleted');
+    await call(m1.lock, 'Unlock', { key: a.key });
+  });
+
   test('malformed protobuf to Lock is refused with INTERNAL and writes nothing', async () => {
     const [m1] = ours!.members as [Member];
     const before = await revisionAt(m1);
