@@ -78,5 +78,5 @@ export function leaseHex(id: bigint): string {
   return id.toString(16);
 }
 
-/** A session's lease: the caller's, or (lease 0) a fresh one with etcd's default session TTL. */
+/** etcd's default session TTL in seconds: a call naming lease 0 gets a fresh lease of it. */
 export const DEFAULT_SESSION_TTL = 60;
