@@ -10,7 +10,9 @@ import { lookupGatewayRoute, type GatewayRoute } from './proto/gateway-routes.js
 import { GatewayJsonError, fromGatewayJson, toGatewayJson } from './proto/json.js';
 import type { Pb } from './grpc/convert.js';
 import { PreEncoded } from './grpc/pre-encoded.js';
-import { etcdServices } from './proto/load.js';
+import { etcdServices, type EtcdServiceName } from './proto/load.js';
+import { lockService } from './grpc/lock-service.js';
+import { electionService } from './grpc/election-service.js';
 import { authService, clusterService, kvService, leaseService, maintenanceService, watchService, type ServiceContext } from './grpc/services.js';
 
 type Handler = (call: unknown, callback?: (err: { code: number; details: string } | null, res?: Pb) => void) => void;
@@ -42,6 +44,8 @@ export function mountGateway(app: Express, ctx: ServiceContext): void {
     Cluster: clusterService(ctx) as Record<string, Handler>,
     Maintenance: maintenanceService(ctx) as Record<string, Handler>,
     Auth: authService(ctx) as Record<string, Handler>,
+    Lock: lockService(ctx) as Record<string, Handler>,
+    Election: electionService(ctx) as Record<string, Handler>,
   };
   // etcd's gateway takes only POST on its API paths.
   app.get(/^\/v3(beta|alpha)?\//, (_req: Request, res: Response) => {
@@ -63,7 +67,13 @@ export function mountGateway(app: Express, ctx: ServiceContext): void {
         }
         const metadata = authMetadata(req);
         if (route.responseStream) return serverStream(res, route, handler, request, metadata);
-        handler({ request, metadata }, (err, out) => {
+        // A client that goes away before the answer cancels the call, as a gRPC
+        // cancel would (a Lock or Campaign still waiting then leaves its queue).
+        const call = Object.assign(new EventEmitter(), { request, metadata });
+        const cancel = (): void => void call.emit('cancelled');
+        res.once('close', cancel);
+        handler(call, (err, out) => {
+          res.off('close', cancel);
           if (err) return sendError(res, err.code, err.details);
           res.type('application/json').send(JSON.stringify(toGatewayJson(route.responseType, out ?? {})));
         });
@@ -163,8 +173,8 @@ class GatewayStream extends EventEmitter {
   }
 
   write(msg: Pb | PreEncoded): boolean {
-    // A handler's hand-encoded response is read back into the generic shape first.
-    const pb = msg instanceof PreEncoded ? (etcdServices[this.route.service][this.route.method]!.responseDeserialize(msg.bytes) as Pb) : msg;
+    // A handler's hand-encoded response is read back into the generic shape first (only etcdserverpb's hot streams encode by hand).
+    const pb = msg instanceof PreEncoded ? (etcdServices[this.route.service as EtcdServiceName][this.route.method]!.responseDeserialize(msg.bytes) as Pb) : msg;
     return this.res.write(`${JSON.stringify({ result: toGatewayJson(this.route.responseType, pb) })}\n`);
   }
 

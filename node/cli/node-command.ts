@@ -21,6 +21,10 @@ import { createNodeMetrics } from '../api/metrics.js';
 import { createGrpcMetrics } from '../api/grpc-metrics.js';
 import { authService, clusterService, kvService, leaseService, maintenanceService, watchService, type ServiceContext } from '../api/grpc/services.js';
 import { strictEtcdService } from '../api/proto/strict-wire.js';
+import { strictExtraService, type ExtraServiceName } from '../api/proto/extra-services.js';
+import { lockService } from '../api/grpc/lock-service.js';
+import { electionService } from '../api/grpc/election-service.js';
+import { healthService } from '../api/grpc/health-service.js';
 import { mountGateway } from '../api/gateway.js';
 import { forwardTlsFromFiles, LeaderForwarder } from '../api/grpc/forward.js';
 import { PeerTransport } from '../transport/transport.js';
@@ -237,6 +241,13 @@ async function startOnPorts(
   serve('Cluster', clusterService(ctx));
   serve('Maintenance', maintenanceService(ctx));
   serve('Auth', authService(ctx));
+  const serveExtra = (name: ExtraServiceName, impl: UntypedServiceImplementation): void => {
+    const def = strictExtraService(name);
+    grpc.addService(def, grpcMetrics.instrument(def, impl));
+  };
+  serveExtra('v3lockpb.Lock', lockService(ctx));
+  serveExtra('v3electionpb.Election', electionService(ctx));
+  serveExtra('grpc.health.v1.Health', healthService(memberHealthSource(running.server)));
 
   // Progress notifications for watchers that asked for them (etcd's
   // --experimental-watch-progress-notify-interval).

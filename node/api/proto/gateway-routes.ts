@@ -9,9 +9,24 @@
 // earlier releases /v3alpha/; see `lookupGatewayRoute`'s `legacyPrefixes`).
 import type { EtcdServiceName } from './load.js';
 
+/** The services the gateway reaches: etcd's client API, and its lock and election services. */
+export type GatewayServiceName = EtcdServiceName | 'Lock' | 'Election';
+
+/** The protobuf package of each (message types are named within it). */
+const PACKAGES: Readonly<Record<GatewayServiceName, string>> = {
+  KV: 'etcdserverpb',
+  Watch: 'etcdserverpb',
+  Lease: 'etcdserverpb',
+  Cluster: 'etcdserverpb',
+  Maintenance: 'etcdserverpb',
+  Auth: 'etcdserverpb',
+  Lock: 'v3lockpb',
+  Election: 'v3electionpb',
+};
+
 export interface GatewayRoute {
-  /** Short service name (the full name is `etcdserverpb.<service>`). */
-  service: EtcdServiceName;
+  /** Short service name (the full name is `<package>.<service>`: etcdserverpb, v3lockpb, v3electionpb). */
+  service: GatewayServiceName;
   /** Method name within the service. */
   method: string;
   /** Fully qualified request message type. */
@@ -25,7 +40,7 @@ export interface GatewayRoute {
 }
 
 function route(
-  service: EtcdServiceName,
+  service: GatewayServiceName,
   method: string,
   request: string,
   response: string,
@@ -34,8 +49,8 @@ function route(
   return Object.freeze({
     service,
     method,
-    requestType: `etcdserverpb.${request}`,
-    responseType: `etcdserverpb.${response}`,
+    requestType: `${PACKAGES[service]}.${request}`,
+    responseType: `${PACKAGES[service]}.${response}`,
     requestStream: streams.requestStream ?? false,
     responseStream: streams.responseStream ?? false,
   });
@@ -106,6 +121,15 @@ export const GATEWAY_ROUTES: Readonly<Record<string, GatewayRoute>> = Object.fre
   '/v3/auth/role/delete': route('Auth', 'RoleDelete', 'AuthRoleDeleteRequest', 'AuthRoleDeleteResponse'),
   '/v3/auth/role/grant': route('Auth', 'RoleGrantPermission', 'AuthRoleGrantPermissionRequest', 'AuthRoleGrantPermissionResponse'),
   '/v3/auth/role/revoke': route('Auth', 'RoleRevokePermission', 'AuthRoleRevokePermissionRequest', 'AuthRoleRevokePermissionResponse'),
+
+  // etcd 3.4's v3lock and v3election gateways.
+  '/v3/lock/lock': route('Lock', 'Lock', 'LockRequest', 'LockResponse'),
+  '/v3/lock/unlock': route('Lock', 'Unlock', 'UnlockRequest', 'UnlockResponse'),
+  '/v3/election/campaign': route('Election', 'Campaign', 'CampaignRequest', 'CampaignResponse'),
+  '/v3/election/proclaim': route('Election', 'Proclaim', 'ProclaimRequest', 'ProclaimResponse'),
+  '/v3/election/leader': route('Election', 'Leader', 'LeaderRequest', 'LeaderResponse'),
+  '/v3/election/observe': route('Election', 'Observe', 'LeaderRequest', 'LeaderResponse', { responseStream: true }),
+  '/v3/election/resign': route('Election', 'Resign', 'ResignRequest', 'ResignResponse'),
 });
 
 export interface LookupOptions {

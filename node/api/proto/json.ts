@@ -19,6 +19,7 @@
 // them. Anything else that does not fit the schema is rejected with a
 // GatewayJsonError naming the offending path.
 import { loadEtcdProtos } from './load.js';
+import { loadExtraProtos } from './extra-protos.js';
 import { buildSchema, type FieldSchema, type MessageSchema, type Schema } from './schema.js';
 import { INT64_MAX, INT64_MIN, UINT64_MAX } from './int64.js';
 
@@ -39,9 +40,9 @@ export class GatewayJsonError extends Error {
 
 let schemaCache: Schema | undefined;
 
-/** The reflection model of the loaded etcd definitions (built once). */
+/** The reflection model of the loaded etcd definitions, lock/election/health included (built once). */
 export function etcdSchema(): Schema {
-  if (!schemaCache) schemaCache = buildSchema(loadEtcdProtos().packageDefinition);
+  if (!schemaCache) schemaCache = buildSchema({ ...loadEtcdProtos().packageDefinition, ...loadExtraProtos().packageDefinition });
   return schemaCache;
 }
 
