@@ -87,7 +87,7 @@ describe('Auth API on a 3-member cluster', () => {
     assert.match(c.ctl(['--user=root:rootpw', 'role', 'get', 'r1'], { endpoints: lagging.clientUrl }), /\[\/a\/, \/a0\) \(prefix \/a\/\)/);
   });
 
-  test('the etcd3 client: permitted writes and reads succeed on every member, others are refused with etcd\'s error', async () => {
+  test('finding 10: Auth is served — the etcd3 client: permitted writes and reads succeed on every member, others are refused with etcd\'s error', async () => {
     const client = new Etcd3({ hosts: c.members.map((m) => m.clientUrl), auth: { username: 'alice', password: 'alicepw' } });
     try {
       for (let i = 0; i < 6; i++) await client.put(`/a/${i}`).value(`v${i}`);

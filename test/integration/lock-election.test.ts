@@ -251,7 +251,7 @@ describe('lock, election and health services', { timeout: 180_000 }, () => {
     await kvorum?.destroy();
   });
 
-  test('the same calls give the same answers and error strings as etcd 3.4', () => {
+  test('finding 10: Lock, Election and Health are served: the same calls give the same answers and error strings as etcd 3.4', () => {
     const find = (name: string): unknown => (etcdRun as [string, unknown][]).find(([n]) => n === name)?.[1];
     // Anchors, so that two clusters failing the same way cannot pass.
     assert.deepEqual(find('health ""'), { status: 'SERVING' });
