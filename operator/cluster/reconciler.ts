@@ -71,7 +71,7 @@ export interface ReconcilerOptions {
 }
 
 /** The calls a pass makes on a cluster's own API. */
-export type ClusterAPI = Pick<ClusterClient, 'memberList' | 'memberAdd' | 'memberRemove' | 'memberPromote' | 'moveLeader' | 'status' | 'close'> & Partial<Pick<ClusterClient, 'hashKv'>>;
+export type ClusterAPI = Pick<ClusterClient, 'memberList' | 'memberAdd' | 'memberRemove' | 'memberPromote' | 'moveLeader' | 'status' | 'close'> & Partial<Pick<ClusterClient, 'hashKv' | 'diagnoseTLS'>>;
 
 export interface ReconcilerDeps {
   client: KubeClient;
@@ -404,6 +404,7 @@ export class ClusterReconciler {
       rollingUpdate,
       members,
       ...(observed.error !== undefined && { observeError: observed.error }),
+      ...(observed.tlsProblem && { tlsProblem: observed.tlsProblem }),
       alarms: observed.alarms,
       ...(observed.dbSizeBytes !== undefined && { dbSizeBytes: observed.dbSizeBytes }),
       quotaBytes,
