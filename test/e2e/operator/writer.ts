@@ -32,6 +32,12 @@ export interface WriterOptions {
   retryOnce?: boolean;
   /** How often the endpoints are re-read (default 1 s; a Service's follow its EndpointSlices closely, as kube-proxy does). */
   refreshMs?: number;
+  /**
+   * Re-read with the endpoints: a client that follows its certificate Secret
+   * (as one mounting it does), so a CA rotation changes the certificate and
+   * trusted CAs of new connections.
+   */
+  tlsSource?: () => Promise<ClientTLS>;
 }
 
 /** Lists the endpoints to send requests to. */
@@ -51,7 +57,10 @@ export interface WriterReport {
 export class ContinuousWriter {
   /** Every acknowledged key with its value. */
   readonly acknowledged = new Map<string, string>();
-  private readonly clients: MemberClients;
+  private clients: MemberClients;
+  private tls: ClientTLS | undefined;
+  /** Times the client's TLS material changed (tlsSource). */
+  tlsReloads = 0;
   private endpoints: Endpoint[] = [];
   private seq = 0;
   private failed = 0;
@@ -64,6 +73,7 @@ export class ContinuousWriter {
   private last: [string, string] | undefined;
 
   constructor(private readonly opts: WriterOptions) {
+    this.tls = opts.tls;
     this.clients = new MemberClients(opts.tls);
   }
 
@@ -129,8 +139,26 @@ export class ContinuousWriter {
       } catch {
         // keep the last known endpoints
       }
+      if (this.opts.tlsSource) await this.reloadTLS(this.opts.tlsSource);
       await sleep(this.opts.refreshMs ?? 1000);
     }
+  }
+
+  /** New connections use the Secret's current material; the old clients finish what they carry, then close. */
+  private async reloadTLS(source: () => Promise<ClientTLS>): Promise<void> {
+    let next: ClientTLS;
+    try {
+      next = await source();
+    } catch {
+      return; // keep the last known material
+    }
+    const cur = this.tls;
+    if (cur && cur.ca.equals(next.ca) && cur.cert.equals(next.cert) && cur.key.equals(next.key)) return;
+    const old = this.clients;
+    this.tls = next;
+    this.clients = new MemberClients(next);
+    this.tlsReloads++;
+    setTimeout(() => old.close(), 10_000).unref();
   }
 
   private async lane(lane: number, deadline: number): Promise<void> {
