@@ -88,7 +88,9 @@ export async function decideTrust(input: TrustInput): Promise<TrustDecision> {
   }
 
   if (current && trusted.size === 1 && trusted.has(currentFp!)) {
-    const trigger = rotationTrigger({ requested, ...(rotation && { last: rotation }), caNotAfter: parseCertificate(current.cert).notAfter, now });
+    // A rotation recorded whose new CA never reached the CA Secret (the operator stopped in between): start it again.
+    const unfinished = rotationActive(rotation) ? { reason: rotation.reason, message: rotation.message } : undefined;
+    const trigger = unfinished ?? rotationTrigger({ requested, ...(rotation && { last: rotation }), caNotAfter: parseCertificate(current.cert).notAfter, now });
     if (!trigger) return { kind: 'steady', ca: current };
     const next = await generateCA(`${c}-ca`, CA_VALIDITY_DAYS, now);
     return {

@@ -198,6 +198,20 @@ describe('CA rotation requested by annotation', () => {
     assert.deepEqual(p5.rotation?.oldCAFingerprints, [caFingerprint(newCA)]);
   });
 
+  test('a rotation recorded whose new CA never reached the CA Secret (operator stopped in between) starts again, not left half-recorded', async () => {
+    const s0 = await running();
+    const oldCA = text(s0.get('demo-ca'), 'ca.crt');
+    const kvc = cluster({ [CA_ROTATION_ANNOTATION]: 'x' });
+    const recorded = (await phase(kvc, s0, undefined)).rotation!;
+    // The status says TrustBoth, but the Secrets are still those of before.
+    const r = await phase(kvc, s0, recorded);
+    assert.equal(r.rotationStarted, true);
+    assert.equal(r.rotation?.phase, 'TrustBoth');
+    assert.equal(r.rotation?.reason, 'Requested');
+    assert.deepEqual(r.rotation?.oldCAFingerprints, [caFingerprint(oldCA)]);
+    assert.equal(r.rotation?.newCAFingerprint, caFingerprint(text(byName(r.secrets).get('demo-ca'), 'ca.crt')));
+  });
+
   test('a CA that ends within 30 days starts the same rotation, keeping every leaf in the first phase', async () => {
     const s0 = await running();
     const p1 = await phase(cluster(), s0, undefined, new Date(NOW.getTime() + 3640 * DAY));
