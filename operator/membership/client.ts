@@ -228,7 +228,15 @@ export class ClusterClient {
   async diagnoseTLS(endpoint?: string): Promise<TLSTrustProblem | undefined> {
     if (!this.tls) return undefined;
     const tls = this.tls;
-    const found = await Promise.all((endpoint ? [endpoint] : this.endpoints).map((ep) => probeTLS(ep, tls)));
+    const probe = async (ep: string): Promise<TLSTrustProblem | undefined> => {
+      const first = await probeTLS(ep, tls);
+      if (!first) return undefined;
+      // A member that is shutting down also closes right after a handshake: only a refusal seen twice counts.
+      await new Promise((r) => setTimeout(r, 300));
+      const again = await probeTLS(ep, tls);
+      return again?.kind === first.kind ? again : undefined;
+    };
+    const found = await Promise.all((endpoint ? [endpoint] : this.endpoints).map(probe));
     return found.find((p) => p !== undefined);
   }
 

@@ -6,8 +6,9 @@
 //     through its three phases (trust both, re-issue, drop the old CA), one
 //     member at a time, and ends with every member serving a certificate
 //     from the new CA and trusting it alone; no client request fails (a put
-//     retried once after its member went away and then acknowledged counts as
-//     a success; the test reports how many were retried);
+//     retried once, a second later on the next member, after its member went
+//     away or a leadership transfer answered "leader changed", and then
+//     acknowledged counts as a success; the test reports how many);
 // (b) `kubectl delete secret <cluster>-ca` does not take any member down: the
 //     old CA is recovered from the members' Secrets, the cluster moves to a
 //     new CA the same way, ends Available with every member on a trusted
@@ -124,6 +125,7 @@ describe('CA rotation and a lost CA Secret, under writes', () => {
       concurrency: 2,
       pauseMs: 50,
       retryOnce: true,
+      retryDelayMs: 1000,
     }).start();
     await writer.progressed(50, 60_000);
   });

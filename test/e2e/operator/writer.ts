@@ -30,6 +30,12 @@ export interface WriterOptions {
    * puts that failed twice, i.e. what a client retrying once would see.
    */
   retryOnce?: boolean;
+  /**
+   * Pause before that retry (default 0: at once). A leadership transfer
+   * answers "leader changed" / "no leader" for up to an election, which
+   * etcd's own client rides out with a backoff.
+   */
+  retryDelayMs?: number;
   /** How often the endpoints are re-read (default 1 s; a Service's follow its EndpointSlices closely, as kube-proxy does). */
   refreshMs?: number;
   /**
@@ -188,7 +194,10 @@ export class ContinuousWriter {
           const msg = (e as Error).message.replace(/\d+\.\d+\.\d+\.\d+:\d+/g, '<addr>').slice(0, 80);
           this.errors.set(msg, (this.errors.get(msg) ?? 0) + 1);
           target++; // try the next member
-          if (attempt < tries) continue;
+          if (attempt < tries) {
+            if (this.opts.retryDelayMs) await sleep(this.opts.retryDelayMs);
+            continue;
+          }
           if (this.opts.retryOnce) this.failedAfterRetry++;
           await sleep(100);
         }
