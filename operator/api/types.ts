@@ -11,6 +11,7 @@ import type {
 } from './constants.js';
 import type { UpgradeState } from '../upgrade/state.js';
 import type { StorageStatus } from '../upgrade/storage.js';
+import type { TLSRotationStatus } from '../tls/rotation.js';
 
 /** A Kubernetes quantity as it appears in JSON: "1Gi", "500M" or a plain number. */
 export type Quantity = string | number;
@@ -21,7 +22,7 @@ export type ClusterPhase = (typeof CLUSTER_PHASES)[number];
 export type BackupPhase = (typeof BACKUP_PHASES)[number];
 export type MemberRole = (typeof MEMBER_ROLES)[number];
 export type UpdateStrategyType = (typeof UPDATE_STRATEGIES)[number];
-export type { UpgradeState, StorageStatus };
+export type { UpgradeState, StorageStatus, TLSRotationStatus };
 
 /** The parts of metav1.ObjectMeta the operator reads and writes. */
 export interface ObjectMeta {
@@ -201,6 +202,8 @@ export interface KVClusterStatus {
   upgrade?: UpgradeState;
   /** Growth of the members' volumes to spec.storage.size. */
   storage?: StorageStatus;
+  /** The last (or current) move of the members to a new CA (operator/tls/rotation.ts). */
+  tlsRotation?: TLSRotationStatus;
   clusterID?: string;
   /** RFC 3339 completion time of the newest completed backup. */
   lastSuccessfulBackup?: string;

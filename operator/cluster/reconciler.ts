@@ -23,6 +23,7 @@
 // Deletion needs no code here: every object carries a controller owner
 // reference, and the StatefulSet's PVC retention policy follows
 // spec.storage.retentionPolicy.whenDeleted.
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { DEFAULT_QUOTA_BACKEND_BYTES, clientURLAt, memberName } from '../../contract/index.js';
 import { ANNOTATIONS, API_VERSION, KINDS, LABELS, defaultsFor, quantityToBytes, statusSelector, validateClusterSpec, type KVBackup, type KVBackupSchedule, type KVCluster, type KVRestore, type KVClusterStatus, type MemberStatus, type RestoreStatus } from '../api/index.js';
@@ -37,7 +38,7 @@ import { observeCluster, type ClusterObservation, type ObservedMember } from '..
 import { defaultURLs, ordinalSpan, statusEndpoints, type MembershipResult, type OrdinalURLs } from '../membership/reconcile.js';
 import type { ReconcileResult } from '../runtime/controller.js';
 import type { OperatorMetrics } from '../runtime/metrics.js';
-import { desiredTLSSecrets, operatorClientSecretName, operatorClientTLS, tlsContentHash, tlsPodSettings, tlsSecretNames, type ClientTLS, type Secret } from '../tls/index.js';
+import { desiredTLSSecrets, nextPhase, operatorClientSecretName, operatorClientTLS, phaseRolledOut, rotationActive, tlsContentHash, tlsPodSettings, tlsSecretNames, type ClientTLS, type Secret, type TLSRotationStatus } from '../tls/index.js';
 import { CONFIG_KEYS, buildClientService, buildConfigMap, buildPeerService, buildPodDisruptionBudget, buildStatefulSet, type InitialClusterState } from './builders.js';
 import type { MembershipRunner } from './membership-port.js';
 import { clusterName, clusterNs, objectNames, peerURL, type Scheme } from './names.js';
@@ -70,7 +71,7 @@ export interface ReconcilerOptions {
 }
 
 /** The calls a pass makes on a cluster's own API. */
-export type ClusterAPI = Pick<ClusterClient, 'memberList' | 'memberAdd' | 'memberRemove' | 'memberPromote' | 'moveLeader' | 'status' | 'close'> & Partial<Pick<ClusterClient, 'hashKv'>>;
+export type ClusterAPI = Pick<ClusterClient, 'memberList' | 'memberAdd' | 'memberRemove' | 'memberPromote' | 'moveLeader' | 'status' | 'close'> & Partial<Pick<ClusterClient, 'hashKv' | 'diagnoseTLS'>>;
 
 export interface ReconcilerDeps {
   client: KubeClient;
@@ -93,6 +94,7 @@ type StatefulSet = KubeObject & {
 };
 type ConfigMap = KubeObject & { data?: Record<string, string> };
 type Pod = KubeObject & { status?: { podIP?: string } };
+type ReadyPod = KubeObject & { status?: { conditions?: { type: string; status: string }[] } };
 
 /** The cluster a pass works on. */
 interface Pass {
@@ -111,6 +113,8 @@ interface TLSOutcome {
   error?: { reason: string; message: string };
   clientTLS?: ClientTLS;
   hash?: string;
+  /** A CA rotation in progress, as this pass's Secrets carry it out. */
+  rotation?: TLSRotationStatus;
 }
 
 /** The cluster's objects after applyObjects, and how this operator reaches its members. */
@@ -158,7 +162,7 @@ export class ClusterReconciler {
     if (!pass) return {};
     const problems = validateClusterSpec(pass.stored.spec);
     if (problems.length > 0) return this.reportInvalidSpec(pass, problems);
-    const tls = await this.ensureTLS(pass.cluster, pass.log);
+    const tls = await this.ensureTLS(pass);
     if (tls.error) return this.reportTLSError(pass, tls.error);
     const inPlace = activeInPlaceRestore(this.deps.caches.restoresOf?.(pass.ns, pass.name) ?? []);
     const restore = inPlace ? { status: pass.stored.status?.restore?.restoreID === inPlace.restore.restoreID ? pass.stored.status.restore : inPlace.restore } : await this.resolveRestore(pass);
@@ -172,7 +176,8 @@ export class ClusterReconciler {
     const membership = inPlace ? undefined : await this.changeMembership(pass, objects, api, observed, justBootstrapped);
     const rollout = inPlace ? undefined : await this.rollOut(pass, objects, api, observed, membership);
     const storage = inPlace ? undefined : await this.growStorage(pass, objects, api, observed, rollout);
-    return this.report(pass, objects, observed, justBootstrapped, membership, { api, restore: restore?.status }, rollout, storage);
+    const tlsRotation = inPlace ? tls.rotation : await this.advanceRotation(pass, objects, observed, tls, rollout);
+    return this.report(pass, objects, observed, justBootstrapped, membership, { api, restore: restore?.status, tlsRotation }, rollout, storage);
   }
 
   /** spec.bootstrap.fromBackup: the backup to found the cluster from, read before any member starts. */
@@ -374,7 +379,7 @@ export class ClusterReconciler {
     observed: ClusterObservation,
     justBootstrapped: boolean,
     membership: MembershipResult | undefined,
-    extra: { api: ClusterAPI | undefined; restore: RestoreStatus | undefined },
+    extra: { api: ClusterAPI | undefined; restore: RestoreStatus | undefined; tlsRotation?: TLSRotationStatus | undefined },
     rollout?: RolloutOutcome,
     storage?: StorageOutcome,
   ): Promise<ReconcileResult> {
@@ -399,6 +404,7 @@ export class ClusterReconciler {
       rollingUpdate,
       members,
       ...(observed.error !== undefined && { observeError: observed.error }),
+      ...(observed.tlsProblem && { tlsProblem: observed.tlsProblem }),
       alarms: observed.alarms,
       ...(observed.dbSizeBytes !== undefined && { dbSizeBytes: observed.dbSizeBytes }),
       quotaBytes,
@@ -422,6 +428,7 @@ export class ClusterReconciler {
       targetVersion: objects.version,
       ...(rollout?.state && { upgrade: rollout.state }),
       ...(storage?.status && { storage: storage.status }),
+      ...(extra.tlsRotation && { tlsRotation: extra.tlsRotation }),
     };
     const restoreConditions: ConditionInput[] = [];
     if (extra.restore) {
@@ -464,7 +471,7 @@ export class ClusterReconciler {
     else this.deps.metrics.backupScheduleInterval.remove(labels);
 
     if (membership?.requeueAfterMs !== undefined) return { requeueAfterMs: membership.requeueAfterMs };
-    if (rollout?.active || (storage && storage.action.kind !== 'none' && storage.action.kind !== 'refuse')) return this.busy();
+    if (rollout?.active || rotationActive(extra.tlsRotation) || (storage && storage.action.kind !== 'none' && storage.action.kind !== 'refuse')) return this.busy();
     return r.settled ? { requeueAfterMs: this.deps.options.idleRequeueMs ?? 30_000 } : this.busy();
   }
 
@@ -472,7 +479,8 @@ export class ClusterReconciler {
     return { requeueAfterMs: this.deps.options.busyRequeueMs ?? 5_000 };
   }
 
-  private async ensureTLS(cluster: KVCluster, log: Logger): Promise<TLSOutcome> {
+  private async ensureTLS(pass: Pass): Promise<TLSOutcome> {
+    const { cluster, log } = pass;
     const names = tlsSecretNames(cluster);
     if (!names) return {};
     const ns = clusterNs(cluster);
@@ -484,9 +492,17 @@ export class ClusterReconciler {
       const s = cached.get(n) ?? (await this.deps.client.get<KubeObject>(RESOURCES.secret, ns, n));
       if (s) existing.set(n, s as Secret);
     }
-    const result = await desiredTLSSecrets(cluster, existing);
+    const stored = pass.stored.status?.tlsRotation;
+    // A member that ever ran trusts some CA: a lost CA Secret must not be answered with a fresh CA alone.
+    const membersExist = pass.stored.status?.clusterID !== undefined || this.deps.caches.owned('pod', ns, pass.name).length > 0;
+    const result = await desiredTLSSecrets(cluster, existing, this.now(), { ...(stored && { rotation: stored }), membersExist });
     if (result.error) return { error: result.error };
     for (const w of result.warnings) log.warn({ warning: w }, 'TLS');
+    if (result.rotation && result.rotationStarted) {
+      // Recorded before the Secrets change, so a restarted operator resumes this rotation rather than guessing.
+      await this.recordRotation(pass, result.rotation);
+      await this.event(cluster, 'Normal', 'CARotationStarted', `${result.rotation.message}; members move one at a time (trust both CAs, re-issue, drop the old CA)`);
+    }
     for (const s of result.secrets) {
       const applied = await this.deps.client.apply<KubeObject>(RESOURCES.secret, s as KubeObject);
       existing.set(s.metadata.name ?? '', applied as Secret);
@@ -494,18 +510,59 @@ export class ClusterReconciler {
     for (const issued of result.issued) await this.event(cluster, 'Normal', 'CertificateIssued', `issued Secret ${issued.secret} (${issued.reason})`);
     const mounted = [names.server, names.peer].map((n) => existing.get(n)).filter((x): x is Secret => !!x);
     const hash = tlsContentHash(mounted);
+    const rotation = result.rotation ? { rotation: result.rotation } : {};
     // Without a client Secret of their own, users' server certificates serve as the operator's client identity.
     const clientName = operatorClientSecretName(cluster);
-    if (!clientName) return { hash };
+    if (!clientName) return { hash, ...rotation };
     const clientSecret = existing.get(clientName);
     if (!clientSecret) return { error: { reason: 'TLSSecretMissing', message: `client Secret ${ns}/${clientName} not found` } };
-    return { clientTLS: operatorClientTLS(clientSecret, names.ca ? existing.get(names.ca) : undefined), hash };
+    const clientTLS = operatorClientTLS(clientSecret, names.ca ? existing.get(names.ca) : undefined);
+    // During a CA rotation the members' certificates come from either CA: the operator trusts both throughout.
+    if (result.clientCA) clientTLS.ca = Buffer.from(result.clientCA, 'utf8');
+    return { clientTLS, hash, ...rotation };
+  }
+
+  /** Writes status.tlsRotation now (with the rest of the status as stored), and keeps the pass's copy in step. */
+  private async recordRotation(pass: Pass, tlsRotation: TLSRotationStatus): Promise<void> {
+    const status = { ...pass.stored.status, tlsRotation };
+    await this.deps.client.applyStatus(RESOURCES.kvCluster, { apiVersion: API_VERSION, kind: KINDS.cluster, metadata: { name: pass.name, namespace: pass.ns }, status });
+    pass.stored = { ...pass.stored, status };
+  }
+
+  /**
+   * The rotation's next phase once every member was restarted with this
+   * phase's Secrets and the cluster is whole and healthy; the status
+   * records it and the next pass writes that phase's Secrets.
+   */
+  private async advanceRotation(pass: Pass, objects: ClusterObjects, observed: ClusterObservation, tls: TLSOutcome, rollout: RolloutOutcome | undefined): Promise<TLSRotationStatus | undefined> {
+    const current = tls.rotation;
+    if (!rotationActive(current)) return pass.stored.status?.tlsRotation;
+    if (!tls.hash || rollout?.active) return current;
+    const rolled = phaseRolledOut({
+      tlsHash: tls.hash,
+      desiredReplicas: pass.desiredReplicas,
+      pods: (objects.pods as ReadyPod[]).map((p) => ({
+        name: p.metadata.name ?? '',
+        ...(p.metadata.annotations?.[ANNOTATIONS.tlsHash] !== undefined && { tlsHash: p.metadata.annotations[ANNOTATIONS.tlsHash] }),
+        ready: p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
+        terminating: p.metadata.deletionTimestamp !== undefined,
+      })),
+      healthyMembers: (observed.members ?? []).filter((m) => m.healthy && m.role !== 'learner').length,
+      hasLeader: observed.leader !== undefined,
+    });
+    if (!rolled) return current;
+    const next = nextPhase(current, this.now());
+    if (next.phase === 'Completed') await this.event(pass.stored, 'Normal', 'CARotationCompleted', `every member trusts only the new CA ${next.newCAFingerprint.slice(0, 16)}…`);
+    else await this.event(pass.stored, 'Normal', 'CARotationPhase', `every member runs phase ${current.phase}; next: ${next.phase}`);
+    pass.log.info({ from: current.phase, to: next.phase }, 'CA rotation phase done');
+    return next;
   }
 
   /** One client per cluster, re-made when its endpoints or TLS material change. */
   private clusterClient(key: string, endpoints: string[], tls?: ClientTLS): ClusterAPI | undefined {
     if (endpoints.length === 0) return undefined;
-    const fingerprint = `${endpoints.join(',')}|${tls ? tls.cert.toString('base64').slice(-64) : ''}`;
+    // The trusted CAs count too: a CA rotation changes them while the client certificate stays.
+    const fingerprint = `${endpoints.join(',')}|${tls ? createHash('sha256').update(tls.cert).update(tls.ca).digest('hex') : ''}`;
     const cur = this.clients.get(key);
     if (cur?.fingerprint === fingerprint) return cur.client;
     cur?.client.close();

@@ -6,6 +6,7 @@ import { ALARMS } from '../../contract/index.js';
 import { CONDITION_TYPES, LABELS, type ClusterPhase, type Condition, type MemberStatus } from '../api/index.js';
 import type { KubeObject } from '../kube/client.js';
 import { memberIdHex } from '../membership/client.js';
+import { TLS_UNTRUSTED, type TLSTrustProblem } from '../membership/dial-errors.js';
 import type { ClusterObservation } from '../membership/observe.js';
 import { quorumOf } from '../membership/quorum.js';
 import type { MembershipCondition } from '../membership/reconcile.js';
@@ -148,6 +149,8 @@ export interface StatusFacts {
   members: MemberStatus[];
   /** Why the member list could not be read. */
   observeError?: string;
+  /** TLS trust is why members could not be read: said instead of a lost quorum. */
+  tlsProblem?: TLSTrustProblem;
   alarms: string[];
   dbSizeBytes?: number;
   /** The members' --quota-backend-bytes. */
@@ -237,6 +240,8 @@ function availableCondition(f: StatusFacts, h: Health, noSpace: string | undefin
   // A full quota leaves the quorum intact: said as it is, not as a lost quorum.
   if (h.available && noSpace) return { type, status: 'False', reason: 'NoSpace', message: `writes refused, ${quorumText(h)}: ${noSpace}` };
   if (h.available) return { type, status: 'True', reason: 'QuorumHealthy', message: quorumText(h) };
+  // What the operator cannot see for want of trust says nothing about the quorum.
+  if (f.tlsProblem) return { type, status: 'Unknown', reason: TLS_UNTRUSTED, message: f.tlsProblem.message };
   if (f.observeError) return { type, status: 'False', reason: 'MembersUnreachable', message: `member list unavailable: ${f.observeError}` };
   return { type, status: 'False', reason: h.leader ? 'NoQuorum' : 'NoLeader', message: quorumText(h) };
 }
@@ -264,7 +269,8 @@ function degradedCondition(f: StatusFacts, h: Health, noSpace: string | undefine
   if (noSpace) problems.push({ reason: 'NoSpace', message: noSpace });
   const otherAlarms = f.alarms.filter((a) => a !== ALARMS.noSpace);
   if (otherAlarms.length) problems.push({ reason: 'AlarmRaised', message: `alarm ${otherAlarms.join(', ')} raised in the cluster` });
-  if (f.bootstrapped && !h.available) problems.push({ reason: 'QuorumLost', message: `quorum lost or no leader: ${quorumText(h)}` });
+  if (f.tlsProblem) problems.push({ reason: TLS_UNTRUSTED, message: f.tlsProblem.message });
+  else if (f.bootstrapped && !h.available) problems.push({ reason: 'QuorumLost', message: `quorum lost or no leader: ${quorumText(h)}` });
   if (problems.length === 0) return { type: C.degraded, status: 'False', reason: 'AsExpected', message: 'no problems seen' };
   return { type: C.degraded, status: 'True', reason: problems[0]!.reason, message: problems.map((p) => p.message).join('; ') };
 }

@@ -12,6 +12,7 @@ import { Transform, type Readable } from 'node:stream';
 import { credentials, type ChannelCredentials, type ClientReadableStream, type Client, type ServiceClientConstructor, type ServiceError } from '@grpc/grpc-js';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { loadEtcdProtos } from '../../contract/index.js';
+import { probeTLS, type TLSTrustProblem } from './dial-errors.js';
 
 /** TLS material for the operator's connection (PEM). Without cert/key no client certificate is shown. */
 export interface ClusterClientTLS {
@@ -94,6 +95,7 @@ export function grpcTarget(endpoint: string): string {
 export class ClusterClient {
   private endpoints: string[];
   private readonly creds: ChannelCredentials;
+  private readonly tls: ClusterClientTLS | undefined;
   private readonly callTimeoutMs: number;
   private readonly moveLeaderTimeoutMs: number;
   private readonly channels = new Map<string, Channel>();
@@ -106,6 +108,7 @@ export class ClusterClient {
   constructor(opts: ClusterClientOptions) {
     if (opts.endpoints.length === 0) throw new Error('ClusterClient needs at least one endpoint');
     this.endpoints = [...opts.endpoints];
+    this.tls = opts.tls;
     this.creds = opts.tls
       ? credentials.createSsl(toBuffer(opts.tls.ca), opts.tls.key === undefined ? null : toBuffer(opts.tls.key), opts.tls.cert === undefined ? null : toBuffer(opts.tls.cert))
       : credentials.createInsecure();
@@ -215,6 +218,26 @@ export class ClusterClient {
       if (a.status === 'fulfilled' && a.value.leaderId !== '0' && a.value.leaderId === a.value.memberId) return a.value.endpoint;
     }
     return undefined;
+  }
+
+  /**
+   * Whether TLS trust is what keeps this client from `endpoint` (or, without
+   * one, from every endpoint): one plain TLS connection each, with the same
+   * credentials. Undefined without TLS or when the handshakes go through.
+   */
+  async diagnoseTLS(endpoint?: string): Promise<TLSTrustProblem | undefined> {
+    if (!this.tls) return undefined;
+    const tls = this.tls;
+    const probe = async (ep: string): Promise<TLSTrustProblem | undefined> => {
+      const first = await probeTLS(ep, tls);
+      if (!first) return undefined;
+      // A member that is shutting down also closes right after a handshake: only a refusal seen twice counts.
+      await new Promise((r) => setTimeout(r, 300));
+      const again = await probeTLS(ep, tls);
+      return again?.kind === first.kind ? again : undefined;
+    };
+    const found = await Promise.all((endpoint ? [endpoint] : this.endpoints).map(probe));
+    return found.find((p) => p !== undefined);
   }
 
   close(): void {

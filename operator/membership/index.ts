@@ -3,3 +3,4 @@
 export * from './client.js';
 export * from './planner.js';
 export * from './reconcile.js';
+export * from './dial-errors.js';

@@ -3,6 +3,7 @@
 // status report and the membership planner are both made from this.
 import { alarmsInStatusErrors } from '../../contract/index.js';
 import { memberIdHex, type ClusterClient, type ClusterMember, type EndpointStatus } from './client.js';
+import { classifyDialError, isUnclearConnectFailure, type TLSTrustProblem } from './dial-errors.js';
 import { isHealthy, leaderAmong, type MemberReport } from './quorum.js';
 
 export type MemberRole = 'leader' | 'follower' | 'learner';
@@ -29,9 +30,19 @@ export interface ClusterObservation {
   alarms: string[];
   /** The largest backend size a member reports, in bytes. */
   dbSizeBytes?: number;
+  /** TLS trust, not the members, is why (some) members could not be read. */
+  tlsProblem?: TLSTrustProblem;
 }
 
-export type ObserveAPI = Pick<ClusterClient, 'memberList' | 'status'>;
+export type ObserveAPI = Pick<ClusterClient, 'memberList' | 'status'> & Partial<Pick<ClusterClient, 'diagnoseTLS'>>;
+
+/** The TLS trust failure behind a failed call: from its text, else (when the text says nothing) from a probe. */
+async function trustFailure(client: ObserveAPI, err: unknown, endpoint?: string): Promise<TLSTrustProblem | undefined> {
+  const text = err instanceof Error ? err.message : String(err);
+  const seen = classifyDialError(text);
+  if (seen || !client.diagnoseTLS || !isUnclearConnectFailure(text)) return seen;
+  return client.diagnoseTLS(endpoint);
+}
 
 /**
  * `endpointOf(member)` gives the client endpoint to ask a member's status at;
@@ -46,9 +57,11 @@ export async function observeCluster(client: ObserveAPI, endpointOf: (m: Cluster
     try {
       list = await client.memberList({ linearizable: false });
     } catch (err) {
-      return { alarms: [], error: (err as Error).message };
+      const tlsProblem = await trustFailure(client, err);
+      return { alarms: [], error: (err as Error).message, ...(tlsProblem && { tlsProblem }) };
     }
   }
+  let tlsProblem: TLSTrustProblem | undefined;
   const answers = await Promise.all(
     list.map(async (m): Promise<EndpointStatus | undefined> => {
       const ep = endpointOf(m);
@@ -56,7 +69,8 @@ export async function observeCluster(client: ObserveAPI, endpointOf: (m: Cluster
       try {
         const st = await client.status(ep);
         return st.memberId === m.id ? st : undefined;
-      } catch {
+      } catch (err) {
+        tlsProblem ??= await trustFailure(client, err, ep);
         return undefined; // unreachable
       }
     }),
@@ -77,6 +91,7 @@ export async function observeCluster(client: ObserveAPI, endpointOf: (m: Cluster
     ...(clusterId && { clusterID: memberIdHex(clusterId) }),
     alarms: [...new Set(statuses.flatMap((s) => alarmsInStatusErrors(s.errors)))].sort(),
     ...(sizes.length > 0 && { dbSizeBytes: Math.max(...sizes) }),
+    ...(tlsProblem && { tlsProblem }),
   };
 }
 

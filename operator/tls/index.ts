@@ -7,3 +7,6 @@ export * from './user-secrets.js';
 export * from './pod.js';
 export * from './client.js';
 export * from './hash.js';
+export * from './bundle.js';
+export * from './rotation.js';
+export * from './trust.js';

@@ -2,14 +2,16 @@
 // 3-member cluster's peer port. A non-member, a stream forged in a live
 // member's name and a forged TimeoutNow get nowhere, in plaintext and over
 // TLS; with the operator's generated TLS, the generated client (and server)
-// certificate, though signed by the same CA, is refused on the peer port.
+// certificate, though signed by the same CA, is refused on the peer port; so
+// are both client certificates in the middle of a CA rotation (leaves from
+// the new CA, ca.crt trusting old and new).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ProcessCluster, requireTools, type ClusterTls, type ProcessMember } from './process-cluster.js';
-import { desiredTLSSecrets, tlsPodSettings } from '../../operator/tls/index.js';
+import { CA_ROTATION_ANNOTATION, desiredTLSSecrets, nextPhase, tlsPodSettings, type Secret } from '../../operator/tls/index.js';
 import type { KVCluster } from '../../operator/api/index.js';
 import { dialStream, fetchIdentity, postSnapshot, type OpenedStream } from '../../node/transport/client.js';
 import { dialHeaders } from '../../node/transport/protocol.js';
@@ -26,13 +28,26 @@ interface Certs {
   peer: PeerTlsOptions;
   client: PeerTlsOptions;
   server: PeerTlsOptions;
+  /** Mid CA rotation: the client certificate from the old CA, still trusted by the bundle. */
+  oldClient?: PeerTlsOptions;
+}
+
+/** The Secrets the operator generates for KVC; `midRotation`: as they are in a CA rotation's ReissueLeaves phase. */
+async function generatedSecrets(midRotation: boolean): Promise<{ now: Map<string, Secret>; before: Map<string, Secret> }> {
+  const byName = (list: Secret[]): Map<string, Secret> => new Map(list.map((s) => [s.metadata.name!, s]));
+  const first = byName((await desiredTLSSecrets(KVC, new Map())).secrets);
+  if (!midRotation) return { now: first, before: first };
+  const asked: KVCluster = { ...KVC, metadata: { ...KVC.metadata, annotations: { [CA_ROTATION_ANNOTATION]: 'it' } } };
+  const trustBoth = await desiredTLSSecrets(asked, first, new Date(), { membersExist: true });
+  const reissued = await desiredTLSSecrets(asked, byName(trustBoth.secrets), new Date(), { rotation: nextPhase(trustBoth.rotation!, new Date()), membersExist: true });
+  return { now: byName(reissued.secrets), before: first };
 }
 
 /** Files from the Secrets the operator generates for KVC. */
-async function operatorCertificates(dir: string): Promise<Certs> {
+async function operatorCertificates(dir: string, midRotation: boolean): Promise<Certs> {
   mkdirSync(dir, { recursive: true });
-  const secrets = new Map((await desiredTLSSecrets(KVC, new Map())).secrets.map((s) => [s.metadata.name, s]));
-  const text = (secret: string, key: string): string => Buffer.from(secrets.get(secret)!.data![key]!, 'base64').toString('utf8');
+  const { now: secrets, before } = await generatedSecrets(midRotation);
+  const text = (secret: string, key: string, from = secrets): string => Buffer.from(from.get(secret)!.data![key]!, 'base64').toString('utf8');
   const file = (secret: string, key: string, name: string): string => {
     const path = join(dir, name);
     writeFileSync(path, text(secret, key), { mode: 0o600 });
@@ -55,6 +70,7 @@ async function operatorCertificates(dir: string): Promise<Certs> {
     peer: pair('it-peer-tls'),
     client: pair('it-client-tls'),
     server: pair('it-server-tls'),
+    ...(midRotation && { oldClient: { cert: text('it-client-tls', 'tls.crt', before), key: text('it-client-tls', 'tls.key', before), ca } }),
   };
 }
 
@@ -91,7 +107,7 @@ function statusOf(c: ProcessCluster, m: ProcessMember): Status {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** The scenario for one flavour of the peer port. */
-function peerPortRefusesImpostors(mode: 'plaintext' | 'TLS'): void {
+function peerPortRefusesImpostors(mode: 'plaintext' | 'TLS' | 'TLS mid CA rotation'): void {
   describe(`finding 1: the peer port refuses impostors (${mode}, 3 member processes)`, () => {
     before(() => requireTools('etcdctl'));
     let c: ProcessCluster;
@@ -103,9 +119,9 @@ function peerPortRefusesImpostors(mode: 'plaintext' | 'TLS'): void {
     const peerTls = (): PeerTlsOptions | undefined => certs?.peer;
 
     before(async () => {
-      if (mode === 'TLS') {
+      if (mode !== 'plaintext') {
         certDir = mkdtempSync(join(tmpdir(), 'kvorum-peer-auth-'));
-        certs = await operatorCertificates(certDir);
+        certs = await operatorCertificates(certDir, mode === 'TLS mid CA rotation');
       }
       c = await ProcessCluster.create('kvorum', 3, { ...(certs && { tls: certs.tls, extraArgs: operatorPeerFlags() }) });
       await c.startAll();
@@ -183,13 +199,14 @@ function peerPortRefusesImpostors(mode: 'plaintext' | 'TLS'): void {
       }
     });
 
-    if (mode === 'TLS') {
+    if (mode !== 'plaintext') {
       test('the generated client certificate (and the server certificate) is refused on the peer port, also in a live member\'s name', async () => {
         const target = c.members[0]!;
         const from = c.members[2]!;
         for (const [name, tls] of [
           ['client', certs!.client],
           ['server', certs!.server],
+          ...(certs!.oldClient ? [['old-CA client', certs!.oldClient] as const] : []),
         ] as const) {
           // Streams in a member's name, whether its own stream is live or not.
           const { refused, stream } = await tryStream(target.peerUrl, ids.get(from.name)!, clusterId, ids.get(target.name)!, tls);
@@ -225,3 +242,4 @@ function peerPortRefusesImpostors(mode: 'plaintext' | 'TLS'): void {
 
 peerPortRefusesImpostors('plaintext');
 peerPortRefusesImpostors('TLS');
+peerPortRefusesImpostors('TLS mid CA rotation');

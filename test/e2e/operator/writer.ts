@@ -30,8 +30,20 @@ export interface WriterOptions {
    * puts that failed twice, i.e. what a client retrying once would see.
    */
   retryOnce?: boolean;
+  /**
+   * Pause before that retry (default 0: at once). A leadership transfer
+   * answers "leader changed" / "no leader" for up to an election, which
+   * etcd's own client rides out with a backoff.
+   */
+  retryDelayMs?: number;
   /** How often the endpoints are re-read (default 1 s; a Service's follow its EndpointSlices closely, as kube-proxy does). */
   refreshMs?: number;
+  /**
+   * Re-read with the endpoints: a client that follows its certificate Secret
+   * (as one mounting it does), so a CA rotation changes the certificate and
+   * trusted CAs of new connections.
+   */
+  tlsSource?: () => Promise<ClientTLS>;
 }
 
 /** Lists the endpoints to send requests to. */
@@ -51,7 +63,10 @@ export interface WriterReport {
 export class ContinuousWriter {
   /** Every acknowledged key with its value. */
   readonly acknowledged = new Map<string, string>();
-  private readonly clients: MemberClients;
+  private clients: MemberClients;
+  private tls: ClientTLS | undefined;
+  /** Times the client's TLS material changed (tlsSource). */
+  tlsReloads = 0;
   private endpoints: Endpoint[] = [];
   private seq = 0;
   private failed = 0;
@@ -64,6 +79,7 @@ export class ContinuousWriter {
   private last: [string, string] | undefined;
 
   constructor(private readonly opts: WriterOptions) {
+    this.tls = opts.tls;
     this.clients = new MemberClients(opts.tls);
   }
 
@@ -129,8 +145,26 @@ export class ContinuousWriter {
       } catch {
         // keep the last known endpoints
       }
+      if (this.opts.tlsSource) await this.reloadTLS(this.opts.tlsSource);
       await sleep(this.opts.refreshMs ?? 1000);
     }
+  }
+
+  /** New connections use the Secret's current material; the old clients finish what they carry, then close. */
+  private async reloadTLS(source: () => Promise<ClientTLS>): Promise<void> {
+    let next: ClientTLS;
+    try {
+      next = await source();
+    } catch {
+      return; // keep the last known material
+    }
+    const cur = this.tls;
+    if (cur && cur.ca.equals(next.ca) && cur.cert.equals(next.cert) && cur.key.equals(next.key)) return;
+    const old = this.clients;
+    this.tls = next;
+    this.clients = new MemberClients(next);
+    this.tlsReloads++;
+    setTimeout(() => old.close(), 10_000).unref();
   }
 
   private async lane(lane: number, deadline: number): Promise<void> {
@@ -160,7 +194,10 @@ export class ContinuousWriter {
           const msg = (e as Error).message.replace(/\d+\.\d+\.\d+\.\d+:\d+/g, '<addr>').slice(0, 80);
           this.errors.set(msg, (this.errors.get(msg) ?? 0) + 1);
           target++; // try the next member
-          if (attempt < tries) continue;
+          if (attempt < tries) {
+            if (this.opts.retryDelayMs) await sleep(this.opts.retryDelayMs);
+            continue;
+          }
           if (this.opts.retryOnce) this.failedAfterRetry++;
           await sleep(100);
         }

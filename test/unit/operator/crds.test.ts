@@ -22,6 +22,7 @@ import {
   TLS_MODES,
   VERSION,
 } from '../../../operator/api/index.js';
+import { ROTATION_PHASES, ROTATION_REASONS } from '../../../operator/tls/rotation.js';
 import { CRD_FILES, crdSchema, dig, loadCrd, repoRoot, type Doc } from './helpers.js';
 
 type Rule = { rule: string; message: string; fieldPath?: string };
@@ -161,6 +162,14 @@ test('KVCluster status has the standard condition shape, members keyed by name, 
   for (const f of ['leader', 'readyReplicas', 'currentVersion', 'clusterID', 'lastSuccessfulBackup', 'observedGeneration', 'selector']) {
     assert.ok(prop(clusterStatus, f), `status.${f}`);
   }
+});
+
+test('KVCluster status.tlsRotation: the phases and reasons the operator writes, and the fingerprints it resumes from', () => {
+  assert.deepEqual(prop(clusterStatus, 'tlsRotation.phase').enum, [...ROTATION_PHASES]);
+  assert.deepEqual(prop(clusterStatus, 'tlsRotation.reason').enum, Object.values(ROTATION_REASONS));
+  assert.deepEqual(prop(clusterStatus, 'tlsRotation').required, ['phase', 'startedAt', 'oldCAFingerprints', 'newCAFingerprint']);
+  for (const f of ['message', 'phaseStartedAt', 'completedAt', 'requestedAt']) assert.equal(prop(clusterStatus, `tlsRotation.${f}`).type, 'string');
+  assert.equal(prop(clusterStatus, 'tlsRotation.oldCAFingerprints').type, 'array');
 });
 
 test('KVCluster scale subresource points at spec.replicas, status.readyReplicas and status.selector', () => {

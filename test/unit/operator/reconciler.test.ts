@@ -2,7 +2,7 @@
 // memory and a cluster API that counts its calls. One pass reads the cluster
 // once, and status and membership agree on what they read; a full quota is
 // reported as NoSpace, not as a lost quorum.
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
 import type { KVCluster } from '../../../operator/api/index.js';
@@ -13,6 +13,7 @@ import type { EventRecorder } from '../../../operator/kube/events.js';
 import type { ResourceType } from '../../../operator/kube/resources.js';
 import type { ClusterMember, EndpointStatus } from '../../../operator/membership/client.js';
 import { OperatorMetrics } from '../../../operator/runtime/metrics.js';
+import { caFingerprint, desiredTLSSecrets } from '../../../operator/tls/index.js';
 
 const NS = 'team';
 const NAME = 'kv';
@@ -110,7 +111,7 @@ function setUp(state: ClusterState, spec: Partial<KVCluster['spec']> = {}) {
     if (last) kvc.status = last.status as KVCluster['status'];
     return r;
   };
-  return { pass, api, events, kvc, statuses: kube.statuses };
+  return { pass, api, events, kvc, statuses: kube.statuses, objects: kube.objects, pods: pods as KubeObject[] };
 }
 
 const cond = (kvc: KVCluster, type: string) => kvc.status?.conditions?.find((c) => c.type === type);
@@ -170,4 +171,55 @@ test('an invalid spec is reported as such and nothing else happens: no objects, 
   assert.equal(cond(s.kvc, 'Degraded')?.reason, 'InvalidSpec');
   assert.match(cond(s.kvc, 'Degraded')?.message ?? '', /replicas/);
   assert.deepEqual(s.api.calls, []);
+});
+
+describe('CA rotation through the reconciler (operator/tls/rotation.ts)', () => {
+  type Annotated = KubeObject & { spec?: { template?: { metadata?: { annotations?: Record<string, string> } } } };
+  const TLS_HASH = 'kvorum.io/tls-hash';
+
+  test('a lost CA with no member Secret to recover it from: TLSTrustNotFound, and no Secret or StatefulSet is written', async () => {
+    const s = setUp({ errors: [], dbSize: 1 }, { tls: { mode: 'OperatorManaged' } });
+    const before = JSON.stringify(s.objects.get(`statefulsets/${NS}/${NAME}`));
+    await s.pass();
+    assert.equal(cond(s.kvc, 'Degraded')?.reason, 'TLSTrustNotFound');
+    assert.match(cond(s.kvc, 'Degraded')?.message ?? '', /no member's Secret carries the CA/);
+    assert.deepEqual([...s.objects.keys()].filter((k) => k.startsWith('secrets/')), []);
+    assert.equal(JSON.stringify(s.objects.get(`statefulsets/${NS}/${NAME}`)), before, 'the StatefulSet is untouched');
+    assert.deepEqual(s.api.calls, [], 'nothing dialled');
+  });
+
+  test('requested by annotation: each phase waits for every member pod to carry its TLS hash, then the next; the record ends Completed', async () => {
+    const s = setUp({ errors: [], dbSize: 1 }, { tls: { mode: 'OperatorManaged' } });
+    for (const secret of (await desiredTLSSecrets(s.kvc, new Map())).secrets) s.objects.set(`secrets/${NS}/${secret.metadata.name}`, secret as KubeObject);
+    s.kvc.metadata.annotations = { 'kvorum.io/ca-rotation-requested-at': 'now' };
+    const templateHash = (): string => (s.objects.get(`statefulsets/${NS}/${NAME}`) as Annotated).spec?.template?.metadata?.annotations?.[TLS_HASH] ?? '';
+    const rollPods = (): void => {
+      for (const p of s.pods) p.metadata = { ...p.metadata, annotations: { [TLS_HASH]: templateHash() } };
+    };
+    const phase = (): string | undefined => s.kvc.status?.tlsRotation?.phase;
+
+    await s.pass();
+    assert.equal(phase(), 'TrustBoth');
+    assert.equal(s.kvc.status?.tlsRotation?.requestedAt, 'now');
+    assert.ok(s.events.some((e) => e.startsWith('Normal CARotationStarted')));
+    const seen = [phase()];
+    for (let i = 0; i < 3; i++) {
+      await s.pass();
+      assert.equal(phase(), seen.at(-1), 'no member restarted yet: the phase stays');
+      rollPods();
+      await s.pass();
+      seen.push(phase());
+      await s.pass(); // the next phase's Secrets, a new hash in the template
+    }
+    assert.deepEqual(seen, ['TrustBoth', 'ReissueLeaves', 'DropOld', 'Completed']);
+    assert.ok(s.kvc.status?.tlsRotation?.completedAt);
+    assert.ok(s.events.some((e) => e.startsWith('Normal CARotationCompleted')));
+    const peer = s.objects.get(`secrets/${NS}/${NAME}-peer-tls`) as unknown as { data: Record<string, string> };
+    const ca = s.objects.get(`secrets/${NS}/${NAME}-ca`) as unknown as { data: Record<string, string> };
+    assert.equal(Buffer.from(peer.data['ca.crt']!, 'base64').toString().match(/BEGIN CERTIFICATE/g)?.length, 1, 'the old CA is dropped');
+    assert.equal(caFingerprint(Buffer.from(ca.data['ca.crt']!, 'base64').toString()), s.kvc.status?.tlsRotation?.newCAFingerprint);
+    // Served: the same annotation value asks nothing more.
+    await s.pass();
+    assert.equal(phase(), 'Completed');
+  });
 });

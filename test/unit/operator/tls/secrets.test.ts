@@ -121,18 +121,21 @@ describe('desiredTLSSecrets, OperatorManaged (the default)', () => {
     assert.equal(renewed.notAfter.getTime(), nearExpiry.getTime() + 365 * DAY);
   });
 
-  test('a CA near its end is replaced, and every leaf is re-issued under the new one', async () => {
+  test('a CA near its end is not swapped at once: a rotation starts, members trusting old and new CA first', async () => {
     const first = await desiredTLSSecrets(cluster(), new Map(), NOW);
     const r = await desiredTLSSecrets(cluster(), byName(first.secrets), new Date(NOW.getTime() + 3640 * DAY));
+    assert.equal(r.rotation?.phase, 'TrustBoth');
     assert.deepEqual(
       r.issued.map((i) => [i.secret, i.reason.split(' ')[0]]),
       [
-        ['demo-ca', 'expires'],
-        ['demo-server-tls', 'signed'],
-        ['demo-peer-tls', 'signed'],
-        ['demo-client-tls', 'signed'],
+        ['demo-ca', 'the'],
+        ['demo-server-tls', 'ca.crt'],
+        ['demo-peer-tls', 'ca.crt'],
+        ['demo-client-tls', 'ca.crt'],
       ],
     );
+    const s = byName(r.secrets);
+    assert.equal(s.get('demo-server-tls')!.data!['tls.crt'], byName(first.secrets).get('demo-server-tls')!.data!['tls.crt']);
   });
 
   test('re-issues only what is missing, foreign, mismatched or not covering the names', async () => {
