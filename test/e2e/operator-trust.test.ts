@@ -175,7 +175,7 @@ describe('CA rotation and a lost CA Secret, under writes', () => {
     assert.equal(rep.failedAfterRetry - before.failedAfterRetry, 0, `no client request failed: ${writer.errorSummary()}`);
   });
 
-  test('deleting the CA Secret of a healthy cluster under writes: trust rebuilt through a bundle, Available, every member on a trusted chain, no acknowledged write lost', async () => {
+  test('finding 9: deleting the CA Secret of a healthy cluster under writes: trust rebuilt through a bundle, Available, every member on a trusted chain, no acknowledged write lost', async () => {
     assert.ok(writer);
     const before = writer.report();
     const oldCA = await secretText(`${NAME}-ca`, 'ca.crt');

@@ -116,7 +116,7 @@ describe('observeCluster and the status report', () => {
     diagnoseTLS: async () => diagnosis,
   });
 
-  test('a member list refused for TLS reasons is TLSUntrusted, not NoLeader or QuorumLost', async () => {
+  test('finding 9: a member list refused for TLS reasons is TLSUntrusted, not NoLeader or QuorumLost', async () => {
     const obs = await observeCluster(failing('MemberList: no endpoint answered: No connection established. Last error: Failed to connect'), () => undefined);
     assert.equal(obs.tlsProblem, undefined, 'without a diagnosis nothing is claimed');
     const refused = { kind: 'clientCertificateRefused' as const, message: "TLS: members do not trust the operator's client certificate (closed)" };
