@@ -1,13 +1,15 @@
 // Chaos on real member processes: a 3- or 5-member cluster of `kvorum node`
-// processes, concurrent clients doing puts, deletes, gets and
-// compare-and-swap txns on a small key space over raw gRPC, while a seeded
+// processes, concurrent clients over raw gRPC in traffic profiles (the kv
+// clients here: puts, deletes, gets and compare-and-swap txns on a small key
+// space; the lease and kubernetes profiles in profiles.ts), while a seeded
 // fault schedule (nemesis.ts: kill -9, SIGSTOP, partitions, loss and delay
 // on the peer links through proxies, stalling and failing disks, torn WAL
 // tails, membership changes, leadership transfers) runs, and compaction
-// every few hundred milliseconds. Afterwards the recorded history is checked for
-// linearizability with the simulator's checker (an operation that failed or
-// timed out may or may not have taken effect), and every member must hold
-// the same keys.
+// every few hundred milliseconds. Afterwards each profile's recorded history
+// is checked for linearizability with the simulator's checker against the
+// profile's model (an operation that failed or timed out may or may not
+// have taken effect), the watch streams against etcd's watch guarantees,
+// and every member must hold the same keys.
 //
 // Everything random comes from the seed (the fault schedule, each client's
 // operations); the timing of real processes does not, so a seed replays the
