@@ -10,9 +10,10 @@
 //   (the failure branch reads the key), gets, paginated lists (limit 2,
 //   continued by key at the first page's revision); checked with
 //   k8s-model.ts. Informers list, then watch the kind's prefix from the
-//   list's revision + 1 with prev_kv and progress requests, for a few
-//   seconds, then list again; their sessions go to the watch checker, and
-//   each is checked against its list (k8s-model.ts checkListThenWatch).
+//   list's revision + 1 with prev_kv and progress requests, resuming after
+//   a stream error from the last revision seen, for a few seconds, then
+//   list again; their sessions go to the watch checker, and the first after
+//   each list is checked against it (k8s-model.ts checkListThenWatch).
 //
 // A call that fails or times out stays in the history with an unknown
 // outcome when it is a write (it may have been applied); a failed read is
@@ -317,7 +318,7 @@ export interface InformerList {
 /**
  * An informer on one kind: list (recorded in the history), then watch from
  * the list's revision + 1 with prev_kv and a progress request every second,
- * for 2 to 6 s or until the stream fails, then list again.
+ * resuming after a stream error, for 2 to 6 s, then list again.
  */
 export async function informer(host: ProfileHost, id: number, kind: string, history: K8sOperation[], sessions: WatchSessionRecord[], lists: InformerList[]): Promise<void> {
   const r = new Rng(host.seed * 1000 + 450 + id);
@@ -331,10 +332,20 @@ export async function informer(host: ProfileHost, id: number, kind: string, hist
       continue;
     }
     history.push({ clientId: 900 + id, input: { op: 'list', kind }, output: { kvs: list.kvs }, call: list.call, ret: list.ret });
-    const session: WatchSessionRecord = { id: `i${id}.${attempt}`, key: `/registry/${kind}/`, rangeEnd: `/registry/${kind}0`, startRevision: list.revision + 1, createdRevision: 0, prevKv: true, responses: [] };
-    lists.push({ kind, revision: list.revision, kvs: list.kvs, session: session.id });
-    const outcome = await watchFor(r.pick(host.watch), session, sessions, r.int(2000, 6000), () => host.active());
-    if (outcome === 'error') await sleep(r.int(100, 400));
+    // Watch from the list's revision + 1; after a stream error, resume on a
+    // member picked at random from the revision after the last event seen
+    // (as a reflector does); after the watch's time, or a cancel by
+    // compaction, list again.
+    const until = performance.now() + r.int(2000, 6000);
+    let from = list.revision + 1;
+    for (let resumed = 0; host.active() && performance.now() < until; resumed++) {
+      const session: WatchSessionRecord = { id: `i${id}.${attempt}.${resumed}`, key: `/registry/${kind}/`, rangeEnd: `/registry/${kind}0`, startRevision: from, createdRevision: 0, prevKv: true, responses: [] };
+      if (resumed === 0) lists.push({ kind, revision: list.revision, kvs: list.kvs, session: session.id });
+      const outcome = await watchFor(r.pick(host.watch), session, sessions, until - performance.now(), () => host.active());
+      if (outcome !== 'error') break;
+      for (const res of session.responses) for (const e of res.events) from = Math.max(from, e.modRevision + 1);
+      await sleep(r.int(100, 400));
+    }
   }
 }
 
