@@ -333,8 +333,15 @@ export class EtcdServer implements Application {
 
   /** Restarts the lease's clock on every member; returns its TTL. */
   async leaseKeepAlive(id: LeaseId): Promise<number> {
-    const lease = this.store.lease(id);
-    if (!lease) throw errLeaseNotFound();
+    let lease = this.store.lease(id);
+    if (!lease) {
+      // This member may not have applied the grant yet (a follower behind,
+      // a leader just restarted): "not found" only once its state is as
+      // recent as a linearizable read's, or a client drops a live lease.
+      await this.proposer.readBarrier();
+      lease = this.store.lease(id);
+      if (!lease) throw errLeaseNotFound();
+    }
     if (this.node.isLeader) {
       // Only the leader's clock decides expiry (see lease-clock.ts).
       this.leases.renewedByThisLeader(id, lease.grantedTtl);

@@ -13,6 +13,9 @@ import { ReadBarrier } from './read-barrier.js';
 import { Snapshotter, type SavedSnapshot, type SnapshotPoint, type SnapshotStorage } from './snapshotter.js';
 import { ackBeforeFsyncDelayMs } from '../failpoints.js';
 
+/** A read index round unanswered this long is sent again (its request or answer was lost). */
+const READ_INDEX_RETRY_MS = 500;
+
 /** The durable side of the log (DiskStorage in production). */
 export interface DurableLog extends SnapshotStorage {
   save(hardState: HardState | undefined, entries: readonly Entry[]): Promise<void>;
@@ -417,6 +420,7 @@ export class RaftNode {
     if (this.ticks > 0) {
       this.raw.tick();
       this.ticks = 0;
+      this.reads.retryUnanswered(READ_INDEX_RETRY_MS);
     }
     if (!this.holdingProposals) this.stepProposals();
     if (this.reads.hasQueued) this.reads.startRound((context) => this.raw.readIndex(context));

@@ -16,8 +16,9 @@ interface PendingRead {
 export class ReadBarrier {
   /** Reads waiting to join the next round. */
   private queue: PendingRead[] = [];
-  /** Reads whose round is in flight, by context. */
+  /** Reads whose round is in flight, by context, with when the round was sent. */
   private readonly inFlight = new Map<string, PendingRead[]>();
+  private readonly sentAt = new Map<string, number>();
   /** Reads confirmed at an index not applied yet. */
   private awaitingApply: { index: number; reads: PendingRead[] }[] = [];
   /** The leader when the reads in flight were sent; a change means they will never be answered. */
@@ -43,6 +44,7 @@ export class ReadBarrier {
     try {
       readIndex(context);
       this.inFlight.set(contextKey(context), reads);
+      this.sentAt.set(contextKey(context), Date.now());
     } catch (err) {
       const error = err instanceof ProposalDroppedError ? errNoLeader() : (err as Error);
       for (const r of reads) r.reject(error);
@@ -56,6 +58,7 @@ export class ReadBarrier {
       const reads = this.inFlight.get(key);
       if (!reads) continue;
       this.inFlight.delete(key);
+      this.sentAt.delete(key);
       this.awaitingApply.push({ index: rs.index, reads });
     }
   }
@@ -65,8 +68,25 @@ export class ReadBarrier {
     if (this.inFlight.size > 0 && lead !== this.leaderAtRead) {
       for (const reads of this.inFlight.values()) for (const r of reads) r.reject(errLeaderChanged());
       this.inFlight.clear();
+      this.sentAt.clear();
     }
     this.leaderAtRead = lead;
+  }
+
+  /**
+   * Rounds unanswered for `afterMs` go again with the next round: the
+   * request or the answer was lost on the way (a reset connection, a
+   * dropped message) and, with the leader unchanged, nothing else would
+   * ever release or fail those reads. (etcd resends a read index request
+   * every 500 ms the same way.) A late answer to the old round is ignored.
+   */
+  retryUnanswered(afterMs: number, now = Date.now()): void {
+    for (const [key, at] of this.sentAt) {
+      if (now - at < afterMs) continue;
+      this.queue.push(...this.inFlight.get(key)!);
+      this.inFlight.delete(key);
+      this.sentAt.delete(key);
+    }
   }
 
   /** Releases the reads whose index is applied. */
@@ -86,6 +106,7 @@ export class ReadBarrier {
     for (const w of this.awaitingApply) for (const r of w.reads) r.reject(err);
     this.queue = [];
     this.inFlight.clear();
+    this.sentAt.clear();
     this.awaitingApply = [];
   }
 }

@@ -1,5 +1,6 @@
 // `npm run chaos -- --duration 2m --seed S [--seeds S1,S2,...] [--members 3|5]
-//   [--faults all|kill,kill-all,stop,...] [--results DIR] [--clients N] [--keys N] [--watchers N]`:
+//   [--faults all|kill,kill-all,stop,...] [--profile all|kv,lease,kubernetes]
+//   [--results DIR] [--clients N] [--keys N] [--watchers N]`:
 // one chaos run against real member processes (see harness.ts). Prints the
 // seed first, the fault timeline as it goes and a summary at the end; exits
 // 1 when the run found a violation. Results stay in the results folder
@@ -8,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { runChaos, type ChaosResult } from './harness.js';
 import { FAULT_HELP, FAULT_KINDS, parseFaults } from './faults.js';
+import { parseProfiles } from './profiles.js';
 
 export function parseDuration(text: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
@@ -41,8 +43,14 @@ const HELP = `npm run chaos -- [options]
   --members N       3 (default) or 5 member processes
   --faults LIST     all (default), none, or a comma-separated list of:
 ${FAULT_KINDS.map((k) => `                      ${k.padEnd(12)}${FAULT_HELP[k]}`).join('\n')}
-  --clients N       concurrent KV clients (default 6)
-  --keys N          size of the key space (default 8)
+  --profile LIST    traffic: all (default: the clients dealt out in turn among the three), or a
+                    comma-separated list of:
+                      kv          gets, puts, deletes and compare-and-swap txns on k0..k<keys-1>
+                      lease       grants, puts with a lease, revokes, keep-alives, expiry (TTL 2-3 s)
+                      kubernetes  mod_revision-guarded create/update/delete txns on /registry/..,
+                                  paginated lists, informers (list, then watch from its revision + 1)
+  --clients N       concurrent clients, all profiles together (default 6)
+  --keys N          size of the kv profile's key space (default 8)
   --watchers N      resuming watch streams (default 2)
   --results DIR     where the history, fault timeline and member logs go
 `;
@@ -60,6 +68,7 @@ async function main(argv: string[]): Promise<number> {
   const members = count(argv, 'members');
   if (members !== undefined && members < 1) throw new Error('--members needs at least 1');
   const faults = parseFaults(option(argv, 'faults') ?? 'all');
+  const profiles = parseProfiles(option(argv, 'profile') ?? 'all');
   const results = option(argv, 'results');
   const perRunMs = Math.round(durationMs / seeds.length);
   const failed: number[] = [];
@@ -67,7 +76,7 @@ async function main(argv: string[]): Promise<number> {
   for (const seed of seeds) {
     const base = results ?? join(tmpdir(), 'kvorum-chaos', `${new Date().toISOString().replace(/[:.]/g, '-')}-seed-${seed}`);
     const resultsDir = resolve(seeds.length > 1 && results !== undefined ? join(base, `seed-${seed}`) : base);
-    process.stdout.write(`chaos: seed ${seed}, duration ${perRunMs / 1000}s, ${members ?? 3} members, faults ${faults.join(',') || 'none'}, results ${resultsDir}\n`);
+    process.stdout.write(`chaos: seed ${seed}, duration ${perRunMs / 1000}s, ${members ?? 3} members, faults ${faults.join(',') || 'none'}, profiles ${profiles.join(',')}, results ${resultsDir}\n`);
     const clients = count(argv, 'clients');
     const keys = count(argv, 'keys');
     const watchers = count(argv, 'watchers');
@@ -76,6 +85,7 @@ async function main(argv: string[]): Promise<number> {
       seed,
       resultsDir,
       faults,
+      profiles,
       ...(members !== undefined && { members }),
       ...(clients !== undefined && { clients }),
       ...(keys !== undefined && { keys }),
@@ -103,7 +113,11 @@ function summaryLine(result: ChaosResult): string {
   return (
     `chaos: seed ${result.seed}: ${result.operations} operations (${result.acknowledged} acknowledged, ${result.unknown} unknown outcome), ` +
     `${result.faults} faults (${kinds || 'none'}), ${result.watchEvents} watch events and ${result.progressNotifications} progress notifications checked, ` +
-    `linearizability ${result.linearizability.result} (checked in ${result.checkMs} ms), ${result.violations.length} violations`
+    `linearizability ${result.linearizability.result} (checked in ${result.checkMs} ms), ${result.violations.length} violations\n  ` +
+    Object.entries(result.profiles)
+      .map(([p, r]) => `${p}: ${r.clients} clients, ${r.operations} operations (${r.unknown} unknown), ${r.result} in ${r.checkMs} ms`)
+      .join('; ') +
+    (result.informerLists > 0 ? `; ${result.informerLists} informer lists checked against their watches` : '')
   );
 }
 

@@ -6,33 +6,12 @@
 // (test/e2e/operator-chaos.test.ts) at the ready backends of a KVCluster's
 // client Service. Where a call goes is the caller's `pick`, given the
 // loop's own seeded generator, so a harness seed keeps its schedule.
-import { Metadata, status, type Client, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
 import type { KvOperation } from '../sim/models.js';
 import { Rng } from '../sim/rng.js';
+import { call, neverSent, sleep, type KvClient, type Pb, type WatchClient } from './calls.js';
 import type { WatchSessionRecord } from './watch-checker.js';
 
-export type Pb = Record<string, unknown>;
-export type WatchClient = Client & { Watch(): ClientDuplexStream<Pb, Pb> };
-export type KvClient = Client & Record<string, (req: Pb, md: Metadata, opts: { deadline: number }, cb: (err: ServiceError | null, res: Pb) => void) => void>;
-
-export const CALL_TIMEOUT_MS = 3000;
-
-export function call(client: KvClient, method: string, req: Pb, timeoutMs = CALL_TIMEOUT_MS): Promise<Pb> {
-  return new Promise((resolve, reject) => {
-    client[method]!(req, new Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) => (err ? reject(err) : resolve(res)));
-  });
-}
-
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/**
- * True for a call that grpc-js failed before sending it: the channel had no
- * connection to the member (it was down or not yet listening).
- */
-export function neverSent(err: unknown): boolean {
-  const e = err as Partial<ServiceError>;
-  return e.code === status.UNAVAILABLE && typeof e.details === 'string' && e.details.startsWith('No connection established');
-}
+export { call, CALL_TIMEOUT_MS, neverSent, sleep, type KvClient, type Pb, type WatchClient } from './calls.js';
 
 export interface WorkloadOptions {
   /** Each loop's generator is seeded from this (client i: seed*1000+i+1, watcher i: seed*1000+500+i, compactor: seed*1000+999). */
