@@ -24,6 +24,7 @@ import { call, leaseNotFound, neverSent, sleep, type KvClient, type LeaseClient,
 import type { K8sInput, K8sObject, K8sOperation, K8sOutput } from './k8s-model.js';
 import type { LeaseInput, LeaseKv, LeaseOperation, LeaseOutput } from './lease-model.js';
 import type { WatchSessionRecord } from './watch-checker.js';
+import { recordWatchResponse } from './watch-recorder.js';
 
 export const PROFILES = ['kv', 'lease', 'kubernetes'] as const;
 export type Profile = (typeof PROFILES)[number];
@@ -372,29 +373,7 @@ export function watchFor(client: WatchClient, session: WatchSessionRecord, sessi
       if (!active() || performance.now() >= until) finish('done');
     }, 200);
     stream.on('data', (res: Pb) => {
-      const headerRevision = Number((res.header as { revision: string } | undefined)?.revision ?? 0);
-      if (res.created === true) {
-        session.createdRevision = headerRevision;
-        sessions.push(session);
-        return;
-      }
-      const events = (res.events as Pb[]).map((e) => {
-        const kv = e.kv as { key: Buffer; value: Buffer; mod_revision: string };
-        const prev = e.prev_kv as { value: Buffer; mod_revision: string } | null | undefined;
-        return {
-          type: e.type === 'DELETE' ? ('DELETE' as const) : ('PUT' as const),
-          key: kv.key.toString(),
-          value: e.type === 'DELETE' ? '' : kv.value.toString(),
-          modRevision: Number(kv.mod_revision),
-          ...(prev && { prevKv: { value: prev.value.toString(), modRevision: Number(prev.mod_revision) } }),
-        };
-      });
-      if (res.canceled === true) {
-        session.responses.push({ headerRevision, events, canceled: true, compactRevision: Number(res.compact_revision ?? 0) });
-        finish('compacted');
-        return;
-      }
-      session.responses.push({ headerRevision, events, ...(events.length === 0 && { progress: true }) });
+      if (recordWatchResponse(res, session, sessions).kind === 'canceled') finish('compacted');
     });
     stream.on('error', () => finish('error'));
     stream.on('end', () => finish('error'));

@@ -10,6 +10,7 @@ import type { KvOperation } from '../sim/models.js';
 import { Rng } from '../sim/rng.js';
 import { call, neverSent, sleep, type KvClient, type Pb, type WatchClient } from './calls.js';
 import type { WatchSessionRecord } from './watch-checker.js';
+import { recordWatchResponse } from './watch-recorder.js';
 
 export { call, CALL_TIMEOUT_MS, neverSent, sleep, type KvClient, type Pb, type WatchClient } from './calls.js';
 
@@ -145,32 +146,9 @@ export async function runWatcher(o: WorkloadOptions, id: number, sessions: Watch
         if (!o.active()) finish('done');
       }, 200);
       stream.on('data', (res: Pb) => {
-        const header = res.header as { revision: string } | undefined;
-        const headerRevision = Number(header?.revision ?? 0);
-        if (res.created === true) {
-          session.createdRevision = headerRevision;
-          sessions.push(session);
-          return;
-        }
-        const events = (res.events as Pb[]).map((e) => {
-          const kv = e.kv as { key: Buffer; value: Buffer; mod_revision: string };
-          const prev = e.prev_kv as { value: Buffer; mod_revision: string } | null | undefined;
-          return {
-            type: e.type === 'DELETE' ? ('DELETE' as const) : ('PUT' as const),
-            key: kv.key.toString(),
-            value: e.type === 'DELETE' ? '' : kv.value.toString(),
-            modRevision: Number(kv.mod_revision),
-            ...(prev && { prevKv: { value: prev.value.toString(), modRevision: Number(prev.mod_revision) } }),
-          };
-        });
-        if (res.canceled === true) {
-          session.responses.push({ headerRevision, events, canceled: true, compactRevision: Number(res.compact_revision ?? 0) });
-          finish('compacted');
-          return;
-        }
-        session.responses.push({ headerRevision, events, ...(events.length === 0 && { progress: true }) });
-        const last = events[events.length - 1];
-        if (last !== undefined) resumeFrom = last.modRevision + 1;
+        const recorded = recordWatchResponse(res, session, sessions);
+        if (recorded.kind === 'canceled') finish('compacted');
+        else if (recorded.lastRevision !== undefined) resumeFrom = recorded.lastRevision + 1;
       });
       stream.on('error', () => finish('error'));
       stream.on('end', () => finish('error'));
