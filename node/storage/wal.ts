@@ -8,7 +8,7 @@
 import { mkdir, open, readdir, readFile, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Registry } from 'prom-client';
-import { removeTempFiles, syncDir, syncFileData, writeAll, writeFileAtomically, type SyncFile } from './durable-fs.js';
+import { removeTempFiles, syncDir, syncFileData, writeAll, writeAllSoon, writeFileAtomically, type SyncFile } from './durable-fs.js';
 import { DataFormatError, WalCorruptionError } from './errors.js';
 import { GroupCommit } from './group-commit.js';
 import { assertContiguous } from './log-cache.js';
@@ -289,7 +289,7 @@ export class Wal {
     if (this.currentSegment().bytes >= this.segmentBytes) await this.cutSegment();
     const data = Buffer.concat(batch.flatMap((w) => w.records));
     const file = this.openFile();
-    await writeAll(file, data);
+    await writeAllSoon(file, data);
     const segment = this.currentSegment();
     segment.bytes += data.length;
     for (const write of batch) this.noteWritten(write, segment);
