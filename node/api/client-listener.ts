@@ -9,6 +9,7 @@ import { createServer as createTlsServer, type Server as TlsServer, type TLSSock
 import { readFileSync } from 'node:fs';
 import { ServerCredentials, type Server as GrpcServer } from '@grpc/grpc-js';
 import type { BoundPort } from '../bound-port.js';
+import { serveHotUnaryCalls, type HotMethod } from './grpc/hot-unary.js';
 
 export interface TlsFiles {
   certFile: string;
@@ -58,6 +59,8 @@ export interface ClientListenerOptions {
   tls?: ClientTls;
   /** A TLS handshake failed (a refused or broken client certificate). */
   onTlsClientError?: (err: Error & { reason?: string }, socket: TLSSocket) => void;
+  /** Unary calls answered from node:http2 directly (grpc/hot-unary.ts); the rest go to grpc-js. */
+  hotUnary?: { methods: readonly HotMethod[]; maxReceiveBytes: number };
 }
 
 /**
@@ -66,6 +69,7 @@ export interface ClientListenerOptions {
  */
 export function serveClients(port: BoundPort, url: URL, grpc: GrpcServer, http: RequestListener, opts: ClientListenerOptions = {}): ClientListener {
   const injector = grpc.createConnectionInjector(ServerCredentials.createInsecure());
+  if (opts.hotUnary) serveHotUnaryCalls(grpc, opts.hotUnary.methods, opts.hotUnary.maxReceiveBytes);
   const httpServer = createHttpServer(http);
   const sockets = new Set<Socket>();
   // Set by drain(): a connection accepted just before it gets no session (it has no call yet).

@@ -4,7 +4,8 @@
 // gRPC services and HTTP endpoints on every client URL, and the metrics URL.
 // SIGTERM/SIGINT stop it gracefully; kill -9 is survivable by design (every
 // acknowledged write is durable on a quorum).
-import { Server as GrpcServer, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { Server as GrpcServer, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { hotMethods } from '../api/grpc/hot-unary.js';
 import { pino, type Logger } from 'pino';
 import { ConfigError, nodeHelp, parseNodeConfig, type NodeConfig } from '../config.js';
 import { readClientTls, serveClients, type ClientTls } from '../api/client-listener.js';
@@ -223,19 +224,26 @@ async function startOnPorts(
   };
   // gRPC's own frame limit sits above the request limit, so an oversized
   // put gets etcd's "request is too large" rather than a transport error.
+  const grpcMaxReceiveBytes = cfg.maxRequestBytes + 512 * 1024;
   const grpc = new GrpcServer({
-    'grpc.max_receive_message_length': cfg.maxRequestBytes + 512 * 1024,
+    'grpc.max_receive_message_length': grpcMaxReceiveBytes,
     'grpc.max_send_message_length': 2 ** 31 - 1,
     // Channelz bookkeeping costs ~2% of a busy member's CPU and nothing reads it.
     'grpc.enable_channelz': 0,
   });
   const grpcMetrics = createGrpcMetrics(metrics.registry);
   // Strict decoding of each service (malformed protobuf is refused), then per-call gRPC metrics.
-  const serve = (name: Parameters<typeof strictEtcdService>[0], impl: UntypedServiceImplementation): void => {
+  const serve = (name: Parameters<typeof strictEtcdService>[0], impl: UntypedServiceImplementation): { def: ServiceDefinition; impl: UntypedServiceImplementation } => {
     const def = strictEtcdService(name);
-    grpc.addService(def, grpcMetrics.instrument(def, impl));
+    const instrumented = grpcMetrics.instrument(def, impl);
+    grpc.addService(def, instrumented);
+    return { def, impl: instrumented };
   };
-  serve('KV', kvService(ctx));
+  const kv = serve('KV', kvService(ctx));
+  // KVORUM_GRPC_HOT_PATH=0 sends every call through grpc-js (for comparison).
+  const hotUnary = process.env.KVORUM_GRPC_HOT_PATH === '0'
+    ? undefined
+    : { methods: hotMethods(kv.def, kv.impl, ['Range', 'Put', 'DeleteRange', 'Txn']), maxReceiveBytes: grpcMaxReceiveBytes };
   serve('Watch', watchService(ctx));
   serve('Lease', leaseService(ctx));
   serve('Cluster', clusterService(ctx));
@@ -261,6 +269,7 @@ async function startOnPorts(
   for (const { url, port } of ports.client) {
     const listener = serveClients(port, url, grpc, app, {
         ...(clientTls && { tls: clientTls }),
+        ...(hotUnary && { hotUnary }),
         // A refused client only sees a failed handshake (etcdctl: "context deadline
         // exceeded"); the member's log says why, as etcd's "rejected connection" does.
         // (A certificate that fails verification closes the socket before the

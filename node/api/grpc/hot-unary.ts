@@ -1,0 +1,208 @@
+// The hot unary calls (KV Range, Put, DeleteRange, Txn) answered straight
+// from node:http2, without @grpc/grpc-js's per-call machinery (interceptor
+// chain, stream decoder, call objects, status plumbing), which costs about
+// as much CPU again as the HTTP/2 stream itself (`npm run
+// bench:unary-overhead`: 64 µs against 33 µs per call). Every other call,
+// and any hot call this path does not fully understand (another content
+// type, a compressed request), still goes to grpc-js on the same
+// connection, so sessions, keepalive, GOAWAY and draining stay grpc-js's.
+//
+// The handlers are the same instrumented service functions grpc-js runs, and
+// the answers mirror grpc-js's on the wire: its headers, trailers-only
+// errors, its messages for a second request message or none, for an
+// oversized message, a request that does not decode, and the compressed
+// flag without an encoding (compressed-flag.ts).
+import { Metadata, status, type Server as GrpcServer, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { constants as h2, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import { TLSSocket } from 'node:tls';
+
+type UnaryFunc = (call: HotCall, callback: (err: unknown, value?: unknown) => void) => void;
+
+/** One method served here: the strict request decoder, the response encoder, the instrumented handler. */
+export interface HotMethod {
+  path: string;
+  deserialize(bytes: Buffer): unknown;
+  serialize(value: unknown): Buffer;
+  func: UnaryFunc;
+}
+
+/** The hot methods of a service, as registered with grpc-js (same definition, same implementation). */
+export function hotMethods(definition: ServiceDefinition, impl: UntypedServiceImplementation, names: readonly string[]): HotMethod[] {
+  return names.map((name) => {
+    const def = definition[name];
+    const func = impl[name];
+    if (!def || !func || def.requestStream || def.responseStream) throw new Error(`${name} is not a unary method of this service`);
+    return {
+      path: def.path,
+      deserialize: (bytes) => def.requestDeserialize(bytes),
+      serialize: (value) => def.responseSerialize(value),
+      func: func as unknown as UnaryFunc,
+    };
+  });
+}
+
+/** What the handlers read from a call: the request, metadata (tokens), the TLS peer (certificate CN). */
+interface HotCall {
+  request: unknown;
+  metadata: Metadata;
+  getAuthContext(): { transportSecurityType?: string; sslPeerCertificate?: object };
+  getPath(): string;
+  on(event: string, listener: () => void): HotCall;
+}
+
+type StreamListener = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number) => void;
+
+interface GrpcServerInternals {
+  http2Servers?: Map<Http2Server, unknown>;
+}
+
+const RESPONSE_HEADERS = {
+  [h2.HTTP2_HEADER_STATUS]: h2.HTTP_STATUS_OK,
+  [h2.HTTP2_HEADER_CONTENT_TYPE]: 'application/grpc+proto',
+  'grpc-accept-encoding': 'identity,deflate,gzip',
+  'grpc-encoding': 'identity',
+};
+
+/**
+ * Puts the hot path in front of the HTTP/2 server grpc-js created for its
+ * newest connection injector. A grpc-js whose internals no longer match
+ * fails here, at startup, rather than silently losing the fast path.
+ */
+export function serveHotUnaryCalls(grpc: GrpcServer, methods: readonly HotMethod[], maxReceiveBytes: number): void {
+  const servers = (grpc as unknown as GrpcServerInternals).http2Servers;
+  const http2Server = servers instanceof Map ? [...servers.keys()].pop() : undefined;
+  const listeners = http2Server?.listeners('stream') ?? [];
+  if (!http2Server || listeners.length !== 1) {
+    throw new Error('this @grpc/grpc-js does not keep its injector HTTP/2 servers in http2Servers with one stream listener; the hot unary path needs updating');
+  }
+  const toGrpc = listeners[0] as StreamListener;
+  const byPath = new Map(methods.map((m) => [m.path, m]));
+  http2Server.removeListener('stream', toGrpc);
+  http2Server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number) => {
+    const path = headers[h2.HTTP2_HEADER_PATH];
+    const method = typeof path === 'string' ? byPath.get(path) : undefined;
+    const encoding = headers['grpc-encoding'];
+    const contentType = headers[h2.HTTP2_HEADER_CONTENT_TYPE];
+    if (method === undefined || (encoding !== undefined && encoding !== 'identity') || typeof contentType !== 'string' || !contentType.startsWith('application/grpc')) {
+      toGrpc.call(http2Server, stream, headers, flags);
+      return;
+    }
+    serveUnary(stream, headers, method, maxReceiveBytes);
+  });
+}
+
+function sendStatus(stream: ServerHttp2Stream, code: number, details: string): void {
+  if (stream.destroyed || stream.closed || stream.headersSent) return;
+  stream.respond({ 'grpc-status': code, 'grpc-message': encodeURI(details), ...RESPONSE_HEADERS }, { endStream: true });
+}
+
+function serveUnary(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, method: HotMethod, maxReceiveBytes: number): void {
+  // As grpc-js: errors are followed by 'close', which is where a cancel is noticed.
+  stream.once('error', () => undefined);
+  const chunks: Buffer[] = [];
+  let received = 0;
+  let refused = false;
+  stream.on('data', (chunk: Buffer) => {
+    if (refused) return;
+    chunks.push(chunk);
+    received += chunk.length;
+    const tooLarge = oversizedMessage(chunks, received, maxReceiveBytes);
+    if (tooLarge !== undefined) {
+      refused = true;
+      sendStatus(stream, status.RESOURCE_EXHAUSTED, `Received message larger than max (${tooLarge} vs ${maxReceiveBytes})`);
+    }
+  });
+  stream.once('end', () => {
+    if (refused) return;
+    const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received);
+    let request: unknown;
+    let count = 0;
+    // Complete messages only: trailing bytes of an unfinished one are ignored, as grpc-js's decoder does.
+    for (let at = 0; at + 5 <= body.length; ) {
+      const length = body.readUInt32BE(at + 1);
+      if (at + 5 + length > body.length) break;
+      if (body[at] === 1) return sendStatus(stream, status.INTERNAL, 'grpc: compressed flag set with identity or empty encoding');
+      let message: unknown;
+      try {
+        message = method.deserialize(body.subarray(at + 5, at + 5 + length));
+      } catch {
+        return sendStatus(stream, status.INTERNAL, 'Error deserializing request');
+      }
+      if (count > 0) return sendStatus(stream, status.UNIMPLEMENTED, `Received a second request message for server streaming method ${method.path}`);
+      request = message;
+      count += 1;
+      at += 5 + length;
+    }
+    if (count === 0) return sendStatus(stream, status.UNIMPLEMENTED, `Received no request message for server streaming method ${method.path}`);
+    call(stream, headers, method, request);
+  });
+}
+
+/** The declared length of the first message whose length exceeds the limit, if any (checked as bytes arrive). */
+function oversizedMessage(chunks: Buffer[], received: number, max: number): number | undefined {
+  if (received < 5) return undefined;
+  const head = chunks[0]!.length >= 5 ? chunks[0]! : Buffer.concat(chunks);
+  const length = head.readUInt32BE(1);
+  return length > max ? length : undefined;
+}
+
+function call(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, method: HotMethod, request: unknown): void {
+  let answered = false;
+  const cancelListeners: (() => void)[] = [];
+  stream.once('close', () => {
+    if (!answered) for (const l of cancelListeners) l();
+  });
+  let metadata: Metadata | undefined;
+  const hotCall: HotCall = {
+    request,
+    // Read only when auth is on (tokens), so built only then.
+    get metadata(): Metadata {
+      metadata ??= Metadata.fromHttp2Headers(headers);
+      return metadata;
+    },
+    getAuthContext: () => authContext(stream),
+    getPath: () => method.path,
+    on(event, listener) {
+      if (event === 'cancelled') cancelListeners.push(listener);
+      return hotCall;
+    },
+  };
+  method.func(hotCall, (err, value) => {
+    answered = true;
+    if (stream.destroyed || stream.closed) return;
+    if (err) {
+      // grpc-js's reading of a handler's error (serverErrorToStatus).
+      const e = err as { code?: unknown; details?: unknown; message?: unknown };
+      let code: number = status.UNKNOWN;
+      let details = 'message' in e ? String(e.message) : 'Unknown Error';
+      if (typeof e.code === 'number' && Number.isInteger(e.code)) {
+        code = e.code;
+        if (typeof e.details === 'string') details = e.details;
+      }
+      sendStatus(stream, code, details);
+      return;
+    }
+    let message: Buffer;
+    try {
+      message = method.serialize(value);
+    } catch {
+      sendStatus(stream, status.INTERNAL, 'Error serializing response');
+      return;
+    }
+    const framed = Buffer.allocUnsafe(5 + message.length);
+    framed[0] = 0;
+    framed.writeUInt32BE(message.length, 1);
+    message.copy(framed, 5);
+    stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
+    stream.once('wantTrailers', () => stream.sendTrailers({ 'grpc-status': status.OK, 'grpc-message': 'OK' }));
+    stream.end(framed);
+  });
+}
+
+/** As grpc-js reports it: the peer certificate of an authorized TLS connection, else nothing. */
+function authContext(stream: ServerHttp2Stream): { transportSecurityType?: string; sslPeerCertificate?: object } {
+  const socket = stream.session?.socket;
+  if (!(socket instanceof TLSSocket) || !socket.authorized) return {};
+  const cert = socket.getPeerCertificate();
+  return { transportSecurityType: 'ssl', ...(cert.raw && { sslPeerCertificate: cert }) };
+}
