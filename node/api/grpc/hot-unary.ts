@@ -56,9 +56,13 @@ interface GrpcServerInternals {
   http2Servers?: Map<Http2Server, unknown>;
 }
 
-const RESPONSE_HEADERS = {
+// As grpc-js sends them: a status alone in a trailers-only answer, the encoding headers with a message.
+const STATUS_HEADERS = {
   [h2.HTTP2_HEADER_STATUS]: h2.HTTP_STATUS_OK,
   [h2.HTTP2_HEADER_CONTENT_TYPE]: 'application/grpc+proto',
+};
+const RESPONSE_HEADERS = {
+  ...STATUS_HEADERS,
   'grpc-accept-encoding': 'identity,deflate,gzip',
   'grpc-encoding': 'identity',
 };
@@ -93,7 +97,7 @@ export function serveHotUnaryCalls(grpc: GrpcServer, methods: readonly HotMethod
 
 function sendStatus(stream: ServerHttp2Stream, code: number, details: string): void {
   if (stream.destroyed || stream.closed || stream.headersSent) return;
-  stream.respond({ 'grpc-status': code, 'grpc-message': encodeURI(details), ...RESPONSE_HEADERS }, { endStream: true });
+  stream.respond({ 'grpc-status': code, 'grpc-message': encodeURI(details), ...STATUS_HEADERS }, { endStream: true });
 }
 
 function serveUnary(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, method: HotMethod, maxReceiveBytes: number): void {
