@@ -52,8 +52,14 @@ export function int64Bound(value: unknown, field: string): number {
   return int(value, field);
 }
 
-export function str64(n: number | bigint): string {
-  return String(n);
+/**
+ * A 64-bit integer field of a response. A number goes as it is: protobufjs
+ * encodes it directly, where a decimal string costs a Long.fromString per
+ * field (four per key-value); the gateway writes either as a JSON string.
+ * A bigint (a lease ID past 2^53) goes as its decimal text.
+ */
+export function str64(n: number | bigint): string | number {
+  return typeof n === 'bigint' ? String(n) : n;
 }
 
 const INT64_MIN = -(2n ** 63n);
