@@ -14,6 +14,7 @@ import type { PermType } from '../../server/auth/key-permissions.js';
 import { deleteRangeAccess, leaseAccess, putAccess, rangeAccess, txnAccess, type LeaseKeys } from '../../server/auth/request-access.js';
 import { PreEncoded } from './pre-encoded.js';
 import { SendWindow } from './send-window.js';
+import { StreamOutbox } from './stream-outbox.js';
 import { encodeHeaderField, encodeSnapshotChunk, encodeWatchEvents } from './watch-wire.js';
 import {
   deleteRangeRequest,
@@ -201,8 +202,6 @@ const REQUESTS_PER_TURN = 500;
 const MAX_PENDING_REQUESTS = 4096;
 /** Bytes a Watch stream may queue for a slow client before its watchers pause (see send-window.ts). */
 const WATCH_SEND_WINDOW_BYTES = 1024 * 1024;
-/** What a generic (not hand-encoded) watch message counts for in the window. */
-const SMALL_MESSAGE_BYTES = 64;
 
 export function watchService(ctx: ServiceContext): UntypedServiceImplementation {
   const s = ctx.server;
@@ -222,8 +221,12 @@ export function watchService(ctx: ServiceContext): UntypedServiceImplementation 
       const watchers = new Map<number, Watch>();
       let nextId = 0;
       let closed = false;
-      const send = (msg: Pb | PreEncoded): boolean => (closed ? false : call.write(msg));
       const window = new SendWindow(WATCH_SEND_WINDOW_BYTES, (id) => watchers.get(id)?.resume());
+      // Every response of the stream goes through the outbox, so they keep their order.
+      const outbox = new StreamOutbox(call, (bytes) => window.taken(bytes));
+      const send = (msg: Pb | PreEncoded): void => {
+        if (!closed) outbox.send(msg);
+      };
       const deliver = (streamId: number, batch: WatchBatch): boolean | void => {
         let msg: Pb | PreEncoded;
         if (batch.canceled || batch.progressNotify || batch.events.length === 0) {
@@ -245,9 +248,7 @@ export function watchService(ctx: ServiceContext): UntypedServiceImplementation 
         }
         if (closed) return undefined;
         // A slow reader pauses the watcher once the stream's window is full.
-        const { sent, pause } = window.enqueue(streamId, msg instanceof PreEncoded ? msg.bytes.length : SMALL_MESSAGE_BYTES);
-        call.write(msg, sent);
-        return pause ? false : undefined;
+        return window.enqueue(streamId, outbox.send(msg)) ? false : undefined;
       };
       // A progress notification at revision R promises every event up to R
       // was sent, so it waits until each watcher on the stream has caught up
@@ -333,9 +334,9 @@ export function watchService(ctx: ServiceContext): UntypedServiceImplementation 
           pending[head++] = undefined as unknown as Pb;
           handle(req);
           handled++;
-          if (call.writableNeedDrain) {
+          if (outbox.needDrain) {
             waitingForDrain = true;
-            call.once('drain', () => {
+            outbox.onceDrain(() => {
               waitingForDrain = false;
               scheduleTurn();
             });
@@ -370,6 +371,7 @@ export function watchService(ctx: ServiceContext): UntypedServiceImplementation 
         // A client that half-closes still gets answers to what it sent before (a bounded backlog).
         while (head < pending.length && !closed) handle(pending[head++]!);
         close();
+        outbox.flush();
         call.end();
       });
       call.on('cancelled', close);

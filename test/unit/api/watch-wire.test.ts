@@ -58,15 +58,12 @@ test('a SnapshotResponse carries the blob and remaining_bytes', () => {
 test('the send window pauses the watcher that crosses it and resumes every paused one at half', () => {
   const resumed: number[] = [];
   const w = new SendWindow(100, (id) => resumed.push(id));
-  const a = w.enqueue(1, 60);
-  assert.equal(a.pause, false);
-  const b = w.enqueue(2, 60);
-  assert.equal(b.pause, true);
-  const c = w.enqueue(3, 10);
-  assert.equal(c.pause, true);
-  a.sent();
+  assert.equal(w.enqueue(1, 60), false);
+  assert.equal(w.enqueue(2, 60), true);
+  assert.equal(w.enqueue(3, 10), true);
+  w.taken(60);
   assert.deepEqual(resumed, [], 'still above half the window');
-  b.sent();
+  w.taken(60);
   assert.deepEqual(resumed.sort(), [2, 3]);
   assert.equal(w.queued, 10);
   w.forget(3);

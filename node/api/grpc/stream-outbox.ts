@@ -1,0 +1,143 @@
+// A server stream's responses written to its HTTP/2 stream many at a time.
+//
+// One revision sends a response to every watcher of its keys, one message
+// each, as etcd does. Through grpc-js every message is its own trip through
+// two Writables, a copy into a framed buffer and a native HTTP/2 write with
+// its own DATA frame and completion callback; at a hundred watchers on a
+// stream that per-message toll was most of a member's CPU. The outbox frames
+// the messages (gRPC's 5-byte prefix) into one buffer and hands it to the
+// HTTP/2 stream once per turn of the event loop: the same messages in the
+// same order, in fewer, fuller frames.
+//
+// It reaches under grpc-js (its server call's HTTP/2 stream and serializer),
+// checked once per call; when they do not match, every message goes through
+// call.write as before.
+import { createRequire } from 'node:module';
+import { Metadata, type ServerDuplexStream } from '@grpc/grpc-js';
+import type { Duplex } from 'node:stream';
+import { PreEncoded } from './pre-encoded.js';
+
+/** The parts of grpc-js's BaseServerInterceptingCall the outbox uses. */
+interface BaseCall {
+  stream: Duplex & { closed?: boolean };
+  handler: { serialize: (value: unknown) => Buffer };
+  maxSendMessageSize: number;
+}
+
+let baseCallClass: (abstract new (...args: never[]) => unknown) | null | undefined;
+
+/** grpc-js's server call class, or null when this grpc-js has none where it is looked for. */
+function baseCallType(): (abstract new (...args: never[]) => unknown) | null {
+  if (baseCallClass === undefined) {
+    try {
+      const require = createRequire(import.meta.url);
+      const internals = createRequire(require.resolve('@grpc/grpc-js'))('./server-interceptors.js') as { BaseServerInterceptingCall?: abstract new (...args: never[]) => unknown };
+      baseCallClass = typeof internals.BaseServerInterceptingCall === 'function' ? internals.BaseServerInterceptingCall : null;
+    } catch {
+      baseCallClass = null;
+    }
+  }
+  return baseCallClass;
+}
+
+/** The call's grpc-js internals when they are the shape the outbox knows (no interceptors, an HTTP/2 stream). */
+function baseCallOf(call: ServerDuplexStream<unknown, unknown>): BaseCall | undefined {
+  const type = baseCallType();
+  const inner = (call as unknown as { call?: unknown }).call;
+  if (type === null || !(inner instanceof type)) return undefined;
+  const base = inner as Partial<BaseCall>;
+  const stream = base.stream;
+  if (!stream || typeof stream.write !== 'function' || typeof base.handler?.serialize !== 'function' || typeof base.maxSendMessageSize !== 'number') return undefined;
+  return base as BaseCall;
+}
+
+const PREFIX_BYTES = 5;
+/** What a generic message counts for when it goes through call.write unserialized (its size is unknown). */
+const GENERIC_MESSAGE_BYTES = 64;
+
+export class StreamOutbox {
+  private readonly base: BaseCall | undefined;
+  private messages: Buffer[] = [];
+  private bytes = 0;
+  private flushScheduled = false;
+  private headersSent = false;
+  /** A message was too large: grpc-js fails the call, and nothing may follow the lost message. */
+  private failed = false;
+
+  constructor(
+    private readonly call: ServerDuplexStream<unknown, unknown>,
+    /** Runs when the transport has taken `bytes` of messages queued by send(). */
+    private readonly taken: (bytes: number) => void = () => {},
+  ) {
+    this.base = baseCallOf(call);
+  }
+
+  /** Whether the messages go straight to HTTP/2 (false: through call.write). */
+  get direct(): boolean {
+    return this.base !== undefined;
+  }
+
+  /** Queues one response; returns its size in bytes (what taken() will be told). */
+  send(msg: unknown): number {
+    const base = this.base;
+    if (base === undefined) {
+      const size = msg instanceof PreEncoded ? msg.bytes.length : GENERIC_MESSAGE_BYTES;
+      this.call.write(msg, () => this.taken(size));
+      return size;
+    }
+    if (this.failed) return 0;
+    const bytes = msg instanceof PreEncoded ? msg.bytes : base.handler.serialize(msg);
+    if (base.maxSendMessageSize !== -1 && bytes.length > base.maxSendMessageSize) {
+      // grpc-js fails the call with RESOURCE_EXHAUSTED; let it, after what came before.
+      this.flush();
+      this.failed = true;
+      this.call.write(msg);
+      return 0;
+    }
+    this.messages.push(bytes);
+    this.bytes += PREFIX_BYTES + bytes.length;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      queueMicrotask(() => this.flush());
+    }
+    return bytes.length;
+  }
+
+  /** True while the transport holds more than it wants (wait for onDrain). */
+  get needDrain(): boolean {
+    return this.base === undefined ? this.call.writableNeedDrain : this.base.stream.writableNeedDrain;
+  }
+
+  onceDrain(listener: () => void): void {
+    if (this.base === undefined) this.call.once('drain', listener);
+    else this.base.stream.once('drain', listener);
+  }
+
+  /** Writes everything queued now, as one HTTP/2 write. */
+  flush(): void {
+    this.flushScheduled = false;
+    const base = this.base;
+    if (base === undefined || this.messages.length === 0) return;
+    const messages = this.messages;
+    const total = this.bytes;
+    this.messages = [];
+    this.bytes = 0;
+    const stream = base.stream;
+    if (stream.destroyed || stream.closed === true || stream.writableEnded) return;
+    if (!this.headersSent) {
+      // grpc-js sends the response headers before its first message; so must we (a no-op once sent).
+      this.call.sendMetadata(new Metadata());
+      this.headersSent = true;
+    }
+    const buf = Buffer.allocUnsafe(total);
+    let at = 0;
+    for (const m of messages) {
+      buf[at] = 0; // not compressed
+      buf.writeUInt32BE(m.length, at + 1);
+      m.copy(buf, at + PREFIX_BYTES);
+      at += PREFIX_BYTES + m.length;
+    }
+    const payload = total - messages.length * PREFIX_BYTES;
+    stream.write(buf, () => this.taken(payload));
+  }
+}
