@@ -15,7 +15,7 @@ import { deleteRangeAccess, leaseAccess, putAccess, rangeAccess, txnAccess, type
 import { PreEncoded } from './pre-encoded.js';
 import { SendWindow } from './send-window.js';
 import { StreamOutbox } from './stream-outbox.js';
-import { encodeHeaderField, encodeSnapshotChunk, encodeWatchEvents } from './watch-wire.js';
+import { encodeHeaderField, encodeSnapshotChunk, WatchEventsResponse } from './watch-wire.js';
 import {
   deleteRangeRequest,
   deleteRangeResponsePb,
@@ -228,7 +228,7 @@ export function watchService(ctx: ServiceContext): UntypedServiceImplementation 
         if (!closed) outbox.send(msg);
       };
       const deliver = (streamId: number, batch: WatchBatch): boolean | void => {
-        let msg: Pb | PreEncoded;
+        let msg: Pb | WatchEventsResponse;
         if (batch.canceled || batch.progressNotify || batch.events.length === 0) {
           msg = {
             header: headerPb({ ...s.header(), revision: batch.header.revision }),
@@ -244,7 +244,7 @@ export function watchService(ctx: ServiceContext): UntypedServiceImplementation 
           }
         } else {
           // The hot path: events encoded once and shared by every watcher they go to.
-          msg = encodeWatchEvents(headerAt(batch.header.revision), streamId, batch.events);
+          msg = new WatchEventsResponse(headerAt(batch.header.revision), streamId, batch.events);
         }
         if (closed) return undefined;
         // A slow reader pauses the watcher once the stream's window is full.

@@ -15,7 +15,7 @@
 import { createRequire } from 'node:module';
 import { Metadata, type ServerDuplexStream } from '@grpc/grpc-js';
 import type { Duplex } from 'node:stream';
-import { PreEncoded } from './pre-encoded.js';
+import { Encodable, PreEncoded } from './pre-encoded.js';
 
 /** The parts of grpc-js's BaseServerInterceptingCall the outbox uses. */
 interface BaseCall {
@@ -57,7 +57,7 @@ const GENERIC_MESSAGE_BYTES = 64;
 
 export class StreamOutbox {
   private readonly base: BaseCall | undefined;
-  private messages: Buffer[] = [];
+  private messages: (Uint8Array | Encodable)[] = [];
   private bytes = 0;
   private flushScheduled = false;
   private headersSent = false;
@@ -81,26 +81,27 @@ export class StreamOutbox {
   send(msg: unknown): number {
     const base = this.base;
     if (base === undefined) {
-      const size = msg instanceof PreEncoded ? msg.bytes.length : GENERIC_MESSAGE_BYTES;
+      const size = msg instanceof PreEncoded ? msg.bytes.length : msg instanceof Encodable ? msg.size : GENERIC_MESSAGE_BYTES;
       this.call.write(msg, () => this.taken(size));
       return size;
     }
     if (this.failed) return 0;
-    const bytes = msg instanceof PreEncoded ? msg.bytes : base.handler.serialize(msg);
-    if (base.maxSendMessageSize !== -1 && bytes.length > base.maxSendMessageSize) {
+    const queued = msg instanceof Encodable ? msg : msg instanceof PreEncoded ? msg.bytes : base.handler.serialize(msg);
+    const size = queued instanceof Encodable ? queued.size : queued.length;
+    if (base.maxSendMessageSize !== -1 && size > base.maxSendMessageSize) {
       // grpc-js fails the call with RESOURCE_EXHAUSTED; let it, after what came before.
       this.flush();
       this.failed = true;
       this.call.write(msg);
       return 0;
     }
-    this.messages.push(bytes);
-    this.bytes += PREFIX_BYTES + bytes.length;
+    this.messages.push(queued);
+    this.bytes += PREFIX_BYTES + size;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       queueMicrotask(() => this.flush());
     }
-    return bytes.length;
+    return size;
   }
 
   /** True while the transport holds more than it wants (wait for onDrain). */
@@ -132,10 +133,20 @@ export class StreamOutbox {
     const buf = Buffer.allocUnsafe(total);
     let at = 0;
     for (const m of messages) {
-      buf[at] = 0; // not compressed
-      buf.writeUInt32BE(m.length, at + 1);
-      m.copy(buf, at + PREFIX_BYTES);
-      at += PREFIX_BYTES + m.length;
+      const size = m instanceof Encodable ? m.size : m.length;
+      // The gRPC prefix: not compressed, then the length (big-endian).
+      buf[at] = 0;
+      buf[at + 1] = size >>> 24;
+      buf[at + 2] = (size >>> 16) & 0xff;
+      buf[at + 3] = (size >>> 8) & 0xff;
+      buf[at + 4] = size & 0xff;
+      at += PREFIX_BYTES;
+      if (m instanceof Encodable) {
+        at = m.writeTo(buf, at);
+      } else {
+        buf.set(m, at);
+        at += size;
+      }
     }
     const payload = total - messages.length * PREFIX_BYTES;
     stream.write(buf, () => this.taken(payload));

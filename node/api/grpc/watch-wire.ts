@@ -10,7 +10,7 @@
 // pre-encoded.ts).
 import type { KeyValue, WatchEvent } from '../../mvcc/types.js';
 import type { Header } from '../../server/etcd-server.js';
-import { PreEncoded } from './pre-encoded.js';
+import { Encodable, PreEncoded } from './pre-encoded.js';
 
 const enum Wire {
   Varint = 0,
@@ -177,23 +177,41 @@ export function eventField(e: WatchEvent): Uint8Array {
   return bytes;
 }
 
-/** A WatchResponse carrying events: header, watch_id, then each event's shared bytes. */
-export function encodeWatchEvents(headerField: Uint8Array, watchId: number, events: readonly WatchEvent[]): PreEncoded {
-  let size = headerField.length + intFieldSize(watchId);
-  const fields: Uint8Array[] = new Array<Uint8Array>(events.length);
-  for (let i = 0; i < events.length; i++) {
-    const f = eventField(events[i]!);
-    fields[i] = f;
-    size += f.length;
+/**
+ * A WatchResponse carrying events: header, watch_id, then each event's
+ * shared bytes, written straight into the buffer of the write that carries
+ * it (see stream-outbox.ts), so a message costs no buffer of its own.
+ */
+export class WatchEventsResponse extends Encodable {
+  readonly size: number;
+  private readonly fields: Uint8Array[];
+
+  constructor(
+    private readonly headerField: Uint8Array,
+    private readonly watchId: number,
+    events: readonly WatchEvent[],
+  ) {
+    super();
+    let size = headerField.length + intFieldSize(watchId);
+    const fields = new Array<Uint8Array>(events.length);
+    for (let i = 0; i < events.length; i++) {
+      const f = eventField(events[i]!);
+      fields[i] = f;
+      size += f.length;
+    }
+    this.fields = fields;
+    this.size = size;
   }
-  const buf = Buffer.allocUnsafe(size);
-  buf.set(headerField, 0);
-  let at = putIntField(buf, headerField.length, 2, watchId);
-  for (const f of fields) {
-    buf.set(f, at);
-    at += f.length;
+
+  writeTo(buf: Uint8Array, at: number): number {
+    buf.set(this.headerField, at);
+    at = putIntField(buf, at + this.headerField.length, 2, this.watchId);
+    for (const f of this.fields) {
+      buf.set(f, at);
+      at += f.length;
+    }
+    return at;
   }
-  return new PreEncoded(buf);
 }
 
 /**
