@@ -202,6 +202,8 @@ const REQUESTS_PER_TURN = 500;
 const MAX_PENDING_REQUESTS = 4096;
 /** Bytes a Watch stream may queue for a slow client before its watchers pause (see send-window.ts). */
 const WATCH_SEND_WINDOW_BYTES = 1024 * 1024;
+/** A watcher's unwritten response takes later revisions' events while it is smaller than this. */
+const MAX_COALESCED_BYTES = 64 * 1024;
 
 export function watchService(ctx: ServiceContext): UntypedServiceImplementation {
   const s = ctx.server;
@@ -227,6 +229,8 @@ export function watchService(ctx: ServiceContext): UntypedServiceImplementation 
       const send = (msg: Pb | PreEncoded): void => {
         if (!closed) outbox.send(msg);
       };
+      // Each watcher's events response still in the outbox, while it may grow (see StreamOutbox.epoch).
+      const unwritten = { epoch: -1, responses: new Map<number, WatchEventsResponse>() };
       const deliver = (streamId: number, batch: WatchBatch): boolean | void => {
         let msg: Pb | WatchEventsResponse;
         if (batch.canceled || batch.progressNotify || batch.events.length === 0) {
@@ -244,7 +248,24 @@ export function watchService(ctx: ServiceContext): UntypedServiceImplementation 
           }
         } else {
           // The hot path: events encoded once and shared by every watcher they go to.
-          msg = new WatchEventsResponse(headerAt(batch.header.revision), streamId, batch.events);
+          if (closed) return undefined;
+          const header = headerAt(batch.header.revision);
+          if (unwritten.epoch !== outbox.epoch) {
+            unwritten.epoch = outbox.epoch;
+            unwritten.responses.clear();
+          }
+          const queued = unwritten.responses.get(streamId);
+          if (queued !== undefined && queued.size < MAX_COALESCED_BYTES) {
+            // This watcher's response for an earlier revision is not written
+            // yet: the later revision rides in it, as etcd sends a watcher
+            // that fell behind several revisions in one response.
+            const grew = queued.append(header, batch.events);
+            outbox.grew(grew);
+            return window.enqueue(streamId, grew) ? false : undefined;
+          }
+          const response = new WatchEventsResponse(header, streamId, batch.events);
+          if (outbox.direct) unwritten.responses.set(streamId, response);
+          msg = response;
         }
         if (closed) return undefined;
         // A slow reader pauses the watcher once the stream's window is full.

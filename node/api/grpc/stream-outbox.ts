@@ -63,6 +63,7 @@ export class StreamOutbox {
   private headersSent = false;
   /** A message was too large: grpc-js fails the call, and nothing may follow the lost message. */
   private failed = false;
+  private epochs = 0;
 
   constructor(
     private readonly call: ServerDuplexStream<unknown, unknown>,
@@ -95,6 +96,7 @@ export class StreamOutbox {
       this.call.write(msg);
       return 0;
     }
+    if (!(queued instanceof Encodable)) this.epochs++;
     this.messages.push(queued);
     this.bytes += PREFIX_BYTES + size;
     if (!this.flushScheduled) {
@@ -102,6 +104,20 @@ export class StreamOutbox {
       queueMicrotask(() => this.flush());
     }
     return size;
+  }
+
+  /**
+   * Changes whenever a queued message may no longer change: at each write,
+   * and when a generic message is queued behind it (a response may grow
+   * only while nothing it could overtake follows it).
+   */
+  get epoch(): number {
+    return this.epochs;
+  }
+
+  /** A queued Encodable grew by `bytes` (same epoch). */
+  grew(bytes: number): void {
+    this.bytes += bytes;
   }
 
   /** True while the transport holds more than it wants (wait for onDrain). */
@@ -117,6 +133,7 @@ export class StreamOutbox {
   /** Writes everything queued now, as one HTTP/2 write. */
   flush(): void {
     this.flushScheduled = false;
+    this.epochs++;
     const base = this.base;
     if (base === undefined || this.messages.length === 0) return;
     const messages = this.messages;

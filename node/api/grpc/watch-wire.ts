@@ -183,24 +183,37 @@ export function eventField(e: WatchEvent): Uint8Array {
  * it (see stream-outbox.ts), so a message costs no buffer of its own.
  */
 export class WatchEventsResponse extends Encodable {
-  readonly size: number;
-  private readonly fields: Uint8Array[];
+  size: number;
+  private readonly fields: Uint8Array[] = [];
 
   constructor(
-    private readonly headerField: Uint8Array,
+    private headerField: Uint8Array,
     private readonly watchId: number,
     events: readonly WatchEvent[],
   ) {
     super();
-    let size = headerField.length + intFieldSize(watchId);
-    const fields = new Array<Uint8Array>(events.length);
-    for (let i = 0; i < events.length; i++) {
-      const f = eventField(events[i]!);
-      fields[i] = f;
-      size += f.length;
+    this.size = headerField.length + intFieldSize(watchId);
+    this.addEvents(events);
+  }
+
+  /**
+   * Adds a later revision's events, under that revision's header; returns
+   * how many bytes the message grew by. Only while it is not written yet.
+   */
+  append(headerField: Uint8Array, events: readonly WatchEvent[]): number {
+    const before = this.size;
+    this.size += headerField.length - this.headerField.length;
+    this.headerField = headerField;
+    this.addEvents(events);
+    return this.size - before;
+  }
+
+  private addEvents(events: readonly WatchEvent[]): void {
+    for (const e of events) {
+      const f = eventField(e);
+      this.fields.push(f);
+      this.size += f.length;
     }
-    this.fields = fields;
-    this.size = size;
   }
 
   writeTo(buf: Uint8Array, at: number): number {
