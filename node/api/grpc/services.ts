@@ -211,8 +211,8 @@ export function watchService(ctx: ServiceContext): UntypedServiceImplementation 
   // header is encoded once (it changes with the revision and the term).
   let cachedHeader: { revision: number; raftTerm: number; field: Uint8Array } = { revision: -1, raftTerm: -1, field: new Uint8Array() };
   const headerAt = (revision: number): Uint8Array => {
-    const h = s.header();
-    if (cachedHeader.revision !== revision || cachedHeader.raftTerm !== h.raftTerm) {
+    if (cachedHeader.revision !== revision || cachedHeader.raftTerm !== s.raftTerm) {
+      const h = s.header();
       cachedHeader = { revision, raftTerm: h.raftTerm, field: encodeHeaderField({ ...h, revision }) };
     }
     return cachedHeader.field;
