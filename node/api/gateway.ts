@@ -9,7 +9,7 @@ import type { Express, Request, Response } from 'express';
 import { lookupGatewayRoute, type GatewayRoute } from './proto/gateway-routes.js';
 import { GatewayJsonError, fromGatewayJson, toGatewayJson } from './proto/json.js';
 import type { Pb } from './grpc/convert.js';
-import { PreEncoded } from './grpc/pre-encoded.js';
+import { Encodable, PreEncoded } from './grpc/pre-encoded.js';
 import { etcdServices, type EtcdServiceName } from './proto/load.js';
 import { lockService } from './grpc/lock-service.js';
 import { electionService } from './grpc/election-service.js';
@@ -172,10 +172,13 @@ class GatewayStream extends EventEmitter {
     return this.res.writableNeedDrain;
   }
 
-  write(msg: Pb | PreEncoded): boolean {
+  /** `written` runs once the line is handed to the connection (a Watch stream's send window waits for it). */
+  write(msg: Pb | PreEncoded | Encodable, written?: () => void): boolean {
     // A handler's hand-encoded response is read back into the generic shape first (only etcdserverpb's hot streams encode by hand).
-    const pb = msg instanceof PreEncoded ? (etcdServices[this.route.service as EtcdServiceName][this.route.method]!.responseDeserialize(msg.bytes) as Pb) : msg;
-    return this.res.write(`${JSON.stringify({ result: toGatewayJson(this.route.responseType, pb) })}\n`);
+    const bytes = msg instanceof PreEncoded ? msg.bytes : msg instanceof Encodable ? msg.toBuffer() : undefined;
+    const pb = bytes ? (etcdServices[this.route.service as EtcdServiceName][this.route.method]!.responseDeserialize(bytes) as Pb) : (msg as Pb);
+    const line = `${JSON.stringify({ result: toGatewayJson(this.route.responseType, pb) })}\n`;
+    return written ? this.res.write(line, () => written()) : this.res.write(line);
   }
 
   end(): void {

@@ -22,7 +22,7 @@
 // compact revision, as etcd does; the compact revision itself stays readable.
 
 import { type History, historyKey } from './key-index.js';
-import { type KeyRange, keyRange, rangeContains } from './keys.js';
+import { type ByteString, type KeyRange, keyRange, rangeContains } from './keys.js';
 import type { MvccStore } from './store.js';
 import type { WatchEvent } from './types.js';
 import { watchEventDropper } from '../failpoints.js';
@@ -44,7 +44,8 @@ export interface WatchRequest {
 export interface WatchBatch {
   watchId: number;
   header: { revision: number };
-  events: WatchEvent[];
+  /** Read only: one array may go to every watcher of a key. */
+  events: readonly WatchEvent[];
   /** A progress notification: no events, and the header revision is current. */
   progressNotify?: boolean;
   /** The final batch of a canceled watch. */
@@ -119,6 +120,19 @@ class Watcher implements Watch {
 
 export class WatchHub {
   private readonly watchers = new Map<number, Watcher>();
+  /**
+   * The watchers of one exact key, by key, and those of a range: a revision
+   * visits the watchers of the keys it changed and every range watcher,
+   * not every watcher.
+   */
+  private readonly byKey = new Map<ByteString, Set<Watcher>>();
+  private readonly ranged = new Set<Watcher>();
+  /**
+   * The revision after the last one delivered live. A synced watcher has
+   * seen everything before it, even one whose nextRevision is older (live
+   * delivery only moves the nextRevision of watchers it visits).
+   */
+  private liveNext = 0;
   private nextId = 1;
   private catchUpScheduled = false;
   private readonly maxEventsPerBatch: number;
@@ -166,6 +180,7 @@ export class WatchHub {
       callback,
     );
     this.watchers.set(watcher.id, watcher);
+    this.index(watcher);
     if (watcher.nextRevision > this.store.revision) watcher.state = 'synced';
     else this.scheduleCatchUp();
     return watcher;
@@ -183,6 +198,8 @@ export class WatchHub {
     for (const stop of this.unsubscribe) stop();
     for (const watcher of this.watchers.values()) watcher.state = 'canceled';
     this.watchers.clear();
+    this.byKey.clear();
+    this.ranged.clear();
   }
 
   // remove/resume/sendProgress back the Watch handle's methods.
@@ -191,6 +208,28 @@ export class WatchHub {
   remove(watcher: Watcher): void {
     watcher.state = 'canceled';
     this.watchers.delete(watcher.id);
+    if (!watcher.range.single) {
+      this.ranged.delete(watcher);
+      return;
+    }
+    const exact = this.byKey.get(watcher.range.start);
+    exact?.delete(watcher);
+    if (exact?.size === 0) this.byKey.delete(watcher.range.start);
+  }
+
+  private index(watcher: Watcher): void {
+    if (!watcher.range.single) {
+      this.ranged.add(watcher);
+      return;
+    }
+    let exact = this.byKey.get(watcher.range.start);
+    if (exact === undefined) this.byKey.set(watcher.range.start, (exact = new Set()));
+    exact.add(watcher);
+  }
+
+  /** A synced watcher about to fall behind: its nextRevision is where it really stands. */
+  private leaveSynced(watcher: Watcher): void {
+    if (watcher.nextRevision < this.liveNext) watcher.nextRevision = this.liveNext;
   }
 
   /** @internal */
@@ -221,9 +260,26 @@ export class WatchHub {
       return cache[i];
     };
 
-    // Iterating the live map is safe: a watcher canceled by a callback is
+    // Iterating the live sets is safe: a watcher canceled by a callback is
     // skipped, and one added by a callback starts after this revision.
-    for (const watcher of this.watchers.values()) {
+    // A revision changes a key at most once, so an exact-key watcher gets one
+    // event, in an array shared by every such watcher of the key.
+    for (let i = 0; i < keys.length; i++) {
+      const exact = this.byKey.get(keys[i]!);
+      if (exact === undefined) continue;
+      let plainEvents: readonly WatchEvent[] | undefined;
+      let prevEvents: readonly WatchEvent[] | undefined;
+      for (const watcher of exact) {
+        if (watcher.state !== 'synced' || watcher.nextRevision > revision) continue;
+        watcher.nextRevision = revision + 1;
+        const prevKv = watcher.options.prevKv;
+        const event = eventAt(i, prevKv);
+        if (event === undefined || !watcher.wants(event) || this.dropEvent?.()) continue;
+        const events = prevKv ? (prevEvents ??= [event]) : (plainEvents ??= [event]);
+        this.deliver(watcher, { watchId: watcher.id, header: { revision }, events });
+      }
+    }
+    for (const watcher of this.ranged) {
       if (watcher.state !== 'synced' || watcher.nextRevision > revision) continue;
       watcher.nextRevision = revision + 1;
       let events: WatchEvent[] | undefined;
@@ -234,6 +290,7 @@ export class WatchHub {
       }
       if (events !== undefined) this.deliver(watcher, { watchId: watcher.id, header: { revision }, events });
     }
+    if (revision + 1 > this.liveNext) this.liveNext = revision + 1;
   }
 
   // ---- catching up from history ------------------------------------------
@@ -241,7 +298,9 @@ export class WatchHub {
   /** After the store's state was replaced wholesale, every caught-up watcher re-checks against history. */
   private resynchronise(): void {
     for (const watcher of this.watchers.values()) {
-      if (watcher.state === 'synced') watcher.state = 'unsynced';
+      if (watcher.state !== 'synced') continue;
+      this.leaveSynced(watcher);
+      watcher.state = 'unsynced';
     }
     this.scheduleCatchUp();
   }
@@ -302,7 +361,10 @@ export class WatchHub {
 
   /** Hands a batch over; a `false` answer pauses the watcher. */
   private deliver(watcher: Watcher, batch: WatchBatch): void {
-    if (this.invoke(watcher, batch) === false && watcher.state !== 'canceled') watcher.state = 'paused';
+    if (this.invoke(watcher, batch) === false && watcher.state !== 'canceled') {
+      if (watcher.state === 'synced') this.leaveSynced(watcher);
+      watcher.state = 'paused';
+    }
   }
 
   /**

@@ -269,7 +269,12 @@ export class EtcdServer implements Application {
   }
 
   header(): Header {
-    return { clusterId: this.identity.clusterId, memberId: this.identity.memberId, revision: this.store.revision, raftTerm: this.node?.term ?? 0 };
+    return { clusterId: this.identity.clusterId, memberId: this.identity.memberId, revision: this.store.revision, raftTerm: this.raftTerm };
+  }
+
+  /** The header's raft_term alone (a hot path checks it without building a header). */
+  get raftTerm(): number {
+    return this.node?.term ?? 0;
   }
 
   // ---- KV -----------------------------------------------------------------

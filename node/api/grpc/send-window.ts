@@ -27,17 +27,18 @@ export class SendWindow {
   }
 
   /**
-   * Counts a message of `bytes` for `watchId` as queued; returns the callback
-   * to run once the transport has taken it, and whether the watcher must pause.
+   * Counts a message of `bytes` for `watchId` as queued; returns whether the
+   * watcher must pause. Call taken(bytes) once the transport has taken it.
    */
-  enqueue(watchId: number, bytes: number): { sent: () => void; pause: boolean } {
+  enqueue(watchId: number, bytes: number): boolean {
     this.queuedBytes += bytes;
     const pause = this.queuedBytes > this.limitBytes;
     if (pause) this.paused.add(watchId);
-    return { sent: () => this.taken(bytes), pause };
+    return pause;
   }
 
-  private taken(bytes: number): void {
+  /** The transport took `bytes` of queued messages (one message or many). */
+  taken(bytes: number): void {
     this.queuedBytes -= bytes;
     if (this.paused.size === 0 || this.queuedBytes > this.limitBytes / 2) return;
     const ids = [...this.paused];

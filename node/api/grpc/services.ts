@@ -14,7 +14,8 @@ import type { PermType } from '../../server/auth/key-permissions.js';
 import { deleteRangeAccess, leaseAccess, putAccess, rangeAccess, txnAccess, type LeaseKeys } from '../../server/auth/request-access.js';
 import { PreEncoded } from './pre-encoded.js';
 import { SendWindow } from './send-window.js';
-import { encodeHeaderField, encodeSnapshotChunk, encodeWatchEvents } from './watch-wire.js';
+import { StreamOutbox } from './stream-outbox.js';
+import { encodeHeaderField, encodeSnapshotChunk, WatchEventsResponse } from './watch-wire.js';
 import {
   deleteRangeRequest,
   deleteRangeResponsePb,
@@ -201,8 +202,8 @@ const REQUESTS_PER_TURN = 500;
 const MAX_PENDING_REQUESTS = 4096;
 /** Bytes a Watch stream may queue for a slow client before its watchers pause (see send-window.ts). */
 const WATCH_SEND_WINDOW_BYTES = 1024 * 1024;
-/** What a generic (not hand-encoded) watch message counts for in the window. */
-const SMALL_MESSAGE_BYTES = 64;
+/** A watcher's unwritten response takes later revisions' events while it is smaller than this. */
+const MAX_COALESCED_BYTES = 64 * 1024;
 
 export function watchService(ctx: ServiceContext): UntypedServiceImplementation {
   const s = ctx.server;
@@ -210,8 +211,8 @@ export function watchService(ctx: ServiceContext): UntypedServiceImplementation 
   // header is encoded once (it changes with the revision and the term).
   let cachedHeader: { revision: number; raftTerm: number; field: Uint8Array } = { revision: -1, raftTerm: -1, field: new Uint8Array() };
   const headerAt = (revision: number): Uint8Array => {
-    const h = s.header();
-    if (cachedHeader.revision !== revision || cachedHeader.raftTerm !== h.raftTerm) {
+    if (cachedHeader.revision !== revision || cachedHeader.raftTerm !== s.raftTerm) {
+      const h = s.header();
       cachedHeader = { revision, raftTerm: h.raftTerm, field: encodeHeaderField({ ...h, revision }) };
     }
     return cachedHeader.field;
@@ -222,10 +223,16 @@ export function watchService(ctx: ServiceContext): UntypedServiceImplementation 
       const watchers = new Map<number, Watch>();
       let nextId = 0;
       let closed = false;
-      const send = (msg: Pb | PreEncoded): boolean => (closed ? false : call.write(msg));
       const window = new SendWindow(WATCH_SEND_WINDOW_BYTES, (id) => watchers.get(id)?.resume());
+      // Every response of the stream goes through the outbox, so they keep their order.
+      const outbox = new StreamOutbox(call, (bytes) => window.taken(bytes));
+      const send = (msg: Pb | PreEncoded): void => {
+        if (!closed) outbox.send(msg);
+      };
+      // Each watcher's events response still in the outbox, while it may grow (see StreamOutbox.epoch).
+      const unwritten = { epoch: -1, responses: new Map<number, WatchEventsResponse>() };
       const deliver = (streamId: number, batch: WatchBatch): boolean | void => {
-        let msg: Pb | PreEncoded;
+        let msg: Pb | WatchEventsResponse;
         if (batch.canceled || batch.progressNotify || batch.events.length === 0) {
           msg = {
             header: headerPb({ ...s.header(), revision: batch.header.revision }),
@@ -241,13 +248,28 @@ export function watchService(ctx: ServiceContext): UntypedServiceImplementation 
           }
         } else {
           // The hot path: events encoded once and shared by every watcher they go to.
-          msg = encodeWatchEvents(headerAt(batch.header.revision), streamId, batch.events);
+          if (closed) return undefined;
+          const header = headerAt(batch.header.revision);
+          if (unwritten.epoch !== outbox.epoch) {
+            unwritten.epoch = outbox.epoch;
+            unwritten.responses.clear();
+          }
+          const queued = unwritten.responses.get(streamId);
+          if (queued !== undefined && queued.size < MAX_COALESCED_BYTES) {
+            // This watcher's response for an earlier revision is not written
+            // yet: the later revision rides in it, as etcd sends a watcher
+            // that fell behind several revisions in one response.
+            const grew = queued.append(header, batch.events);
+            outbox.grew(grew);
+            return window.enqueue(streamId, grew) ? false : undefined;
+          }
+          const response = new WatchEventsResponse(header, streamId, batch.events);
+          if (outbox.direct) unwritten.responses.set(streamId, response);
+          msg = response;
         }
         if (closed) return undefined;
         // A slow reader pauses the watcher once the stream's window is full.
-        const { sent, pause } = window.enqueue(streamId, msg instanceof PreEncoded ? msg.bytes.length : SMALL_MESSAGE_BYTES);
-        call.write(msg, sent);
-        return pause ? false : undefined;
+        return window.enqueue(streamId, outbox.send(msg)) ? false : undefined;
       };
       // A progress notification at revision R promises every event up to R
       // was sent, so it waits until each watcher on the stream has caught up
@@ -333,9 +355,9 @@ export function watchService(ctx: ServiceContext): UntypedServiceImplementation 
           pending[head++] = undefined as unknown as Pb;
           handle(req);
           handled++;
-          if (call.writableNeedDrain) {
+          if (outbox.needDrain) {
             waitingForDrain = true;
-            call.once('drain', () => {
+            outbox.onceDrain(() => {
               waitingForDrain = false;
               scheduleTurn();
             });
@@ -370,6 +392,7 @@ export function watchService(ctx: ServiceContext): UntypedServiceImplementation 
         // A client that half-closes still gets answers to what it sent before (a bounded backlog).
         while (head < pending.length && !closed) handle(pending[head++]!);
         close();
+        outbox.flush();
         call.end();
       });
       call.on('cancelled', close);

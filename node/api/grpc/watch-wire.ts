@@ -10,7 +10,7 @@
 // pre-encoded.ts).
 import type { KeyValue, WatchEvent } from '../../mvcc/types.js';
 import type { Header } from '../../server/etcd-server.js';
-import { PreEncoded } from './pre-encoded.js';
+import { Encodable, PreEncoded } from './pre-encoded.js';
 
 const enum Wire {
   Varint = 0,
@@ -177,23 +177,54 @@ export function eventField(e: WatchEvent): Uint8Array {
   return bytes;
 }
 
-/** A WatchResponse carrying events: header, watch_id, then each event's shared bytes. */
-export function encodeWatchEvents(headerField: Uint8Array, watchId: number, events: readonly WatchEvent[]): PreEncoded {
-  let size = headerField.length + intFieldSize(watchId);
-  const fields: Uint8Array[] = new Array<Uint8Array>(events.length);
-  for (let i = 0; i < events.length; i++) {
-    const f = eventField(events[i]!);
-    fields[i] = f;
-    size += f.length;
+/**
+ * A WatchResponse carrying events: header, watch_id, then each event's
+ * shared bytes, written straight into the buffer of the write that carries
+ * it (see stream-outbox.ts), so a message costs no buffer of its own.
+ */
+export class WatchEventsResponse extends Encodable {
+  size: number;
+  private readonly fields: Uint8Array[] = [];
+
+  constructor(
+    private headerField: Uint8Array,
+    private readonly watchId: number,
+    events: readonly WatchEvent[],
+  ) {
+    super();
+    this.size = headerField.length + intFieldSize(watchId);
+    this.addEvents(events);
   }
-  const buf = Buffer.allocUnsafe(size);
-  buf.set(headerField, 0);
-  let at = putIntField(buf, headerField.length, 2, watchId);
-  for (const f of fields) {
-    buf.set(f, at);
-    at += f.length;
+
+  /**
+   * Adds a later revision's events, under that revision's header; returns
+   * how many bytes the message grew by. Only while it is not written yet.
+   */
+  append(headerField: Uint8Array, events: readonly WatchEvent[]): number {
+    const before = this.size;
+    this.size += headerField.length - this.headerField.length;
+    this.headerField = headerField;
+    this.addEvents(events);
+    return this.size - before;
   }
-  return new PreEncoded(buf);
+
+  private addEvents(events: readonly WatchEvent[]): void {
+    for (const e of events) {
+      const f = eventField(e);
+      this.fields.push(f);
+      this.size += f.length;
+    }
+  }
+
+  writeTo(buf: Uint8Array, at: number): number {
+    buf.set(this.headerField, at);
+    at = putIntField(buf, at + this.headerField.length, 2, this.watchId);
+    for (const f of this.fields) {
+      buf.set(f, at);
+      at += f.length;
+    }
+    return at;
+  }
 }
 
 /**

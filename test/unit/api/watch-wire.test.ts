@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { etcdServices } from '../../../node/api/proto/load.js';
-import { encodeHeaderField, encodeSnapshotChunk, encodeWatchEvents, eventField } from '../../../node/api/grpc/watch-wire.js';
+import { encodeHeaderField, encodeSnapshotChunk, eventField, WatchEventsResponse } from '../../../node/api/grpc/watch-wire.js';
 import { SendWindow } from '../../../node/api/grpc/send-window.js';
 import type { WatchEvent } from '../../../node/mvcc/types.js';
 
@@ -21,7 +21,7 @@ test('a WatchResponse with a put (prev_kv too) and a delete decodes field for fi
     prevKv: { key: bytes('k1'), createRevision: 3, modRevision: 3, version: 1, value: bytes('old'), lease: 0n },
   };
   const del: WatchEvent = { type: 'DELETE', kv: { key: bytes('k2'), createRevision: 0, modRevision: 2 ** 40 + 7, version: 0, value: new Uint8Array(), lease: 0n } };
-  const msg = decodeWatch(encodeWatchEvents(encodeHeaderField(header), 42, [put, del]).bytes);
+  const msg = decodeWatch(new WatchEventsResponse(encodeHeaderField(header), 42, [put, del]).toBuffer());
   assert.deepEqual(msg.header, { cluster_id: String(header.clusterId), member_id: String(header.memberId), revision: String(header.revision), raft_term: '5' });
   assert.equal(msg.watch_id, '42');
   const events = msg.events as Decoded[];
@@ -44,7 +44,7 @@ test('an event is encoded once and its bytes shared by every response that carri
 
 test('a negative watch_id takes ten bytes and decodes as -1', () => {
   const e: WatchEvent = { type: 'PUT', kv: { key: bytes('a'), createRevision: 2, modRevision: 2, version: 1, value: bytes('x'), lease: 0n } };
-  assert.equal(decodeWatch(encodeWatchEvents(encodeHeaderField(header), -1, [e]).bytes).watch_id, '-1');
+  assert.equal(decodeWatch(new WatchEventsResponse(encodeHeaderField(header), -1, [e]).toBuffer()).watch_id, '-1');
 });
 
 test('a SnapshotResponse carries the blob and remaining_bytes', () => {
@@ -58,15 +58,12 @@ test('a SnapshotResponse carries the blob and remaining_bytes', () => {
 test('the send window pauses the watcher that crosses it and resumes every paused one at half', () => {
   const resumed: number[] = [];
   const w = new SendWindow(100, (id) => resumed.push(id));
-  const a = w.enqueue(1, 60);
-  assert.equal(a.pause, false);
-  const b = w.enqueue(2, 60);
-  assert.equal(b.pause, true);
-  const c = w.enqueue(3, 10);
-  assert.equal(c.pause, true);
-  a.sent();
+  assert.equal(w.enqueue(1, 60), false);
+  assert.equal(w.enqueue(2, 60), true);
+  assert.equal(w.enqueue(3, 10), true);
+  w.taken(60);
   assert.deepEqual(resumed, [], 'still above half the window');
-  b.sent();
+  w.taken(60);
   assert.deepEqual(resumed.sort(), [2, 3]);
   assert.equal(w.queued, 10);
   w.forget(3);

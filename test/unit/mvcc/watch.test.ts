@@ -237,6 +237,56 @@ describe('watch', () => {
     assert.equal(last.compactRevision, 4);
   });
 
+  it('an exact-key watcher is visited only by revisions of its key, and shares the event with the key\'s other watchers', () => {
+    const { d, hub } = setup();
+    const a1 = recorder();
+    const a2 = recorder();
+    const b = recorder();
+    const range = recorder();
+    hub.watch({ key: bytes('a') }, a1.callback);
+    hub.watch({ key: bytes('a') }, a2.callback);
+    hub.watch({ key: bytes('b') }, b.callback);
+    hub.watch(prefix('a'), range.callback);
+    d.txn({ success: [{ requestPut: { key: bytes('a'), value: bytes('1') } }, { requestPut: { key: bytes('b'), value: bytes('2') } }] }); // 2
+    d.put('c', '3'); // 3
+    assert.deepEqual(a1.events(), ['PUT a=1@2']);
+    assert.deepEqual(b.events(), ['PUT b=2@2']);
+    assert.deepEqual(range.events(), ['PUT a=1@2']);
+    assert.equal(a1.batches[0]!.events, a2.batches[0]!.events, 'one array for every watcher of the key');
+  });
+
+  it('a synced watcher whose key is quiet stays caught up through compaction and a restore', () => {
+    const { d, hub, scheduler } = setup();
+    const quiet = recorder();
+    hub.watch({ key: bytes('quiet') }, quiet.callback);
+    for (let i = 0; i < 5; i++) d.put('busy', String(i)); // 2..6
+    d.compact(6);
+    // A restore re-checks every synced watcher against history: the quiet
+    // one has seen everything up to 6, so compaction at 6 must not cancel it.
+    d.store.restoreSnapshot(d.store.snapshot());
+    scheduler.runAll();
+    d.put('quiet', 'x');
+    assert.deepEqual(quiet.events(), ['PUT quiet=x@7']);
+    assert.equal(quiet.batches.some((b) => b.canceled), false);
+  });
+
+  it('a quiet watcher paused by a progress notification catches up from where it really stands', () => {
+    const { d, hub, scheduler } = setup();
+    let full = false;
+    const r = recorder(() => !full);
+    const watcher = hub.watch({ key: bytes('k'), progressNotify: true }, r.callback);
+    for (let i = 0; i < 5; i++) d.put('other', String(i)); // 2..6
+    d.compact(6);
+    full = true;
+    assert.equal(watcher.requestProgress(), true);
+    full = false;
+    watcher.resume();
+    scheduler.runAll();
+    d.put('k', 'v'); // 7
+    assert.equal(r.batches.some((b) => b.canceled), false, 'not canceled for a compaction it had no events in');
+    assert.deepEqual(r.events(), ['PUT k=v@7']);
+  });
+
   it('waits for a future start revision', () => {
     const { d, hub } = setup();
     const r = recorder();

@@ -1,0 +1,171 @@
+// A server stream's responses written to its HTTP/2 stream many at a time.
+//
+// One revision sends a response to every watcher of its keys, one message
+// each, as etcd does. Through grpc-js every message is its own trip through
+// two Writables, a copy into a framed buffer and a native HTTP/2 write with
+// its own DATA frame and completion callback; at a hundred watchers on a
+// stream that per-message toll was most of a member's CPU. The outbox frames
+// the messages (gRPC's 5-byte prefix) into one buffer and hands it to the
+// HTTP/2 stream once per turn of the event loop: the same messages in the
+// same order, in fewer, fuller frames.
+//
+// It reaches under grpc-js (its server call's HTTP/2 stream and serializer),
+// checked once per call; when they do not match, every message goes through
+// call.write as before.
+import { createRequire } from 'node:module';
+import { Metadata, type ServerDuplexStream } from '@grpc/grpc-js';
+import type { Duplex } from 'node:stream';
+import { Encodable, PreEncoded } from './pre-encoded.js';
+
+/** The parts of grpc-js's BaseServerInterceptingCall the outbox uses. */
+interface BaseCall {
+  stream: Duplex & { closed?: boolean };
+  handler: { serialize: (value: unknown) => Buffer };
+  maxSendMessageSize: number;
+}
+
+let baseCallClass: (abstract new (...args: never[]) => unknown) | null | undefined;
+
+/** grpc-js's server call class, or null when this grpc-js has none where it is looked for. */
+function baseCallType(): (abstract new (...args: never[]) => unknown) | null {
+  if (baseCallClass === undefined) {
+    try {
+      const require = createRequire(import.meta.url);
+      const internals = createRequire(require.resolve('@grpc/grpc-js'))('./server-interceptors.js') as { BaseServerInterceptingCall?: abstract new (...args: never[]) => unknown };
+      baseCallClass = typeof internals.BaseServerInterceptingCall === 'function' ? internals.BaseServerInterceptingCall : null;
+    } catch {
+      baseCallClass = null;
+    }
+  }
+  return baseCallClass;
+}
+
+/** The call's grpc-js internals when they are the shape the outbox knows (no interceptors, an HTTP/2 stream). */
+function baseCallOf(call: ServerDuplexStream<unknown, unknown>): BaseCall | undefined {
+  const type = baseCallType();
+  const inner = (call as unknown as { call?: unknown }).call;
+  if (type === null || !(inner instanceof type)) return undefined;
+  const base = inner as Partial<BaseCall>;
+  const stream = base.stream;
+  if (!stream || typeof stream.write !== 'function' || typeof base.handler?.serialize !== 'function' || typeof base.maxSendMessageSize !== 'number') return undefined;
+  return base as BaseCall;
+}
+
+const PREFIX_BYTES = 5;
+/** What a generic message counts for when it goes through call.write unserialized (its size is unknown). */
+const GENERIC_MESSAGE_BYTES = 64;
+
+export class StreamOutbox {
+  private readonly base: BaseCall | undefined;
+  private messages: (Uint8Array | Encodable)[] = [];
+  private bytes = 0;
+  private flushScheduled = false;
+  private headersSent = false;
+  /** A message was too large: grpc-js fails the call, and nothing may follow the lost message. */
+  private failed = false;
+  private epochs = 0;
+
+  constructor(
+    private readonly call: ServerDuplexStream<unknown, unknown>,
+    /** Runs when the transport has taken `bytes` of messages queued by send(). */
+    private readonly taken: (bytes: number) => void = () => {},
+  ) {
+    this.base = baseCallOf(call);
+  }
+
+  /** Whether the messages go straight to HTTP/2 (false: through call.write). */
+  get direct(): boolean {
+    return this.base !== undefined;
+  }
+
+  /** Queues one response; returns its size in bytes (what taken() will be told). */
+  send(msg: unknown): number {
+    const base = this.base;
+    if (base === undefined) {
+      const size = msg instanceof PreEncoded ? msg.bytes.length : msg instanceof Encodable ? msg.size : GENERIC_MESSAGE_BYTES;
+      this.call.write(msg, () => this.taken(size));
+      return size;
+    }
+    if (this.failed) return 0;
+    const queued = msg instanceof Encodable ? msg : msg instanceof PreEncoded ? msg.bytes : base.handler.serialize(msg);
+    const size = queued instanceof Encodable ? queued.size : queued.length;
+    if (base.maxSendMessageSize !== -1 && size > base.maxSendMessageSize) {
+      // grpc-js fails the call with RESOURCE_EXHAUSTED; let it, after what came before.
+      this.flush();
+      this.failed = true;
+      this.call.write(msg);
+      return 0;
+    }
+    if (!(queued instanceof Encodable)) this.epochs++;
+    this.messages.push(queued);
+    this.bytes += PREFIX_BYTES + size;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      queueMicrotask(() => this.flush());
+    }
+    return size;
+  }
+
+  /**
+   * Changes whenever a queued message may no longer change: at each write,
+   * and when a generic message is queued behind it (a response may grow
+   * only while nothing it could overtake follows it).
+   */
+  get epoch(): number {
+    return this.epochs;
+  }
+
+  /** A queued Encodable grew by `bytes` (same epoch). */
+  grew(bytes: number): void {
+    this.bytes += bytes;
+  }
+
+  /** True while the transport holds more than it wants (wait for onDrain). */
+  get needDrain(): boolean {
+    return this.base === undefined ? this.call.writableNeedDrain : this.base.stream.writableNeedDrain;
+  }
+
+  onceDrain(listener: () => void): void {
+    if (this.base === undefined) this.call.once('drain', listener);
+    else this.base.stream.once('drain', listener);
+  }
+
+  /** Writes everything queued now, as one HTTP/2 write. */
+  flush(): void {
+    this.flushScheduled = false;
+    this.epochs++;
+    const base = this.base;
+    if (base === undefined || this.messages.length === 0) return;
+    const messages = this.messages;
+    const total = this.bytes;
+    this.messages = [];
+    this.bytes = 0;
+    const stream = base.stream;
+    if (stream.destroyed || stream.closed === true || stream.writableEnded) return;
+    if (!this.headersSent) {
+      // grpc-js sends the response headers before its first message; so must we (a no-op once sent).
+      this.call.sendMetadata(new Metadata());
+      this.headersSent = true;
+    }
+    const buf = Buffer.allocUnsafe(total);
+    let at = 0;
+    for (const m of messages) {
+      const size = m instanceof Encodable ? m.size : m.length;
+      // The gRPC prefix: not compressed, then the length (big-endian).
+      buf[at] = 0;
+      buf[at + 1] = size >>> 24;
+      buf[at + 2] = (size >>> 16) & 0xff;
+      buf[at + 3] = (size >>> 8) & 0xff;
+      buf[at + 4] = size & 0xff;
+      at += PREFIX_BYTES;
+      if (m instanceof Encodable) {
+        at = m.writeTo(buf, at);
+      } else {
+        buf.set(m, at);
+        at += size;
+      }
+    }
+    const payload = total - messages.length * PREFIX_BYTES;
+    stream.write(buf, () => this.taken(payload));
+  }
+}
