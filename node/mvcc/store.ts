@@ -37,7 +37,7 @@ import { type KeyRange, fromByteString, keyRange, rangeContains, toByteString } 
 import { LeaseTable, isLegacyLeaseId } from './lease.js';
 import { readRange, toKeyValue } from './range.js';
 import { RangeCounts } from './range-counts.js';
-import { ByteCounter, ByteWriter, SnapshotEncoder, decodeSnapshot, type SnapshotView } from './snapshot.js';
+import { ByteWriter, SnapshotEncoder, decodeSnapshot, type SnapshotView } from './snapshot.js';
 import type {
   ApplyRequest,
   ApplyResponse,
@@ -304,13 +304,11 @@ export class MvccStore {
       ...(prefix && { prefix }),
     };
     const encoder = new SnapshotEncoder(view, new ByteWriter(chunkBytes));
-    let counter: SnapshotEncoder | undefined;
     const generation = this.rewrites;
     return {
       measureUntil: (deadline: number) => {
         this.assertGeneration(generation);
-        counter ??= new SnapshotEncoder(view, new ByteCounter());
-        return counter.measureUntil(deadline);
+        return encoder.measureUntil(deadline);
       },
       encodeUntil: (deadline: number) => {
         this.assertGeneration(generation);
