@@ -172,6 +172,7 @@ export class SnapshotEncoder {
 
   /** Encodes until `deadline` (a performance.now() time); the whole encoding once it is complete. */
   encodeUntil(deadline: number): Uint8Array | undefined {
+    if (this.out.reuse) throw new Error('snapshot: an encoder that reuses its chunks cannot collect them');
     for (;;) {
       const { chunks, done } = this.encodeSlice(deadline);
       for (const c of chunks) this.collected.push(c);
@@ -232,6 +233,7 @@ export class SnapshotEncoder {
 
   /** Encodes until `deadline`; returns the chunks completed meanwhile. */
   encodeSlice(deadline: number): EncodedSlice {
+    this.out.reclaim();
     const chunks = this.encodeSome(deadline);
     return chunks === undefined ? { chunks: this.out.takeChunks(), done: false } : { chunks, done: true };
   }
@@ -553,9 +555,26 @@ export class ByteWriter {
   private full: Uint8Array[] = [];
   /** Bytes in the chunks before the current one. */
   private before = 0;
+  /** With reuse: chunks handed out since the last reclaim(), and chunks free to fill again. */
+  private lent: Buffer[] = [];
+  private spare: Buffer[] = [];
 
-  constructor(private readonly chunkBytes = SNAPSHOT_CHUNK_BYTES) {
+  /**
+   * `reuse`: a chunk taken is valid only until the next reclaim(), after
+   * which its memory is filled again; a stream that passes each chunk on
+   * before asking for more then allocates a few chunks, not one per chunk.
+   */
+  constructor(
+    private readonly chunkBytes = SNAPSHOT_CHUNK_BYTES,
+    readonly reuse = false,
+  ) {
     this.chunk = Buffer.allocUnsafe(chunkBytes);
+  }
+
+  /** With reuse: the chunks taken so far are no longer read, and may be filled again. */
+  reclaim(): void {
+    for (const c of this.lent) this.spare.push(c);
+    this.lent = [];
   }
 
   uint(n: number): void {
@@ -662,7 +681,8 @@ export class ByteWriter {
     this.foldChecksum();
     if (this.length > 0) this.full.push(new Uint8Array(this.chunk.buffer, this.chunk.byteOffset, this.length));
     this.before += this.length;
-    this.chunk = Buffer.allocUnsafe(Math.max(this.chunkBytes, extra));
+    if (this.reuse && this.chunk.length === this.chunkBytes) this.lent.push(this.chunk);
+    this.chunk = (extra <= this.chunkBytes && this.spare.pop()) || Buffer.allocUnsafe(Math.max(this.chunkBytes, extra));
     this.length = this.checksumFrom = 0;
   }
 }

@@ -287,9 +287,10 @@ export class MvccStore {
    * goes before the encoding, outside its checksum (see SnapshotView).
    * measureUntil() sizes the same captured state without encoding it, for
    * containers that state their length before the bytes. `chunkBytes` sizes
-   * the output chunks (4 MiB by default).
+   * the output chunks (4 MiB by default); with `reuseChunks`, the chunks of
+   * one encodeSlice() are valid only until the next (see ByteWriter).
    */
-  snapshotEncoder(prefix?: Uint8Array, chunkBytes?: number): Pick<SnapshotEncoder, 'encodeUntil' | 'encodeSlice' | 'measureUntil'> {
+  snapshotEncoder(prefix?: Uint8Array, chunkBytes?: number, reuseChunks = false): Pick<SnapshotEncoder, 'encodeUntil' | 'encodeSlice' | 'measureUntil'> {
     const keys = this.index.freeze();
     const view: SnapshotView = {
       appliedIndex: this.applied,
@@ -303,7 +304,7 @@ export class MvccStore {
       lastRevision: this.changeLog.lastRevision,
       ...(prefix && { prefix }),
     };
-    const encoder = new SnapshotEncoder(view, new ByteWriter(chunkBytes));
+    const encoder = new SnapshotEncoder(view, new ByteWriter(chunkBytes, reuseChunks));
     const generation = this.rewrites;
     return {
       measureUntil: (deadline: number) => {

@@ -105,3 +105,28 @@ describe('change log ordinals', () => {
     assert.deepEqual(restored.snapshot(), encoded);
   });
 });
+
+describe('an encoder that reuses its chunks', () => {
+  it('produces the bytes of snapshot() when each slice is copied before the next, from few buffers', () => {
+    const d = loaded(4000);
+    const whole = d.store.snapshot();
+    const encoder = d.store.snapshotEncoder(undefined, 1024, true);
+    const copies: Buffer[] = [];
+    const buffers = new Set<ArrayBufferLike>();
+    for (;;) {
+      const { chunks, done } = encoder.encodeSlice(0);
+      for (const c of chunks) {
+        copies.push(Buffer.from(c));
+        buffers.add(c.buffer);
+      }
+      if (done) break;
+    }
+    assert.deepEqual(new Uint8Array(Buffer.concat(copies)), whole);
+    assert.ok(copies.length > 20, `expected many chunks, got ${copies.length}`);
+    assert.ok(buffers.size * 4 < copies.length, `${copies.length} chunks came from ${buffers.size} buffers`);
+  });
+
+  it('refuses to collect the whole encoding', () => {
+    assert.throws(() => loaded(10).store.snapshotEncoder(undefined, 1024, true).encodeUntil(Infinity), /reuses its chunks/);
+  });
+});
