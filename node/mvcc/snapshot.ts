@@ -132,6 +132,7 @@ export class SnapshotEncoder {
   private measuredKeys = 0;
   private measuredRevision: number;
   private measured = 0;
+  private logHeaderMeasured = false;
 
   constructor(
     private readonly view: SnapshotView,
@@ -214,8 +215,11 @@ export class SnapshotEncoder {
       this.measuredKeys = end;
       if (performance.now() >= deadline) return undefined;
     }
-    const first = this.view.changeLog.firstRevision;
-    if (this.measuredRevision === first) this.measured += uintSize(first) + uintSize(lastRevision - first + 1);
+    if (!this.logHeaderMeasured) {
+      const first = this.view.changeLog.firstRevision;
+      this.measured += uintSize(first) + uintSize(lastRevision - first + 1);
+      this.logHeaderMeasured = true;
+    }
     while (this.measuredRevision <= lastRevision) {
       const end = Math.min(lastRevision + 1, this.measuredRevision + CLOCK_CHECK_EVERY);
       let size = 0;

@@ -130,3 +130,14 @@ describe('an encoder that reuses its chunks', () => {
     assert.throws(() => loaded(10).store.snapshotEncoder(undefined, 1024, true).encodeUntil(Infinity), /reuses its chunks/);
   });
 });
+
+describe('measuring again', () => {
+  it('gives the same size, also for a store whose change log was compacted away', () => {
+    const d = loaded(100);
+    d.compact(d.store.revision);
+    const encoder = d.store.snapshotEncoder();
+    const size = encoder.measureUntil(Infinity);
+    assert.equal(encoder.measureUntil(Infinity), size);
+    assert.equal(size, encoder.encodeUntil(Infinity)!.length);
+  });
+});
