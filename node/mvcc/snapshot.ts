@@ -26,6 +26,7 @@ import {
   type History,
   createRevisionAt,
   historyKey,
+  lastSlot,
   leaseAt,
   modRevisionAt,
   recordsAtOrBefore,
@@ -133,6 +134,8 @@ export class SnapshotEncoder {
   private measuredRevision: number;
   private measured = 0;
   private logHeaderMeasured = false;
+  /** What reach() read, kept so that the reads are not optimized away. */
+  touched = 0;
 
   constructor(
     private readonly view: SnapshotView,
@@ -196,8 +199,9 @@ export class SnapshotEncoder {
     while (this.measuredKeys < keyCount) {
       const end = Math.min(keyCount, this.measuredKeys + CLOCK_CHECK_EVERY);
       let size = 0;
+      this.reach(this.measuredKeys, end);
       for (let k = this.measuredKeys; k < end; k++) {
-        const h = this.history(k);
+        const h = this.ordered[k]!;
         const key = historyKey(h);
         const records = recordsAtOrBefore(h, revision);
         size += uintSize(key.length) + key.length + uintSize(records);
@@ -243,18 +247,33 @@ export class SnapshotEncoder {
   }
 
   /**
-   * The history with ordinal `k`: from the list once a pass has walked that
-   * far, else the next one from the walk (passes ask in order), whose logged
-   * changes are noted then.
+   * Lists the histories with ordinals [from, end) (passes go in order: the
+   * first pass takes them from the walk and notes their logged changes), and
+   * reads each one's array, key and newest value once in tight loops first:
+   * in a store written in another order than its keys sort, each is a cache
+   * miss, and loads that do not depend on one another overlap instead of
+   * waiting in turn inside the encoding loop.
    */
-  private history(k: number): History {
-    if (k < this.ordered.length) return this.ordered[k]!;
-    const next = this.walk.next();
-    if (next.done) throw new Error('snapshot: the index holds fewer keys than were captured');
-    const h = next.value;
-    this.ordered.push(h);
-    this.ordinals.note(h, k, recordsAtOrBefore(h, this.view.revision));
-    return h;
+  private reach(from: number, end: number): void {
+    const { ordered } = this;
+    const fresh = ordered.length;
+    while (ordered.length < end) {
+      const next = this.walk.next();
+      if (next.done) throw new Error('snapshot: the index holds fewer keys than were captured');
+      ordered.push(next.value);
+    }
+    let touched = 0;
+    for (let k = from; k < end; k++) touched += ordered[k]!.length;
+    for (let k = from; k < end; k++) touched += historyKey(ordered[k]!).length;
+    for (let k = from; k < end; k++) {
+      const h = ordered[k]!;
+      touched += valueAt(h, lastSlot(h)).length;
+    }
+    this.touched = touched;
+    for (let k = fresh; k < end; k++) {
+      const h = ordered[k]!;
+      this.ordinals.note(h, k, recordsAtOrBefore(h, this.view.revision));
+    }
   }
 
   /** How many keys `revision` changed. */
@@ -285,8 +304,9 @@ export class SnapshotEncoder {
     const { out } = this;
     while (this.encodedKeys < keyCount) {
       const end = Math.min(keyCount, this.encodedKeys + CLOCK_CHECK_EVERY);
+      this.reach(this.encodedKeys, end);
       for (let k = this.encodedKeys; k < end; k++) {
-        const h = this.history(k);
+        const h = this.ordered[k]!;
         const records = recordsAtOrBefore(h, revision);
         out.bytes(historyKey(h));
         out.uint(records);
