@@ -25,7 +25,6 @@ import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { MvccStore } from '../mvcc/store.js';
 import { decodeStateSnapshot } from '../server/state-snapshot.js';
-import { OffThreadSha256 } from './off-thread-sha256.js';
 
 export const BACKUP_MAGIC = 'KVORUMSNAP';
 export const BACKUP_FORMAT_VERSION = 1;
@@ -75,53 +74,25 @@ export function encodeBackup(payload: Uint8Array): Uint8Array {
  * header, the payload as it comes (never copied), the padding, then the
  * SHA-256. The payload's length goes in the header, so it must be known
  * first; a payload that turns out longer or shorter fails the stream rather
- * than end it with a file that contradicts its header. A payload chunk may
- * be overwritten once the next is asked for. From OFF_THREAD_HASH_BYTES on,
- * the SHA-256 is computed on a worker thread (off-thread-sha256.ts), which
- * takes about a third of the work of a member's backup off its event loop.
+ * than end it with a file that contradicts its header.
  */
 export async function* encodeBackupStream(payloadLength: number, payload: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
-  const hash = streamHash(payloadLength);
-  try {
-    const head = header(payloadLength);
-    await hash.update(head);
-    yield head;
-    let seen = 0;
-    for await (const chunk of payload) {
-      seen += chunk.length;
-      if (seen > payloadLength) throw new BackupFileError('snapshot', `stream has more than the ${payloadLength} payload bytes it announced`);
-      await hash.update(chunk);
-      yield chunk;
-    }
-    if (seen !== payloadLength) throw new BackupFileError('snapshot', `stream ended after ${seen} of the ${payloadLength} payload bytes it announced`);
-    const padding = new Uint8Array(alignedBodyLength(payloadLength) - HEADER_BYTES - payloadLength);
-    await hash.update(padding);
-    yield padding;
-    yield await hash.digest();
-  } finally {
-    await hash.close();
-  }
-}
-
-/** From this payload size on, a stream's SHA-256 is computed on a worker thread (starting one costs milliseconds). */
-export const OFF_THREAD_HASH_BYTES = 8 * 1024 * 1024;
-/** The hashing thread's buffers: the size of the member's backup chunks (a larger chunk gets a buffer of its own). */
-const HASH_BUFFER_BYTES = 1024 * 1024;
-
-interface StreamHash {
-  update(bytes: Uint8Array): Promise<void> | void;
-  digest(): Promise<Uint8Array> | Uint8Array;
-  close(): Promise<void> | void;
-}
-
-function streamHash(payloadLength: number): StreamHash {
-  if (payloadLength >= OFF_THREAD_HASH_BYTES) return new OffThreadSha256(HASH_BUFFER_BYTES);
   const hash = createHash('sha256');
-  return {
-    update: (bytes) => void hash.update(bytes),
-    digest: () => new Uint8Array(hash.digest()),
-    close: () => undefined,
-  };
+  const head = header(payloadLength);
+  hash.update(head);
+  yield head;
+  let seen = 0;
+  for await (const chunk of payload) {
+    seen += chunk.length;
+    if (seen > payloadLength) throw new BackupFileError('snapshot', `stream has more than the ${payloadLength} payload bytes it announced`);
+    hash.update(chunk);
+    yield chunk;
+  }
+  if (seen !== payloadLength) throw new BackupFileError('snapshot', `stream ended after ${seen} of the ${payloadLength} payload bytes it announced`);
+  const padding = new Uint8Array(alignedBodyLength(payloadLength) - HEADER_BYTES - payloadLength);
+  hash.update(padding);
+  yield padding;
+  yield new Uint8Array(hash.digest());
 }
 
 /** The size of the envelope around `payloadLength` bytes. */

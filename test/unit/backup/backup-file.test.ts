@@ -14,7 +14,6 @@ import {
   decodeBackup,
   encodeBackup,
   encodeBackupStream,
-  OFF_THREAD_HASH_BYTES,
   readBackupFile,
   writeBackupFile,
 } from '../../../node/backup/backup-file.js';
@@ -211,33 +210,5 @@ describe('backup stream', () => {
     const payload = samplePayload();
     await assert.rejects(collect(encodeBackupStream(payload.length + 1, pieces(payload, 64))), /ended after \d+ of the \d+ payload bytes/);
     await assert.rejects(collect(encodeBackupStream(payload.length - 1, pieces(payload, 64))), /more than the \d+ payload bytes/);
-  });
-
-  /** A large payload (hashed on a worker thread) arriving in one reused buffer, as the member's encoder hands it out. */
-  async function* reusedPieces(payload: Uint8Array, size: number): AsyncGenerator<Uint8Array> {
-    const buffer = new Uint8Array(size);
-    for (let at = 0; at < payload.length; at += size) {
-      const piece = payload.subarray(at, at + size);
-      buffer.set(piece);
-      yield buffer.subarray(0, piece.length);
-      buffer.fill(0xee); // the consumer is done with it: the next piece overwrites it
-    }
-  }
-
-  it('hashes a large payload off the event loop, to the same bytes, with the producer reusing its memory', async () => {
-    const payload = new Uint8Array(OFF_THREAD_HASH_BYTES + 3 * 1024 * 1024 + 5);
-    for (let i = 0; i < payload.length; i += 4099) payload[i] = i % 251;
-    const parts: Buffer[] = [];
-    for await (const c of encodeBackupStream(payload.length, reusedPieces(payload, 1024 * 1024 + 3))) parts.push(Buffer.from(c));
-    const streamed = Buffer.concat(parts);
-    assert.ok(streamed.equals(encodeBackup(payload)));
-  });
-
-  it('stops its hashing thread when the reader leaves early', async () => {
-    const payload = new Uint8Array(OFF_THREAD_HASH_BYTES + 1);
-    for await (const c of encodeBackupStream(payload.length, pieces(payload, 1024 * 1024))) {
-      assert.ok(c.length > 0);
-      break;
-    }
   });
 });
