@@ -48,6 +48,11 @@ export class ChangeLog {
     return isLone(entry) ? 1 : entry.length;
   }
 
+  /** Whether `h` is the one key `revision` changed (an identity check: no history is read). */
+  isOnlyChange(revision: number, h: History): boolean {
+    return this.changes[revision - this.first] === h;
+  }
+
   /** Keys changed at `revision`, in write order; [] outside the logged window. */
   at(revision: number): readonly History[] {
     const entry = this.changes[revision - this.first];

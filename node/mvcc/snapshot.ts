@@ -26,6 +26,7 @@ import {
   type History,
   createRevisionAt,
   historyKey,
+  lastSlot,
   leaseAt,
   modRevisionAt,
   recordsAtOrBefore,
@@ -104,12 +105,23 @@ export interface EncodedSlice {
  * buffer; encodeUntil joins them for callers that want the whole. The caller
  * must stop using it once the store compacts or restores, since those
  * rewrite records in place.
+ *
+ * A store's histories are scattered over a large heap, so what costs is
+ * reaching them, not writing bytes: the first pass over the keys (sizing or
+ * encoding) lists them in order and notes each logged change's key ordinal,
+ * so a later pass reads that list rather than walking the tree again, and
+ * the change log is written without searching the keys.
  */
 export class SnapshotEncoder {
-  private readonly out: ByteSink;
+  private readonly out: ByteWriter;
+  /** Bytes the prefix and the header before the keys take. */
+  private readonly headBytes: number;
   private readonly walk: Iterator<History>;
-  /** The histories encoded so far, in key order: a key's ordinal is its position here. */
+  /** The histories walked so far, in key order: a key's ordinal is its position here. */
   private readonly ordered: History[] = [];
+  private readonly ordinals: ChangeOrdinals;
+  /** Keys encoded so far. */
+  private encodedKeys = 0;
   private nextRevision: number;
   /** Where in nextRevision's changes the encoding stopped. */
   private nextChange = 0;
@@ -117,11 +129,17 @@ export class SnapshotEncoder {
   /** Chunks encodeUntil has collected so far. */
   private collected: Uint8Array[] = [];
   private readonly wide: boolean;
+  /** The sizing pass: keys and revisions sized so far, and their bytes. */
+  private measuredKeys = 0;
+  private measuredRevision: number;
+  private measured = 0;
+  private logHeaderMeasured = false;
+  /** What reach() read, kept so that the reads are not optimized away. */
+  touched = 0;
 
-  /** With a ByteCounter as `out`, the encoder produces no bytes and only counts them (see measureUntil). */
   constructor(
     private readonly view: SnapshotView,
-    out: ByteSink = new ByteWriter(),
+    out: ByteWriter = new ByteWriter(),
   ) {
     this.out = out;
     this.wide = view.wideLeaseIds;
@@ -140,8 +158,10 @@ export class SnapshotEncoder {
       out.int(lease.remainingTtl);
     }
     out.uint(view.keyCount);
+    this.headBytes = out.written;
     this.walk = view.histories();
-    this.nextRevision = view.changeLog.firstRevision;
+    this.nextRevision = this.measuredRevision = view.changeLog.firstRevision;
+    this.ordinals = new ChangeOrdinals(view.changeLog, view.changeLog.firstRevision, view.lastRevision);
   }
 
   private leaseId(id: LeaseId): void {
@@ -149,8 +169,14 @@ export class SnapshotEncoder {
     else this.out.uint(Number(id));
   }
 
+  private leaseIdSize(id: LeaseId): number {
+    if (this.wide) return uint64Size(id >= 0n ? id * 2n : -id * 2n - 1n);
+    return uintSize(Number(id));
+  }
+
   /** Encodes until `deadline` (a performance.now() time); the whole encoding once it is complete. */
   encodeUntil(deadline: number): Uint8Array | undefined {
+    if (this.out.reuse) throw new Error('snapshot: an encoder that reuses its chunks cannot collect them');
     for (;;) {
       const { chunks, done } = this.encodeSlice(deadline);
       for (const c of chunks) this.collected.push(c);
@@ -163,18 +189,104 @@ export class SnapshotEncoder {
   }
 
   /**
-   * For an encoder made with a ByteCounter: runs until `deadline`, and once
-   * complete returns how many bytes the encoding (prefix included) takes.
+   * Sizes the encoding without producing it, until `deadline`; once complete,
+   * how many bytes the encoding (prefix included) takes. The sizes are
+   * computed, not encoded, and the pass leaves the key order and the change
+   * ordinals behind for the encoding.
    */
   measureUntil(deadline: number): number | undefined {
-    if (!(this.out instanceof ByteCounter)) throw new Error('snapshot: measureUntil needs an encoder made with a ByteCounter');
-    return this.encodeSome(deadline) === undefined ? undefined : this.out.length;
+    const { keyCount, revision, lastRevision } = this.view;
+    while (this.measuredKeys < keyCount) {
+      const end = Math.min(keyCount, this.measuredKeys + CLOCK_CHECK_EVERY);
+      let size = 0;
+      this.reach(this.measuredKeys, end);
+      for (let k = this.measuredKeys; k < end; k++) {
+        const h = this.ordered[k]!;
+        const key = historyKey(h);
+        const records = recordsAtOrBefore(h, revision);
+        size += uintSize(key.length) + key.length + uintSize(records);
+        let previousMod = 0;
+        for (let i = 0; i < records; i++) {
+          const slot = slotOf(i);
+          const mod = modRevisionAt(h, slot);
+          const value = valueAt(h, slot);
+          size += uintSize(mod - previousMod) + uintSize(createRevisionAt(h, slot)) + uintSize(versionAt(h, slot));
+          size += this.leaseIdSize(leaseAt(h, slot)) + uintSize(value.length) + value.length;
+          previousMod = mod;
+        }
+      }
+      this.measured += size;
+      this.measuredKeys = end;
+      if (performance.now() >= deadline) return undefined;
+    }
+    if (!this.logHeaderMeasured) {
+      const first = this.view.changeLog.firstRevision;
+      this.measured += uintSize(first) + uintSize(lastRevision - first + 1);
+      this.logHeaderMeasured = true;
+    }
+    while (this.measuredRevision <= lastRevision) {
+      const end = Math.min(lastRevision + 1, this.measuredRevision + CLOCK_CHECK_EVERY);
+      let size = 0;
+      for (let r = this.measuredRevision; r < end; r++) {
+        const count = this.changeCount(r);
+        size += uintSize(count);
+        for (let c = 0; c < count; c++) size += uintSize(this.changeOrdinal(r, c));
+      }
+      this.measured += size;
+      this.measuredRevision = end;
+      if (this.measuredRevision <= lastRevision && performance.now() >= deadline) return undefined;
+    }
+    return this.headBytes + this.measured + 4;
   }
 
   /** Encodes until `deadline`; returns the chunks completed meanwhile. */
   encodeSlice(deadline: number): EncodedSlice {
+    this.out.reclaim();
     const chunks = this.encodeSome(deadline);
     return chunks === undefined ? { chunks: this.out.takeChunks(), done: false } : { chunks, done: true };
+  }
+
+  /**
+   * Lists the histories with ordinals [from, end) (passes go in order: the
+   * first pass takes them from the walk and notes their logged changes), and
+   * reads each one's array, key and newest value once in tight loops first:
+   * in a store written in another order than its keys sort, each is a cache
+   * miss, and loads that do not depend on one another overlap instead of
+   * waiting in turn inside the encoding loop.
+   */
+  private reach(from: number, end: number): void {
+    const { ordered } = this;
+    const fresh = ordered.length;
+    while (ordered.length < end) {
+      const next = this.walk.next();
+      if (next.done) throw new Error('snapshot: the index holds fewer keys than were captured');
+      ordered.push(next.value);
+    }
+    let touched = 0;
+    for (let k = from; k < end; k++) touched += ordered[k]!.length;
+    for (let k = from; k < end; k++) touched += historyKey(ordered[k]!).length;
+    for (let k = from; k < end; k++) {
+      const h = ordered[k]!;
+      touched += valueAt(h, lastSlot(h)).length;
+    }
+    this.touched = touched;
+    for (let k = fresh; k < end; k++) {
+      const h = ordered[k]!;
+      this.ordinals.note(h, k, recordsAtOrBefore(h, this.view.revision));
+    }
+  }
+
+  /** How many keys `revision` changed. */
+  private changeCount(revision: number): number {
+    const noted = this.ordinals.count(revision);
+    return noted >= 0 ? noted : this.view.changeLog.countAt(revision);
+  }
+
+  /** The ordinal of the `position`th key `revision` changed. */
+  private changeOrdinal(revision: number, position: number): number {
+    const noted = this.ordinals.ordinal(revision, position);
+    // Only a change log that disagrees with the histories lacks a noted ordinal.
+    return noted >= 0 ? noted : ordinalOf(this.ordered, this.view.changeLog.at(revision)[position]!);
   }
 
   /**
@@ -189,14 +301,12 @@ export class SnapshotEncoder {
   /** Encodes until `deadline`; undefined while unfinished, else the last chunks. */
   private encodeSome(deadline: number): Uint8Array[] | undefined {
     const { keyCount, revision, changeLog, lastRevision } = this.view;
-    const { out, ordered } = this;
-    while (ordered.length < keyCount) {
-      const end = Math.min(keyCount, ordered.length + CLOCK_CHECK_EVERY);
-      while (ordered.length < end) {
-        const next = this.walk.next();
-        if (next.done) throw new Error('snapshot: the index holds fewer keys than were captured');
-        const h = next.value;
-        ordered.push(h);
+    const { out } = this;
+    while (this.encodedKeys < keyCount) {
+      const end = Math.min(keyCount, this.encodedKeys + CLOCK_CHECK_EVERY);
+      this.reach(this.encodedKeys, end);
+      for (let k = this.encodedKeys; k < end; k++) {
+        const h = this.ordered[k]!;
         const records = recordsAtOrBefore(h, revision);
         out.bytes(historyKey(h));
         out.uint(records);
@@ -212,6 +322,7 @@ export class SnapshotEncoder {
           out.bytes(valueAt(h, slot));
         }
       }
+      this.encodedKeys = end;
       if (this.sliceOver(deadline)) return undefined;
     }
     if (!this.logHeaderWritten) {
@@ -223,14 +334,14 @@ export class SnapshotEncoder {
     // by changes written, and a revision may span slices.
     let work = 0;
     while (this.nextRevision <= lastRevision) {
-      const changed = changeLog.at(this.nextRevision);
-      if (this.nextChange === 0) out.uint(changed.length);
-      const end = Math.min(changed.length, this.nextChange + CLOCK_CHECK_EVERY - work);
+      const count = this.changeCount(this.nextRevision);
+      if (this.nextChange === 0) out.uint(count);
+      const end = Math.min(count, this.nextChange + CLOCK_CHECK_EVERY - work);
       for (let i = this.nextChange; i < end; i++) {
-        out.uint(ordinalOf(ordered, changed[i]!));
+        out.uint(this.changeOrdinal(this.nextRevision, i));
       }
       work += end - this.nextChange + 1;
-      if (end < changed.length) {
+      if (end < count) {
         this.nextChange = end;
       } else {
         this.nextChange = 0;
@@ -246,9 +357,101 @@ export class SnapshotEncoder {
 }
 
 /**
+ * The key ordinal of every change in a window of the change log, noted as
+ * the keys are walked in order: a key's records name the revisions that
+ * changed it. A revision that changed one key (most do) costs 4 bytes here;
+ * one that changed several gets its own small array.
+ */
+class ChangeOrdinals {
+  /** By revision - first: the ordinal of the revision's only changed key, or -1. */
+  private readonly lone: Int32Array;
+  /**
+   * Revisions that changed several keys, each as a run in `pool`: where the
+   * next search starts, then the ordinals in change order (-1 where not noted).
+   */
+  private readonly grouped = new Map<number, number>();
+  private pool = new Int32Array(64);
+  private pooled = 0;
+
+  constructor(
+    private readonly log: ChangeLog,
+    private readonly first: number,
+    private readonly last: number,
+  ) {
+    this.lone = new Int32Array(Math.max(0, last - first + 1)).fill(-1);
+  }
+
+  /** Notes the changes among `h`'s first `records` records, `h` being the key with `ordinal`. */
+  note(h: History, ordinal: number, records: number): void {
+    // Records are oldest first: the ones in the window are at the end.
+    for (let i = records - 1; i >= 0; i--) {
+      const revision = modRevisionAt(h, slotOf(i));
+      if (revision < this.first) return;
+      if (revision > this.last) continue;
+      if (this.log.isOnlyChange(revision, h)) {
+        this.lone[revision - this.first] = ordinal;
+        continue;
+      }
+      const changed = this.log.at(revision);
+      const run = this.grouped.get(revision) ?? this.newRun(revision, changed.length);
+      const position = findChange(changed, h, this.pool[run]!);
+      if (position >= 0) {
+        this.pool[run + 1 + position] = ordinal;
+        this.pool[run] = position + 1;
+      }
+    }
+  }
+
+  private newRun(revision: number, count: number): number {
+    if (this.pooled + 1 + count > this.pool.length) {
+      const grown = new Int32Array(Math.max(this.pool.length * 2, this.pooled + 1 + count));
+      grown.set(this.pool.subarray(0, this.pooled));
+      this.pool = grown;
+    }
+    const run = this.pooled;
+    this.pool[run] = 0;
+    this.pool.fill(-1, run + 1, run + 1 + count);
+    this.pooled += 1 + count;
+    this.grouped.set(revision, run);
+    return run;
+  }
+
+  /** How many keys `revision` changed, or -1 if no key named it. */
+  count(revision: number): number {
+    if (this.lone[revision - this.first]! >= 0) return 1;
+    const run = this.grouped.get(revision);
+    return run === undefined ? -1 : this.log.countAt(revision);
+  }
+
+  /** The ordinal of the `position`th key `revision` changed, or -1 if not noted. */
+  ordinal(revision: number, position: number): number {
+    const lone = this.lone[revision - this.first]!;
+    if (lone >= 0) return position === 0 ? lone : -1;
+    const run = this.grouped.get(revision);
+    return run === undefined ? -1 : this.pool[run + 1 + position]!;
+  }
+}
+
+/** How far past the last match a large revision's changes are searched for the next key. */
+const GROUP_LOOKAHEAD = 16;
+
+/**
+ * Where `h` is among one revision's changes, or -1. A large revision (a
+ * range delete) lists its keys in key order, the order they are walked in,
+ * so the search starts after the previous match and looks only a little
+ * further; a key not found there is left to the encoder's binary search,
+ * which keeps a revision of n changes from costing n² here.
+ */
+function findChange(changed: readonly History[], h: History, from: number): number {
+  if (changed.length <= GROUP_LOOKAHEAD) return changed.indexOf(h);
+  const end = Math.min(changed.length, from + GROUP_LOOKAHEAD);
+  for (let i = from; i < end; i++) if (changed[i] === h) return i;
+  return -1;
+}
+
+/**
  * The position of `h` among the histories (in key order), by binary search
- * on its key: no map from every history to its position, which for a large
- * store would cost tens of bytes per key for as long as an encoding runs.
+ * on its key: the fallback for a change the walk did not note.
  */
 function ordinalOf(histories: readonly History[], h: History): number {
   const key = historyKey(h);
@@ -263,6 +466,28 @@ function ordinalOf(histories: readonly History[], h: History): number {
     else break;
   }
   throw new Error('snapshot: change log names a key the index no longer holds');
+}
+
+/** Bytes ByteWriter.uint writes for `n` (a non-negative safe integer). */
+function uintSize(n: number): number {
+  if (n < 0x80) return 1;
+  if (n < 0x4000) return 2;
+  if (n < 0x200000) return 3;
+  let size = 1;
+  while (n >= 0x80) {
+    n = Math.floor(n / 0x80);
+    size++;
+  }
+  return size;
+}
+
+function uint64Size(n: bigint): number {
+  let size = 1;
+  while (n >= 0x80n) {
+    n >>= 7n;
+    size++;
+  }
+  return size;
 }
 
 export function decodeSnapshot(bytes: Uint8Array): SnapshotContent {
@@ -340,101 +565,40 @@ const SHORT_STRING = 32;
 /** Bytes per output chunk by default: large enough for few writes, small enough to never hold the store twice. */
 const SNAPSHOT_CHUNK_BYTES = 4 * 1024 * 1024;
 
-/** Where SnapshotEncoder puts its bytes. */
-interface ByteSink {
-  uint(n: number): void;
-  /** An unsigned varint of up to 64 bits. */
-  uint64(n: bigint): void;
-  int(n: number): void;
-  /** A length-prefixed byte string. */
-  bytes(s: string): void;
-  latin1(s: string): void;
-  /** Bytes before everything else, outside the checksum; only before the first write. */
-  prefix(bytes: Uint8Array): void;
-  /** The chunks filled since the last call. */
-  takeChunks(): Uint8Array[];
-  /** Whether a chunk was filled since the last takeChunks(). */
-  hasFullChunk(): boolean;
-  /** Appends the checksum and returns the remaining chunks. */
-  finishWithChecksum(): Uint8Array[];
-}
-
-/**
- * A sink that only counts: the size of an encoding without its bytes, so a
- * container that states its length up front can stream the encoding after.
- */
-export class ByteCounter implements ByteSink {
-  length = 0;
-
-  uint(n: number): void {
-    if (n >= 0 && n < 0x80 && Number.isInteger(n)) {
-      this.length += 1;
-      return;
-    }
-    if (!Number.isSafeInteger(n) || n < 0) throw new Error(`snapshot: cannot encode ${n} as unsigned`);
-    let size = 1;
-    while (n >= 0x80) {
-      n = Math.floor(n / 0x80);
-      size++;
-    }
-    this.length += size;
-  }
-
-  int(n: number): void {
-    this.uint(n >= 0 ? n * 2 : -n * 2 - 1);
-  }
-
-  uint64(n: bigint): void {
-    let size = 1;
-    while (n >= 0x80n) {
-      n >>= 7n;
-      size++;
-    }
-    this.length += size;
-  }
-
-  bytes(s: string): void {
-    this.uint(s.length);
-    this.length += s.length;
-  }
-
-  latin1(s: string): void {
-    this.length += s.length;
-  }
-
-  prefix(bytes: Uint8Array): void {
-    this.length += bytes.length;
-  }
-
-  takeChunks(): Uint8Array[] {
-    return [];
-  }
-
-  hasFullChunk(): boolean {
-    return false;
-  }
-
-  finishWithChecksum(): Uint8Array[] {
-    this.length += 4;
-    return [];
-  }
-}
-
 /**
  * An append-only byte sink that fills fixed-size chunks (never regrowing or
  * copying what it wrote) and keeps a running CRC32 of everything after the
  * prefix.
  */
-export class ByteWriter implements ByteSink {
+export class ByteWriter {
   private chunk: Buffer;
   private length = 0;
   /** Where the checksummed part of the current chunk starts (after a prefix). */
   private checksumFrom = 0;
   private crc = 0;
   private full: Uint8Array[] = [];
+  /** Bytes in the chunks before the current one. */
+  private before = 0;
+  /** With reuse: chunks handed out since the last reclaim(), and chunks free to fill again. */
+  private lent: Buffer[] = [];
+  private spare: Buffer[] = [];
 
-  constructor(private readonly chunkBytes = SNAPSHOT_CHUNK_BYTES) {
+  /**
+   * `reuse`: a chunk taken is valid only until the next reclaim(), after
+   * which its memory is filled again; a stream that passes each chunk on
+   * before asking for more then allocates a few chunks, not one per chunk.
+   */
+  constructor(
+    private readonly chunkBytes = SNAPSHOT_CHUNK_BYTES,
+    readonly reuse = false,
+  ) {
     this.chunk = Buffer.allocUnsafe(chunkBytes);
+  }
+
+  /** With reuse: the chunks taken so far are no longer read, and may be filled again. */
+  reclaim(): void {
+    for (const c of this.lent) this.spare.push(c);
+    this.lent = [];
   }
 
   uint(n: number): void {
@@ -471,6 +635,11 @@ export class ByteWriter implements ByteSink {
       n >>= 7n;
     }
     this.chunk[this.length++] = Number(n);
+  }
+
+  /** Bytes written so far, prefix included. */
+  get written(): number {
+    return this.before + this.length;
   }
 
   /** A length-prefixed byte string. */
@@ -535,7 +704,9 @@ export class ByteWriter implements ByteSink {
   private cut(extra: number): void {
     this.foldChecksum();
     if (this.length > 0) this.full.push(new Uint8Array(this.chunk.buffer, this.chunk.byteOffset, this.length));
-    this.chunk = Buffer.allocUnsafe(Math.max(this.chunkBytes, extra));
+    this.before += this.length;
+    if (this.reuse && this.chunk.length === this.chunkBytes) this.lent.push(this.chunk);
+    this.chunk = (extra <= this.chunkBytes && this.spare.pop()) || Buffer.allocUnsafe(Math.max(this.chunkBytes, extra));
     this.length = this.checksumFrom = 0;
   }
 }

@@ -37,7 +37,7 @@ import { type KeyRange, fromByteString, keyRange, rangeContains, toByteString } 
 import { LeaseTable, isLegacyLeaseId } from './lease.js';
 import { readRange, toKeyValue } from './range.js';
 import { RangeCounts } from './range-counts.js';
-import { ByteCounter, ByteWriter, SnapshotEncoder, decodeSnapshot, type SnapshotView } from './snapshot.js';
+import { ByteWriter, SnapshotEncoder, decodeSnapshot, type SnapshotView } from './snapshot.js';
 import type {
   ApplyRequest,
   ApplyResponse,
@@ -287,9 +287,10 @@ export class MvccStore {
    * goes before the encoding, outside its checksum (see SnapshotView).
    * measureUntil() sizes the same captured state without encoding it, for
    * containers that state their length before the bytes. `chunkBytes` sizes
-   * the output chunks (4 MiB by default).
+   * the output chunks (4 MiB by default); with `reuseChunks`, the chunks of
+   * one encodeSlice() are valid only until the next (see ByteWriter).
    */
-  snapshotEncoder(prefix?: Uint8Array, chunkBytes?: number): Pick<SnapshotEncoder, 'encodeUntil' | 'encodeSlice' | 'measureUntil'> {
+  snapshotEncoder(prefix?: Uint8Array, chunkBytes?: number, reuseChunks = false): Pick<SnapshotEncoder, 'encodeUntil' | 'encodeSlice' | 'measureUntil'> {
     const keys = this.index.freeze();
     const view: SnapshotView = {
       appliedIndex: this.applied,
@@ -303,14 +304,12 @@ export class MvccStore {
       lastRevision: this.changeLog.lastRevision,
       ...(prefix && { prefix }),
     };
-    const encoder = new SnapshotEncoder(view, new ByteWriter(chunkBytes));
-    let counter: SnapshotEncoder | undefined;
+    const encoder = new SnapshotEncoder(view, new ByteWriter(chunkBytes, reuseChunks));
     const generation = this.rewrites;
     return {
       measureUntil: (deadline: number) => {
         this.assertGeneration(generation);
-        counter ??= new SnapshotEncoder(view, new ByteCounter());
-        return counter.measureUntil(deadline);
+        return encoder.measureUntil(deadline);
       },
       encodeUntil: (deadline: number) => {
         this.assertGeneration(generation);

@@ -28,6 +28,7 @@ const BACKUP_CHUNK_BYTES = 1024 * 1024;
 /** A backup being streamed: its total size, known before its bytes. */
 export interface BackupStream {
   size: number;
+  /** Each chunk is valid only until the next is asked for (the encoder fills its memory again). */
   chunks: AsyncIterable<Uint8Array>;
 }
 
@@ -122,7 +123,7 @@ export class Maintenance {
     const { store, membership, alarms, auth } = this.opts.state;
     const { node } = this.opts;
     const point = { revision: store.revision, compactRevision: store.compactRevision, raftIndex: node.applied, raftTerm: node.termAt(node.applied) ?? node.status().term };
-    const state = captureState(store, { version: STATE_SNAPSHOT_VERSION, membership: membership.toJSON(), alarms: alarms.toJSON(), auth: auth.toJSON(), point }, BACKUP_CHUNK_BYTES);
+    const state = captureState(store, { version: STATE_SNAPSHOT_VERSION, membership: membership.toJSON(), alarms: alarms.toJSON(), auth: auth.toJSON(), point }, BACKUP_CHUNK_BYTES, true);
     let payloadSize: number;
     try {
       payloadSize = await state.size();

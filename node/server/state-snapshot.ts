@@ -44,7 +44,11 @@ export interface StateSnapshot extends StateSnapshotHead {
 export interface CapturedState {
   /** The encoding's length in bytes, sized a few milliseconds at a time. */
   size(): Promise<number>;
-  /** The encoding, a few milliseconds of work per chunk (each `chunkBytes`, 4 MiB by default, at most). */
+  /**
+   * The encoding, a few milliseconds of work per chunk (each `chunkBytes`, 4
+   * MiB by default, at most). Captured with `reuseChunks`, a chunk is valid
+   * only until the next one is asked for.
+   */
   chunks(): AsyncIterable<Uint8Array>;
 }
 
@@ -75,8 +79,8 @@ export function encodeStateSnapshot(store: MvccStore, head: StateSnapshotHead): 
  * event loop serves clients and peers. The store must not compact or be
  * restored before the bytes are all out (the encoder then throws).
  */
-export function captureState(store: MvccStore, head: StateSnapshotHead, chunkBytes?: number): CapturedState {
-  const encoder = store.snapshotEncoder(headBytes(head), chunkBytes);
+export function captureState(store: MvccStore, head: StateSnapshotHead, chunkBytes?: number, reuseChunks = false): CapturedState {
+  const encoder = store.snapshotEncoder(headBytes(head), chunkBytes, reuseChunks);
   return {
     async size() {
       // The capture just held the loop (one pass over the index): let others run first.

@@ -3,10 +3,28 @@
 // response skips it and goes out as it is, so a hot stream can encode a
 // message by hand (or share bytes between messages) and every other
 // response keeps the generic path.
+//
+// A PreFramed response goes one step further: its buffer holds the gRPC
+// message prefix too, so grpc-js, which otherwise copies every message into
+// a fresh frame, sends that buffer itself (see sendPreFramedAsIs). A bulk
+// stream (the snapshot) then allocates and copies its bytes once, not twice.
+import { createRequire } from 'node:module';
 import type { ServiceDefinition } from '@grpc/grpc-js';
 
 export class PreEncoded {
   constructor(readonly bytes: Buffer) {}
+}
+
+/** Bytes of gRPC's message prefix: a compressed flag and a 4-byte length. */
+export const FRAME_PREFIX_BYTES = 5;
+
+export class PreFramed extends PreEncoded {
+  /** `frame`: FRAME_PREFIX_BYTES of room (filled here), then the message. */
+  constructor(readonly frame: Buffer) {
+    super(frame.subarray(FRAME_PREFIX_BYTES));
+    frame[0] = 0; // not compressed
+    frame.writeUInt32BE(frame.length - FRAME_PREFIX_BYTES, 1);
+  }
 }
 
 /**
@@ -33,6 +51,7 @@ interface SerializingMethod {
 
 /** A copy of `service` whose response serializer passes PreEncoded (and Encodable) values through. */
 export function withPreEncodedResponses(service: ServiceDefinition): ServiceDefinition {
+  sendPreFramedAsIs();
   const out: Record<string, unknown> = {};
   for (const [name, def] of Object.entries(service)) {
     const serialize = (def as unknown as SerializingMethod).responseSerialize;
@@ -43,4 +62,31 @@ export function withPreEncodedResponses(service: ServiceDefinition): ServiceDefi
     };
   }
   return out as unknown as ServiceDefinition;
+}
+
+interface ServerCallPrototype {
+  serializeMessage(value: unknown): Buffer;
+}
+
+let installed = false;
+
+/**
+ * grpc-js frames a response in its server call's serializeMessage (a new
+ * buffer: prefix, then a copy of the serialized message); it offers no hook
+ * for a message that is framed already, so that method is wrapped here, once.
+ * A grpc-js whose internals no longer match fails loudly at startup.
+ */
+function sendPreFramedAsIs(): void {
+  if (installed) return;
+  const require = createRequire(import.meta.url);
+  const internals = createRequire(require.resolve('@grpc/grpc-js'))('./server-interceptors.js') as { BaseServerInterceptingCall?: { prototype: ServerCallPrototype } };
+  const proto = internals.BaseServerInterceptingCall?.prototype;
+  if (!proto || typeof proto.serializeMessage !== 'function') {
+    throw new Error('this @grpc/grpc-js has no BaseServerInterceptingCall.serializeMessage; PreFramed responses need updating');
+  }
+  const original = proto.serializeMessage;
+  proto.serializeMessage = function (this: ServerCallPrototype, value: unknown): Buffer {
+    return value instanceof PreFramed ? value.frame : original.call(this, value);
+  };
+  installed = true;
 }

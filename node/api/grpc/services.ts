@@ -532,6 +532,8 @@ const SNAPSHOT_MESSAGE_BYTES = 32 * 1024;
  * Sends the member's backup stream, pulling the next chunk only when the
  * gRPC stream has room (a slow reader slows the encoder instead of piling
  * the snapshot up in memory), until the client goes away or it is all sent.
+ * Each blob is copied into its message before the next chunk is pulled: the
+ * backup stream fills a chunk's memory again after that.
  */
 async function streamBackup(ctx: ServiceContext, call: ServerWritableStream<Pb, PreEncoded>): Promise<void> {
   let gone = false;

@@ -10,7 +10,7 @@
 // pre-encoded.ts).
 import type { KeyValue, WatchEvent } from '../../mvcc/types.js';
 import type { Header } from '../../server/etcd-server.js';
-import { Encodable, PreEncoded } from './pre-encoded.js';
+import { Encodable, FRAME_PREFIX_BYTES, PreFramed } from './pre-encoded.js';
 
 const enum Wire {
   Varint = 0,
@@ -229,12 +229,13 @@ export class WatchEventsResponse extends Encodable {
 
 /**
  * A SnapshotResponse: header, remaining_bytes (2), blob (3), written around
- * the blob in one buffer so the blob is copied once.
+ * the blob in one buffer, framed for the wire, so the blob is copied once.
  */
-export function encodeSnapshotChunk(headerField: Uint8Array, remainingBytes: number, blob: Uint8Array): PreEncoded {
-  const buf = Buffer.allocUnsafe(headerField.length + intFieldSize(remainingBytes) + bytesFieldSize(blob.length));
-  buf.set(headerField, 0);
-  let at = putIntField(buf, headerField.length, 2, remainingBytes);
+export function encodeSnapshotChunk(headerField: Uint8Array, remainingBytes: number, blob: Uint8Array): PreFramed {
+  const size = headerField.length + intFieldSize(remainingBytes) + bytesFieldSize(blob.length);
+  const buf = Buffer.allocUnsafe(FRAME_PREFIX_BYTES + size);
+  buf.set(headerField, FRAME_PREFIX_BYTES);
+  let at = putIntField(buf, FRAME_PREFIX_BYTES + headerField.length, 2, remainingBytes);
   at = putBytesField(buf, at, 3, blob);
-  return new PreEncoded(at === buf.length ? buf : buf.subarray(0, at));
+  return new PreFramed(at === buf.length ? buf : buf.subarray(0, at));
 }

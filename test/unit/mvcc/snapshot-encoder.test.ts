@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Driver } from './helpers.js';
+import { MvccStore } from '../../../node/mvcc/index.js';
+import { Driver, bytes, text } from './helpers.js';
 
 /** A store large enough that the encoder needs many slices. */
 function loaded(keys: number): Driver {
@@ -73,5 +74,70 @@ describe('incremental snapshot encoder', () => {
     const d = new Driver();
     const encoder = d.store.snapshotEncoder();
     assert.equal(encoder.measureUntil(Infinity), d.store.snapshot().length);
+  });
+});
+
+describe('change log ordinals', () => {
+  /** Events of every retained revision, as text. */
+  function history(store: MvccStore): string[] {
+    const out: string[] = [];
+    for (let rev = store.compactRevision + 1; rev <= store.revision; rev++) {
+      for (const e of store.eventsAt(rev, null, false)) out.push(`${rev} ${e.type} ${text(e.kv.key)}=${text(e.kv.value)}`);
+    }
+    return out;
+  }
+
+  it('keeps the write order of large revisions: txns in any key order and range deletes', () => {
+    const d = new Driver();
+    for (let i = 0; i < 300; i++) d.put(`k/${String(i).padStart(3, '0')}`, `v${i}`);
+    d.compact(50);
+    // A txn writing 60 keys in reverse key order, one in a scattered order, and a range delete of 200 keys.
+    d.txn({ success: Array.from({ length: 60 }, (_, i) => ({ requestPut: { key: bytes(`t/${String(59 - i).padStart(2, '0')}`), value: bytes('r') } })) });
+    d.txn({ success: Array.from({ length: 60 }, (_, i) => ({ requestPut: { key: bytes(`s/${String((i * 37) % 60).padStart(2, '0')}`), value: bytes('s') } })) });
+    d.del('k/050', { rangeEnd: bytes('k/250') });
+    d.put('k/100', 'again');
+    const encoder = d.store.snapshotEncoder();
+    const size = encoder.measureUntil(Infinity);
+    const encoded = encoder.encodeUntil(Infinity)!;
+    assert.equal(size, encoded.length);
+    const restored = MvccStore.restore(encoded);
+    assert.deepEqual(history(restored), history(d.store));
+    assert.deepEqual(restored.snapshot(), encoded);
+  });
+});
+
+describe('an encoder that reuses its chunks', () => {
+  it('produces the bytes of snapshot() when each slice is copied before the next, from few buffers', () => {
+    const d = loaded(4000);
+    const whole = d.store.snapshot();
+    const encoder = d.store.snapshotEncoder(undefined, 1024, true);
+    const copies: Buffer[] = [];
+    const buffers = new Set<ArrayBufferLike>();
+    for (;;) {
+      const { chunks, done } = encoder.encodeSlice(0);
+      for (const c of chunks) {
+        copies.push(Buffer.from(c));
+        buffers.add(c.buffer);
+      }
+      if (done) break;
+    }
+    assert.deepEqual(new Uint8Array(Buffer.concat(copies)), whole);
+    assert.ok(copies.length > 20, `expected many chunks, got ${copies.length}`);
+    assert.ok(buffers.size * 4 < copies.length, `${copies.length} chunks came from ${buffers.size} buffers`);
+  });
+
+  it('refuses to collect the whole encoding', () => {
+    assert.throws(() => loaded(10).store.snapshotEncoder(undefined, 1024, true).encodeUntil(Infinity), /reuses its chunks/);
+  });
+});
+
+describe('measuring again', () => {
+  it('gives the same size, also for a store whose change log was compacted away', () => {
+    const d = loaded(100);
+    d.compact(d.store.revision);
+    const encoder = d.store.snapshotEncoder();
+    const size = encoder.measureUntil(Infinity);
+    assert.equal(encoder.measureUntil(Infinity), size);
+    assert.equal(size, encoder.encodeUntil(Infinity)!.length);
   });
 });
