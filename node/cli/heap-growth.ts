@@ -2,10 +2,11 @@
 // full collection. A member's heap is mostly long-lived (the key index and
 // values) and its garbage mostly middle-aged (Raft entries held until the
 // next snapshot compacts the log), so under write load V8's own choice, up
-// to 4x the live heap after a collection, shows up as resident memory: 1M
-// keys of 256 B held about 1.9 KiB RSS per key right after the load. A fixed
-// factor of 2 is the headroom etcd's Go runtime keeps (GOGC=100) and holds
-// about 1.4 KiB, for some 10% more CPU per write (more full collections).
+// to 4x the live heap after a collection, shows up as resident memory: one
+// member grew by about 1.9 kB of RSS per key of 256 B right after 400k
+// puts. A fixed factor of 2 is the headroom etcd's Go runtime keeps
+// (GOGC=100) and held about 1.3 kB, for some 5-10% more CPU per write
+// (more full collections).
 // Set in process, at start: no re-exec, no flag the user has to pass.
 import { setFlagsFromString } from 'node:v8';
 

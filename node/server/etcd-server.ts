@@ -90,7 +90,7 @@ export interface AuthSettings {
  * Below glibc's 128 KiB mmap threshold on purpose: every freed block above it
  * raises that threshold for the life of the process, after which WAL and peer
  * buffers come from malloc heaps that are never given back (see README,
- * "Memory").
+ * "Memory per key").
  */
 const RAFT_SNAPSHOT_CHUNK_BYTES = 64 * 1024;
 
