@@ -4,9 +4,10 @@
 // next snapshot compacts the log), so under write load V8's own choice, up
 // to 4x the live heap after a collection, shows up as resident memory: one
 // member grew by about 1.9 kB of RSS per key of 256 B right after 400k
-// puts. A fixed factor of 2 is the headroom etcd's Go runtime keeps
-// (GOGC=100) and held about 1.3 kB, for some 5-10% more CPU per write
-// (more full collections).
+// puts from 200 clients, a 3-member leader by 2 kB after 200k. A fixed
+// factor of 2 is the headroom etcd's Go runtime keeps (GOGC=100) and held
+// about 1.3 kB in both, for some 5-10% more CPU per write (more full
+// collections). bench/RESULTS.md has the runs.
 // Set in process, at start: no re-exec, no flag the user has to pass.
 import { setFlagsFromString } from 'node:v8';
 
