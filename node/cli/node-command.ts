@@ -35,6 +35,7 @@ import { startMember, type RunningMember } from '../server/member.js';
 import { discoverJoinIdentity } from '../server/join.js';
 import { ETCD_API_VERSION } from '../version.js';
 import { jwtOptionsFromFiles } from '../server/auth/jwt-tokens.js';
+import { tuneHeapGrowth } from './heap-growth.js';
 
 /** How long a graceful stop waits, after the drain, for drained gRPC connections to end by themselves. */
 const SETTLE_MS = 1000;
@@ -56,6 +57,13 @@ export async function runNode(argv: string[]): Promise<number> {
   }
   const logger = pino({ level: cfg.logLevel, base: { member: cfg.name } });
   for (const warning of cfg.warnings) logger.warn(warning);
+  try {
+    const heapGrowingPercent = tuneHeapGrowth();
+    logger.debug({ heapGrowingPercent: heapGrowingPercent ?? 'v8 default' }, 'heap growth set');
+  } catch (err) {
+    process.stderr.write(`kvorum node: ${(err as Error).message}\n`);
+    return 2;
+  }
   // A member that failed for good exits non-zero, so its supervisor (the
   // kubelet, systemd) restarts it from its data dir instead of leaving a
   // process that answers but never makes progress.
