@@ -46,6 +46,7 @@ const CASES: Array<{ name: string; path: string; body: Buffer; headers?: Record<
   { name: 'the compressed flag without grpc-encoding', path: '/etcdserverpb.KV/Put', body: frame(put('k5', 'd'), true) },
   { name: 'malformed protobuf', path: '/etcdserverpb.KV/Put', body: frame(Buffer.from([0x0d, 0x01, 0x02, 0x03, 0x04])) },
   { name: 'a declared length past the limit', path: '/etcdserverpb.KV/Put', body: Buffer.from([0, 0x7f, 0xff, 0xff, 0xff, 1, 2, 3]) },
+  { name: 'a second message declared past the limit', path: '/etcdserverpb.KV/Put', body: Buffer.concat([frame(put('k9', 'g')), Buffer.from([0, 0x7f, 0xff, 0xff, 0xff, 1, 2])]) },
   { name: 'a value past the request limit', path: '/etcdserverpb.KV/Put', body: frame(put('k6', 'x'.repeat(1700 * 1024))) },
   { name: 'a gzip-compressed put', path: '/etcdserverpb.KV/Put', body: frame(gzipSync(put('k7', 'e')), true), headers: { 'grpc-encoding': 'gzip' } },
   { name: 'a range at a future revision', path: '/etcdserverpb.KV/Range', body: frame(range('k1', 1000)) },

@@ -105,49 +105,72 @@ function serveUnary(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, met
   stream.once('error', () => undefined);
   const chunks: Buffer[] = [];
   let received = 0;
-  let refused = false;
+  let answered = false;
+  const refuse = (r: Refusal): void => {
+    answered = true;
+    sendStatus(stream, r.code, r.details);
+  };
   stream.on('data', (chunk: Buffer) => {
-    if (refused) return;
+    if (answered) return;
     chunks.push(chunk);
     received += chunk.length;
-    const tooLarge = oversizedMessage(chunks, received, maxReceiveBytes);
-    if (tooLarge !== undefined) {
-      refused = true;
-      sendStatus(stream, status.RESOURCE_EXHAUSTED, `Received message larger than max (${tooLarge} vs ${maxReceiveBytes})`);
+    // A first message declared too large is refused at once, as grpc-js's
+    // decoder does. Past two messages' worth of bytes the body holds a
+    // complete second message or a declared length over the limit: either
+    // way the answer is known, so nothing more is buffered.
+    const early = received >= 5 && (received > 2 * (maxReceiveBytes + 5) || firstDeclaredLength(chunks) > maxReceiveBytes);
+    if (early) {
+      const read = readUnaryBody(Buffer.concat(chunks, received), method, maxReceiveBytes);
+      if (read.refusal) refuse(read.refusal);
     }
   });
   stream.once('end', () => {
-    if (refused) return;
-    const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received);
-    let request: unknown;
-    let count = 0;
-    // Complete messages only: trailing bytes of an unfinished one are ignored, as grpc-js's decoder does.
-    for (let at = 0; at + 5 <= body.length; ) {
-      const length = body.readUInt32BE(at + 1);
-      if (at + 5 + length > body.length) break;
-      if (body[at] === 1) return sendStatus(stream, status.INTERNAL, 'grpc: compressed flag set with identity or empty encoding');
-      let message: unknown;
-      try {
-        message = method.deserialize(body.subarray(at + 5, at + 5 + length));
-      } catch {
-        return sendStatus(stream, status.INTERNAL, 'Error deserializing request');
-      }
-      if (count > 0) return sendStatus(stream, status.UNIMPLEMENTED, `Received a second request message for server streaming method ${method.path}`);
-      request = message;
-      count += 1;
-      at += 5 + length;
-    }
-    if (count === 0) return sendStatus(stream, status.UNIMPLEMENTED, `Received no request message for server streaming method ${method.path}`);
-    call(stream, headers, method, request);
+    if (answered) return;
+    const read = readUnaryBody(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received), method, maxReceiveBytes);
+    if (read.refusal) return refuse(read.refusal);
+    if (read.count === 0) return refuse({ code: status.UNIMPLEMENTED, details: `Received no request message for server streaming method ${method.path}` });
+    answered = true;
+    call(stream, headers, method, read.request);
   });
 }
 
-/** The declared length of the first message whose length exceeds the limit, if any (checked as bytes arrive). */
-function oversizedMessage(chunks: Buffer[], received: number, max: number): number | undefined {
-  if (received < 5) return undefined;
+interface Refusal {
+  code: number;
+  details: string;
+}
+
+/**
+ * The messages of a unary request body, in order, as grpc-js reads them: a
+ * declared length over the limit, the compressed flag without an encoding, a
+ * message that does not decode, or a second message ends the call; the
+ * trailing bytes of an unfinished message are ignored.
+ */
+function readUnaryBody(body: Buffer, method: HotMethod, max: number): { refusal?: Refusal; request?: unknown; count: number } {
+  let request: unknown;
+  let count = 0;
+  for (let at = 0; at + 5 <= body.length; ) {
+    const length = body.readUInt32BE(at + 1);
+    if (length > max) return { count, refusal: { code: status.RESOURCE_EXHAUSTED, details: `Received message larger than max (${length} vs ${max})` } };
+    if (at + 5 + length > body.length) break;
+    if (body[at] === 1) return { count, refusal: { code: status.INTERNAL, details: 'grpc: compressed flag set with identity or empty encoding' } };
+    let message: unknown;
+    try {
+      message = method.deserialize(body.subarray(at + 5, at + 5 + length));
+    } catch {
+      return { count, refusal: { code: status.INTERNAL, details: 'Error deserializing request' } };
+    }
+    if (count > 0) return { count, refusal: { code: status.UNIMPLEMENTED, details: `Received a second request message for server streaming method ${method.path}` } };
+    request = message;
+    count += 1;
+    at += 5 + length;
+  }
+  return { request, count };
+}
+
+/** The length the first message declares (0 until its prefix has arrived). */
+function firstDeclaredLength(chunks: Buffer[]): number {
   const head = chunks[0]!.length >= 5 ? chunks[0]! : Buffer.concat(chunks);
-  const length = head.readUInt32BE(1);
-  return length > max ? length : undefined;
+  return head.length >= 5 ? head.readUInt32BE(1) : 0;
 }
 
 function call(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, method: HotMethod, request: unknown): void {
