@@ -6,11 +6,8 @@
 // seen.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { credentials, Server, ServerCredentials, type ServiceClientConstructor } from '@grpc/grpc-js';
-import { pino } from 'pino';
-import { watchService } from '../../../node/api/grpc/services.js';
-import { etcdServices, loadEtcdProtos } from '../../../node/api/proto/load.js';
 import { InProcessCluster } from '../server/in-process-cluster.js';
+import { watchClient } from './watch-fixture.js';
 
 const WATCHERS = 20;
 const TXNS = 60;
@@ -23,18 +20,10 @@ test('responses coalesced in a turn keep every event once, in order, whole revis
   await cluster.startAll();
   const server = (await cluster.waitForLeader()).server;
 
-  const grpc = new Server();
-  grpc.addService(etcdServices.Watch, watchService({ server, logger: pino({ level: 'silent' }), version: 'test', maxRequestBytes: 1.5 * 1024 * 1024 }));
-  const port = await new Promise<number>((resolve, reject) =>
-    grpc.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
-  );
-  t.after(() => grpc.forceShutdown());
-  const Watch = (loadEtcdProtos().grpcObject.etcdserverpb as Record<string, ServiceClientConstructor>).Watch!;
-  const client = new Watch(`127.0.0.1:${port}`, credentials.createInsecure());
-  t.after(() => client.close());
+  const openWatch = await watchClient(t, server);
 
   type Msg = { watch_id: string; created: boolean; header: { revision: string }; events: { kv: { key: Buffer; mod_revision: string } }[] };
-  const stream = client.Watch();
+  const stream = openWatch();
   stream.on('error', () => {}); // the status event carries the outcome
   const perWatcher = new Map<string, { revisions: number[]; lastHeader: number }>();
   let coalesced = 0;

@@ -4,11 +4,9 @@
 // relies on this for consistent reads from its watch cache (etcd 3.5.13).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { credentials, Server, ServerCredentials, type ClientDuplexStream, type ServiceClientConstructor } from '@grpc/grpc-js';
-import { pino } from 'pino';
-import { watchService } from '../../../node/api/grpc/services.js';
-import { etcdServices, loadEtcdProtos } from '../../../node/api/proto/load.js';
+import type { ClientDuplexStream } from '@grpc/grpc-js';
 import { InProcessCluster } from '../server/in-process-cluster.js';
+import { watchClient } from './watch-fixture.js';
 
 /** More history than one catch-up task replays, so the watcher is behind for several event-loop turns. */
 const REVISIONS = 25_000;
@@ -31,17 +29,9 @@ test('a progress request waits until every watcher on the stream has caught up; 
   }
   const current = server.store.revision;
 
-  const grpc = new Server();
-  grpc.addService(etcdServices.Watch, watchService({ server, logger: pino({ level: 'silent' }), version: 'test', maxRequestBytes: 1.5 * 1024 * 1024 }));
-  const port = await new Promise<number>((resolve, reject) =>
-    grpc.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
-  );
-  t.after(() => grpc.forceShutdown());
-  const Watch = (loadEtcdProtos().grpcObject.etcdserverpb as Record<string, ServiceClientConstructor>).Watch!;
-  const client = new Watch(`127.0.0.1:${port}`, credentials.createInsecure(), { 'grpc.max_receive_message_length': -1 });
-  t.after(() => client.close());
+  const openWatch = await watchClient(t, server, { 'grpc.max_receive_message_length': -1 });
 
-  const stream = client.Watch() as ClientDuplexStream<unknown, WatchMsg>;
+  const stream = openWatch() as ClientDuplexStream<unknown, WatchMsg>;
   stream.on('error', () => {}); // the cancel at the end
   t.after(() => stream.cancel());
   const received: WatchMsg[] = [];

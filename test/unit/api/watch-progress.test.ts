@@ -4,12 +4,9 @@
 // chaos harness saw "bookmarkable" violated. Over real gRPC here.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { credentials, Server, ServerCredentials, type ServiceClientConstructor } from '@grpc/grpc-js';
-import { pino } from 'pino';
-import { watchService } from '../../../node/api/grpc/services.js';
-import { etcdServices, loadEtcdProtos } from '../../../node/api/proto/load.js';
 import type { TxnRequest } from '../../../node/mvcc/types.js';
 import { InProcessCluster } from '../server/in-process-cluster.js';
+import { watchClient } from './watch-fixture.js';
 
 // One catch-up message per revision; more than the 16 a gRPC stream buffers
 // before write() says wait, so a reader that does not read pauses the watch.
@@ -32,17 +29,9 @@ test('a progress_request sent while a watch catches up is answered only after ev
     keysUpTo.set(res.header.revision, total);
   }
 
-  const grpc = new Server();
-  grpc.addService(etcdServices.Watch, watchService({ server, logger: pino({ level: 'silent' }), version: 'test', maxRequestBytes: 1.5 * 1024 * 1024 }));
-  const port = await new Promise<number>((resolve, reject) =>
-    grpc.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
-  );
-  t.after(() => grpc.forceShutdown());
-  const Watch = (loadEtcdProtos().grpcObject.etcdserverpb as Record<string, ServiceClientConstructor>).Watch!;
-  const client = new Watch(`127.0.0.1:${port}`, credentials.createInsecure(), { 'grpc.max_receive_message_length': -1 });
-  t.after(() => client.close());
+  const openWatch = await watchClient(t, server, { 'grpc.max_receive_message_length': -1 });
 
-  const stream = client.Watch();
+  const stream = openWatch();
   type Msg = { watch_id: string; created: boolean; header: { revision: string }; events: { kv: { mod_revision: string } }[] };
   let delivered = 0;
   const progress = new Promise<{ revision: number; deliveredBefore: number }>((resolve, reject) => {
