@@ -5,8 +5,8 @@
 // hook below decompression, so its server call's decompressMessage is wrapped
 // here, once; a grpc-js whose internals no longer match fails loudly at
 // startup rather than silently losing the check.
-import { createRequire } from 'node:module';
 import { status } from '@grpc/grpc-js';
+import { grpcServerCallPrototype } from './grpc-internals.js';
 
 interface InterceptingCallPrototype {
   decompressMessage(message: Buffer, encoding: string): Buffer | Promise<Buffer>;
@@ -16,10 +16,7 @@ let installed = false;
 
 export function refuseCompressedIdentityMessages(): void {
   if (installed) return;
-  const require = createRequire(import.meta.url);
-  const grpcMain = require.resolve('@grpc/grpc-js');
-  const internals = createRequire(grpcMain)('./server-interceptors.js') as { BaseServerInterceptingCall?: { prototype: InterceptingCallPrototype } };
-  const proto = internals.BaseServerInterceptingCall?.prototype;
+  const proto = grpcServerCallPrototype<InterceptingCallPrototype>();
   if (!proto || typeof proto.decompressMessage !== 'function') {
     throw new Error('this @grpc/grpc-js has no BaseServerInterceptingCall.decompressMessage; the compressed-flag check needs updating');
   }

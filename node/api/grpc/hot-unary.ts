@@ -15,6 +15,7 @@
 import { Metadata, status, type Server as GrpcServer, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { constants as h2, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { TLSSocket } from 'node:tls';
+import { FRAME_PREFIX_BYTES, writeFramePrefix } from './pre-encoded.js';
 
 type UnaryFunc = (call: HotCall, callback: (err: unknown, value?: unknown) => void) => void;
 
@@ -118,7 +119,7 @@ function serveUnary(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, met
     // decoder does. Past two messages' worth of bytes the body holds a
     // complete second message or a declared length over the limit: either
     // way the answer is known, so nothing more is buffered.
-    const early = received >= 5 && (received > 2 * (maxReceiveBytes + 5) || firstDeclaredLength(chunks) > maxReceiveBytes);
+    const early = received >= FRAME_PREFIX_BYTES && (received > 2 * (maxReceiveBytes + FRAME_PREFIX_BYTES) || firstDeclaredLength(chunks) > maxReceiveBytes);
     if (early) {
       const read = readUnaryBody(Buffer.concat(chunks, received), method, maxReceiveBytes);
       if (read.refusal) refuse(read.refusal);
@@ -148,29 +149,29 @@ interface Refusal {
 function readUnaryBody(body: Buffer, method: HotMethod, max: number): { refusal?: Refusal; request?: unknown; count: number } {
   let request: unknown;
   let count = 0;
-  for (let at = 0; at + 5 <= body.length; ) {
+  for (let at = 0; at + FRAME_PREFIX_BYTES <= body.length; ) {
     const length = body.readUInt32BE(at + 1);
     if (length > max) return { count, refusal: { code: status.RESOURCE_EXHAUSTED, details: `Received message larger than max (${length} vs ${max})` } };
-    if (at + 5 + length > body.length) break;
+    if (at + FRAME_PREFIX_BYTES + length > body.length) break;
     if (body[at] === 1) return { count, refusal: { code: status.INTERNAL, details: 'grpc: compressed flag set with identity or empty encoding' } };
     let message: unknown;
     try {
-      message = method.deserialize(body.subarray(at + 5, at + 5 + length));
+      message = method.deserialize(body.subarray(at + FRAME_PREFIX_BYTES, at + FRAME_PREFIX_BYTES + length));
     } catch {
       return { count, refusal: { code: status.INTERNAL, details: 'Error deserializing request' } };
     }
     if (count > 0) return { count, refusal: { code: status.UNIMPLEMENTED, details: `Received a second request message for server streaming method ${method.path}` } };
     request = message;
     count += 1;
-    at += 5 + length;
+    at += FRAME_PREFIX_BYTES + length;
   }
   return { request, count };
 }
 
 /** The length the first message declares (0 until its prefix has arrived). */
 function firstDeclaredLength(chunks: Buffer[]): number {
-  const head = chunks[0]!.length >= 5 ? chunks[0]! : Buffer.concat(chunks);
-  return head.length >= 5 ? head.readUInt32BE(1) : 0;
+  const head = chunks[0]!.length >= FRAME_PREFIX_BYTES ? chunks[0]! : Buffer.concat(chunks);
+  return head.length >= FRAME_PREFIX_BYTES ? head.readUInt32BE(1) : 0;
 }
 
 function call(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, method: HotMethod, request: unknown): void {
@@ -216,10 +217,8 @@ function call(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, method: H
       sendStatus(stream, status.INTERNAL, 'Error serializing response');
       return;
     }
-    const framed = Buffer.allocUnsafe(5 + message.length);
-    framed[0] = 0;
-    framed.writeUInt32BE(message.length, 1);
-    message.copy(framed, 5);
+    const framed = Buffer.allocUnsafe(FRAME_PREFIX_BYTES + message.length);
+    message.copy(framed, writeFramePrefix(framed, 0, message.length));
     stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
     stream.once('wantTrailers', () => stream.sendTrailers({ 'grpc-status': status.OK, 'grpc-message': 'OK' }));
     stream.end(framed);

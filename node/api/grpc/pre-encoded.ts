@@ -8,8 +8,8 @@
 // message prefix too, so grpc-js, which otherwise copies every message into
 // a fresh frame, sends that buffer itself (see sendPreFramedAsIs). A bulk
 // stream (the snapshot) then allocates and copies its bytes once, not twice.
-import { createRequire } from 'node:module';
 import type { ServiceDefinition } from '@grpc/grpc-js';
+import { grpcServerCallPrototype } from './grpc-internals.js';
 
 export class PreEncoded {
   constructor(readonly bytes: Buffer) {}
@@ -18,12 +18,21 @@ export class PreEncoded {
 /** Bytes of gRPC's message prefix: a compressed flag and a 4-byte length. */
 export const FRAME_PREFIX_BYTES = 5;
 
+/** Writes gRPC's prefix of an uncompressed message of `length` bytes at `at`; returns where the message goes. */
+export function writeFramePrefix(buf: Uint8Array, at: number, length: number): number {
+  buf[at] = 0; // not compressed
+  buf[at + 1] = length >>> 24;
+  buf[at + 2] = (length >>> 16) & 0xff;
+  buf[at + 3] = (length >>> 8) & 0xff;
+  buf[at + 4] = length & 0xff;
+  return at + FRAME_PREFIX_BYTES;
+}
+
 export class PreFramed extends PreEncoded {
   /** `frame`: FRAME_PREFIX_BYTES of room (filled here), then the message. */
   constructor(readonly frame: Buffer) {
     super(frame.subarray(FRAME_PREFIX_BYTES));
-    frame[0] = 0; // not compressed
-    frame.writeUInt32BE(frame.length - FRAME_PREFIX_BYTES, 1);
+    writeFramePrefix(frame, 0, frame.length - FRAME_PREFIX_BYTES);
   }
 }
 
@@ -78,9 +87,7 @@ let installed = false;
  */
 function sendPreFramedAsIs(): void {
   if (installed) return;
-  const require = createRequire(import.meta.url);
-  const internals = createRequire(require.resolve('@grpc/grpc-js'))('./server-interceptors.js') as { BaseServerInterceptingCall?: { prototype: ServerCallPrototype } };
-  const proto = internals.BaseServerInterceptingCall?.prototype;
+  const proto = grpcServerCallPrototype<ServerCallPrototype>();
   if (!proto || typeof proto.serializeMessage !== 'function') {
     throw new Error('this @grpc/grpc-js has no BaseServerInterceptingCall.serializeMessage; PreFramed responses need updating');
   }

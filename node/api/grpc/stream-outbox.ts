@@ -12,10 +12,10 @@
 // It reaches under grpc-js (its server call's HTTP/2 stream and serializer),
 // checked once per call; when they do not match, every message goes through
 // call.write as before.
-import { createRequire } from 'node:module';
 import { Metadata, type ServerDuplexStream } from '@grpc/grpc-js';
 import type { Duplex } from 'node:stream';
-import { Encodable, PreEncoded } from './pre-encoded.js';
+import { Encodable, FRAME_PREFIX_BYTES, PreEncoded, writeFramePrefix } from './pre-encoded.js';
+import { grpcServerCallClass } from './grpc-internals.js';
 
 /** The parts of grpc-js's BaseServerInterceptingCall the outbox uses. */
 interface BaseCall {
@@ -24,25 +24,9 @@ interface BaseCall {
   maxSendMessageSize: number;
 }
 
-let baseCallClass: (abstract new (...args: never[]) => unknown) | null | undefined;
-
-/** grpc-js's server call class, or null when this grpc-js has none where it is looked for. */
-function baseCallType(): (abstract new (...args: never[]) => unknown) | null {
-  if (baseCallClass === undefined) {
-    try {
-      const require = createRequire(import.meta.url);
-      const internals = createRequire(require.resolve('@grpc/grpc-js'))('./server-interceptors.js') as { BaseServerInterceptingCall?: abstract new (...args: never[]) => unknown };
-      baseCallClass = typeof internals.BaseServerInterceptingCall === 'function' ? internals.BaseServerInterceptingCall : null;
-    } catch {
-      baseCallClass = null;
-    }
-  }
-  return baseCallClass;
-}
-
 /** The call's grpc-js internals when they are the shape the outbox knows (no interceptors, an HTTP/2 stream). */
 function baseCallOf(call: ServerDuplexStream<unknown, unknown>): BaseCall | undefined {
-  const type = baseCallType();
+  const type = grpcServerCallClass();
   const inner = (call as unknown as { call?: unknown }).call;
   if (type === null || !(inner instanceof type)) return undefined;
   const base = inner as Partial<BaseCall>;
@@ -51,7 +35,6 @@ function baseCallOf(call: ServerDuplexStream<unknown, unknown>): BaseCall | unde
   return base as BaseCall;
 }
 
-const PREFIX_BYTES = 5;
 /** What a generic message counts for when it goes through call.write unserialized (its size is unknown). */
 const GENERIC_MESSAGE_BYTES = 64;
 
@@ -98,7 +81,7 @@ export class StreamOutbox {
     }
     if (!(queued instanceof Encodable)) this.epochs++;
     this.messages.push(queued);
-    this.bytes += PREFIX_BYTES + size;
+    this.bytes += FRAME_PREFIX_BYTES + size;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       queueMicrotask(() => this.flush());
@@ -151,13 +134,7 @@ export class StreamOutbox {
     let at = 0;
     for (const m of messages) {
       const size = m instanceof Encodable ? m.size : m.length;
-      // The gRPC prefix: not compressed, then the length (big-endian).
-      buf[at] = 0;
-      buf[at + 1] = size >>> 24;
-      buf[at + 2] = (size >>> 16) & 0xff;
-      buf[at + 3] = (size >>> 8) & 0xff;
-      buf[at + 4] = size & 0xff;
-      at += PREFIX_BYTES;
+      at = writeFramePrefix(buf, at, size);
       if (m instanceof Encodable) {
         at = m.writeTo(buf, at);
       } else {
@@ -165,7 +142,7 @@ export class StreamOutbox {
         at += size;
       }
     }
-    const payload = total - messages.length * PREFIX_BYTES;
+    const payload = total - messages.length * FRAME_PREFIX_BYTES;
     stream.write(buf, () => this.taken(payload));
   }
 }
