@@ -36,6 +36,7 @@ import {
 } from './key-index.js';
 import { ChangeLog } from './change-log.js';
 import { type LeaseId, type LeaseInfo, NO_LEASE } from './types.js';
+import { varintSize } from '../varint.js';
 
 const MAGIC = 'KVMV';
 /** Lease IDs as unsigned varints (0 to 2^53-1). */
@@ -171,7 +172,7 @@ export class SnapshotEncoder {
 
   private leaseIdSize(id: LeaseId): number {
     if (this.wide) return uint64Size(id >= 0n ? id * 2n : -id * 2n - 1n);
-    return uintSize(Number(id));
+    return varintSize(Number(id));
   }
 
   /** Encodes until `deadline` (a performance.now() time); the whole encoding once it is complete. */
@@ -204,14 +205,14 @@ export class SnapshotEncoder {
         const h = this.ordered[k]!;
         const key = historyKey(h);
         const records = recordsAtOrBefore(h, revision);
-        size += uintSize(key.length) + key.length + uintSize(records);
+        size += varintSize(key.length) + key.length + varintSize(records);
         let previousMod = 0;
         for (let i = 0; i < records; i++) {
           const slot = slotOf(i);
           const mod = modRevisionAt(h, slot);
           const value = valueAt(h, slot);
-          size += uintSize(mod - previousMod) + uintSize(createRevisionAt(h, slot)) + uintSize(versionAt(h, slot));
-          size += this.leaseIdSize(leaseAt(h, slot)) + uintSize(value.length) + value.length;
+          size += varintSize(mod - previousMod) + varintSize(createRevisionAt(h, slot)) + varintSize(versionAt(h, slot));
+          size += this.leaseIdSize(leaseAt(h, slot)) + varintSize(value.length) + value.length;
           previousMod = mod;
         }
       }
@@ -221,7 +222,7 @@ export class SnapshotEncoder {
     }
     if (!this.logHeaderMeasured) {
       const first = this.view.changeLog.firstRevision;
-      this.measured += uintSize(first) + uintSize(lastRevision - first + 1);
+      this.measured += varintSize(first) + varintSize(lastRevision - first + 1);
       this.logHeaderMeasured = true;
     }
     while (this.measuredRevision <= lastRevision) {
@@ -229,8 +230,8 @@ export class SnapshotEncoder {
       let size = 0;
       for (let r = this.measuredRevision; r < end; r++) {
         const count = this.changeCount(r);
-        size += uintSize(count);
-        for (let c = 0; c < count; c++) size += uintSize(this.changeOrdinal(r, c));
+        size += varintSize(count);
+        for (let c = 0; c < count; c++) size += varintSize(this.changeOrdinal(r, c));
       }
       this.measured += size;
       this.measuredRevision = end;
@@ -466,19 +467,6 @@ function ordinalOf(histories: readonly History[], h: History): number {
     else break;
   }
   throw new Error('snapshot: change log names a key the index no longer holds');
-}
-
-/** Bytes ByteWriter.uint writes for `n` (a non-negative safe integer). */
-function uintSize(n: number): number {
-  if (n < 0x80) return 1;
-  if (n < 0x4000) return 2;
-  if (n < 0x200000) return 3;
-  let size = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 0x80);
-    size++;
-  }
-  return size;
 }
 
 function uint64Size(n: bigint): number {

@@ -13,6 +13,7 @@
 // allocation per message, small ones from a shared slab), so a retained entry
 // does not pin a whole socket chunk.
 import { EntryType, MessageType, type Entry, type Message, type Snapshot } from '../raft/types.js';
+import { varintSize as unsignedVarintSize } from '../varint.js';
 
 export const CODEC_VERSION = 1;
 
@@ -35,12 +36,7 @@ const EMPTY = new Uint8Array(0);
 
 function varintSize(n: number): number {
   if (!Number.isSafeInteger(n) || n < 0) throw new CodecError(`cannot encode ${n}: not an integer in [0, 2^53)`);
-  let size = 1;
-  while (n >= 128) {
-    n = Math.floor(n / 128);
-    size++;
-  }
-  return size;
+  return unsignedVarintSize(n);
 }
 
 function bytesSize(b: Uint8Array): number {

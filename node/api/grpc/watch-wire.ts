@@ -11,6 +11,7 @@
 import type { KeyValue, WatchEvent } from '../../mvcc/types.js';
 import type { Header } from '../../server/etcd-server.js';
 import { Encodable, FRAME_PREFIX_BYTES, PreFramed } from './pre-encoded.js';
+import { varintSize } from '../../varint.js';
 
 const enum Wire {
   Varint = 0,
@@ -19,15 +20,6 @@ const enum Wire {
 
 const tag = (field: number, wire: Wire): number => (field << 3) | wire;
 
-/** Bytes a varint of the non-negative safe integer `n` takes. */
-function varintSize(n: number): number {
-  let size = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 0x80);
-    size++;
-  }
-  return size;
-}
 
 /** Writes a non-negative safe integer as a varint at `at`; returns the position after it. */
 function putVarint(buf: Uint8Array, at: number, n: number): number {
