@@ -6,6 +6,7 @@
 // member (its IDs, its state machine), which exists only after Raft starts;
 // connections that arrive in between wait here, unread, and are handed over
 // in order once serve() is called.
+import type { ChildProcess } from 'node:child_process';
 import { createServer, type Server, type Socket } from 'node:net';
 
 /** Connections held before serve(); more are refused rather than piled up. */
@@ -70,6 +71,33 @@ export class BoundPort {
         const address = server.address();
         resolve(new BoundPort(server, url.href, host, typeof address === 'object' && address ? address.port : port));
       });
+    });
+  }
+
+  /**
+   * Binds a Unix socket (the member's core serves its client workers on
+   * one); the path must not exist.
+   */
+  static bindPath(path: string, what: string): Promise<BoundPort> {
+    const server = createServer();
+    return new Promise((resolve, reject) => {
+      server.once('error', (err: NodeJS.ErrnoException) => reject(new ListenError(path, err.code, `cannot listen for ${what} on ${path}: ${err.message}`)));
+      server.listen(path, () => {
+        server.removeAllListeners('error');
+        resolve(new BoundPort(server, path, path, 0));
+      });
+    });
+  }
+
+  /**
+   * Gives `child` the listening socket itself: from then on the kernel
+   * hands each new connection to whichever process accepts first (close()
+   * here leaves the child's copy listening). The child receives it as a
+   * 'message' event `message` with a net.Server.
+   */
+  shareWith(child: ChildProcess, message: object): Promise<void> {
+    return new Promise((resolve, reject) => {
+      child.send(message, this.server, (err) => (err ? reject(err) : resolve()));
     });
   }
 

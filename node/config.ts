@@ -69,6 +69,8 @@ export interface NodeConfig {
   maxSnapshots: number;
   /** Not an etcd flag: how long a stop (SIGTERM) may take to hand over leadership and drain requests. */
   stopGraceMs: number;
+  /** Kvorum's --client-workers: processes serving client connections (0: the core serves them). */
+  clientWorkers: number;
   /** etcd's --auto-compaction-mode and --auto-compaction-retention; absent when off (the default). */
   autoCompaction?: AutoCompactionPolicy;
   /** Not an etcd flag: how long a client waits for its write (fixed). */
@@ -95,6 +97,8 @@ export const DEFAULT_MAX_REQUEST_BYTES = 1572864;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 7000;
 /** etcd refuses election timeouts above this. */
 export const MAX_ELECTION_TIMEOUT_MS = 50000;
+/** More client workers than this only add processes that wait on the core. */
+const MAX_CLIENT_WORKERS = 64;
 
 type FlagKind = 'string' | 'int' | 'bool' | 'urls';
 
@@ -137,6 +141,12 @@ const FLAGS: FlagSpec[] = [
     kind: 'int',
     defaultText: '20000',
     help: 'Kvorum only: milliseconds a stop (SIGTERM) may take to hand leadership to a follower and finish requests in flight; keep it under the pod\'s termination grace period (30 s by default).',
+  },
+  {
+    name: 'client-workers',
+    kind: 'int',
+    defaultText: '0',
+    help: 'Kvorum only: processes that serve client connections (TLS, HTTP/2, gRPC framing) beside the member\'s core, so a member uses more than one core; 0 serves them in the core (node/server/README.md, "Threads").',
   },
   {
     name: 'auto-compaction-mode',
@@ -290,6 +300,8 @@ export function parseNodeConfig(argv: string[], env: Record<string, string | und
     throw new ConfigError(`--election-timeout (${electionMs}ms) is too long; it must be at most ${MAX_ELECTION_TIMEOUT_MS}ms`);
   }
   const stopGraceMs = int('stop-grace-period', 20000, 0);
+  const clientWorkers = int('client-workers', 0, 0);
+  if (clientWorkers > MAX_CLIENT_WORKERS) throw new ConfigError(`--client-workers (${clientWorkers}) must be at most ${MAX_CLIENT_WORKERS}`);
   const autoCompaction = autoCompactionFrom(raw);
   const quota = int('quota-backend-bytes', 0, 0);
   const quotaBackendBytes = quota === 0 ? DEFAULT_QUOTA_BACKEND_BYTES : quota;
@@ -335,6 +347,7 @@ export function parseNodeConfig(argv: string[], env: Record<string, string | und
     watchProgressNotifyMs,
     maxSnapshots,
     stopGraceMs,
+    clientWorkers,
     ...(autoCompaction && { autoCompaction }),
     requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
     logLevel: logLevel as LogLevel,

@@ -64,32 +64,22 @@ export interface ClientListenerOptions {
 }
 
 /**
- * Serves gRPC and HTTP clients on a port bound beforehand (see BoundPort):
- * `url` says whether the port speaks TLS.
+ * Where each accepted connection goes: `toGrpc` takes HTTP/2 (the preface
+ * on plain TCP, ALPN "h2" under TLS), `toHttp` everything else. Under TLS
+ * both get the decrypted socket. Shared by the member's own listener and its
+ * client workers (workers/client-worker.ts), which must split alike.
  */
-export function serveClients(port: BoundPort, url: URL, grpc: GrpcServer, http: RequestListener, opts: ClientListenerOptions = {}): ClientListener {
-  const injector = grpc.createConnectionInjector(ServerCredentials.createInsecure());
-  if (opts.hotUnary) serveHotUnaryCalls(grpc, opts.hotUnary.methods, opts.hotUnary.maxReceiveBytes);
-  const httpServer = createHttpServer(http);
-  const sockets = new Set<Socket>();
-  // Set by drain(): a connection accepted just before it gets no session (it has no call yet).
-  let draining = false;
-  const grpcSockets = new Set<Socket>();
-  const toGrpc = (socket: Socket): void => {
-    if (draining) {
-      socket.destroy();
-      return;
-    }
-    grpcSockets.add(socket);
-    socket.once('close', () => grpcSockets.delete(socket));
-    injector.injectConnection(socket);
-  };
-  let tlsServer: TlsServer | undefined;
+export function connectionRouter(
+  url: URL,
+  opts: Pick<ClientListenerOptions, 'tls' | 'onTlsClientError'>,
+  toGrpc: (socket: Socket) => void,
+  toHttp: (socket: Socket) => void,
+): (socket: Socket) => void {
   if (url.protocol === 'https:') {
     const tls = opts.tls;
     if (!tls) throw new Error(`client URL ${url.href} is https but no --cert-file/--key-file were given`);
     // Never listens itself: raw sockets from the bound port are fed to it.
-    tlsServer = createTlsServer(
+    const tlsServer: TlsServer = createTlsServer(
       {
         cert: tls.cert,
         key: tls.key,
@@ -101,15 +91,16 @@ export function serveClients(port: BoundPort, url: URL, grpc: GrpcServer, http: 
       (socket: TLSSocket) => {
         // ALPN decides: "h2" is gRPC.
         if (socket.alpnProtocol === 'h2') toGrpc(socket);
-        else httpServer.emit('connection', socket);
+        else toHttp(socket);
       },
     );
     if (opts.onTlsClientError) tlsServer.on('tlsClientError', opts.onTlsClientError);
+    return (socket) => tlsServer.emit('connection', socket);
   }
   // The first TCP segment may be shorter than the preface (a client that
   // writes "P" first): bytes are gathered until they either diverge from the
   // preface (HTTP/1.1) or hold all of it (gRPC).
-  const routePlain = (socket: Socket): void => {
+  return (socket: Socket): void => {
     let seen: Buffer = Buffer.alloc(0);
     const onData = (chunk: Buffer): void => {
       seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
@@ -126,12 +117,36 @@ export function serveClients(port: BoundPort, url: URL, grpc: GrpcServer, http: 
         // would also work but costs a JS stream hop per read and write.)
         toGrpc(socket);
       } else {
-        httpServer.emit('connection', socket);
+        toHttp(socket);
         socket.resume();
       }
     };
     socket.on('data', onData);
   };
+}
+
+/**
+ * Serves gRPC and HTTP clients on a port bound beforehand (see BoundPort):
+ * `url` says whether the port speaks TLS.
+ */
+export function serveClients(port: Pick<BoundPort, 'serve' | 'close'>, url: URL, grpc: GrpcServer, http: RequestListener, opts: ClientListenerOptions = {}): ClientListener {
+  const injector = grpc.createConnectionInjector(ServerCredentials.createInsecure());
+  if (opts.hotUnary) serveHotUnaryCalls(grpc, opts.hotUnary.methods, opts.hotUnary.maxReceiveBytes);
+  const httpServer = createHttpServer(http);
+  const sockets = new Set<Socket>();
+  // Set by drain(): a connection accepted just before it gets no session (it has no call yet).
+  let draining = false;
+  const grpcSockets = new Set<Socket>();
+  const toGrpc = (socket: Socket): void => {
+    if (draining) {
+      socket.destroy();
+      return;
+    }
+    grpcSockets.add(socket);
+    socket.once('close', () => grpcSockets.delete(socket));
+    injector.injectConnection(socket);
+  };
+  const route = connectionRouter(url, opts, toGrpc, (socket) => httpServer.emit('connection', socket));
   port.serve((socket: Socket) => {
     // Small request/response exchanges must not wait on Nagle's algorithm
     // (40 ms stalls against delayed ACKs); gRPC sets this on sockets it
@@ -139,8 +154,7 @@ export function serveClients(port: BoundPort, url: URL, grpc: GrpcServer, http: 
     socket.setNoDelay(true);
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    if (tlsServer) tlsServer.emit('connection', socket);
-    else routePlain(socket);
+    route(socket);
   });
   return {
     drain(graceMs) {

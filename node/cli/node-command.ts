@@ -9,6 +9,7 @@ import { hotMethods } from '../api/grpc/hot-unary.js';
 import { pino, type Logger } from 'pino';
 import { ConfigError, nodeHelp, parseNodeConfig, type NodeConfig } from '../config.js';
 import { readClientTls, serveClients, type ClientTls } from '../api/client-listener.js';
+import { serveClientsFromWorkers } from '../api/workers/client-workers.js';
 import { healthApp } from '../api/http.js';
 import { healthRoutes } from '../api/health-routes.js';
 import { memberHealthSource } from '../api/health.js';
@@ -228,7 +229,8 @@ async function startOnPorts(
     logger,
     version: ETCD_API_VERSION,
     maxRequestBytes: cfg.maxRequestBytes,
-    clientCertAuth: cfg.clientTls?.clientCertAuth === true,
+    // Client workers verify certificates and pass the CN on (api/workers).
+    clientCertAuth: cfg.clientTls?.clientCertAuth === true ? (cfg.clientWorkers > 0 ? 'worker' : true) : false,
   };
   // gRPC's own frame limit sits above the request limit, so an oversized
   // put gets etcd's "request is too large" rather than a transport error.
@@ -275,18 +277,33 @@ async function startOnPorts(
   const listeners: { close(): Promise<void> }[] = [];
   const clientListeners: { drain(graceMs: number): void; settle(timeoutMs: number): Promise<void> }[] = [];
   for (const { url, port } of ports.client) {
-    const listener = serveClients(port, url, grpc, app, {
-        ...(clientTls && { tls: clientTls }),
-        ...(hotUnary && { hotUnary }),
-        // A refused client only sees a failed handshake (etcdctl: "context deadline
-        // exceeded"); the member's log says why, as etcd's "rejected connection" does.
-        // (A certificate that fails verification closes the socket before the
-        // error is raised; its verdict is in authorizationError.)
-        onTlsClientError: (err, socket) => {
-          const remote = socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : 'unknown';
-          logger.warn({ remote, reason: socket.authorizationError ?? err.reason ?? err.message }, 'rejected client TLS connection');
-        },
-    });
+    const listener =
+      cfg.clientWorkers > 0
+        ? await serveClientsFromWorkers(port, url, grpc, app, {
+            count: cfg.clientWorkers,
+            ...(clientTls && { tls: clientTls }),
+            hotUnary: hotUnary ?? { methods: [], maxReceiveBytes: grpcMaxReceiveBytes },
+            logger,
+            logLevel: cfg.logLevel,
+            member: cfg.name,
+            // Workers hold no state: the member stops, and its supervisor starts it whole.
+            onWorkerLost: (err) => {
+              logger.fatal({ err }, 'a client worker was lost; stopping the member');
+              onFatal?.(err);
+            },
+          })
+        : serveClients(port, url, grpc, app, {
+            ...(clientTls && { tls: clientTls }),
+            ...(hotUnary && { hotUnary }),
+            // A refused client only sees a failed handshake (etcdctl: "context deadline
+            // exceeded"); the member's log says why, as etcd's "rejected connection" does.
+            // (A certificate that fails verification closes the socket before the
+            // error is raised; its verdict is in authorizationError.)
+            onTlsClientError: (err, socket) => {
+              const remote = socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : 'unknown';
+              logger.warn({ remote, reason: socket.authorizationError ?? err.reason ?? err.message }, 'rejected client TLS connection');
+            },
+          });
     listeners.push(listener);
     clientListeners.push(listener);
     logger.info({ url: url.href }, 'serving client requests (gRPC and HTTP)');

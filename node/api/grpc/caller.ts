@@ -21,11 +21,24 @@ function firstString(values: unknown[] | undefined): string | undefined {
   return undefined;
 }
 
-export function credentialsOf(call: CallIdentity, clientCertAuth: boolean): Credentials {
+/**
+ * Whether a call's certificate names its caller (--client-cert-auth), and
+ * where the verified CN is read: from the call's own TLS connection, or,
+ * when client workers terminate TLS, from the header the worker set
+ * (workers/stream-proxy.ts), which it never takes from a client.
+ */
+export type CertAuth = boolean | 'worker';
+
+/** The header that carries a verified client certificate's CN from a client worker to the core. */
+export const CLIENT_CN_HEADER = 'kvorum-client-cn';
+
+export function credentialsOf(call: CallIdentity, clientCertAuth: CertAuth): Credentials {
   const md = call.metadata;
   const token = firstString(md?.get('token')) ?? firstString(md?.get('authorization'));
   let commonName: string | undefined;
-  if (clientCertAuth && typeof call.getAuthContext === 'function') {
+  if (clientCertAuth === 'worker') {
+    commonName = firstString(md?.get(CLIENT_CN_HEADER));
+  } else if (clientCertAuth && typeof call.getAuthContext === 'function') {
     const cn = call.getAuthContext()?.sslPeerCertificate?.subject?.CN;
     commonName = Array.isArray(cn) ? cn[0] : cn;
   }
@@ -33,7 +46,7 @@ export function credentialsOf(call: CallIdentity, clientCertAuth: boolean): Cred
 }
 
 /** The user a call acts as (undefined when auth is off or it names nobody); an unknown token throws etcd's error. */
-export function callerOf(server: EtcdServer, call: CallIdentity, clientCertAuth: boolean): string | undefined {
+export function callerOf(server: EtcdServer, call: CallIdentity, clientCertAuth: CertAuth): string | undefined {
   if (!server.authGate.enabled) return undefined;
   return server.authGate.identify(credentialsOf(call, clientCertAuth));
 }
@@ -43,7 +56,7 @@ export function callerOf(server: EtcdServer, call: CallIdentity, clientCertAuth:
  * only while auth is on); returns the auth revision of the check (undefined
  * while auth is off), for writes to carry into the log.
  */
-export function checkCall(server: EtcdServer, call: CallIdentity, clientCertAuth: boolean, needs: () => KeyAccess[]): number | undefined {
+export function checkCall(server: EtcdServer, call: CallIdentity, clientCertAuth: CertAuth, needs: () => KeyAccess[]): number | undefined {
   if (!server.authGate.enabled) return undefined;
   return server.authGate.checkAccess(callerOf(server, call, clientCertAuth), needs());
 }

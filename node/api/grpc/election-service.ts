@@ -162,7 +162,7 @@ function leaderKeyOf(pb: unknown): LeaderKey {
 
 export function electionService(ctx: ServiceContext): UntypedServiceImplementation {
   const { server, logger } = ctx;
-  const certAuth = ctx.clientCertAuth === true;
+  const certAuth = ctx.clientCertAuth ?? false;
   const header = (revision: number): Pb => headerPb({ ...server.header(), revision });
   return {
     Campaign: recipeUnary(logger, async (req, signal, call) => {

@@ -46,7 +46,7 @@ export function hotMethods(definition: ServiceDefinition, impl: UntypedServiceIm
 interface HotCall {
   request: unknown;
   metadata: Metadata;
-  getAuthContext(): { transportSecurityType?: string; sslPeerCertificate?: object };
+  getAuthContext(): AuthContext;
   getPath(): string;
   on(event: string, listener: () => void): HotCall;
 }
@@ -102,37 +102,129 @@ function sendStatus(stream: ServerHttp2Stream, code: number, details: string): v
 }
 
 function serveUnary(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, method: HotMethod, maxReceiveBytes: number): void {
+  collectUnaryBody(stream, maxReceiveBytes, (body) => {
+    let metadata: Metadata | undefined;
+    const caller: UnaryCaller = {
+      // Read only when auth is on (tokens), so built only then.
+      metadata: () => (metadata ??= Metadata.fromHttp2Headers(headers)),
+      authContext: () => authContext(stream),
+    };
+    const cancel = answerUnary(method, body, maxReceiveBytes, caller, (answer) => respondUnary(stream, answer));
+    stream.once('close', cancel);
+  });
+}
+
+/**
+ * Gathers a unary call's request body and hands it to `onBody` once: at the
+ * stream's end, or as soon as the answer is sure to be a refusal. A first
+ * message declared too large is refused at once, as grpc-js's decoder does.
+ * Past two messages' worth of bytes the body holds a complete second message
+ * or a declared length over the limit, which readUnaryBody refuses either
+ * way, so nothing more is buffered.
+ */
+export function collectUnaryBody(stream: ServerHttp2Stream, maxReceiveBytes: number, onBody: (body: Buffer) => void): void {
   // As grpc-js: errors are followed by 'close', which is where a cancel is noticed.
   stream.once('error', () => undefined);
   const chunks: Buffer[] = [];
   let received = 0;
-  let answered = false;
-  const refuse = (r: Refusal): void => {
-    answered = true;
-    sendStatus(stream, r.code, r.details);
+  let handed = false;
+  const hand = (): void => {
+    handed = true;
+    onBody(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received));
   };
   stream.on('data', (chunk: Buffer) => {
-    if (answered) return;
+    if (handed) return;
     chunks.push(chunk);
     received += chunk.length;
-    // A first message declared too large is refused at once, as grpc-js's
-    // decoder does. Past two messages' worth of bytes the body holds a
-    // complete second message or a declared length over the limit: either
-    // way the answer is known, so nothing more is buffered.
-    const early = received >= FRAME_PREFIX_BYTES && (received > 2 * (maxReceiveBytes + FRAME_PREFIX_BYTES) || firstDeclaredLength(chunks) > maxReceiveBytes);
-    if (early) {
-      const read = readUnaryBody(Buffer.concat(chunks, received), method, maxReceiveBytes);
-      if (read.refusal) refuse(read.refusal);
-    }
+    if (received >= FRAME_PREFIX_BYTES && (received > 2 * (maxReceiveBytes + FRAME_PREFIX_BYTES) || firstDeclaredLength(chunks) > maxReceiveBytes)) hand();
   });
   stream.once('end', () => {
-    if (answered) return;
-    const read = readUnaryBody(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received), method, maxReceiveBytes);
-    if (read.refusal) return refuse(read.refusal);
-    if (read.count === 0) return refuse({ code: status.UNIMPLEMENTED, details: `Received no request message for server streaming method ${method.path}` });
-    answered = true;
-    call(stream, headers, method, read.request);
+    if (!handed) hand();
   });
+}
+
+/** How a call ends: an encoded response message, or a gRPC status. */
+export type UnaryAnswer = { message: Buffer } | { code: number; details: string };
+
+/** Who makes a call: its metadata (tokens) and, under TLS, its verified peer. */
+export interface UnaryCaller {
+  metadata(): Metadata;
+  authContext(): AuthContext;
+}
+
+type AuthContext = { transportSecurityType?: string; sslPeerCertificate?: object };
+
+/**
+ * Runs a unary call whose request body has arrived (collectUnaryBody):
+ * decodes it as grpc-js would, runs the handler, and calls `reply` once with
+ * the encoded response or the status. Returns a cancel function (the
+ * client went away), which reaches the handler's 'cancelled' listeners until
+ * the call is answered.
+ */
+export function answerUnary(method: HotMethod, body: Buffer, maxReceiveBytes: number, caller: UnaryCaller, reply: (answer: UnaryAnswer) => void): () => void {
+  const read = readUnaryBody(body, method, maxReceiveBytes);
+  if (read.refusal) {
+    reply(read.refusal);
+    return () => undefined;
+  }
+  if (read.count === 0) {
+    reply({ code: status.UNIMPLEMENTED, details: `Received no request message for server streaming method ${method.path}` });
+    return () => undefined;
+  }
+  let answered = false;
+  const cancelListeners: (() => void)[] = [];
+  const hotCall: HotCall = {
+    request: read.request,
+    get metadata(): Metadata {
+      return caller.metadata();
+    },
+    getAuthContext: () => caller.authContext(),
+    getPath: () => method.path,
+    on(event, listener) {
+      if (event === 'cancelled') cancelListeners.push(listener);
+      return hotCall;
+    },
+  };
+  method.func(hotCall, (err, value) => {
+    answered = true;
+    if (err) {
+      // grpc-js's reading of a handler's error (serverErrorToStatus).
+      const e = err as { code?: unknown; details?: unknown; message?: unknown };
+      let code: number = status.UNKNOWN;
+      let details = 'message' in e ? String(e.message) : 'Unknown Error';
+      if (typeof e.code === 'number' && Number.isInteger(e.code)) {
+        code = e.code;
+        if (typeof e.details === 'string') details = e.details;
+      }
+      reply({ code, details });
+      return;
+    }
+    let message: Buffer;
+    try {
+      message = method.serialize(value);
+    } catch {
+      reply({ code: status.INTERNAL, details: 'Error serializing response' });
+      return;
+    }
+    reply({ message });
+  });
+  return () => {
+    if (answered) return;
+    answered = true;
+    for (const l of cancelListeners) l();
+  };
+}
+
+/** Sends an answer on its stream, as grpc-js would (nothing if the client is gone). */
+export function respondUnary(stream: ServerHttp2Stream, answer: UnaryAnswer): void {
+  if (!('message' in answer)) return sendStatus(stream, answer.code, answer.details);
+  if (stream.destroyed || stream.closed) return;
+  const { message } = answer;
+  const framed = Buffer.allocUnsafe(FRAME_PREFIX_BYTES + message.length);
+  message.copy(framed, writeFramePrefix(framed, 0, message.length));
+  stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
+  stream.once('wantTrailers', () => stream.sendTrailers({ 'grpc-status': status.OK, 'grpc-message': 'OK' }));
+  stream.end(framed);
 }
 
 interface Refusal {
@@ -174,59 +266,8 @@ function firstDeclaredLength(chunks: Buffer[]): number {
   return head.length >= FRAME_PREFIX_BYTES ? head.readUInt32BE(1) : 0;
 }
 
-function call(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, method: HotMethod, request: unknown): void {
-  let answered = false;
-  const cancelListeners: (() => void)[] = [];
-  stream.once('close', () => {
-    if (!answered) for (const l of cancelListeners) l();
-  });
-  let metadata: Metadata | undefined;
-  const hotCall: HotCall = {
-    request,
-    // Read only when auth is on (tokens), so built only then.
-    get metadata(): Metadata {
-      metadata ??= Metadata.fromHttp2Headers(headers);
-      return metadata;
-    },
-    getAuthContext: () => authContext(stream),
-    getPath: () => method.path,
-    on(event, listener) {
-      if (event === 'cancelled') cancelListeners.push(listener);
-      return hotCall;
-    },
-  };
-  method.func(hotCall, (err, value) => {
-    answered = true;
-    if (stream.destroyed || stream.closed) return;
-    if (err) {
-      // grpc-js's reading of a handler's error (serverErrorToStatus).
-      const e = err as { code?: unknown; details?: unknown; message?: unknown };
-      let code: number = status.UNKNOWN;
-      let details = 'message' in e ? String(e.message) : 'Unknown Error';
-      if (typeof e.code === 'number' && Number.isInteger(e.code)) {
-        code = e.code;
-        if (typeof e.details === 'string') details = e.details;
-      }
-      sendStatus(stream, code, details);
-      return;
-    }
-    let message: Buffer;
-    try {
-      message = method.serialize(value);
-    } catch {
-      sendStatus(stream, status.INTERNAL, 'Error serializing response');
-      return;
-    }
-    const framed = Buffer.allocUnsafe(FRAME_PREFIX_BYTES + message.length);
-    message.copy(framed, writeFramePrefix(framed, 0, message.length));
-    stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
-    stream.once('wantTrailers', () => stream.sendTrailers({ 'grpc-status': status.OK, 'grpc-message': 'OK' }));
-    stream.end(framed);
-  });
-}
-
 /** As grpc-js reports it: the peer certificate of an authorized TLS connection, else nothing. */
-function authContext(stream: ServerHttp2Stream): { transportSecurityType?: string; sslPeerCertificate?: object } {
+export function authContext(stream: ServerHttp2Stream): AuthContext {
   const socket = stream.session?.socket;
   if (!(socket instanceof TLSSocket) || !socket.authorized) return {};
   const cert = socket.getPeerCertificate();

@@ -49,7 +49,7 @@ export async function lock(ks: Keyspace, name: Uint8Array, lease: bigint, signal
 
 export function lockService(ctx: ServiceContext): UntypedServiceImplementation {
   const { server, logger } = ctx;
-  const certAuth = ctx.clientCertAuth === true;
+  const certAuth = ctx.clientCertAuth ?? false;
   return {
     Lock: recipeUnary(logger, async (req, signal, call) => {
       const ks = callerKeyspace(server, call, certAuth);

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { ServerError } from '../../server/errors.js';
 import type { EtcdServer } from '../../server/etcd-server.js';
 import { deleteRangeAccess, rangeAccess, txnAccess, type LeaseKeys } from '../../server/auth/request-access.js';
-import { callerOf, checkCall, type CallIdentity } from './caller.js';
+import { callerOf, checkCall, type CallIdentity, type CertAuth } from './caller.js';
 import type { Pb } from './convert.js';
 import type { Keyspace } from './key-queue.js';
 
@@ -48,7 +48,7 @@ export function recipeUnary(logger: Logger, handle: (req: Pb, signal: AbortSigna
  * same call on the KV and Watch services (etcd's lock and election servers
  * pass the caller's token on to every request they make).
  */
-export function callerKeyspace(server: EtcdServer, call: CallIdentity, clientCertAuth: boolean): Keyspace {
+export function callerKeyspace(server: EtcdServer, call: CallIdentity, clientCertAuth: CertAuth): Keyspace {
   const leaseKeys: LeaseKeys = (id) => server.store.leaseTimeToLive(id, true)?.keys ?? [];
   return {
     range: (req) => server.range(req, () => checkCall(server, call, clientCertAuth, () => rangeAccess(req))),

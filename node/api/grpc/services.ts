@@ -9,7 +9,7 @@ import type { EtcdServer } from '../../server/etcd-server.js';
 import { ServerError, type StatusCode } from '../../server/errors.js';
 import { validateTxn } from '../../mvcc/validate.js';
 import type { LeaderForwarder } from './forward.js';
-import { callerOf, checkCall, type CallIdentity } from './caller.js';
+import { callerOf, checkCall, type CallIdentity, type CertAuth } from './caller.js';
 import type { PermType } from '../../server/auth/key-permissions.js';
 import { deleteRangeAccess, leaseAccess, putAccess, rangeAccess, txnAccess, type LeaseKeys } from '../../server/auth/request-access.js';
 import { PreEncoded } from './pre-encoded.js';
@@ -43,7 +43,7 @@ export interface ServiceContext {
   version: string;
   maxRequestBytes: number;
   /** --client-cert-auth: a verified client certificate's CN names the caller when no token does. */
-  clientCertAuth?: boolean;
+  clientCertAuth?: CertAuth;
 }
 
 const GRPC_CODES: Record<StatusCode, status> = {
@@ -99,7 +99,7 @@ function leaseKeysOf(s: EtcdServer): LeaseKeys {
 
 export function kvService(ctx: ServiceContext): UntypedServiceImplementation {
   const s = ctx.server;
-  const certAuth = ctx.clientCertAuth === true;
+  const certAuth = ctx.clientCertAuth ?? false;
   const leaseKeys = leaseKeysOf(s);
   return {
     Range: unary(ctx, async (req, call) => {
@@ -142,7 +142,7 @@ export function kvService(ctx: ServiceContext): UntypedServiceImplementation {
 
 export function leaseService(ctx: ServiceContext): UntypedServiceImplementation {
   const s = ctx.server;
-  const certAuth = ctx.clientCertAuth === true;
+  const certAuth = ctx.clientCertAuth ?? false;
   const leaseKeys = leaseKeysOf(s);
   return {
     LeaseGrant: unary(ctx, async (req, call) => {
@@ -219,7 +219,7 @@ export function watchService(ctx: ServiceContext): UntypedServiceImplementation 
   };
   return {
     Watch: (call: ServerDuplexStream<Pb, Pb | PreEncoded>) => {
-      const certAuth = ctx.clientCertAuth === true;
+      const certAuth = ctx.clientCertAuth ?? false;
       const watchers = new Map<number, Watch>();
       let nextId = 0;
       let closed = false;
@@ -406,7 +406,7 @@ export function watchService(ctx: ServiceContext): UntypedServiceImplementation 
 const WATCH_PERMISSION_DENIED = 'rpc error: code = PermissionDenied desc = etcdserver: permission denied';
 
 /** Whether the stream's caller may read the watched range (an unknown token may not). */
-function watchPermitted(s: EtcdServer, call: CallIdentity, certAuth: boolean, key: Uint8Array, rangeEnd: Uint8Array | undefined): boolean {
+function watchPermitted(s: EtcdServer, call: CallIdentity, certAuth: CertAuth, key: Uint8Array, rangeEnd: Uint8Array | undefined): boolean {
   if (!s.authGate.enabled) return true;
   try {
     return s.authGate.allows(callerOf(s, call, certAuth), rangeAccess({ key, ...(rangeEnd && rangeEnd.length > 0 && { rangeEnd }) }));
@@ -435,7 +435,7 @@ export function clusterService(ctx: ServiceContext): UntypedServiceImplementatio
   // again by the leader, which the caller's token reaches too).
   const change = (method: 'MemberAdd' | 'MemberRemove' | 'MemberPromote' | 'MemberUpdate', local: (req: Pb) => Promise<Pb>) =>
     unary(ctx, async (req, call) => {
-      const caller = callerOf(s, call, ctx.clientCertAuth === true);
+      const caller = callerOf(s, call, ctx.clientCertAuth ?? false);
       s.authGate.checkAdmin(caller);
       if (!ctx.forwarder?.shouldForward()) return local(req);
       // A caller named by its certificate brings no token the leader could
@@ -464,7 +464,7 @@ export function maintenanceService(ctx: ServiceContext): UntypedServiceImplement
   // etcd 3.4 asks the root role for these (Status and Alarm are open to all).
   const admin = (handle: (req: Pb) => Promise<Pb> | Pb) =>
     unary(ctx, (req, call) => {
-      s.authGate.checkAdmin(callerOf(s, call, ctx.clientCertAuth === true));
+      s.authGate.checkAdmin(callerOf(s, call, ctx.clientCertAuth ?? false));
       return handle(req);
     });
   return {
@@ -515,7 +515,7 @@ export function maintenanceService(ctx: ServiceContext): UntypedServiceImplement
     }),
     Snapshot: (call: ServerWritableStream<Pb, PreEncoded>) => {
       Promise.resolve()
-        .then(() => s.authGate.checkAdmin(callerOf(s, call, ctx.clientCertAuth === true)))
+        .then(() => s.authGate.checkAdmin(callerOf(s, call, ctx.clientCertAuth ?? false)))
         .then(() => streamBackup(ctx, call))
         .catch((err: unknown) => {
         const e = toGrpcError(err, ctx.logger);
@@ -584,7 +584,7 @@ const text = (value: unknown): string => (typeof value === 'string' ? value : ''
 /** etcd's Auth service: users, roles, permissions, the enabled flag, Authenticate (see node/server/auth/). */
 export function authService(ctx: ServiceContext): UntypedServiceImplementation {
   const s = ctx.server;
-  const certAuth = ctx.clientCertAuth === true;
+  const certAuth = ctx.clientCertAuth ?? false;
   const ok = (): Pb => ({ header: headerPb(s.header()) });
   // Every call but Authenticate and AuthStatus acts as its caller.
   const as = (handle: (req: Pb, caller: string | undefined) => Promise<Pb>) => unary(ctx, (req, call) => handle(req, callerOf(s, call, certAuth)));
