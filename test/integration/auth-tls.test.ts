@@ -1,18 +1,23 @@
 // Identity from the client certificate under --client-cert-auth: with auth
 // enabled, a request with no token acts as the user its verified
 // certificate's CN names (etcd's behaviour), and a token, when given,
-// names the user instead.
+// names the user instead. The same holds when client workers terminate TLS
+// (--client-workers), and a client cannot claim a CN by sending the header
+// the workers use to pass it on.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:http2';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ProcessCluster, hostPort, requireTools, type ClusterTls } from './process-cluster.js';
 import { desiredTLSSecrets, issueCertificate } from '../../operator/tls/index.js';
 import type { KVCluster } from '../../operator/api/index.js';
+import { loadEtcdProtos } from '../../contract/etcd-proto.js';
+import { CLIENT_CN_HEADER } from '../../node/api/grpc/caller.js';
 
-describe('Auth: identity from the client certificate CN', () => {
+for (const workers of [0, 2]) describe(`Auth: identity from the client certificate CN${workers ? `, through ${workers} client workers` : ''}`, () => {
   let dir: string;
   let c: ProcessCluster;
   const certFor: Record<string, { cert: string; key: string }> = {};
@@ -46,6 +51,7 @@ describe('Auth: identity from the client certificate CN', () => {
       certFor[user] = { cert: file(`${user}.crt`, pair.cert), key: file(`${user}.key`, pair.key) };
     }
     c = await ProcessCluster.create('kvorum', 3, { tls });
+    for (const m of c.members) m.env = { ETCD_CLIENT_WORKERS: String(workers) };
     await c.startAll();
     for (const args of [
       ['user', 'add', 'root:rootpw'],
@@ -95,5 +101,34 @@ describe('Auth: identity from the client certificate CN', () => {
     const id = /Member\s+([0-9a-f]+) added/.exec(added)![1]!;
     assert.equal(as('alice', ['member', 'remove', id], follower.clientUrl), 'Error: etcdserver: permission denied');
     assert.match(as('root', ['member', 'remove', id], follower.clientUrl), /removed from cluster/);
+  });
+
+  test('a client that sends the CN header itself is still who its certificate says', { skip: workers === 0 && 'the header means nothing without client workers' }, async () => {
+    // alice's certificate, claiming root through the header: a put outside
+    // her prefix (a hot call) and a user list (a proxied one) are refused.
+    const endpoint = hostPort(c.members[0]!.clientUrl);
+    const session = connect(`https://${endpoint}`, { ca: readFileSync(tls.caFile), cert: readFileSync(certFor.alice!.cert), key: readFileSync(certFor.alice!.key) });
+    try {
+      const call = (path: string, body: Buffer): Promise<string | undefined> =>
+        new Promise((resolve, reject) => {
+          const req = session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers', [CLIENT_CN_HEADER]: 'root' });
+          let status: string | undefined;
+          req.on('response', (h) => (status ??= h['grpc-status'] as string | undefined));
+          req.on('trailers', (t) => (status = t['grpc-status'] as string | undefined));
+          req.on('error', reject);
+          req.resume();
+          req.on('end', () => resolve(status));
+          const prefix = Buffer.alloc(5);
+          prefix.writeUInt32BE(body.length, 1);
+          req.end(Buffer.concat([prefix, body]));
+        });
+      const PERMISSION_DENIED = '7';
+      const protos = loadEtcdProtos().packageDefinition as unknown as Record<string, Record<string, { requestSerialize(v: unknown): Buffer }>>;
+      assert.equal(await call('/etcdserverpb.KV/Put', protos['etcdserverpb.KV']!.Put!.requestSerialize({ key: Buffer.from('/z'), value: Buffer.from('x') })), PERMISSION_DENIED);
+      assert.equal(await call('/etcdserverpb.Auth/UserList', protos['etcdserverpb.Auth']!.UserList!.requestSerialize({})), PERMISSION_DENIED);
+      assert.equal(as('root', ['get', '/z', '--print-value-only']), 'y', 'the refused put wrote nothing');
+    } finally {
+      session.close();
+    }
   });
 });

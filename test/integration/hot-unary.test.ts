@@ -1,8 +1,10 @@
 // The hot unary path (node/api/grpc/hot-unary.ts) answers exactly as
-// grpc-js does: two single-member clusters, one with the path and one
-// without (KVORUM_GRPC_HOT_PATH=0), get the same raw HTTP/2 requests, well
-// formed and not, and must give the same HTTP status, gRPC status, message,
-// headers and response (less the IDs in the response header).
+// grpc-js does, in the core and through client workers (api/workers): three
+// single-member clusters, one with the path, one without
+// (KVORUM_GRPC_HOT_PATH=0) and one with --client-workers 2, get the same raw
+// HTTP/2 requests, well formed and not, and must give the same HTTP status,
+// gRPC status, message, headers and response (less the IDs in the response
+// header).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, constants as h2, type ClientHttp2Session, type IncomingHttpHeaders } from 'node:http2';
@@ -103,9 +105,9 @@ describe('the hot unary path answers as grpc-js does', () => {
   const clusters: ProcessCluster[] = [];
   const sessions: ClientHttp2Session[] = [];
   before(async () => {
-    for (const hotPath of ['1', '0']) {
+    for (const env of [{ KVORUM_GRPC_HOT_PATH: '0' }, { KVORUM_GRPC_HOT_PATH: '1' }, { ETCD_CLIENT_WORKERS: '2' }]) {
       const c = await ProcessCluster.create('kvorum', 1);
-      c.members[0]!.env = { KVORUM_GRPC_HOT_PATH: hotPath };
+      c.members[0]!.env = env;
       await c.startAll();
       clusters.push(c);
       sessions.push(connect(`http://${c.endpoints}`));
@@ -116,14 +118,16 @@ describe('the hot unary path answers as grpc-js does', () => {
     for (const c of clusters) await c.destroy();
   });
 
-  test('every case, well formed or not, gets the same answer with and without the hot path', async () => {
+  test('every case, well formed or not, gets the same answer with and without the hot path, and through client workers', async () => {
     for (const c of CASES) {
-      const [hot, grpcJs] = [await send(sessions[0]!, c), await send(sessions[1]!, c)];
+      const [grpcJs, hot, workers] = [await send(sessions[0]!, c), await send(sessions[1]!, c), await send(sessions[2]!, c)];
       assert.deepEqual(hot, grpcJs, `${c.name}: hot path ${JSON.stringify(hot)} vs grpc-js ${JSON.stringify(grpcJs)}`);
+      assert.deepEqual(workers, grpcJs, `${c.name}: client workers ${JSON.stringify(workers)} vs grpc-js ${JSON.stringify(grpcJs)}`);
     }
-    // The cases wrote the same keys on both.
+    // The cases wrote the same keys on all three.
     const keys = clusters.map((c) => c.ctl(['get', '--prefix', '', '--keys-only']).trim());
-    assert.equal(keys[0], keys[1]);
+    assert.equal(keys[1], keys[0]);
+    assert.equal(keys[2], keys[0]);
     assert.match(keys[0]!, /k8/);
   });
 });
