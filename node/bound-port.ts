@@ -6,7 +6,6 @@
 // member (its IDs, its state machine), which exists only after Raft starts;
 // connections that arrive in between wait here, unread, and are handed over
 // in order once serve() is called.
-import type { ChildProcess } from 'node:child_process';
 import { createServer, type Server, type Socket } from 'node:net';
 
 /** Connections held before serve(); more are refused rather than piled up. */
@@ -57,10 +56,12 @@ export class BoundPort {
    * Binds the URL's host and port (defaultPort when the URL has none).
    * Rejects with a ListenError that names the URL when the port cannot be bound.
    */
-  static bind(url: URL, what: string, defaultPort: number): Promise<BoundPort> {
+  static bind(url: URL, what: string, defaultPort: number, opts: { pauseOnConnect?: boolean } = {}): Promise<BoundPort> {
     const host = listenHost(url);
     const port = url.port === '' ? defaultPort : Number(url.port);
-    const server = createServer();
+    // pauseOnConnect: nothing is read from a connection here, so it can be
+    // handed to another process whole (a client worker).
+    const server = createServer({ pauseOnConnect: opts.pauseOnConnect === true });
     return new Promise((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => {
         const reason = (err.code && REASONS[err.code]) ?? err.message;
@@ -86,18 +87,6 @@ export class BoundPort {
         server.removeAllListeners('error');
         resolve(new BoundPort(server, path, path, 0));
       });
-    });
-  }
-
-  /**
-   * Gives `child` the listening socket itself: from then on the kernel
-   * hands each new connection to whichever process accepts first (close()
-   * here leaves the child's copy listening). The child receives it as a
-   * 'message' event `message` with a net.Server.
-   */
-  shareWith(child: ChildProcess, message: object): Promise<void> {
-    return new Promise((resolve, reject) => {
-      child.send(message, this.server, (err) => (err ? reject(err) : resolve()));
     });
   }
 

@@ -14,10 +14,11 @@ export interface MemberPorts {
 /** etcd's default ports, for URLs that name none. */
 const DEFAULT_PORT = { client: 2379, peer: 2380, metrics: 2381 } as const;
 
-export async function bindMemberPorts(urls: { client: readonly URL[]; peer: URL; metrics: readonly URL[] }): Promise<MemberPorts> {
+/** `handOffClients`: client connections go to other processes (client workers), so none is read here. */
+export async function bindMemberPorts(urls: { client: readonly URL[]; peer: URL; metrics: readonly URL[] }, handOffClients = false): Promise<MemberPorts> {
   const bound: BoundPort[] = [];
   const bind = async (url: URL, what: string, defaultPort: number): Promise<{ url: URL; port: BoundPort }> => {
-    const port = await BoundPort.bind(url, what, defaultPort);
+    const port = await BoundPort.bind(url, what, defaultPort, { pauseOnConnect: handOffClients && what === 'client requests' });
     bound.push(port);
     return { url, port };
   };

@@ -41,6 +41,9 @@ import { tuneHeapGrowth } from './heap-growth.js';
 /** How long a graceful stop waits, after the drain, for drained gRPC connections to end by themselves. */
 const SETTLE_MS = 1000;
 
+/** How long a member stopping after a fatal error may take before it exits anyway. */
+const FATAL_STOP_MS = 10_000;
+
 export async function runNode(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(nodeHelp());
@@ -105,7 +108,8 @@ export async function runNode(argv: string[]): Promise<number> {
   ]);
   logger.info({ exitCode: code, graceMs: code === 0 ? cfg.stopGraceMs : 0 }, code === 0 ? 'stopping' : 'stopping after a fatal error');
   // Whatever happens in the graceful part, the process ends within the grace period (and a little).
-  if (code === 0) setTimeout(() => process.exit(0), cfg.stopGraceMs + 3000).unref();
+  // (After a fatal error the stop is not graceful, so it gets a short while.)
+  setTimeout(() => process.exit(code), code === 0 ? cfg.stopGraceMs + 3000 : FATAL_STOP_MS).unref();
   await member.stop(code === 0 ? cfg.stopGraceMs : 0).catch((err: unknown) => logger.error({ err }, 'error while stopping'));
   // Whatever still holds the event loop must not keep a failed member alive.
   if (code !== 0) setTimeout(() => process.exit(code), 2000).unref();
@@ -137,7 +141,7 @@ export async function startNode(cfg: NodeConfig, logger: Logger, onFatal?: (err:
   // serve. Connections that arrive meanwhile wait on their bound port.
   const clientTls = cfg.clientTls ? readClientTls(cfg.clientTls) : undefined;
   const peerTls = cfg.peerTls ? peerTlsFromFiles(cfg.peerTls) : undefined;
-  const ports = await bindMemberPorts({ client: cfg.listenClientUrls, peer: cfg.listenPeerUrls[0]!, metrics: cfg.listenMetricsUrls });
+  const ports = await bindMemberPorts({ client: cfg.listenClientUrls, peer: cfg.listenPeerUrls[0]!, metrics: cfg.listenMetricsUrls }, cfg.clientWorkers > 0);
   try {
     return await startOnPorts(cfg, logger, ports, clientTls, peerTls, onFatal);
   } catch (err) {

@@ -1,6 +1,6 @@
 // A client worker: a process of a member's pool (client-workers.ts) that
-// owns client connections. It accepts from the member's client port (the
-// listening socket is shared with it), does TLS, HTTP/2 and gRPC framing,
+// owns client connections. The core hands it connections as it accepts
+// them; the worker does TLS, HTTP/2 and gRPC framing,
 // and passes each hot unary call (KV Range, Put, DeleteRange, Txn) to the
 // core as a raw request over the call channel (call-frames.ts); the core
 // decodes and runs it and sends back the encoded answer. Every other gRPC
@@ -9,7 +9,7 @@
 // metrics) are piped to the core whole. The worker holds no state of the
 // store, so it exits as soon as the core is gone.
 import { createServer as createHttp2Server, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
-import { connect, Socket, type Server } from 'node:net';
+import { connect, Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { pino, type Level } from 'pino';
 import { connectionRouter } from '../client-listener.js';
@@ -36,7 +36,6 @@ export interface WorkerSetup {
 
 export type ToWorker =
   | { type: 'setup'; setup: WorkerSetup }
-  | { type: 'listen' } // with the listening socket
   | { type: 'socket' } // with one accepted connection
   | { type: 'drain'; graceMs: number }
   | { type: 'close' };
@@ -117,7 +116,6 @@ function runWorker(setup: WorkerSetup): void {
   const sessions = new Set<ServerHttp2Session>();
   const grpcSockets = new Set<Socket>();
   let draining = false;
-  let listening: Server | undefined;
   const maybeSettled = (): void => {
     if (draining && grpcSockets.size === 0) process.send?.({ type: 'settled' } satisfies FromWorker);
   };
@@ -169,16 +167,11 @@ function runWorker(setup: WorkerSetup): void {
 
   process.on('message', (m: ToWorker, handle: unknown) => {
     switch (m.type) {
-      case 'listen':
-        listening = handle as Server;
-        listening.on('connection', accept);
-        break;
       case 'socket':
         accept(handle as Socket);
         break;
       case 'drain':
         draining = true;
-        listening?.close();
         // GOAWAY: calls in flight finish, the next ones go elsewhere.
         for (const s of sessions) s.close();
         setTimeout(() => {

@@ -1,11 +1,15 @@
 // A member's client workers, from the core's side: N processes that take
-// the client port's connections (the listening socket is shared with them)
-// and do the per-connection work, TLS, HTTP/2 and gRPC framing, in
+// the client port's connections and do the per-connection work, TLS, HTTP/2 and gRPC framing, in
 // parallel, while this process, the core, keeps Raft, the WAL, apply and
 // watch fan-out (node/server/README.md, "Threads"). Hot unary calls come in
 // over each worker's call channel, batched per turn, and run through the
 // same instrumented handlers as on a direct connection; other calls and
 // HTTP/1.1 arrive on a Unix socket that only this member's user can open.
+//
+// The core accepts and hands each connection, unread, to the next worker in
+// turn: a cost per connection, not per call, and an even spread, which a
+// listening socket shared with the workers does not give (the kernel hands
+// most connections to whichever process happens to be waiting).
 //
 // A worker that dies is a crash of the member: the core reports it and the
 // member stops, so its supervisor restarts it whole (workers hold no state).
@@ -38,8 +42,8 @@ const WORKER_ENTRY = new URL('./client-worker.js', import.meta.url);
 const STOP_WAIT_MS = 2000;
 
 /**
- * Serves a client port through `count` worker processes. Resolves once each
- * worker holds the port; connections that arrived before are handed to them.
+ * Serves a client port through `count` worker processes. Resolves once
+ * every worker is ready; connections that arrived before go to them first.
  */
 export async function serveClientsFromWorkers(port: BoundPort, url: URL, grpc: GrpcServer, http: RequestListener, opts: ClientWorkersOptions): Promise<ClientListener> {
   const dir = mkdtempSync(join(tmpdir(), 'kvorum-core-'));
@@ -72,19 +76,22 @@ export async function serveClientsFromWorkers(port: BoundPort, url: URL, grpc: G
     workers.push(worker);
   }
   await Promise.all(workers.map((w) => w.ready));
-  for (const w of workers) await port.shareWith(w.child, { type: 'listen' } satisfies ToWorker);
-  // Connections accepted here (before the port was shared, or until it is
-  // closed below) go to the workers in turn, unread.
   let turn = 0;
+  let draining = false;
   port.serve((socket: Socket) => {
+    if (draining) return void socket.destroy();
     const w = workers[turn++ % workers.length]!;
-    w.child.send({ type: 'socket' } satisfies ToWorker, socket);
+    w.child.send({ type: 'socket' } satisfies ToWorker, socket, (err) => {
+      if (err) socket.destroy();
+    });
   });
-  await port.close();
   opts.logger.info({ url: url.href, workers: opts.count }, 'client workers serve the client port');
 
   return {
     drain(graceMs) {
+      draining = true;
+      // Not awaited: it settles when the last open connection ends; close() ends them.
+      void port.close();
       for (const w of workers) w.send({ type: 'drain', graceMs });
     },
     async settle(timeoutMs) {
@@ -94,6 +101,9 @@ export async function serveClientsFromWorkers(port: BoundPort, url: URL, grpc: G
       stopping = true;
       for (const w of workers) w.send({ type: 'close' });
       await Promise.all(workers.map((w) => w.exited(STOP_WAIT_MS)));
+      // Not awaited: the server counts connections handed to workers as its
+      // own until they end, and the workers are gone; listening stops now.
+      void port.close();
       await core.close();
       rmSync(dir, { recursive: true, force: true });
     },
