@@ -45,6 +45,8 @@ export type FromWorker = { type: 'ready' } | { type: 'settled' };
 /** The file descriptor of the call channel, as the core sets up the worker's stdio. */
 export const CHANNEL_FD = 4;
 
+const INVALID_ARGUMENT = 3;
+
 /** The hot-call metadata the core's auth check reads. */
 const FORWARDED_METADATA = ['token', 'authorization'];
 
@@ -105,11 +107,17 @@ function runWorker(setup: WorkerSetup): void {
       }
       const cn = commonName(stream);
       if (cn !== undefined) metadata.push([CLIENT_CN_HEADER, cn]);
+      try {
+        writer.call({ id, method, metadata, body });
+      } catch (err) {
+        // A token longer than the channel carries is no token the member issued.
+        respondUnary(stream, { code: INVALID_ARGUMENT, details: (err as Error).message });
+        return;
+      }
       calls.set(id, stream);
       stream.once('close', () => {
         if (calls.delete(id)) writer.cancel(id);
       });
-      writer.call({ id, method, metadata, body });
     });
   });
 
