@@ -24,9 +24,11 @@ interface Options {
   strict: boolean;
   /** Pack for a many-core machine into this folder instead of running. */
   manyCore?: string;
+  /** Kvorum's --client-workers for its members (0: the core serves clients). */
+  clientWorkers: number;
 }
 
-const USAGE = `usage: npm run bench -- [--quick] [--only etcd|kvorum] [--rows KEY,...] [--repeat N] [--check-perf m,l,xl] [--out FILE|-] [--data-root DIR] [--keep] [--strict]
+const USAGE = `usage: npm run bench -- [--quick] [--only etcd|kvorum] [--rows KEY,...] [--repeat N] [--check-perf m,l,xl] [--out FILE|-] [--data-root DIR] [--keep] [--strict] [--client-workers N]
   --quick        small totals, a few seconds per workload (check perf skipped unless --check-perf)
   --only         run one system only (a row key given here is taken as --rows, as before)
   --rows         run only these rows (and the rows they need): keys or key prefixes, e.g. backup-s3,rolling-restart,
@@ -39,11 +41,13 @@ const USAGE = `usage: npm run bench -- [--quick] [--only etcd|kvorum] [--rows KE
   --data-root    parent of the temporary data dirs (default: the OS temp dir)
   --keep         keep data dirs and member logs afterwards
   --strict       exit 1 if a Kvorum step failed or Kvorum could not run (for CI smoke runs)
+  --client-workers N  start Kvorum's members with --client-workers N (client connections on N
+                 processes beside each member's core; for machines with cores to spare)
   --many-core [DIR]  run nothing: pack node, etcd, the tools and this build into DIR (default .devbench)
                  for a many-core machine without Node, etcd or a registry; there, bash DIR/run.sh [flags]`;
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { quick: false, keep: false, strict: false, dataRoot: tmpdir(), rows: [], repeat: 1 };
+  const o: Options = { quick: false, keep: false, strict: false, dataRoot: tmpdir(), rows: [], repeat: 1, clientWorkers: 0 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = (): string => {
@@ -64,6 +68,9 @@ function parseArgs(argv: string[]): Options {
         if (v === 'etcd' || v === 'kvorum') o.only = v;
         else o.rows.push(v);
       }
+    } else if (a === '--client-workers') {
+      o.clientWorkers = Number(value());
+      if (!Number.isInteger(o.clientWorkers) || o.clientWorkers < 0 || o.clientWorkers > 64) throw new Error('--client-workers takes 0 to 64');
     } else if (a === '--repeat') {
       o.repeat = Number(value());
       if (!Number.isInteger(o.repeat) || o.repeat < 1 || o.repeat > 9) throw new Error('--repeat takes 1 to 9');
@@ -112,7 +119,13 @@ async function main(): Promise<number> {
   const unusable = await kvorumUsable(repo);
   const kvorumSpec: SystemSpec = unusable
     ? { kind: 'kvorum', label: `etcd ${etcdVersion} standing in for kvorum`, command: tools.etcd, argsPrefix: [], cwd: repo }
-    : { kind: 'kvorum', label: 'kvorum', command: process.execPath, argsPrefix: [...nodeFlags(), 'bin/kvorum', 'node'], cwd: repo };
+    : {
+        kind: 'kvorum',
+        label: opts.clientWorkers > 0 ? `kvorum (${opts.clientWorkers} client workers)` : 'kvorum',
+        command: process.execPath,
+        argsPrefix: [...nodeFlags(), 'bin/kvorum', 'node', ...(opts.clientWorkers > 0 ? ['--client-workers', String(opts.clientWorkers)] : [])],
+        cwd: repo,
+      };
   if (unusable) progress(`Kvorum node not runnable (${unusable}); the kvorum column runs etcd instead, labelled as such`);
 
   const workDir = mkdtempSync(join(opts.dataRoot, 'kvorum-bench-'));
@@ -148,14 +161,14 @@ async function main(): Promise<number> {
     }
   }
 
-  const kvorumHeader = unusable ? `kvorum column = ${kvorumSpec.label}` : 'kvorum';
+  const kvorumHeader = unusable ? `kvorum column = ${kvorumSpec.label}` : kvorumSpec.label;
   const tbl = table(rows, results.etcd, results.kvorum, kvorumHeader);
   process.stdout.write(tbl + '\n');
   const totalSecs = (performance.now() - started) / 1000;
   progress(`total ${totalSecs.toFixed(0)}s`);
 
   const out = opts.out ?? join(repo, 'bench', 'RESULTS.md');
-  const flags = [opts.quick ? '--quick' : '', opts.rows.length ? `--rows ${opts.rows.join(',')}` : '', opts.only ? `--only ${opts.only}` : '', opts.repeat > 1 ? `--repeat ${opts.repeat}` : ''].filter(Boolean);
+  const flags = [opts.quick ? '--quick' : '', opts.clientWorkers > 0 ? `--client-workers ${opts.clientWorkers}` : '', opts.rows.length ? `--rows ${opts.rows.join(',')}` : '', opts.only ? `--only ${opts.only}` : '', opts.repeat > 1 ? `--repeat ${opts.repeat}` : ''].filter(Boolean);
   const command = `npm run bench${flags.length ? ` -- ${flags.join(' ')}` : ''}`;
   if (out !== '-' && opts.rows.length > 0) {
     // A run of selected rows adds a dated section instead of replacing the full run.

@@ -8,6 +8,7 @@ import type { Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { ServerCredentials, type Server as GrpcServer } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
 import type { BoundPort } from '../bound-port.js';
 import { serveHotUnaryCalls, type HotMethod } from './grpc/hot-unary.js';
 
@@ -36,6 +37,20 @@ export function readClientTls(files: TlsFiles): ClientTls {
 }
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n');
+
+/**
+ * Logs a refused TLS client. The client only sees a failed handshake
+ * (etcdctl: "context deadline exceeded"); the member's log says why, as
+ * etcd's "rejected connection" does. (A certificate that fails verification
+ * closes the socket before the error is raised; its verdict is in
+ * authorizationError.)
+ */
+export function logRejectedTlsClient(logger: Pick<Logger, 'warn'>): (err: Error & { reason?: string }, socket: TLSSocket) => void {
+  return (err, socket) => {
+    const remote = socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : 'unknown';
+    logger.warn({ remote, reason: socket.authorizationError ?? err.reason ?? err.message }, 'rejected client TLS connection');
+  };
+}
 
 export interface ClientListener {
   /**

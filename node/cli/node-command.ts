@@ -8,7 +8,7 @@ import { Server as GrpcServer, type ServiceDefinition, type UntypedServiceImplem
 import { hotMethods } from '../api/grpc/hot-unary.js';
 import { pino, type Logger } from 'pino';
 import { ConfigError, nodeHelp, parseNodeConfig, type NodeConfig } from '../config.js';
-import { readClientTls, serveClients, type ClientTls } from '../api/client-listener.js';
+import { logRejectedTlsClient, readClientTls, serveClients, type ClientTls } from '../api/client-listener.js';
 import { serveClientsFromWorkers } from '../api/workers/client-workers.js';
 import { healthApp } from '../api/http.js';
 import { healthRoutes } from '../api/health-routes.js';
@@ -299,14 +299,7 @@ async function startOnPorts(
         : serveClients(port, url, grpc, app, {
             ...(clientTls && { tls: clientTls }),
             ...(hotUnary && { hotUnary }),
-            // A refused client only sees a failed handshake (etcdctl: "context deadline
-            // exceeded"); the member's log says why, as etcd's "rejected connection" does.
-            // (A certificate that fails verification closes the socket before the
-            // error is raised; its verdict is in authorizationError.)
-            onTlsClientError: (err, socket) => {
-              const remote = socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : 'unknown';
-              logger.warn({ remote, reason: socket.authorizationError ?? err.reason ?? err.message }, 'rejected client TLS connection');
-            },
+            onTlsClientError: logRejectedTlsClient(logger),
           });
     listeners.push(listener);
     clientListeners.push(listener);

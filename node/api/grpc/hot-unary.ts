@@ -86,14 +86,19 @@ export function serveHotUnaryCalls(grpc: GrpcServer, methods: readonly HotMethod
   http2Server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number) => {
     const path = headers[h2.HTTP2_HEADER_PATH];
     const method = typeof path === 'string' ? byPath.get(path) : undefined;
-    const encoding = headers['grpc-encoding'];
-    const contentType = headers[h2.HTTP2_HEADER_CONTENT_TYPE];
-    if (method === undefined || (encoding !== undefined && encoding !== 'identity') || typeof contentType !== 'string' || !contentType.startsWith('application/grpc')) {
+    if (method === undefined || !plainGrpc(headers)) {
       toGrpc.call(http2Server, stream, headers, flags);
       return;
     }
     serveUnary(stream, headers, method, maxReceiveBytes);
   });
+}
+
+/** A call this path understands: gRPC's content type, no compression (anything else is grpc-js's to answer). */
+export function plainGrpc(headers: IncomingHttpHeaders): boolean {
+  const encoding = headers['grpc-encoding'];
+  const contentType = headers[h2.HTTP2_HEADER_CONTENT_TYPE];
+  return (encoding === undefined || encoding === 'identity') && typeof contentType === 'string' && contentType.startsWith('application/grpc');
 }
 
 function sendStatus(stream: ServerHttp2Stream, code: number, details: string): void {

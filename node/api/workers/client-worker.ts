@@ -10,10 +10,9 @@
 // store, so it exits as soon as the core is gone.
 import { createServer as createHttp2Server, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import { connect, Socket } from 'node:net';
-import type { TLSSocket } from 'node:tls';
 import { pino, type Level } from 'pino';
-import { connectionRouter } from '../client-listener.js';
-import { authContext, collectUnaryBody, respondUnary } from '../grpc/hot-unary.js';
+import { connectionRouter, logRejectedTlsClient } from '../client-listener.js';
+import { authContext, collectUnaryBody, plainGrpc, respondUnary } from '../grpc/hot-unary.js';
 import { FrameReader, FrameWriter } from './call-frames.js';
 import { CLIENT_CN_HEADER } from '../grpc/caller.js';
 import { CoreSession, proxyStream } from './stream-proxy.js';
@@ -90,9 +89,7 @@ function runWorker(setup: WorkerSetup): void {
   http2.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
     const path = headers[':path'];
     const method = typeof path === 'string' ? hot.get(path) : undefined;
-    const encoding = headers['grpc-encoding'];
-    const contentType = headers['content-type'];
-    if (method === undefined || (encoding !== undefined && encoding !== 'identity') || typeof contentType !== 'string' || !contentType.startsWith('application/grpc')) {
+    if (method === undefined || !plainGrpc(headers)) {
       proxyStream(core, stream, headers, commonName(stream));
       return;
     }
@@ -142,10 +139,7 @@ function runWorker(setup: WorkerSetup): void {
     new URL(setup.url),
     {
       ...(tls && { tls }),
-      onTlsClientError: (err: Error & { reason?: string }, socket: TLSSocket) => {
-        const remote = socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : 'unknown';
-        logger.warn({ remote, reason: socket.authorizationError ?? err.reason ?? err.message }, 'rejected client TLS connection');
-      },
+      onTlsClientError: logRejectedTlsClient(logger),
     },
     (socket) => {
       if (draining) return void socket.destroy();
