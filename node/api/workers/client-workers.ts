@@ -57,6 +57,7 @@ export async function serveClientsFromWorkers(port: BoundPort, url: URL, grpc: G
     ...(opts.tls.ca && { ca: opts.tls.ca.toString('base64') }),
     clientCertAuth: opts.tls.clientCertAuth,
   };
+  let started = false;
   let stopping = false;
   const workers: Worker[] = [];
   for (let index = 0; index < opts.count; index++) {
@@ -70,12 +71,23 @@ export async function serveClientsFromWorkers(port: BoundPort, url: URL, grpc: G
       maxReceiveBytes,
       corePath,
     };
+    // (One lost before all are ready fails the start instead.)
     const worker = startWorker(setup, methods, opts.logger, (err) => {
-      if (!stopping) opts.onWorkerLost(err);
+      if (started && !stopping) opts.onWorkerLost(err);
     });
     workers.push(worker);
   }
-  await Promise.all(workers.map((w) => w.ready));
+  try {
+    await Promise.all(workers.map((w) => w.ready));
+  } catch (err) {
+    // One failed to start: none is left behind, nor the socket.
+    stopping = true;
+    for (const w of workers) w.child.kill('SIGKILL');
+    await core.close();
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  started = true;
   let turn = 0;
   let draining = false;
   port.serve((socket: Socket) => {
