@@ -52,6 +52,7 @@ ${FAULT_KINDS.map((k) => `                      ${k.padEnd(12)}${FAULT_HELP[k]}`
   --clients N       concurrent clients, all profiles together (default 6)
   --keys N          size of the kv profile's key space (default 8)
   --watchers N      resuming watch streams (default 2)
+  --client-workers N  each member serves its clients from N worker processes (default 0)
   --results DIR     where the history, fault timeline and member logs go
 `;
 
@@ -76,10 +77,11 @@ async function main(argv: string[]): Promise<number> {
   for (const seed of seeds) {
     const base = results ?? join(tmpdir(), 'kvorum-chaos', `${new Date().toISOString().replace(/[:.]/g, '-')}-seed-${seed}`);
     const resultsDir = resolve(seeds.length > 1 && results !== undefined ? join(base, `seed-${seed}`) : base);
-    process.stdout.write(`chaos: seed ${seed}, duration ${perRunMs / 1000}s, ${members ?? 3} members, faults ${faults.join(',') || 'none'}, profiles ${profiles.join(',')}, results ${resultsDir}\n`);
+    process.stdout.write(`chaos: seed ${seed}, duration ${perRunMs / 1000}s, ${members ?? 3} members${clientWorkersText(argv)}, faults ${faults.join(',') || 'none'}, profiles ${profiles.join(',')}, results ${resultsDir}\n`);
     const clients = count(argv, 'clients');
     const keys = count(argv, 'keys');
     const watchers = count(argv, 'watchers');
+    const clientWorkers = count(argv, 'client-workers');
     const result = await runChaos({
       durationMs: perRunMs,
       seed,
@@ -90,6 +92,7 @@ async function main(argv: string[]): Promise<number> {
       ...(clients !== undefined && { clients }),
       ...(keys !== undefined && { keys }),
       ...(watchers !== undefined && { watchers }),
+      ...(clientWorkers !== undefined && { clientWorkers }),
       log: (line) => process.stdout.write(`  ${line}\n`),
     });
     const line = summaryLine(result);
@@ -104,6 +107,11 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(failed.length === 0 ? 'chaos: no violations\n' : `chaos: violations with seeds ${failed.join(', ')}\n`);
   }
   return failed.length === 0 ? 0 : 1;
+}
+
+function clientWorkersText(argv: string[]): string {
+  const n = count(argv, 'client-workers');
+  return n ? ` with ${n} client workers each` : '';
 }
 
 function summaryLine(result: ChaosResult): string {

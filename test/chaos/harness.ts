@@ -43,6 +43,8 @@ export interface ChaosOptions {
   keys?: number;
   /** Watch streams over the whole key space (2 by default). */
   watchers?: number;
+  /** Each member's --client-workers (0 by default: the core serves its clients). */
+  clientWorkers?: number;
   /**
    * Traffic profiles (profiles.ts): 'kv' (the clients described below),
    * 'lease', 'kubernetes'; every one by default, the clients dealt out among
@@ -127,7 +129,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   };
   const fault = (what: string, m?: ProcessMember): void => record(what, m && { member: m });
 
-  const c = await ProcessCluster.create('kvorum', members, { extraArgs: ['--snapshot-count=500'] });
+  const c = await ProcessCluster.create('kvorum', members, { extraArgs: ['--snapshot-count=500', ...(opts.clientWorkers ? [`--client-workers=${opts.clientWorkers}`] : [])] });
   // Network faults need every peer link to pass through a proxy: each member
   // listens on its own peer URL and advertises its proxy's.
   const proxies = new Map<string, PeerProxy>();
