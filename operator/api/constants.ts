@@ -40,6 +40,8 @@ export const DEFAULT_SECRET_ACCESS_KEY_KEY = 'AWS_SECRET_ACCESS_KEY';
 /** etcd's defaults, which the node also uses when the flags are absent. */
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 100;
 export const DEFAULT_ELECTION_TIMEOUT_MS = 1000;
+/** The most client workers a member takes (--client-workers, node/config.ts). */
+export const MAX_CLIENT_WORKERS = 64;
 
 export const TLS_MODES = ['OperatorManaged', 'Secrets', 'Disabled'] as const;
 export const RETENTION_ACTIONS = ['Retain', 'Delete'] as const;

@@ -159,6 +159,13 @@ export interface NodeConfig {
   autoCompactionMode?: 'periodic' | 'revision';
   /** etcd's --auto-compaction-retention: a duration or hours (periodic), a count (revision). */
   autoCompactionRetention?: string;
+  /**
+   * Kvorum's --client-workers (0..64): processes beside each member's core
+   * that serve client connections (TLS, HTTP/2, gRPC framing), so a member
+   * uses more than one core. About half the member pod's CPU cores; 0 (the
+   * node's default) on 2 cores or fewer. Unset: no flag is passed.
+   */
+  clientWorkers?: number;
 }
 
 export interface KVClusterSpec {

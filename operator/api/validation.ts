@@ -7,6 +7,7 @@ import {
   ALLOWED_REPLICAS,
   DEFAULT_ELECTION_TIMEOUT_MS,
   DEFAULT_HEARTBEAT_INTERVAL_MS,
+  MAX_CLIENT_WORKERS,
   RETENTION_ACTIONS,
   TLS_MODES,
   UPDATE_STRATEGIES,
@@ -237,11 +238,12 @@ const AUTO_COMPACTION_PERIOD = /^(\d+|(\d+(\.\d+)?(ms|s|m|h))+)$/;
 function checkNodeConfig(p: Problems, v: unknown): void {
   const path = 'spec.nodeConfig';
   if (!p.object(v, path)) return;
-  p.unknownFields(v, path, ['electionTimeoutMs', 'heartbeatIntervalMs', 'snapshotCount', 'quotaBackendBytes', 'autoCompactionMode', 'autoCompactionRetention']);
+  p.unknownFields(v, path, ['electionTimeoutMs', 'heartbeatIntervalMs', 'snapshotCount', 'quotaBackendBytes', 'autoCompactionMode', 'autoCompactionRetention', 'clientWorkers']);
   p.integer(v.electionTimeoutMs, `${path}.electionTimeoutMs`, 10, 50000);
   p.integer(v.heartbeatIntervalMs, `${path}.heartbeatIntervalMs`, 1, 10000);
   p.integer(v.snapshotCount, `${path}.snapshotCount`, 1);
   p.byteQuantity(v.quotaBackendBytes, `${path}.quotaBackendBytes`);
+  p.integer(v.clientWorkers, `${path}.clientWorkers`, 0, MAX_CLIENT_WORKERS);
   p.oneOf(v.autoCompactionMode, `${path}.autoCompactionMode`, ['periodic', 'revision']);
   if (v.autoCompactionMode === 'revision') {
     p.string(v.autoCompactionRetention, `${path}.autoCompactionRetention`, { pattern: /^\d+$/, hint: 'a number of revisions in revision mode' });

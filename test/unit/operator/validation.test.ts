@@ -70,6 +70,16 @@ test('auto compaction: a mode etcd knows, and a retention that fits it', () => {
   oneProblem(validateClusterSpec({ nodeConfig: { autoCompactionRetention: 'an hour' } }), 'spec.nodeConfig.autoCompactionRetention', /duration/);
 });
 
+test('clientWorkers: an integer from 0 to 64, refused otherwise with its path', () => {
+  for (const ok of [0, 1, 4, 64]) assert.deepEqual(validateClusterSpec({ nodeConfig: { clientWorkers: ok } }), [], String(ok));
+  assert.deepEqual(validateClusterSpec({ nodeConfig: { clientWorkers: 8, autoCompactionRetention: '1h', quotaBackendBytes: '8Gi' } }), []);
+  oneProblem(validateClusterSpec({ nodeConfig: { clientWorkers: -1 } }), 'spec.nodeConfig.clientWorkers', /at least 0, got -1/);
+  oneProblem(validateClusterSpec({ nodeConfig: { clientWorkers: 65 } }), 'spec.nodeConfig.clientWorkers', /at most 64, got 65/);
+  oneProblem(validateClusterSpec({ nodeConfig: { clientWorkers: 1.5 } }), 'spec.nodeConfig.clientWorkers', /must be an integer/);
+  oneProblem(validateClusterSpec({ nodeConfig: { clientWorkers: '4' } }), 'spec.nodeConfig.clientWorkers', /must be an integer/);
+  oneProblem(validateClusterSpec({ nodeConfig: { clientWorker: 4 } }), 'spec.nodeConfig.clientWorker', /unknown field/);
+});
+
 test('enums and strings name their field', () => {
   oneProblem(validateClusterSpec({ tls: { mode: 'Auto' } }), 'spec.tls.mode', /OperatorManaged, Secrets, Disabled/);
   oneProblem(validateClusterSpec({ storage: { retentionPolicy: { whenScaled: 'Keep' } } }), 'spec.storage.retentionPolicy.whenScaled');
