@@ -15,12 +15,14 @@ import {
   DURATION_PATTERN,
   GROUP,
   KINDS,
+  MAX_CLIENT_WORKERS,
   MEMBER_ROLES,
   PLURALS,
   RESOURCE_QUANTITY_PATTERN,
   SHORT_NAMES,
   TLS_MODES,
   VERSION,
+  validateClusterSpec,
 } from '../../../operator/api/index.js';
 import { ROTATION_PHASES, ROTATION_REASONS } from '../../../operator/tls/rotation.js';
 import { CRD_FILES, crdSchema, dig, loadCrd, repoRoot, type Doc } from './helpers.js';
@@ -92,6 +94,21 @@ test('KVCluster storage.size is an int-or-string quantity with a pattern that re
   for (const bad of ['', 'an hour', '1d', '-1']) assert.ok(!retention.test(bad), bad);
   for (const kind of ['limits', 'requests']) {
     assert.equal(dig(prop(clusterSpec, `resources.${kind}`), 'additionalProperties', 'pattern'), RESOURCE_QUANTITY_PATTERN);
+  }
+});
+
+test('KVCluster nodeConfig.clientWorkers: an integer 0..64 with no default, and every nodeConfig field is one the operator validates', () => {
+  const cw = prop(clusterSpec, 'nodeConfig.clientWorkers');
+  assert.equal(cw.type, 'integer');
+  assert.equal(cw.minimum, 0);
+  assert.equal(cw.maximum, MAX_CLIENT_WORKERS);
+  assert.equal(cw.maximum, 64);
+  assert.match(String(cw.description), /half/);
+  // A default would put --client-workers into every existing cluster's pods and roll them.
+  assert.equal(cw.default, undefined);
+  for (const name of Object.keys(prop(clusterSpec, 'nodeConfig').properties as Doc)) {
+    const problems = validateClusterSpec({ nodeConfig: { [name]: {} } });
+    assert.ok(!problems.some((p) => /unknown field/.test(p)), `${name}: ${JSON.stringify(problems)}`);
   }
 });
 
