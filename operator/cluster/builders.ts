@@ -169,6 +169,8 @@ export function memberArgs(cluster: KVCluster, scheme: Scheme, tlsArgs: string[]
   if (nc.quotaBackendBytes !== undefined) args.push(`--quota-backend-bytes=${quantityToBytes(nc.quotaBackendBytes)}`);
   if (nc.autoCompactionMode !== undefined) args.push(`--auto-compaction-mode=${nc.autoCompactionMode}`);
   if (nc.autoCompactionRetention !== undefined) args.push(`--auto-compaction-retention=${nc.autoCompactionRetention}`);
+  // Only when set, so the template (and the members) of a cluster without it stay as they were.
+  if (nc.clientWorkers !== undefined) args.push(`--client-workers=${nc.clientWorkers}`);
   return [...args, ...tlsArgs];
 }
 

@@ -115,7 +115,7 @@ test('spec.image with a tag wins over the repository; podTemplate fields reach t
 });
 
 test('member flags parse with the node\'s own flag parser, and nodeConfig maps to etcd flags', () => {
-  const c = cluster({ tls: { mode: 'Disabled' }, nodeConfig: { electionTimeoutMs: 2000, heartbeatIntervalMs: 200, snapshotCount: 5000, quotaBackendBytes: '1Gi', autoCompactionMode: 'revision', autoCompactionRetention: '10000' } });
+  const c = cluster({ tls: { mode: 'Disabled' }, nodeConfig: { electionTimeoutMs: 2000, heartbeatIntervalMs: 200, snapshotCount: 5000, quotaBackendBytes: '1Gi', autoCompactionMode: 'revision', autoCompactionRetention: '10000', clientWorkers: 4 } });
   const args = memberArgs(c, 'http', []).slice(1).map((a) => a.replaceAll('$(POD_NAME)', 'kv-1'));
   const cfg = parseNodeConfig(args, { ETCD_INITIAL_CLUSTER: 'kv-0=http://kv-0.kv-peer.team.svc:2380,kv-1=http://kv-1.kv-peer.team.svc:2380', ETCD_INITIAL_CLUSTER_STATE: 'new' });
   assert.equal(cfg.name, 'kv-1');
@@ -128,8 +128,35 @@ test('member flags parse with the node\'s own flag parser, and nodeConfig maps t
   assert.equal(cfg.snapshotCount, 5000);
   assert.equal(cfg.quotaBackendBytes, 1024 ** 3);
   assert.deepEqual(cfg.autoCompaction, { mode: 'revision', retention: 10000 });
+  assert.equal(cfg.clientWorkers, 4);
+  assert.ok(args.includes('--client-workers=4'));
   assert.equal(cfg.listenMetricsUrls[0]?.toString(), 'http://0.0.0.0:2381/');
   assert.equal(cfg.initialCluster.length, 2);
+});
+
+test('clientWorkers becomes --client-workers only when set, and a change rolls the members like other node settings', () => {
+  const sts = (nodeConfig?: KVCluster['spec']['nodeConfig']): Any => {
+    const c = cluster({ replicas: 3, tls: { mode: 'Disabled' }, ...(nodeConfig && { nodeConfig }) });
+    return buildStatefulSet(c, { tls: tlsPodSettings(c), replicas: 3 });
+  };
+  const flags = (s: Any): string[] => (s.spec.template.spec.containers[0].args as string[]).filter((a) => a.startsWith('--client-workers'));
+  // Unset: no flag, so a cluster that does not use it keeps the template it had.
+  assert.deepEqual(flags(sts()), []);
+  assert.deepEqual(flags(sts({ snapshotCount: 5000 })), []);
+  assert.deepEqual(flags(sts({ clientWorkers: 0 })), ['--client-workers=0']);
+  assert.deepEqual(flags(sts({ clientWorkers: 64 })), ['--client-workers=64']);
+  for (const n of [0, 3, 64]) {
+    const args = memberArgs(cluster({ tls: { mode: 'Disabled' }, nodeConfig: { clientWorkers: n } }), 'http', []).slice(1).map((a) => a.replaceAll('$(POD_NAME)', 'kv-0'));
+    assert.equal(parseNodeConfig(args, { ETCD_INITIAL_CLUSTER: 'kv-0=http://kv-0.kv-peer.team.svc:2380' }).clientWorkers, n);
+  }
+  // Setting or changing it changes the pod template's args and nothing else, the
+  // same way electionTimeoutMs does: a new revision, which the operator rolls out.
+  const withoutArgs = (s: Any): Any => ({ ...s.spec.template, spec: { ...s.spec.template.spec, containers: [{ ...s.spec.template.spec.containers[0], args: undefined }] } });
+  assert.notDeepEqual(sts({ clientWorkers: 2 }).spec.template, sts().spec.template);
+  assert.notDeepEqual(sts({ clientWorkers: 2 }).spec.template, sts({ clientWorkers: 4 }).spec.template);
+  assert.deepEqual(withoutArgs(sts({ clientWorkers: 2 })), withoutArgs(sts()));
+  assert.deepEqual(withoutArgs(sts({ electionTimeoutMs: 2000 })), withoutArgs(sts()));
+  assert.deepEqual({ ...sts({ clientWorkers: 2 }).spec, template: undefined }, { ...sts().spec, template: undefined });
 });
 
 test('memberOrdinal reads member pod names only', () => {
