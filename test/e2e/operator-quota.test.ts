@@ -4,7 +4,9 @@
 // the KVCluster says NoSpace with the size and the quota (never QuorumLost),
 // its members stay healthy, and an Event says how to recover. Through the
 // client Service, reads, a delete, a compaction and `alarm disarm` work, and
-// the cluster is Available again.
+// the cluster is Available again. The members serve their clients from
+// client workers (nodeConfig.clientWorkers, issue 16), so all of this also
+// runs through them, under the operator's TLS and client certificates.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { dump as toYaml } from 'js-yaml';
@@ -35,11 +37,14 @@ describe('a cluster filled to its quota', () => {
     opNs = await createNamespace(kube, 'kvop-full');
     ns = await createNamespace(kube, 'kvc-full');
     op = await installOperator(kube, opNs, { sets: ['replicaCount=1'] });
-    const kvc = { apiVersion: 'kvorum.io/v1alpha1', kind: 'KVCluster', metadata: { name: NAME }, spec: { replicas: 3, nodeConfig: { quotaBackendBytes: '16Mi' } } };
+    const kvc = { apiVersion: 'kvorum.io/v1alpha1', kind: 'KVCluster', metadata: { name: NAME }, spec: { replicas: 3, nodeConfig: { quotaBackendBytes: '16Mi', clientWorkers: 2 } } };
     const r = await kubectl(['apply', '-n', ns, '-f', '-'], toYaml(kvc));
     assert.equal(r.code, 0, r.err);
     await waitAvailable(kube, ns, NAME, 3, 240_000, logs);
     tls = await readClientTLS(kube, ns, `${NAME}-client-tls`);
+    const sts = await kube.get<{ spec: { template: { spec: { containers: { name: string; args?: string[] }[] } } } }>(`/apis/apps/v1/namespaces/${ns}/statefulsets/${NAME}`);
+    const args = sts.spec.template.spec.containers.flatMap((c) => c.args ?? []);
+    assert.ok(args.includes('--client-workers=2'), `the members run with client workers: ${args.join(' ')}`);
   });
 
   after(async () => {
