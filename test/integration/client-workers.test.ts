@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { connect, type ClientHttp2Session } from 'node:http2';
+import { connect, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
 import { loadEtcdProtos } from '../../contract/etcd-proto.js';
 import { ProcessCluster, hostPort, requireTools, type ProcessMember } from './process-cluster.js';
 
@@ -138,6 +138,43 @@ describe('client workers', () => {
     const mains = tree.map((pid) => used.find((u) => u.thread === `${pid}/${pid}`)?.ticks ?? 0);
     for (const [i, ticks] of mains.entries()) {
       assert.ok(ticks >= 0.1 * total, `the main thread of ${i === 0 ? 'the core' : `worker ${i}`} did ${ticks} of ${total} ticks (busiest threads: ${shares})`);
+    }
+  });
+
+  test('a watch whose client does not read holds back no other stream through the same worker', async () => {
+    // Both watches on one connection, so one worker serves them; the client
+    // session's own window is opened wide, so only the member's flow control
+    // is tested. One watch is never read: its events fill its own stream
+    // windows (client to worker, worker to core), and the other must still
+    // get every event, past the 64 KiB a stream may hold unread.
+    const session = connect(`http://${hostPort(m.clientUrl)}`);
+    await new Promise<void>((r) => session.once('connect', () => r()));
+    session.setLocalWindowSize(2 ** 31 - 1);
+    const watchDef = (loadEtcdProtos().packageDefinition['etcdserverpb.Watch'] as unknown as Record<string, { requestSerialize(v: unknown): Buffer }>).Watch!;
+    // Every key under hol/ (the range end is the prefix with its last byte plus one).
+    const open = (): ClientHttp2Stream => {
+      const s = session.request({ ':method': 'POST', ':path': '/etcdserverpb.Watch/Watch', 'content-type': 'application/grpc', te: 'trailers' });
+      const msg = watchDef.requestSerialize({ create_request: { key: Buffer.from('hol/'), range_end: Buffer.from('hol0') } });
+      const prefix = Buffer.alloc(5);
+      prefix.writeUInt32BE(msg.length, 1);
+      s.write(Buffer.concat([prefix, msg]));
+      return s;
+    };
+    const slow = open();
+    slow.pause();
+    const fast = open();
+    let received = 0;
+    fast.on('data', (d: Buffer) => (received += d.length));
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      const value = 'x'.repeat(16 * 1024);
+      for (let i = 0; i < 64; i++) c.ctl(['put', `hol/${i}`, value]);
+      // 64 events of 16 KiB: 1 MiB, far past any one stream's window.
+      await until('the reading watch gets every event', () => received >= 64 * 16 * 1024, 20_000);
+    } finally {
+      slow.close();
+      fast.close();
+      session.close();
     }
   });
 
