@@ -49,7 +49,19 @@ export function advertisedPeerUrl(m: ProcessMember): string {
   return m.advertisePeerUrl ?? m.peerUrl;
 }
 
+/** Ports this process has handed out: the kernel may offer a closed one again, and two members must never share one. */
+const handedOut = new Set<number>();
+
 async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await unusedPort();
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
+}
+
+function unusedPort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const s = createServer();
     s.once('error', reject);
