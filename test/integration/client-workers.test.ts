@@ -60,12 +60,18 @@ async function until(what: string, ok: () => boolean, timeoutMs: number): Promis
 
 const putMethod = (loadEtcdProtos().packageDefinition['etcdserverpb.KV'] as unknown as Record<string, { requestSerialize(v: unknown): Buffer }>).Put!;
 
+/** One uncompressed gRPC message: a zero flag byte, the length, the message. */
+function grpcFrame(message: Buffer): Buffer {
+  const frame = Buffer.alloc(5 + message.length);
+  frame.writeUInt32BE(message.length, 1);
+  message.copy(frame, 5);
+  return frame;
+}
+
 /** Puts `total` keys over `sessions` connections, `inFlight` at a time, raw HTTP/2 (cheap for the test process); bounded in time too. */
 async function putLoad(endpoint: string, total: number, sessions: number, inFlight: number, timeoutMs: number): Promise<number> {
   const conns: ClientHttp2Session[] = Array.from({ length: sessions }, () => connect(`http://${endpoint}`));
-  const message = putMethod.requestSerialize({ key: Buffer.from('load'), value: Buffer.alloc(256, 'v') });
-  const body = Buffer.concat([Buffer.from([0, 0, 0, 0, 0]), message]);
-  body.writeUInt32BE(message.length, 1);
+  const body = grpcFrame(putMethod.requestSerialize({ key: Buffer.from('load'), value: Buffer.alloc(256, 'v') }));
   const deadline = Date.now() + timeoutMs;
   let sent = 0;
   let ok = 0;
@@ -154,10 +160,7 @@ describe('client workers', () => {
     // Every key under hol/ (the range end is the prefix with its last byte plus one).
     const open = (): ClientHttp2Stream => {
       const s = session.request({ ':method': 'POST', ':path': '/etcdserverpb.Watch/Watch', 'content-type': 'application/grpc', te: 'trailers' });
-      const msg = watchDef.requestSerialize({ create_request: { key: Buffer.from('hol/'), range_end: Buffer.from('hol0') } });
-      const prefix = Buffer.alloc(5);
-      prefix.writeUInt32BE(msg.length, 1);
-      s.write(Buffer.concat([prefix, msg]));
+      s.write(grpcFrame(watchDef.requestSerialize({ create_request: { key: Buffer.from('hol/'), range_end: Buffer.from('hol0') } })));
       return s;
     };
     const slow = open();

@@ -4,18 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
-import { ProcessCluster, requireTools, type ProcessMember } from './process-cluster.js';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+import { ProcessCluster, freePort, requireTools, type ProcessMember } from './process-cluster.js';
 
 describe('membership changes on a live cluster', () => {
   // npm test provides them (scripts/etcd-tools.sh); a run without them fails rather than skips.

@@ -5,23 +5,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { ClusterClient } from '../../operator/membership/client.js';
 import { MEMBER_ID_ANNOTATION } from '../../operator/membership/planner.js';
 import { reconcileMembership, type MembershipContext, type MembershipEffects, type MembershipResult, type PodLike, type PVCLike } from '../../operator/membership/reconcile.js';
 import { JOIN_REFUSED_EXIT_CODE } from '../../node/server/join.js';
-import { ProcessCluster, type ProcessMember } from './process-cluster.js';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+import { ProcessCluster, freePort, type ProcessMember } from './process-cluster.js';
 
 const NAME = 'it';
 const MAX = 5;

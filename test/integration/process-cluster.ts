@@ -52,7 +52,8 @@ export function advertisedPeerUrl(m: ProcessMember): string {
 /** Ports this process has handed out: the kernel may offer a closed one again, and two members must never share one. */
 const handedOut = new Set<number>();
 
-async function freePort(): Promise<number> {
+/** A loopback port nothing listens on now, never the same twice in one test process. */
+export async function freePort(): Promise<number> {
   for (;;) {
     const port = await unusedPort();
     if (handedOut.has(port)) continue;
