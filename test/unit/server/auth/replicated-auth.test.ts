@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ENTRY_FORMAT_AUTH } from '../../../../node/server/entry-format.js';
+import type { RunningMember } from '../../../../node/server/member.js';
 import { bytes, InProcessCluster } from '../in-process-cluster.js';
 
 const CHEAP = { N: 1024, r: 8, p: 1 };
@@ -35,8 +36,17 @@ describe('auth through the log (3 in-process members)', () => {
     const follower = [...c.members.values()].find((m) => !m.node.isLeader)!.server;
     const token = await follower.auth.authenticate('alice', 'alicepw');
     await assert.rejects(follower.auth.authenticate('alice', 'nope'), /authentication failed/);
+    // The token reaches the other members through the log; until it applies
+    // there, identify() refuses it as invalid, so wait on that too.
+    const holds = (m: RunningMember): boolean => {
+      try {
+        return m.server.authGate.identify({ token }) === 'alice';
+      } catch {
+        return false;
+      }
+    };
     const deadline = Date.now() + 3000;
-    while ([...c.members.values()].some((m) => m.server.authGate.identify({ token }) !== 'alice') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    while ([...c.members.values()].some((m) => !holds(m)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     for (const m of c.members.values()) {
       assert.equal(m.server.authStore.enabled, true);
       assert.deepEqual(m.server.authStore.userNames(), ['alice', 'root']);
