@@ -181,6 +181,8 @@ async function startOnPorts(
       snapshotCount: cfg.snapshotCount,
       snapshotCatchUpEntries: cfg.snapshotCatchUpEntries,
       maxSnapshots: cfg.maxSnapshots,
+      // KVORUM_WAL_SYNC=pool makes every WAL fsync in the thread pool (for comparison).
+      walSync: process.env.KVORUM_WAL_SYNC === 'pool' ? 'pool' : 'adaptive',
       limits: {
         quotaBytes: cfg.quotaBackendBytes,
         requestTimeoutMs: cfg.requestTimeoutMs,

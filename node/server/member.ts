@@ -11,7 +11,8 @@ import { EtcdServer, type ServerHooks, type ServerLimits } from './etcd-server.j
 import { clusterIdFor, memberIdFor } from './ids.js';
 import { RaftNode } from './raft-node.js';
 import { walWriteHold, withFsyncFailpoint } from '../failpoints.js';
-import { syncFileData } from '../storage/durable-fs.js';
+import { syncFileData, syncFileDataHere, type SyncFile } from '../storage/durable-fs.js';
+import { adaptiveSync } from '../storage/adaptive-sync.js';
 
 export interface InitialMember {
   name: string;
@@ -37,6 +38,12 @@ export interface MemberConfig {
   maxSnapshots?: number;
   /** WAL segment size before a new one is cut (64 MiB by default). */
   walSegmentBytes?: number;
+  /**
+   * Where WAL fsyncs run: 'adaptive' (the default) on the event loop while
+   * they are fast, else in the thread pool (storage/adaptive-sync.ts);
+   * 'pool' always in the thread pool.
+   */
+  walSync?: 'adaptive' | 'pool';
   limits: Omit<ServerLimits, 'electionTimeoutMs'>;
   logger: Logger;
   registry?: Registry;
@@ -49,6 +56,7 @@ export interface MemberConfig {
 
 export interface PeerLink {
   send(messages: Message[]): void;
+  flush?(): void;
   addPeer(id: number, urls: string[]): void;
   removePeer(id: number): void;
   updatePeer?(id: number, urls: string[]): void;
@@ -71,6 +79,11 @@ export function foundingIdentity(cfg: Pick<MemberConfig, 'name' | 'initialCluste
   return { memberId, clusterId: clusterIdFor([...ids.values()]), ids };
 }
 
+function walSync(cfg: MemberConfig): SyncFile {
+  if (cfg.walSync === 'pool') return syncFileData;
+  return adaptiveSync({ here: syncFileDataHere, pool: syncFileData }).sync;
+}
+
 export async function startMember(cfg: MemberConfig, link: (member: { memberId: number; clusterId: number }) => PeerLink & { onReceive?: (deliver: (m: Message) => void) => void }): Promise<RunningMember> {
   const identity = cfg.initialClusterState === 'new' || !cfg.joinIdentity ? foundingIdentity(cfg) : { ...cfg.joinIdentity, ids: new Map<string, number>() };
   const { memberId, clusterId } = identity;
@@ -83,6 +96,7 @@ export async function startMember(cfg: MemberConfig, link: (member: { memberId: 
     ...(cfg.walSegmentBytes !== undefined && { segmentBytes: cfg.walSegmentBytes }),
     // Test builds only (node/failpoints.ts): a disk that stalls or fails.
     syncFile: withFsyncFailpoint(syncFileData),
+    walSyncFile: withFsyncFailpoint(walSync(cfg)),
     ...walWriteHold(),
   });
   if (storage.identity.clusterId !== clusterId || storage.identity.memberId !== memberId) {

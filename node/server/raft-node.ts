@@ -24,6 +24,8 @@ export interface DurableLog extends SnapshotStorage {
 
 export interface MessageSender {
   send(messages: Message[]): void;
+  /** Writes what send() queued now, rather than on a later turn. */
+  flush?(): void;
 }
 
 export interface Application {
@@ -344,7 +346,11 @@ export class RaftNode {
   private kick(): void {
     if (this.busy || this.stopped) return;
     this.busy = true;
-    queueMicrotask(() => void this.run());
+    // After the poll phase, not on a microtask: every request and peer
+    // message read in this turn of the event loop joins one Ready, so one
+    // WAL commit. (A WAL fsync made on the event loop reads nothing while it
+    // runs; a microtask would start a Ready per request that follows it.)
+    setImmediate(() => void this.run());
   }
 
   private async run(): Promise<void> {
@@ -360,7 +366,7 @@ export class RaftNode {
         // the core counts the leader's own copy only toward commit, which is
         // applied after this persist. Others must persist before answering.
         const sendFirst = this.raw.role === Role.Leader || this.ackBeforeFsync !== undefined;
-        if (sendFirst) this.opts.transport.send(rd.messages);
+        if (sendFirst) this.send(rd.messages);
         const persisting = this.persist(rd);
         // Committed entries this member had already made durable (before this
         // Ready's first new entry) are applied while the write is in flight,
@@ -370,7 +376,7 @@ export class RaftNode {
         await persisting;
         const persisted = performance.now();
         if (this.stopped) return;
-        if (!sendFirst) this.opts.transport.send(rd.messages);
+        if (!sendFirst) this.send(rd.messages);
         this.applyReady(rd, early);
         this.raw.advance(rd);
         this.reads.applied(this.appliedIndex);
@@ -392,6 +398,13 @@ export class RaftNode {
       const proposalsWaiting = (this.proposals.length > 0 || this.heldForwards.length > 0) && !this.holdingProposals;
       if (!this.stopped && (this.inbox.length > 0 || this.ticks > 0 || proposalsWaiting || this.raw.hasReady())) this.kick();
     }
+  }
+
+  /** Messages leave before the WAL commit that may follow, which can block the event loop (storage/adaptive-sync.ts). */
+  private send(messages: Message[]): void {
+    if (messages.length === 0) return;
+    this.opts.transport.send(messages);
+    this.opts.transport.flush?.();
   }
 
   private stepInputs(): void {

@@ -31,6 +31,8 @@ export interface DiskStorageOptions {
   registry?: Registry;
   onFsync?: (seconds: number) => void;
   syncFile?: SyncFile;
+  /** The WAL's fsync, when it should differ from syncFile (snapshots keep syncFile). */
+  walSyncFile?: SyncFile;
   /** See WalOptions.beforeWrite (test builds only). */
   beforeWrite?: () => Promise<void>;
 }
@@ -69,7 +71,7 @@ export class DiskStorage implements LogStorage {
       logger,
       ...(options.syncFile && { syncFile: options.syncFile }),
     });
-    const { wal, state } = await Wal.open(join(dir, 'wal'), { ...options, logger });
+    const { wal, state } = await Wal.open(join(dir, 'wal'), { ...options, ...(options.walSyncFile && { syncFile: options.walSyncFile }), logger });
     try {
       const snap = await loadSnapshotAt(snapshots, state.snapshot.index, state.snapshot.term);
       // A snapshot newer than the WAL's marker was written just before a

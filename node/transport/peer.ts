@@ -316,7 +316,8 @@ export class Peer {
     });
   }
 
-  private flush(): void {
+  /** Writes the queued messages now (as many as one turn allows). */
+  flush(): void {
     const socket = this.socket;
     if (this.state !== 'connected' || !socket || this.awaitingDrain) return;
     for (let writes = 0; writes < MAX_WRITES_PER_TURN && this.queue.length > 0; writes++) {

@@ -173,6 +173,11 @@ export class PeerTransport {
     peer.updateUrls(urls);
   }
 
+  /** Writes every peer's queued messages now instead of on the next turn. */
+  flush(): void {
+    for (const peer of this.peers.values()) peer.flush();
+  }
+
   /** Queues messages for their peers; never blocks, never throws. Losses are reported through onUnreachable. */
   send(messages: Message[]): void {
     for (const m of messages) {
