@@ -15,6 +15,9 @@ import { localReads } from '../failpoints.js';
 /** Requests this member lets wait for the log at once before answering "too many requests". */
 const MAX_PENDING_REQUESTS = 20_000;
 
+/** How often one request is handed to Raft again after a drop for want of a leader. */
+const MAX_RESUBMITS = 3;
+
 export interface ProposerOptions {
   memberId: number;
   node: RaftNode;
@@ -56,9 +59,36 @@ export class Proposer {
       // A request the cluster's entry format cannot carry (see entry.ts).
       return Promise.reject(err as Error);
     }
-    return this.waitFor(requestId, () =>
-      this.opts.node.propose(data, (err) => this.opts.waiters.drop(requestId, droppedProposalError(err))),
-    );
+    return this.waitFor(requestId, () => this.submit(requestId, data, MAX_RESUBMITS));
+  }
+
+  /**
+   * Hands an entry to Raft. The core drops it with "no leader" when an
+   * election began between the leader check and the step (a leadership
+   * transfer, a leader lost): it reached no log, so once a leader is known
+   * it is handed over again, under the same request ID and within its
+   * client's deadline, instead of failing a request a moment's wait serves.
+   * Any other drop, or a waiter already gone (its deadline passed), fails.
+   */
+  private submit(requestId: number, data: Uint8Array, resubmits: number): void {
+    const { node, waiters } = this.opts;
+    node.propose(data, (err) => {
+      if (err.reason !== 'no leader' || resubmits === 0 || this.refusing) {
+        waiters.drop(requestId, droppedProposalError(err));
+        return;
+      }
+      node.whenLeader(this.opts.leaderWaitMs).then(
+        () => {
+          if (!waiters.reproposed(requestId, node.term)) return;
+          try {
+            this.submit(requestId, data, resubmits - 1);
+          } catch (e) {
+            waiters.drop(requestId, e as Error);
+          }
+        },
+        () => waiters.drop(requestId, errNoLeader()),
+      );
+    });
   }
 
   /** Proposes a membership change for `member`; resolves once it applies here. */

@@ -66,6 +66,19 @@ export class Waiters {
     else waiter.resolve(result);
   }
 
+  /**
+   * `requestId` is proposed again in `term` (the first proposal reached no
+   * log): it is judged by that term from now on. False if nobody waits.
+   */
+  reproposed(requestId: number, term: number): boolean {
+    const waiter = this.pending.get(requestId);
+    if (!waiter) return false;
+    waiter.term = term;
+    waiter.suspectUntil = undefined;
+    this.suspects.delete(requestId);
+    return true;
+  }
+
   /** Fails the waiter of a proposal that never reached the log (Raft refused or dropped it). */
   drop(requestId: number, error: Error): void {
     const waiter = this.pending.get(requestId);
