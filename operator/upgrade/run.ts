@@ -137,8 +137,12 @@ export async function runRollout(ctx: RolloutContext, fx: StepEffects): Promise<
     case 'deletePod':
       // Recorded first: a pass repeated after a crash waits for this member instead of choosing another.
       await fx.recordUpgrade(state!);
-      await fx.client.delete(RESOURCES.pod, ns, action.member);
+      // The Event goes before the delete: an operator killed between the two
+      // would leave a replaced member that no Event names (the standby sees
+      // it already replaced). Killed before the delete, the next pass
+      // deletes it and says so again.
       await fx.event('Normal', 'MemberReplaced', action.message);
+      await fx.client.delete(RESOURCES.pod, ns, action.member);
       return out(progress('Upgrading', action.message));
   }
 }
