@@ -77,7 +77,7 @@ export class Proposer {
         waiters.drop(requestId, droppedProposalError(err));
         return;
       }
-      node.whenLeader(this.opts.leaderWaitMs).then(
+      this.leaderKnown().then(
         () => {
           if (!waiters.reproposed(requestId, node.term)) return;
           try {
@@ -86,7 +86,7 @@ export class Proposer {
             waiters.drop(requestId, e as Error);
           }
         },
-        () => waiters.drop(requestId, errNoLeader()),
+        (e: Error) => waiters.drop(requestId, e),
       );
     });
   }
