@@ -24,8 +24,8 @@ export interface DurableLog extends SnapshotStorage {
 
 export interface MessageSender {
   send(messages: Message[]): void;
-  /** Writes what send() queued now, rather than on a later turn. */
-  flush?(): void;
+  /** As send(), but written before it returns rather than on a later turn. */
+  sendNow?(messages: Message[]): void;
 }
 
 export interface Application {
@@ -403,8 +403,9 @@ export class RaftNode {
   /** Messages leave before the WAL commit that may follow, which can block the event loop (storage/adaptive-sync.ts). */
   private send(messages: Message[]): void {
     if (messages.length === 0) return;
-    this.opts.transport.send(messages);
-    this.opts.transport.flush?.();
+    const { transport } = this.opts;
+    if (transport.sendNow) transport.sendNow(messages);
+    else transport.send(messages);
   }
 
   private stepInputs(): void {

@@ -124,14 +124,24 @@ export class Peer {
     return this.state === 'connected';
   }
 
+  /** Queues a message; it is written on a later turn of the event loop, with whatever else this turn queues. */
   send(m: Message): void {
+    if (this.enqueue(m)) this.scheduleFlush();
+  }
+
+  /**
+   * Queues a message for the caller's own flush(), scheduling no write of
+   * its own; false if it was not queued (a snapshot, which goes its own way,
+   * or a message dropped).
+   */
+  enqueue(m: Message): boolean {
     if (m.type === MessageType.Snap) {
       this.snapshots.send(m, this.currentUrl());
-      return;
+      return false;
     }
     if (this.state === 'down' || this.state === 'stopped') {
       this.dropped(1);
-      return;
+      return false;
     }
     let size: number;
     try {
@@ -139,18 +149,18 @@ export class Peer {
     } catch (err) {
       this.log.error({ err: (err as Error).message, type: MessageType[m.type] }, 'cannot encode a message; dropped it');
       this.dropped(1);
-      return;
+      return false;
     }
     if (size > this.tuning.maxFrameBytes) {
       this.log.error({ bytes: size, limit: this.tuning.maxFrameBytes, type: MessageType[m.type] }, 'message exceeds the frame limit; dropped it');
       this.dropped(1);
-      return;
+      return false;
     }
     if (!this.queue.push(m, size)) {
       this.dropped(1);
-      return;
+      return false;
     }
-    this.scheduleFlush();
+    return true;
   }
 
   updateUrls(urls: string[]): void {

@@ -173,26 +173,36 @@ export class PeerTransport {
     peer.updateUrls(urls);
   }
 
-  /** Writes every peer's queued messages now instead of on the next turn. */
-  flush(): void {
+  /**
+   * Queues messages for their peers; they are written on a later turn of the
+   * event loop, with whatever else this turn sends. Never blocks, never
+   * throws. Losses are reported through onUnreachable.
+   */
+  send(messages: Message[]): void {
+    for (const m of messages) this.peerFor(m)?.send(m);
+  }
+
+  /**
+   * As send(), but the messages are handed to the peer sockets before this
+   * returns (as many as the sockets take): for a caller about to block the
+   * event loop (the Raft loop, before a WAL fsync).
+   */
+  sendNow(messages: Message[]): void {
+    for (const m of messages) this.peerFor(m)?.enqueue(m);
     for (const peer of this.peers.values()) peer.flush();
   }
 
-  /** Queues messages for their peers; never blocks, never throws. Losses are reported through onUnreachable. */
-  send(messages: Message[]): void {
-    for (const m of messages) {
-      const peer = this.peers.get(m.to);
-      if (peer) {
-        peer.send(m);
-        continue;
-      }
-      this.metrics.sentFailures.inc({ To: formatId(m.to) });
-      const now = Date.now();
-      if (now - this.lastUnknownLogged > 1000) {
-        this.lastUnknownLogged = now;
-        this.log.warn({ to: formatId(m.to) }, 'dropped a message for an unknown peer');
-      }
+  /** The peer a message goes to; undefined (counted and logged) for an unknown one. */
+  private peerFor(m: Message): Peer | undefined {
+    const peer = this.peers.get(m.to);
+    if (peer) return peer;
+    this.metrics.sentFailures.inc({ To: formatId(m.to) });
+    const now = Date.now();
+    if (now - this.lastUnknownLogged > 1000) {
+      this.lastUnknownLogged = now;
+      this.log.warn({ to: formatId(m.to) }, 'dropped a message for an unknown peer');
     }
+    return undefined;
   }
 
   /** Messages queued for a peer (0 for an unknown peer). */

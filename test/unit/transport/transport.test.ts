@@ -299,24 +299,23 @@ test('finding 1: the peer port takes streams only from current members, and a fo
   }
 });
 
-test('flush() hands queued messages to the socket before it returns (the Raft loop sends before a blocking WAL fsync)', async () => {
+test('sendNow() hands messages to the socket before it returns (the Raft loop sends before a blocking WAL fsync)', async () => {
   const [a, b] = [await startMember(1), await startMember(2)];
   try {
     mesh([a, b]);
     await waitFor(() => a.transport.isConnected(2), 'a connected to b');
     const sent = (): Promise<number> => metricValue(a.registry, 'etcd_network_peer_sent_bytes_total{To="2"}');
     const before = await sent();
-    // Without flush, the bytes go out on a later turn.
+    // With send(), the bytes go out on a later turn.
     a.transport.send([app(1, 2, 0)]);
     assert.equal(await sent(), before, 'send() alone only queues');
     await waitFor(() => b.received.length >= 1, 'the first message at b');
     const queued = await sent();
     assert.ok(queued > before);
-    a.transport.send([app(1, 2, 1), app(1, 2, 2)]);
-    a.transport.flush();
-    // Read before any turn of the event loop could have flushed them.
-    const afterFlush = await sent();
-    assert.ok(afterFlush > queued, `flush() wrote nothing: ${afterFlush} bytes sent, ${queued} before`);
+    a.transport.sendNow([app(1, 2, 1), app(1, 2, 2)]);
+    // Read before any turn of the event loop could have written them.
+    const afterSend = await sent();
+    assert.ok(afterSend > queued, `sendNow() wrote nothing: ${afterSend} bytes sent, ${queued} before`);
     await waitFor(() => b.received.length >= 3, 'all three messages at b');
     assert.deepEqual(sequenceFrom(b, 1), [0, 1, 2]);
   } finally {
