@@ -93,11 +93,12 @@ export class RawNode {
   }
 
   /** Feeds a message received from a peer. Local-only message types are refused. */
-  step(m: Message): void {
+  /** Steps a message from a peer; false if the core dropped it (a proposal it cannot take now). */
+  step(m: Message): boolean {
     if (m.type === MessageType.Hup || m.type === MessageType.SnapStatus || m.type === MessageType.Unreachable) {
       throw new Error(`raft: message type ${MessageType[m.type]} cannot come from the network`);
     }
-    this.raft.step(m);
+    return this.raft.step(m);
   }
 
   /** Proposes data for the log; throws ProposalDroppedError if it cannot be accepted now. */

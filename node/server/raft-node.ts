@@ -8,7 +8,7 @@ import { ProposalDroppedError, Role } from '../raft/raft.js';
 import { RawNode, type Ready, type SoftState, type Status } from '../raft/raw-node.js';
 import { MessageType, type ConfChange, type ConfState, type Entry, type Message, type NodeId, type Snapshot, type HardState } from '../raft/types.js';
 import { errNoLeader, errProposalRefused, errStopped } from './errors.js';
-import { RequestIds } from './ids.js';
+import { RequestIds, formatId } from './ids.js';
 import { ReadBarrier } from './read-barrier.js';
 import { Snapshotter, type SavedSnapshot, type SnapshotPoint, type SnapshotStorage } from './snapshotter.js';
 import { ackBeforeFsyncDelayMs } from '../failpoints.js';
@@ -189,10 +189,14 @@ export class RaftNode {
    * an error.
    */
   private get holdingProposals(): boolean {
-    if (this.raw.role === Role.Leader) return this.raw.leadTransferee !== 0;
-    if (this.raw.lead !== 0) {
+    if (this.raw.role === Role.Leader || this.raw.lead !== 0) {
+      // A leader is known (this member, or another): the leaderless wait
+      // below starts afresh at the next loss. (A member that went from
+      // candidate to leader without passing here used to keep its old start,
+      // so on stepping down it waited for no one and dropped what
+      // followers forwarded.)
       this.noLeaderSince = 0;
-      return false;
+      return this.raw.role === Role.Leader && this.raw.leadTransferee !== 0;
     }
     // No leader to forward to: between stepping down and hearing from the
     // new leader, or during an election (a handover's is a round trip). Wait
@@ -422,7 +426,10 @@ export class RaftNode {
         continue;
       }
       try {
-        this.raw.step(m);
+        if (!this.raw.step(m) && m.type === MessageType.Prop) {
+          // Its proposer's clients get "leader changed" once a new term applies (Waiters.newTermApplied).
+          this.opts.logger.debug({ from: formatId(m.from), entries: m.entries.length }, 'no leader to pass a forwarded proposal to; dropped it');
+        }
       } catch (err) {
         this.opts.logger.warn({ err, from: m.from, type: m.type }, 'dropping a peer message the core refused');
       }

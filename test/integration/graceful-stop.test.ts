@@ -6,14 +6,18 @@
 // stalls through the handover: it learns of the new leader late and passes
 // its clients' proposals to the old one, which must still be there. The
 // first case again with client workers (--client-workers 2), whose drain
-// and settle go through the worker processes.
+// and settle go through the worker processes. And MoveLeader under the same
+// load: a transfer fails no client write either.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { credentials, makeGenericClientConstructor, type Client, type ServiceError } from '@grpc/grpc-js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { etcdServices } from '../../node/api/proto/load.js';
 import { hostPort, ProcessCluster, type ProcessMember } from './process-cluster.js';
 
 const KV = makeGenericClientConstructor(etcdServices.KV, 'KV');
+const execFileAsync = promisify(execFile);
 type Unary = (req: unknown, opts: { deadline: number }, cb: (err: ServiceError | null, res: unknown) => void) => void;
 
 function call(client: Client, method: 'Put' | 'Range', req: unknown): Promise<unknown> {
@@ -134,6 +138,64 @@ for (const workers of [0, 2]) describe(`graceful stop with real processes${worke
 
   test('SIGTERM of the leader under writes: leadership handed over first, no error on the other members, nothing acknowledged lost', async () => {
     await sigtermLeaderUnderWrites();
+  });
+
+  // (Once, without workers: the transfer is the core's; workers only pass the calls on.)
+  if (workers === 0) test('MoveLeader three times under writes through every member: no client error, nothing acknowledged lost', async () => {
+    const clients = new Map<ProcessMember, Client>(c.members.map((m) => [m, new KV(hostPort(m.clientUrl), credentials.createInsecure())]));
+    const acked: string[] = [];
+    const errors: string[] = [];
+    let stop = false;
+    let seq = 0;
+    const writer = async (m: ProcessMember, w: number): Promise<void> => {
+      while (!stop) {
+        const key = `transfer/${m.name}/${w}/${seq++}`;
+        try {
+          await call(clients.get(m)!, 'Put', { key: Buffer.from(key), value: Buffer.from(key) });
+          acked.push(key);
+        } catch (err) {
+          errors.push(`${m.name}: ${(err as ServiceError).details ?? String(err)}`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
+    };
+    const writers = c.members.flatMap((m) => [0, 1, 2].map((w) => writer(m, w)));
+    const waitAcks = async (n: number): Promise<void> => {
+      const target = acked.length + n;
+      const deadline = Date.now() + 20_000;
+      while (acked.length < target && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    };
+    const ids = memberIds();
+    const moves: string[] = [];
+    try {
+      await waitAcks(200);
+      for (let i = 0; i < 3; i++) {
+        const from = await c.leader();
+        const to = c.members.find((m) => m !== from)!;
+        // etcdctl run asynchronously: the writers keep writing through the transfer.
+        const r = await execFileAsync('etcdctl', [`--endpoints=${hostPort(from.clientUrl)}`, '--command-timeout=10s', 'move-leader', ids.get(to)!], { env: { ...process.env, ETCDCTL_API: '3' } });
+        moves.push(`${from.name} -> ${to.name}: ${r.stdout.trim()}`);
+        assert.equal(await c.leader(), to, moves.join('; '));
+        await waitAcks(200);
+      }
+    } finally {
+      stop = true;
+      await Promise.all(writers);
+    }
+    const report = `${moves.join('; ')}; ${acked.length} writes acknowledged; errors: ${errors.length} (${[...new Set(errors)].join('; ')})`;
+    process.stdout.write(`# ${report}\n`);
+    if (process.env.KVORUM_DEBUG_LOGS) {
+      const { writeFileSync } = await import('node:fs');
+      for (const m of c.members) writeFileSync(`${process.env.KVORUM_DEBUG_LOGS}/transfer-${m.name}.log`, m.log.join(''));
+    }
+    assert.equal(errors.length, 0, report);
+    for (const m of c.members) {
+      const res = (await call(clients.get(m)!, 'Range', { key: Buffer.from('transfer/'), range_end: Buffer.from('transfer0'), keys_only: true })) as { kvs: { key: Buffer }[] };
+      const have = new Set(res.kvs.map((kv) => kv.key.toString()));
+      const missing = acked.filter((k) => !have.has(k));
+      assert.equal(missing.length, 0, `${m.name} lacks ${missing.length} acknowledged writes, e.g. ${missing.slice(0, 3).join(', ')}`);
+    }
+    for (const client of clients.values()) client.close();
   });
 
   // (Not through workers: a stall of the core alone is what the first case's drain already crosses.)
