@@ -6,16 +6,20 @@
 # write and its voluntary context switches per 100 writes (all threads, from
 # /proc/<pid>/task/*/status; a member's client workers count with it).
 # Extra arguments are environment assignments for the member, for A/B runs
-# on one build (ETCD_CLIENT_WORKERS=2 for --client-workers 2).
-#   bash bench/member-cpu.sh [REPO] [CLIENTS] [CONNS] [WRITES] [VAR=value ...]
+# on one build (ETCD_CLIENT_WORKERS=2 for --client-workers 2), or, when they
+# start with "--", flags for node itself (V8's, say).
+#   bash bench/member-cpu.sh [REPO] [CLIENTS] [CONNS] [WRITES] [VAR=value | --node-flag ...]
 # e.g. bash bench/member-cpu.sh . 100 10 40000 KVORUM_GRPC_HOT_PATH=0
+#      bash bench/member-cpu.sh . 1 1 5000 --single-threaded-gc
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "${1:-$here/..}" && pwd)"; clients="${2:-1}"; conns="${3:-1}"; writes="${4:-8000}"; shift $(( $# < 4 ? $# : 4 ))
 eval "$(bash "$here/tools.sh" | grep -E '^(etcdctl|benchmark)=')"
 dir="$(mktemp -d)"
 client=$((28000 + RANDOM % 1500 * 2)) peer=$((client + 1))
-(cd "$repo" && exec env "$@" node bin/kvorum node --name m1 --data-dir "$dir/m1" \
+assignments=() node_flags=()
+for arg in "$@"; do if [[ "$arg" == --* ]]; then node_flags+=("$arg"); else assignments+=("$arg"); fi; done
+(cd "$repo" && exec env "${assignments[@]}" node "${node_flags[@]}" bin/kvorum node --name m1 --data-dir "$dir/m1" \
   --listen-client-urls "http://127.0.0.1:$client" --advertise-client-urls "http://127.0.0.1:$client" \
   --listen-peer-urls "http://127.0.0.1:$peer" --initial-advertise-peer-urls "http://127.0.0.1:$peer" \
   --initial-cluster "m1=http://127.0.0.1:$peer" --initial-cluster-state new --log-level warn >"$dir/m1.log" 2>&1) &

@@ -92,8 +92,10 @@ export class RawNode {
     this.raft.step(makeMessage({ type: MessageType.Hup, from: this.raft.id }));
   }
 
-  /** Feeds a message received from a peer. Local-only message types are refused. */
-  /** Steps a message from a peer; false if the core dropped it (a proposal it cannot take now). */
+  /**
+   * Feeds a message received from a peer (local-only message types are
+   * refused); false if the core dropped it (a proposal it cannot take now).
+   */
   step(m: Message): boolean {
     if (m.type === MessageType.Hup || m.type === MessageType.SnapStatus || m.type === MessageType.Unreachable) {
       throw new Error(`raft: message type ${MessageType[m.type]} cannot come from the network`);

@@ -428,7 +428,7 @@ export class RaftNode {
       try {
         if (!this.raw.step(m) && m.type === MessageType.Prop) {
           // Its proposer's clients get "leader changed" once a new term applies (Waiters.newTermApplied).
-          this.opts.logger.debug({ from: formatId(m.from), entries: m.entries.length }, 'no leader to pass a forwarded proposal to; dropped it');
+          this.opts.logger.debug({ from: formatId(m.from), entries: m.entries.length, lead: formatId(this.raw.lead) }, 'the core dropped a proposal a peer forwarded');
         }
       } catch (err) {
         this.opts.logger.warn({ err, from: m.from, type: m.type }, 'dropping a peer message the core refused');
