@@ -43,6 +43,67 @@ for (const workers of [0, 2]) describe(`graceful stop with real processes${worke
   }
 
   /**
+   * Three writers per member, each pinned to its member, putting unique keys
+   * under `prefix` until stop(); every error is counted against the member,
+   * and a writer that got one pauses rather than spin (its member may be
+   * refusing, or gone).
+   */
+  function writeThroughEveryMember(prefix: string) {
+    const clients = new Map<ProcessMember, Client>(c.members.map((m) => [m, new KV(hostPort(m.clientUrl), credentials.createInsecure())]));
+    const acked: string[] = [];
+    const errors = new Map<ProcessMember, string[]>(c.members.map((m) => [m, []]));
+    let stopped = false;
+    let seq = 0;
+    const writer = async (m: ProcessMember, w: number): Promise<void> => {
+      while (!stopped) {
+        const key = `${prefix}${m.name}/${w}/${seq++}`;
+        try {
+          await call(clients.get(m)!, 'Put', { key: Buffer.from(key), value: Buffer.from(key) });
+          acked.push(key);
+        } catch (err) {
+          errors.get(m)!.push((err as ServiceError).details ?? String(err));
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
+    };
+    const writers = c.members.flatMap((m) => [0, 1, 2].map((w) => writer(m, w)));
+    return {
+      acked,
+      errors,
+      /** Waits for `n` more acknowledgements (20 s at most). */
+      async waitAcks(n: number): Promise<void> {
+        const target = acked.length + n;
+        const deadline = Date.now() + 20_000;
+        while (acked.length < target && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      },
+      async stop(): Promise<void> {
+        stopped = true;
+        await Promise.all(writers);
+      },
+      /**
+       * Every acknowledged write is on each of `members`. Linearizable
+       * reads: each member first applies up to the leader's commit index,
+       * then reads its own state. (A serializable read right after the last
+       * acknowledgement raced the follower's apply of the last entries and
+       * missed them now and then: that was this test's flakiness, not a loss.)
+       */
+      async assertAllOn(members: ProcessMember[]): Promise<void> {
+        const end = Buffer.from(prefix);
+        end[end.length - 1]! += 1;
+        for (const m of members) {
+          const res = (await call(clients.get(m)!, 'Range', { key: Buffer.from(prefix), range_end: end, keys_only: true })) as { kvs: { key: Buffer }[] };
+          const have = new Set(res.kvs.map((kv) => kv.key.toString()));
+          const missing = acked.filter((k) => !have.has(k));
+          assert.equal(missing.length, 0, `${m.name} lacks ${missing.length} acknowledged writes, e.g. ${missing.slice(0, 3).join(', ')}`);
+        }
+      },
+      close(): void {
+        for (const client of clients.values()) client.close();
+      },
+    };
+  }
+
+  /**
    * SIGTERMs the leader under writes through every member and checks the
    * handover. With `stallMs`, the survivor that does not take over is
    * stopped (SIGSTOP) for that long from the moment of the SIGTERM: a member
@@ -51,30 +112,8 @@ for (const workers of [0, 2]) describe(`graceful stop with real processes${worke
   async function sigtermLeaderUnderWrites(stallMs?: number): Promise<void> {
     const leader = await c.leader();
     const survivors = c.members.filter((m) => m !== leader);
-    const clients = new Map<ProcessMember, Client>(c.members.map((m) => [m, new KV(hostPort(m.clientUrl), credentials.createInsecure())]));
-    const acked: string[] = [];
-    const errors = new Map<ProcessMember, string[]>(c.members.map((m) => [m, []]));
-    let stop = false;
-    let seq = 0;
-    const writer = async (m: ProcessMember, w: number): Promise<void> => {
-      while (!stop) {
-        const key = `graceful/${m.name}/${w}/${seq++}`;
-        try {
-          await call(clients.get(m)!, 'Put', { key: Buffer.from(key), value: Buffer.from(key) });
-          acked.push(key);
-        } catch (err) {
-          errors.get(m)!.push((err as ServiceError).details ?? String(err));
-          // The stopped member refuses (or is gone): its writers pause rather than spin.
-          await new Promise((r) => setTimeout(r, 50));
-        }
-      }
-    };
-    const writers = c.members.flatMap((m) => [0, 1, 2].map((w) => writer(m, w)));
-    const waitAcks = async (n: number): Promise<void> => {
-      const target = acked.length + n;
-      const deadline = Date.now() + 20_000;
-      while (acked.length < target && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    };
+    const load = writeThroughEveryMember('graceful/');
+    const { acked, errors, waitAcks } = load;
     await waitAcks(300);
     const exited = new Promise<number | null>((r) => leader.process!.once('exit', (code) => r(code)));
     // Both survivors are stopped at the SIGTERM; the one the leader hands
@@ -102,8 +141,7 @@ for (const workers of [0, 2]) describe(`graceful stop with real processes${worke
     const stopMs = Date.now() - sentAt;
     leader.process = undefined;
     await waitAcks(300);
-    stop = true;
-    await Promise.all(writers);
+    await load.stop();
 
     const leaderLog = leader.log.join('');
     const survivorErrors = survivors.flatMap((m) => errors.get(m)!);
@@ -119,18 +157,8 @@ for (const workers of [0, 2]) describe(`graceful stop with real processes${worke
     assert.equal(survivorErrors.length, 0, report);
     assert.ok(stopMs < 10_000, report);
 
-    // Every acknowledged write is on both remaining members. Linearizable
-    // reads: each member first applies up to the leader's commit index, then
-    // reads its own state. (A serializable read right after the last
-    // acknowledgement raced the follower's apply of the last entries and
-    // missed them now and then: that was this test's flakiness, not a loss.)
-    for (const m of survivors) {
-      const res = (await call(clients.get(m)!, 'Range', { key: Buffer.from('graceful/'), range_end: Buffer.from('graceful0'), keys_only: true })) as { kvs: { key: Buffer }[] };
-      const have = new Set(res.kvs.map((kv) => kv.key.toString()));
-      const missing = acked.filter((k) => !have.has(k));
-      assert.equal(missing.length, 0, `${m.name} lacks ${missing.length} acknowledged writes, e.g. ${missing.slice(0, 3).join(', ')}`);
-    }
-    for (const client of clients.values()) client.close();
+    await load.assertAllOn(survivors);
+    load.close();
     // The stopped member comes back and rejoins.
     c.start(leader);
     await c.waitHealthy(20_000, [leader]);
@@ -140,35 +168,18 @@ for (const workers of [0, 2]) describe(`graceful stop with real processes${worke
     await sigtermLeaderUnderWrites();
   });
 
+  // (Not through workers: a stall of the core alone is what the first case's drain already crosses.)
+  if (workers === 0) test('the same while the member not taking over stalls through the handover (SIGSTOP for 600 ms): its clients see no error either', async () => {
+    await sigtermLeaderUnderWrites(600);
+  });
+
   // (Once, without workers: the transfer is the core's; workers only pass the calls on.)
   if (workers === 0) test('MoveLeader three times under writes through every member: no client error, nothing acknowledged lost', async () => {
-    const clients = new Map<ProcessMember, Client>(c.members.map((m) => [m, new KV(hostPort(m.clientUrl), credentials.createInsecure())]));
-    const acked: string[] = [];
-    const errors: string[] = [];
-    let stop = false;
-    let seq = 0;
-    const writer = async (m: ProcessMember, w: number): Promise<void> => {
-      while (!stop) {
-        const key = `transfer/${m.name}/${w}/${seq++}`;
-        try {
-          await call(clients.get(m)!, 'Put', { key: Buffer.from(key), value: Buffer.from(key) });
-          acked.push(key);
-        } catch (err) {
-          errors.push(`${m.name}: ${(err as ServiceError).details ?? String(err)}`);
-          await new Promise((r) => setTimeout(r, 50));
-        }
-      }
-    };
-    const writers = c.members.flatMap((m) => [0, 1, 2].map((w) => writer(m, w)));
-    const waitAcks = async (n: number): Promise<void> => {
-      const target = acked.length + n;
-      const deadline = Date.now() + 20_000;
-      while (acked.length < target && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    };
+    const load = writeThroughEveryMember('transfer/');
     const ids = memberIds();
     const moves: string[] = [];
     try {
-      await waitAcks(200);
+      await load.waitAcks(200);
       for (let i = 0; i < 3; i++) {
         const from = await c.leader();
         const to = c.members.find((m) => m !== from)!;
@@ -176,30 +187,16 @@ for (const workers of [0, 2]) describe(`graceful stop with real processes${worke
         const r = await execFileAsync('etcdctl', [`--endpoints=${hostPort(from.clientUrl)}`, '--command-timeout=10s', 'move-leader', ids.get(to)!], { env: { ...process.env, ETCDCTL_API: '3' } });
         moves.push(`${from.name} -> ${to.name}: ${r.stdout.trim()}`);
         assert.equal(await c.leader(), to, moves.join('; '));
-        await waitAcks(200);
+        await load.waitAcks(200);
       }
     } finally {
-      stop = true;
-      await Promise.all(writers);
+      await load.stop();
     }
-    const report = `${moves.join('; ')}; ${acked.length} writes acknowledged; errors: ${errors.length} (${[...new Set(errors)].join('; ')})`;
+    const errors = c.members.flatMap((m) => load.errors.get(m)!.map((e) => `${m.name}: ${e}`));
+    const report = `${moves.join('; ')}; ${load.acked.length} writes acknowledged; errors: ${errors.length} (${[...new Set(errors)].join('; ')})`;
     process.stdout.write(`# ${report}\n`);
-    if (process.env.KVORUM_DEBUG_LOGS) {
-      const { writeFileSync } = await import('node:fs');
-      for (const m of c.members) writeFileSync(`${process.env.KVORUM_DEBUG_LOGS}/transfer-${m.name}.log`, m.log.join(''));
-    }
     assert.equal(errors.length, 0, report);
-    for (const m of c.members) {
-      const res = (await call(clients.get(m)!, 'Range', { key: Buffer.from('transfer/'), range_end: Buffer.from('transfer0'), keys_only: true })) as { kvs: { key: Buffer }[] };
-      const have = new Set(res.kvs.map((kv) => kv.key.toString()));
-      const missing = acked.filter((k) => !have.has(k));
-      assert.equal(missing.length, 0, `${m.name} lacks ${missing.length} acknowledged writes, e.g. ${missing.slice(0, 3).join(', ')}`);
-    }
-    for (const client of clients.values()) client.close();
-  });
-
-  // (Not through workers: a stall of the core alone is what the first case's drain already crosses.)
-  if (workers === 0) test('the same while the member not taking over stalls through the handover (SIGSTOP for 600 ms): its clients see no error either', async () => {
-    await sigtermLeaderUnderWrites(600);
+    await load.assertAllOn(c.members);
+    load.close();
   });
 });
