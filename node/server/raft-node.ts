@@ -189,14 +189,12 @@ export class RaftNode {
    * an error.
    */
   private get holdingProposals(): boolean {
-    if (this.raw.role === Role.Leader || this.raw.lead !== 0) {
-      // A leader is known (this member, or another): the leaderless wait
-      // below starts afresh at the next loss. (A member that went from
-      // candidate to leader without passing here used to keep its old start,
-      // so on stepping down it waited for no one and dropped what
-      // followers forwarded.)
+    const leading = this.raw.role === Role.Leader;
+    if (leading || this.raw.lead !== 0) {
+      // A leader is known, this member included: the leaderless wait below
+      // starts afresh at the next loss, not at an election long past.
       this.noLeaderSince = 0;
-      return this.raw.role === Role.Leader && this.raw.leadTransferee !== 0;
+      return leading && this.raw.leadTransferee !== 0;
     }
     // No leader to forward to: between stepping down and hearing from the
     // new leader, or during an election (a handover's is a round trip). Wait
