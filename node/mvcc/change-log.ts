@@ -5,11 +5,16 @@
 // costs one reference per change and never copies a key.
 
 import { type History, slotWrittenAt } from './key-index.js';
+import { varintSize } from '../varint.js';
 
 export class ChangeLog {
   /** changes[i] holds revision first + i: a lone history, or several in write order. */
   private changes: (History | History[])[] = [];
   private first: number;
+  /** Changes logged, over every revision. */
+  private changeTotal = 0;
+  /** What the revisions' change counts take as varints in a snapshot (node/mvcc/snapshot-size.ts). */
+  private countBytes = 0;
 
   constructor(firstRevision = 1) {
     this.first = firstRevision;
@@ -25,12 +30,28 @@ export class ChangeLog {
     return this.first + this.changes.length - 1;
   }
 
+  /** How many changes the logged revisions hold together. */
+  get changeCount(): number {
+    return this.changeTotal;
+  }
+
+  /** The bytes every logged revision's change count takes as a varint. */
+  get countVarintBytes(): number {
+    return this.countBytes;
+  }
+
   /** Logs the next revision; revisions without changes (the initial one) log []. */
   append(revision: number, changed: History[]): void {
     if (revision !== this.lastRevision + 1) {
       throw new Error(`change log: expected revision ${this.lastRevision + 1}, got ${revision}`);
     }
     this.changes.push(changed.length === 1 ? changed[0]! : changed);
+    this.tally(changed.length, 1);
+  }
+
+  private tally(count: number, sign: 1 | -1): void {
+    this.changeTotal += sign * count;
+    this.countBytes += sign * varintSize(count);
   }
 
   /** Calls `visit` for each key changed at `revision`, in write order, without allocating. */
@@ -68,11 +89,14 @@ export class ChangeLog {
   compact(revision: number): void {
     if (revision <= this.first) return;
     const drop = Math.min(revision - this.first, this.changes.length);
+    for (let r = this.first; r < this.first + drop; r++) this.tally(this.countAt(r), -1);
     this.changes.splice(0, drop);
     this.first += drop;
     if (this.first === revision && this.changes.length > 0) {
       const kept = this.at(revision).filter((h) => slotWrittenAt(h, revision) >= 0);
+      this.tally(this.countAt(revision), -1);
       this.changes[0] = kept.length === 1 ? kept[0]! : kept;
+      this.tally(kept.length, 1);
     }
   }
 }

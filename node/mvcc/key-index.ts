@@ -15,6 +15,7 @@ import bTreeModule from 'sorted-btree';
 import { bulkLoad } from 'sorted-btree/extended/bulkLoad.js';
 import { type ByteString, type KeyRange, compareByteStrings } from './keys.js';
 import type { LeaseId } from './types.js';
+import { KeysBytes } from './snapshot-size.js';
 
 const BTree = bTreeModule.default;
 type BTree<K, V> = InstanceType<typeof bTreeModule.default<K, V>>;
@@ -72,6 +73,24 @@ export function slotWrittenAt(h: History, revision: number): number {
   return slot >= 0 && modRevisionAt(h, slot) === revision ? slot : -1;
 }
 
+/** Adds a whole history to a running total of the snapshot encoding's keys part. */
+function countEncoded(tally: KeysBytes, h: History): void {
+  let previousMod = 0;
+  for (let i = 0; i < recordCount(h); i++) {
+    const slot = slotOf(i);
+    tally.record(1, modRevisionAt(h, slot) - previousMod, createRevisionAt(h, slot), versionAt(h, slot), leaseAt(h, slot), valueAt(h, slot));
+    previousMod = modRevisionAt(h, slot);
+  }
+  tally.header(historyKey(h), 0, recordCount(h));
+}
+
+/** What whole histories take in the keys part of a snapshot's encoding (see KeyIndex.encodedBytes). */
+export function encodedHistoriesBytes(histories: readonly History[], wide: boolean): number {
+  const tally = new KeysBytes();
+  for (const h of histories) countEncoded(tally, h);
+  return tally.total(wide);
+}
+
 function recordBytes(h: History, slot: number): number {
   return historyKey(h).length + valueAt(h, slot).length + RECORD_OVERHEAD_BYTES;
 }
@@ -79,6 +98,8 @@ function recordBytes(h: History, slot: number): number {
 export class KeyIndex {
   private bytes = 0;
   private records = 0;
+  /** What the keys take in a snapshot's encoding, kept exact (see snapshot-size.ts). */
+  private readonly encoded = new KeysBytes();
 
   constructor(private readonly tree: BTree<ByteString, History> = new BTree(undefined, compareByteStrings)) {}
 
@@ -89,6 +110,7 @@ export class KeyIndex {
     for (const h of histories) {
       for (let i = 0; i < recordCount(h); i++) index.bytes += recordBytes(h, slotOf(i));
       index.records += recordCount(h);
+      countEncoded(index.encoded, h);
     }
     return index;
   }
@@ -105,6 +127,14 @@ export class KeyIndex {
   /** Approximate bytes held by all retained records. */
   get sizeBytes(): number {
     return this.bytes;
+  }
+
+  /**
+   * Exactly what every key and its records take in a snapshot's encoding
+   * now, lease IDs in format 2 (`wide`) or 1 (node/mvcc/snapshot.ts).
+   */
+  encodedBytes(wide: boolean): number {
+    return this.encoded.total(wide);
   }
 
   get(key: ByteString): History | undefined {
@@ -158,6 +188,8 @@ export class KeyIndex {
     this.tree.set(key, created);
     this.bytes += recordBytes(created, lastSlot(created));
     this.records += 1;
+    this.encoded.header(key, 0, 1);
+    this.encoded.record(1, modRevision, createRevision, version, lease, value);
     return created;
   }
 
@@ -167,6 +199,10 @@ export class KeyIndex {
    * its time in those lookups).
    */
   appendTo(h: History, modRevision: number, createRevision: number, version: number, lease: LeaseId, value: ByteString): History {
+    const before = recordCount(h);
+    const previousMod = before > 0 ? modRevisionAt(h, lastSlot(h)) : 0;
+    this.encoded.header(historyKey(h), before, before + 1);
+    this.encoded.record(1, modRevision - previousMod, createRevision, version, lease, value);
     h.push(modRevision, createRevision, version, lease, value);
     this.bytes += recordBytes(h, lastSlot(h));
     this.records += 1;
@@ -182,9 +218,19 @@ export class KeyIndex {
     const slot = slotAtRevision(h, revision);
     if (slot < 0) return;
     const keepFrom = isTombstoneAt(h, slot) ? slot + RECORD : slot;
-    for (let s = FIRST; s < keepFrom; s += RECORD) this.bytes -= recordBytes(h, s);
+    if (keepFrom === FIRST) return;
+    let previousMod = 0;
+    for (let s = FIRST; s < keepFrom; s += RECORD) {
+      this.bytes -= recordBytes(h, s);
+      this.encoded.record(-1, modRevisionAt(h, s) - previousMod, createRevisionAt(h, s), versionAt(h, s), leaseAt(h, s), valueAt(h, s));
+      previousMod = modRevisionAt(h, s);
+    }
+    // The first record kept now states its mod revision whole, not as a delta.
+    if (keepFrom < h.length) this.encoded.delta(modRevisionAt(h, keepFrom) - previousMod, modRevisionAt(h, keepFrom));
+    const before = recordCount(h);
     this.records -= (keepFrom - FIRST) / RECORD;
     h.splice(FIRST, keepFrom - FIRST);
+    this.encoded.header(historyKey(h), before, recordCount(h));
     // A history emptied here leaves the tree (unless the key already has a newer one).
     if (h.length === FIRST && this.tree.get(historyKey(h)) === h) this.tree.delete(historyKey(h));
   }

@@ -25,6 +25,7 @@ import { crc32 } from 'node:zlib';
 import {
   type History,
   createRevisionAt,
+  encodedHistoriesBytes,
   historyKey,
   lastSlot,
   leaseAt,
@@ -35,6 +36,7 @@ import {
   versionAt,
 } from './key-index.js';
 import { ChangeLog } from './change-log.js';
+import { zigzag } from './snapshot-size.js';
 import { type LeaseId, type LeaseInfo, NO_LEASE } from './types.js';
 import { varintSize } from '../varint.js';
 
@@ -69,6 +71,11 @@ export interface SnapshotView extends Omit<SnapshotContent, 'histories'> {
   histories: () => Iterator<History>;
   /** The newest change log revision at capture time. */
   lastRevision: number;
+  /** At capture time: what the keys and their records take encoded (KeyIndex.encodedBytes). */
+  keyBytes: number;
+  /** At capture time: the change log's changes and their counts' varint bytes (ChangeLog). */
+  changeCount: number;
+  changeCountBytes: number;
   /**
    * Bytes placed before the encoding (outside its checksum), so a container
    * format can wrap it without copying it.
@@ -83,11 +90,17 @@ export function encodeSnapshot(content: SnapshotContent): Uint8Array {
     keyCount: content.histories.length,
     histories: () => content.histories[Symbol.iterator](),
     lastRevision: content.changeLog.lastRevision,
+    keyBytes: encodedHistoriesBytes(content.histories, content.wideLeaseIds),
+    changeCount: content.changeLog.changeCount,
+    changeCountBytes: content.changeLog.countVarintBytes,
   };
   const bytes = new SnapshotEncoder(view).encodeUntil(Infinity);
   if (bytes === undefined) throw new Error('snapshot: encoder stopped before its deadline');
   return bytes;
 }
+
+/** A varint takes one more byte from each of these on (key counts stay below 2^53). */
+const ORDINAL_WIDTH_BOUNDS = [2 ** 7, 2 ** 14, 2 ** 21, 2 ** 28, 2 ** 35, 2 ** 42, 2 ** 49];
 
 /** How many keys or revisions are encoded between two looks at the clock. */
 const CLOCK_CHECK_EVERY = 512;
@@ -130,11 +143,9 @@ export class SnapshotEncoder {
   /** Chunks encodeUntil has collected so far. */
   private collected: Uint8Array[] = [];
   private readonly wide: boolean;
-  /** The sizing pass: keys and revisions sized so far, and their bytes. */
-  private measuredKeys = 0;
-  private measuredRevision: number;
-  private measured = 0;
-  private logHeaderMeasured = false;
+  /** Sizing: the keys looked at so far for the ordinals' widths, and the changes among them below each width's bound. */
+  private sizedKeys = 0;
+  private readonly changesBelow = ORDINAL_WIDTH_BOUNDS.map(() => 0);
   /** What reach() read, kept so that the reads are not optimized away. */
   touched = 0;
 
@@ -161,18 +172,15 @@ export class SnapshotEncoder {
     out.uint(view.keyCount);
     this.headBytes = out.written;
     this.walk = view.histories();
-    this.nextRevision = this.measuredRevision = view.changeLog.firstRevision;
+    this.nextRevision = view.changeLog.firstRevision;
     this.ordinals = new ChangeOrdinals(view.changeLog, view.changeLog.firstRevision, view.lastRevision);
   }
 
   private leaseId(id: LeaseId): void {
-    if (this.wide) this.out.uint64(id >= 0n ? id * 2n : -id * 2n - 1n);
+    // Most records have no lease: 0 in either format, without a bigint conversion.
+    if (id === NO_LEASE) this.out.uint(0);
+    else if (this.wide) this.out.uint64(zigzag(id));
     else this.out.uint(Number(id));
-  }
-
-  private leaseIdSize(id: LeaseId): number {
-    if (this.wide) return uint64Size(id >= 0n ? id * 2n : -id * 2n - 1n);
-    return varintSize(Number(id));
   }
 
   /** Encodes until `deadline` (a performance.now() time); the whole encoding once it is complete. */
@@ -190,54 +198,47 @@ export class SnapshotEncoder {
   }
 
   /**
-   * Sizes the encoding without producing it, until `deadline`; once complete,
-   * how many bytes the encoding (prefix included) takes. The sizes are
-   * computed, not encoded, and the pass leaves the key order and the change
-   * ordinals behind for the encoding.
+   * How many bytes the encoding (prefix included) takes, once known; until
+   * then undefined, having worked until `deadline`. The keys' part and the
+   * change counts come from totals kept as the store changed. What is
+   * looked at here is the width of each change's key ordinal (a varint of
+   * the key's position in byte order): how many changes belong to the first
+   * 128, 16384, ... keys, up to the last such bound below the key count.
+   * For a million keys that is the first 16384 of them, not all, and the
+   * encoding goes on from that walk instead of repeating it.
    */
   measureUntil(deadline: number): number | undefined {
-    const { keyCount, revision, lastRevision } = this.view;
-    while (this.measuredKeys < keyCount) {
-      const end = Math.min(keyCount, this.measuredKeys + CLOCK_CHECK_EVERY);
-      let size = 0;
-      this.reach(this.measuredKeys, end);
-      for (let k = this.measuredKeys; k < end; k++) {
-        const h = this.ordered[k]!;
-        const key = historyKey(h);
-        const records = recordsAtOrBefore(h, revision);
-        size += varintSize(key.length) + key.length + varintSize(records);
-        let previousMod = 0;
-        for (let i = 0; i < records; i++) {
-          const slot = slotOf(i);
-          const mod = modRevisionAt(h, slot);
-          const value = valueAt(h, slot);
-          size += varintSize(mod - previousMod) + varintSize(createRevisionAt(h, slot)) + varintSize(versionAt(h, slot));
-          size += this.leaseIdSize(leaseAt(h, slot)) + varintSize(value.length) + value.length;
-          previousMod = mod;
-        }
+    const { keyCount, lastRevision, changeCount, changeLog } = this.view;
+    const bounds = ORDINAL_WIDTH_BOUNDS.filter((b) => b < keyCount);
+    const walk = bounds.length > 0 ? bounds[bounds.length - 1]! : 0;
+    while (this.sizedKeys < walk) {
+      const end = Math.min(walk, this.sizedKeys + CLOCK_CHECK_EVERY);
+      this.reach(this.sizedKeys, end);
+      for (let k = this.sizedKeys; k < end; k++) {
+        const changes = this.loggedChanges(this.ordered[k]!);
+        for (let b = 0; b < bounds.length; b++) if (k < bounds[b]!) this.changesBelow[b] += changes;
       }
-      this.measured += size;
-      this.measuredKeys = end;
-      if (performance.now() >= deadline) return undefined;
+      this.sizedKeys = end;
+      if (this.sizedKeys < walk && performance.now() >= deadline) return undefined;
     }
-    if (!this.logHeaderMeasured) {
-      const first = this.view.changeLog.firstRevision;
-      this.measured += varintSize(first) + varintSize(lastRevision - first + 1);
-      this.logHeaderMeasured = true;
+    // Each change's ordinal takes one byte, and one more for every bound it reaches.
+    let ordinalBytes = changeCount;
+    for (let b = 0; b < bounds.length; b++) ordinalBytes += changeCount - this.changesBelow[b]!;
+    const first = changeLog.firstRevision;
+    const logHeader = varintSize(first) + varintSize(lastRevision - first + 1);
+    return this.headBytes + this.view.keyBytes + logHeader + this.view.changeCountBytes + ordinalBytes + 4;
+  }
+
+  /** How many of the captured change log's changes are `h`'s: its records in the logged window. */
+  private loggedChanges(h: History): number {
+    const { revision, lastRevision, changeLog } = this.view;
+    let n = 0;
+    for (let i = recordsAtOrBefore(h, revision) - 1; i >= 0; i--) {
+      const mod = modRevisionAt(h, slotOf(i));
+      if (mod < changeLog.firstRevision) break;
+      if (mod <= lastRevision) n++;
     }
-    while (this.measuredRevision <= lastRevision) {
-      const end = Math.min(lastRevision + 1, this.measuredRevision + CLOCK_CHECK_EVERY);
-      let size = 0;
-      for (let r = this.measuredRevision; r < end; r++) {
-        const count = this.changeCount(r);
-        size += varintSize(count);
-        for (let c = 0; c < count; c++) size += varintSize(this.changeOrdinal(r, c));
-      }
-      this.measured += size;
-      this.measuredRevision = end;
-      if (this.measuredRevision <= lastRevision && performance.now() >= deadline) return undefined;
-    }
-    return this.headBytes + this.measured + 4;
+    return n;
   }
 
   /** Encodes until `deadline`; returns the chunks completed meanwhile. */
@@ -467,15 +468,6 @@ function ordinalOf(histories: readonly History[], h: History): number {
     else break;
   }
   throw new Error('snapshot: change log names a key the index no longer holds');
-}
-
-function uint64Size(n: bigint): number {
-  let size = 1;
-  while (n >= 0x80n) {
-    n >>= 7n;
-    size++;
-  }
-  return size;
 }
 
 export function decodeSnapshot(bytes: Uint8Array): SnapshotContent {

@@ -302,6 +302,9 @@ export class MvccStore {
       histories: keys.histories,
       changeLog: this.changeLog,
       lastRevision: this.changeLog.lastRevision,
+      keyBytes: this.index.encodedBytes(this.wideLeaseIds),
+      changeCount: this.changeLog.changeCount,
+      changeCountBytes: this.changeLog.countVarintBytes,
       ...(prefix && { prefix }),
     };
     const encoder = new SnapshotEncoder(view, new ByteWriter(chunkBytes, reuseChunks));

@@ -220,14 +220,40 @@ export class WatchEventsResponse extends Encodable {
 }
 
 /**
- * A SnapshotResponse: header, remaining_bytes (2), blob (3), written around
- * the blob in one buffer, framed for the wire, so the blob is copied once.
+ * The SnapshotResponses that carry `chunk`, cut into blobs of at most
+ * `messageBytes`: header, remaining_bytes (2), blob (3), each framed for the
+ * wire. They lie side by side in one buffer (from `allocate`, at least as
+ * long as asked), so a chunk costs one allocation however many messages it
+ * makes, and each blob is copied once.
+ * `remainingAfter` is what the stream has left to send after the chunk.
  */
-export function encodeSnapshotChunk(headerField: Uint8Array, remainingBytes: number, blob: Uint8Array): PreFramed {
-  const size = headerField.length + intFieldSize(remainingBytes) + bytesFieldSize(blob.length);
-  const buf = Buffer.allocUnsafe(FRAME_PREFIX_BYTES + size);
-  buf.set(headerField, FRAME_PREFIX_BYTES);
-  let at = putIntField(buf, FRAME_PREFIX_BYTES + headerField.length, 2, remainingBytes);
-  at = putBytesField(buf, at, 3, blob);
-  return new PreFramed(at === buf.length ? buf : buf.subarray(0, at));
+export function encodeSnapshotChunk(
+  headerField: Uint8Array,
+  remainingAfter: number,
+  chunk: Uint8Array,
+  messageBytes = Math.max(1, chunk.length),
+  allocate: (bytes: number) => Buffer = Buffer.allocUnsafe,
+): PreFramed[] {
+  const sizes: number[] = [];
+  let total = 0;
+  for (let at = 0; at < chunk.length || (at === 0 && sizes.length === 0); at += messageBytes) {
+    const blob = Math.min(messageBytes, chunk.length - at);
+    const remaining = remainingAfter + chunk.length - at - blob;
+    const size = FRAME_PREFIX_BYTES + headerField.length + intFieldSize(remaining) + bytesFieldSize(blob);
+    sizes.push(size);
+    total += size;
+  }
+  const buf = allocate(total);
+  const messages: PreFramed[] = [];
+  let start = 0;
+  for (let i = 0, from = 0; i < sizes.length; i++, from += messageBytes) {
+    const blob = chunk.subarray(from, Math.min(from + messageBytes, chunk.length));
+    const remaining = remainingAfter + chunk.length - from - blob.length;
+    buf.set(headerField, start + FRAME_PREFIX_BYTES);
+    let at = putIntField(buf, start + FRAME_PREFIX_BYTES + headerField.length, 2, remaining);
+    at = putBytesField(buf, at, 3, blob);
+    messages.push(new PreFramed(buf.subarray(start, at)));
+    start += sizes[i]!;
+  }
+  return messages;
 }

@@ -24,7 +24,7 @@ test('a snapshot chunk is framed once: its own buffer is what goes to the wire',
   const call = Object.create(serverCallPrototype()) as ServerCall;
   call.handler = { serialize: method.responseSerialize as (value: unknown) => Buffer };
   const blob = Buffer.alloc(40_000, 9);
-  const chunk = encodeSnapshotChunk(encodeHeaderField({ clusterId: 1, memberId: 2, revision: 3, raftTerm: 4 }), 77, blob);
+  const chunk = encodeSnapshotChunk(encodeHeaderField({ clusterId: 1, memberId: 2, revision: 3, raftTerm: 4 }), 77, blob)[0]!;
   const frame = call.serializeMessage(chunk);
   assert.equal(frame, chunk.frame, 'no copy');
   assert.equal(frame[0], 0, 'not compressed');

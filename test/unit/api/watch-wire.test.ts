@@ -49,10 +49,22 @@ test('a negative watch_id takes ten bytes and decodes as -1', () => {
 
 test('a SnapshotResponse carries the blob and remaining_bytes', () => {
   const blob = Buffer.alloc(70_000, 7);
-  const msg = decodeSnapshot(encodeSnapshotChunk(encodeHeaderField(header), 123_456_789, blob).bytes);
+  const msg = decodeSnapshot(encodeSnapshotChunk(encodeHeaderField(header), 123_456_789, blob)[0]!.bytes);
   assert.equal(msg.remaining_bytes, '123456789');
   assert.ok(Buffer.from(msg.blob as Buffer).equals(blob));
-  assert.equal(decodeSnapshot(encodeSnapshotChunk(encodeHeaderField(header), 0, blob).bytes).remaining_bytes, '0');
+  assert.equal(decodeSnapshot(encodeSnapshotChunk(encodeHeaderField(header), 0, blob)[0]!.bytes).remaining_bytes, '0');
+});
+
+test('a chunk is cut into SnapshotResponses laid in one buffer, remaining_bytes counting down to what follows the chunk', () => {
+  const chunk = Buffer.alloc(100_000);
+  for (let i = 0; i < chunk.length; i++) chunk[i] = i % 251;
+  const messages = encodeSnapshotChunk(encodeHeaderField(header), 500, chunk, 32 * 1024);
+  assert.equal(messages.length, 4);
+  const decoded = messages.map((m) => decodeSnapshot(m.bytes));
+  assert.deepEqual(decoded.map((m) => m.remaining_bytes), [String(500 + 100_000 - 32_768), String(500 + 100_000 - 65_536), String(500 + 100_000 - 98_304), '500']);
+  assert.ok(Buffer.concat(decoded.map((m) => Buffer.from(m.blob as Buffer))).equals(chunk));
+  assert.equal(new Set(messages.map((m) => m.frame.buffer)).size, 1, 'one allocation for the chunk');
+  for (const m of messages) assert.equal(m.frame.readUInt32BE(1), m.frame.length - 5, 'each message framed');
 });
 
 test('the send window pauses the watcher that crosses it and resumes every paused one at half', () => {

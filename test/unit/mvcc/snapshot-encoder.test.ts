@@ -54,7 +54,9 @@ describe('incremental snapshot encoder', () => {
   });
 
   it('measures the size of the captured encoding, prefix included, in slices and while writes continue', () => {
-    const d = loaded(4000);
+    // Past 16384 keys some ordinals take 3 bytes, so sizing looks at the first 16384 keys, in slices.
+    const d = new Driver();
+    for (let i = 0; i < 20_000; i++) d.put(`key/${i}`, `value-${i}`);
     const prefix = new Uint8Array([1, 2, 3, 4, 5]);
     const encoder = d.store.snapshotEncoder(prefix);
     let size: number | undefined;
@@ -63,11 +65,18 @@ describe('incremental snapshot encoder', () => {
     while ((size = encoder.measureUntil(0)) === undefined) {
       slices++;
       d.put(`new/${n++}`, 'written while measuring');
+      d.put(`key/${n}`, 'overwritten while measuring');
     }
     assert.ok(slices > 3, `expected several slices, got ${slices}`);
     const bytes = encoder.encodeUntil(Infinity)!;
     assert.equal(size, bytes.length, 'the measured size is the encoded size');
     assert.deepEqual(bytes.subarray(0, prefix.length), prefix);
+  });
+
+  it('sizes a store of a few hundred keys without walking them all', () => {
+    const d = loaded(4000);
+    const encoder = d.store.snapshotEncoder();
+    assert.notEqual(encoder.measureUntil(0), undefined, 'sized in one slice: only the first 128 keys are looked at');
   });
 
   it('measures an empty store', () => {
@@ -139,5 +148,76 @@ describe('measuring again', () => {
     const size = encoder.measureUntil(Infinity);
     assert.equal(encoder.measureUntil(Infinity), size);
     assert.equal(size, encoder.encodeUntil(Infinity)!.length);
+  });
+});
+
+describe('sizing from running totals', () => {
+  /** A deterministic pseudo-random sequence (xorshift), so a failure reproduces. */
+  function random(seed: number): () => number {
+    let x = seed;
+    return () => {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      return (x >>> 0) / 2 ** 32;
+    };
+  }
+
+  /** Asserts that the size the encoder states before encoding is the length it encodes. */
+  function sizedExactly(d: Driver, what: string): void {
+    const encoder = d.store.snapshotEncoder(new Uint8Array(3));
+    const size = encoder.measureUntil(Infinity);
+    const encoded = encoder.encodeUntil(Infinity)!;
+    assert.equal(size, encoded.length, `${what}: stated size against encoded length`);
+    const restored = new Driver(MvccStore.restore(encoded.subarray(3)));
+    const again = restored.store.snapshotEncoder();
+    assert.equal(again.measureUntil(Infinity), encoded.length - 3, `${what}: a restored store sizes the same bytes`);
+  }
+
+  for (const seed of [1, 2, 3]) {
+    it(`states the encoded length after random puts, deletes, txns, leases and compactions (seed ${seed})`, () => {
+      const next = random(seed * 7919);
+      const pick = (n: number): number => Math.floor(next() * n);
+      const d = new Driver();
+      // Narrow lease IDs, and (from seed 2 on) one only format 2 holds.
+      const leases = seed === 1 ? [5n, 300n] : [5n, 300n, -(2n ** 62n)];
+      for (const id of leases) d.grant(id);
+      const key = (): string => `k/${String(pick(600)).padStart(4, '0')}`;
+      for (let step = 0; step < 3000; step++) {
+        const op = pick(100);
+        if (op < 55) {
+          d.put(key(), 'v'.repeat(pick(300)), pick(4) === 0 ? { lease: leases[pick(leases.length)]! } : {});
+        } else if (op < 70) {
+          d.del(key());
+        } else if (op < 75) {
+          const from = key();
+          d.del(from, { rangeEnd: bytes(`${from}~`) });
+        } else if (op < 85) {
+          const keys = new Set(Array.from({ length: 1 + pick(8) }, key));
+          d.txn({ success: [...keys].map((k, i) => (i % 3 === 2 ? { requestDeleteRange: { key: bytes(k) } } : { requestPut: { key: bytes(k), value: bytes(`t${step}`) } })) });
+        } else if (op < 88) {
+          const to = d.store.compactRevision + 1 + pick(d.store.revision - d.store.compactRevision);
+          if (to > d.store.compactRevision) d.compact(to);
+        } else if (op < 89 && leases.length > 1) {
+          const id = leases.splice(pick(leases.length), 1)[0]!;
+          d.revoke(id);
+        } else {
+          d.put(`long/${pick(40)}`, `x${step}`);
+        }
+        if (step % 250 === 0) sizedExactly(d, `step ${step}`);
+      }
+      sizedExactly(d, 'the end');
+      d.compact(d.store.revision);
+      sizedExactly(d, 'compacted to the last revision');
+    });
+  }
+
+  it('states the encoded length past each ordinal width (128 and 16384 keys), changes spread over them', () => {
+    const d = new Driver();
+    for (let i = 0; i < 17_000; i++) d.put(`k/${String((i * 7919) % 17_000).padStart(5, '0')}`, `v${i}`);
+    d.compact(8000);
+    d.del('k/00100', { rangeEnd: bytes('k/00200') });
+    for (let i = 0; i < 300; i++) d.put(`k/${String((i * 61) % 17_000).padStart(5, '0')}`, 'again');
+    sizedExactly(d, '17000 keys');
   });
 });
