@@ -457,10 +457,12 @@ export class EtcdServer implements Application {
   /**
    * The state at the applied index, captured now and encoded in slices of a
    * few milliseconds between which the event loop serves clients and peers;
-   * the bytes come as chunks, to be written out as they come.
+   * the bytes come as chunks, to be written out as they come. A chunk's
+   * memory is filled again once the next is asked for: a store's worth of
+   * fresh buffers per snapshot would set off a full collection every ~64 MiB.
    */
   snapshotData(): AsyncIterable<Uint8Array> {
-    return captureState(this.store, this.snapshotHead(), RAFT_SNAPSHOT_CHUNK_BYTES).chunks();
+    return captureState(this.store, this.snapshotHead(), RAFT_SNAPSHOT_CHUNK_BYTES, true).chunks();
   }
 
   leaderChanged(soft: SoftState): void {

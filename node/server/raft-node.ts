@@ -36,7 +36,7 @@ export interface Application {
   /**
    * The application's state at its applied index, for a local snapshot. The
    * state must be captured during the call; its bytes may come later, in
-   * chunks.
+   * chunks, each valid only until the next is asked for.
    */
   snapshotData(): AsyncIterable<Uint8Array>;
   leaderChanged?(soft: SoftState): void;
