@@ -6,15 +6,16 @@
 // state the length before the bytes).
 
 import { varintSize } from '../varint.js';
+import { isLegacyLeaseId } from './lease.js';
 import { type LeaseId, NO_LEASE } from './types.js';
 
 /** A key's length, bytes and record count, before its records. */
-export function keyHeaderBytes(key: string, records: number): number {
+function keyHeaderBytes(key: string, records: number): number {
   return varintSize(key.length) + key.length + varintSize(records);
 }
 
 /** One record without its lease: mod revision delta, create revision, version, value. */
-export function recordBytes(modDelta: number, createRevision: number, version: number, value: string): number {
+function recordBytes(modDelta: number, createRevision: number, version: number, value: string): number {
   return varintSize(modDelta) + varintSize(createRevision) + varintSize(version) + varintSize(value.length) + value.length;
 }
 
@@ -22,13 +23,13 @@ export function recordBytes(modDelta: number, createRevision: number, version: n
  * A lease ID in the snapshot's format 1 (an unsigned varint), or 0 for an ID
  * that format cannot hold: a store that granted one writes format 2.
  */
-export function narrowLeaseBytes(id: LeaseId): number {
+function narrowLeaseBytes(id: LeaseId): number {
   if (id === NO_LEASE) return 1;
-  return id > 0n && id <= BigInt(Number.MAX_SAFE_INTEGER) ? varintSize(Number(id)) : 0;
+  return isLegacyLeaseId(id) ? varintSize(Number(id)) : 0;
 }
 
 /** A lease ID in the snapshot's format 2 (a zigzag varint of any int64). */
-export function wideLeaseBytes(id: LeaseId): number {
+function wideLeaseBytes(id: LeaseId): number {
   if (id === NO_LEASE) return 1;
   return uint64Bytes(zigzag(id));
 }
@@ -37,7 +38,7 @@ export function zigzag(id: LeaseId): bigint {
   return id >= 0n ? id * 2n : -id * 2n - 1n;
 }
 
-export function uint64Bytes(n: bigint): number {
+function uint64Bytes(n: bigint): number {
   let size = 1;
   while (n >= 0x80n) {
     n >>= 7n;
@@ -67,13 +68,8 @@ export class KeysBytes {
   /** Adds (sign 1) or removes (sign -1) a record. */
   record(sign: 1 | -1, modDelta: number, createRevision: number, version: number, lease: LeaseId, value: string): void {
     this.base += sign * recordBytes(modDelta, createRevision, version, value);
-    if (lease === NO_LEASE) {
-      this.narrowLeases += sign;
-      this.wideLeases += sign;
-    } else {
-      this.narrowLeases += sign * narrowLeaseBytes(lease);
-      this.wideLeases += sign * wideLeaseBytes(lease);
-    }
+    this.narrowLeases += sign * narrowLeaseBytes(lease);
+    this.wideLeases += sign * wideLeaseBytes(lease);
   }
 
   /** A record's mod revision delta changes (the record before it went). */

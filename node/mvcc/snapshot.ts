@@ -59,6 +59,15 @@ export interface SnapshotContent {
   changeLog: ChangeLog;
 }
 
+/** What parts of the encoding take, from totals kept as the store changed (snapshot-size.ts). */
+export interface SnapshotTotals {
+  /** The keys and their records (KeyIndex.encodedBytes). */
+  keyBytes: number;
+  /** The change log's changes, and the varint bytes of their per-revision counts (ChangeLog). */
+  changeCount: number;
+  changeCountBytes: number;
+}
+
 /** What a snapshot captures at one moment, cheaply, for SnapshotEncoder to encode later. */
 export interface SnapshotView extends Omit<SnapshotContent, 'histories'> {
   /** How many keys there were at capture time. */
@@ -71,11 +80,8 @@ export interface SnapshotView extends Omit<SnapshotContent, 'histories'> {
   histories: () => Iterator<History>;
   /** The newest change log revision at capture time. */
   lastRevision: number;
-  /** At capture time: what the keys and their records take encoded (KeyIndex.encodedBytes). */
-  keyBytes: number;
-  /** At capture time: the change log's changes and their counts' varint bytes (ChangeLog). */
-  changeCount: number;
-  changeCountBytes: number;
+  /** The running totals as they were at capture time; read only to size the encoding. */
+  totals: () => SnapshotTotals;
   /**
    * Bytes placed before the encoding (outside its checksum), so a container
    * format can wrap it without copying it.
@@ -90,9 +96,12 @@ export function encodeSnapshot(content: SnapshotContent): Uint8Array {
     keyCount: content.histories.length,
     histories: () => content.histories[Symbol.iterator](),
     lastRevision: content.changeLog.lastRevision,
-    keyBytes: encodedHistoriesBytes(content.histories, content.wideLeaseIds),
-    changeCount: content.changeLog.changeCount,
-    changeCountBytes: content.changeLog.countVarintBytes,
+    // Whole encodings are not sized first: the keys' pass runs only if asked.
+    totals: () => ({
+      keyBytes: encodedHistoriesBytes(content.histories, content.wideLeaseIds),
+      changeCount: content.changeLog.changeCount,
+      changeCountBytes: content.changeLog.countVarintBytes,
+    }),
   };
   const bytes = new SnapshotEncoder(view).encodeUntil(Infinity);
   if (bytes === undefined) throw new Error('snapshot: encoder stopped before its deadline');
@@ -208,7 +217,7 @@ export class SnapshotEncoder {
    * encoding goes on from that walk instead of repeating it.
    */
   measureUntil(deadline: number): number | undefined {
-    const { keyCount, lastRevision, changeCount, changeLog } = this.view;
+    const { keyCount, lastRevision, changeLog } = this.view;
     const bounds = ORDINAL_WIDTH_BOUNDS.filter((b) => b < keyCount);
     const walk = bounds.length > 0 ? bounds[bounds.length - 1]! : 0;
     while (this.sizedKeys < walk) {
@@ -221,12 +230,13 @@ export class SnapshotEncoder {
       this.sizedKeys = end;
       if (this.sizedKeys < walk && performance.now() >= deadline) return undefined;
     }
+    const { keyBytes, changeCount, changeCountBytes } = this.view.totals();
     // Each change's ordinal takes one byte, and one more for every bound it reaches.
     let ordinalBytes = changeCount;
     for (let b = 0; b < bounds.length; b++) ordinalBytes += changeCount - this.changesBelow[b]!;
     const first = changeLog.firstRevision;
     const logHeader = varintSize(first) + varintSize(lastRevision - first + 1);
-    return this.headBytes + this.view.keyBytes + logHeader + this.view.changeCountBytes + ordinalBytes + 4;
+    return this.headBytes + keyBytes + logHeader + changeCountBytes + ordinalBytes + 4;
   }
 
   /** How many of the captured change log's changes are `h`'s: its records in the logged window. */

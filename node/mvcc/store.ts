@@ -292,6 +292,7 @@ export class MvccStore {
    */
   snapshotEncoder(prefix?: Uint8Array, chunkBytes?: number, reuseChunks = false): Pick<SnapshotEncoder, 'encodeUntil' | 'encodeSlice' | 'measureUntil'> {
     const keys = this.index.freeze();
+    const totals = { keyBytes: this.index.encodedBytes(this.wideLeaseIds), changeCount: this.changeLog.changeCount, changeCountBytes: this.changeLog.countVarintBytes };
     const view: SnapshotView = {
       appliedIndex: this.applied,
       revision: this.currentRevision,
@@ -302,9 +303,7 @@ export class MvccStore {
       histories: keys.histories,
       changeLog: this.changeLog,
       lastRevision: this.changeLog.lastRevision,
-      keyBytes: this.index.encodedBytes(this.wideLeaseIds),
-      changeCount: this.changeLog.changeCount,
-      changeCountBytes: this.changeLog.countVarintBytes,
+      totals: () => totals,
       ...(prefix && { prefix }),
     };
     const encoder = new SnapshotEncoder(view, new ByteWriter(chunkBytes, reuseChunks));

@@ -564,6 +564,9 @@ async function streamBackup(ctx: ServiceContext, call: ServerWritableStream<Pb, 
   if (!gone) call.end();
 }
 
+/** Written buffers a backup stream keeps for its next chunks (more would only sit idle behind backpressure). */
+const SPARE_SLABS = 4;
+
 /** Buffers that a stream's messages are laid in, each used again once all its messages are written. */
 class MessageSlabs {
   private readonly spare: Buffer[] = [];
@@ -577,7 +580,7 @@ class MessageSlabs {
   releaseAfter(slab: Buffer, messages: number): () => void {
     let left = messages;
     return () => {
-      if (--left === 0 && this.spare.length < 4) this.spare.push(slab);
+      if (--left === 0 && this.spare.length < SPARE_SLABS) this.spare.push(slab);
     };
   }
 }

@@ -234,26 +234,19 @@ export function encodeSnapshotChunk(
   messageBytes = Math.max(1, chunk.length),
   allocate: (bytes: number) => Buffer = Buffer.allocUnsafe,
 ): PreFramed[] {
-  const sizes: number[] = [];
+  const count = Math.max(1, Math.ceil(chunk.length / messageBytes));
+  const from = (i: number): number => i * messageBytes;
+  const to = (i: number): number => Math.min(from(i + 1), chunk.length);
+  const remaining = (i: number): number => remainingAfter + chunk.length - to(i);
+  const frameBytes = (i: number): number => FRAME_PREFIX_BYTES + headerField.length + intFieldSize(remaining(i)) + bytesFieldSize(to(i) - from(i));
   let total = 0;
-  for (let at = 0; at < chunk.length || (at === 0 && sizes.length === 0); at += messageBytes) {
-    const blob = Math.min(messageBytes, chunk.length - at);
-    const remaining = remainingAfter + chunk.length - at - blob;
-    const size = FRAME_PREFIX_BYTES + headerField.length + intFieldSize(remaining) + bytesFieldSize(blob);
-    sizes.push(size);
-    total += size;
-  }
+  for (let i = 0; i < count; i++) total += frameBytes(i);
   const buf = allocate(total);
   const messages: PreFramed[] = [];
-  let start = 0;
-  for (let i = 0, from = 0; i < sizes.length; i++, from += messageBytes) {
-    const blob = chunk.subarray(from, Math.min(from + messageBytes, chunk.length));
-    const remaining = remainingAfter + chunk.length - from - blob.length;
+  for (let i = 0, start = 0; i < count; start += frameBytes(i), i++) {
     buf.set(headerField, start + FRAME_PREFIX_BYTES);
-    let at = putIntField(buf, start + FRAME_PREFIX_BYTES + headerField.length, 2, remaining);
-    at = putBytesField(buf, at, 3, blob);
-    messages.push(new PreFramed(buf.subarray(start, at)));
-    start += sizes[i]!;
+    const at = putIntField(buf, start + FRAME_PREFIX_BYTES + headerField.length, 2, remaining(i));
+    messages.push(new PreFramed(buf.subarray(start, putBytesField(buf, at, 3, chunk.subarray(from(i), to(i))))));
   }
   return messages;
 }
