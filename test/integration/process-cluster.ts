@@ -52,23 +52,42 @@ export function advertisedPeerUrl(m: ProcessMember): string {
 /** Ports this process has handed out: the kernel may offer a closed one again, and two members must never share one. */
 const handedOut = new Set<number>();
 
-/** A loopback port nothing listens on now, never the same twice in one test process. */
+/**
+ * Ports are drawn at random from below the kernel's ephemeral range. A port
+ * the kernel hands out for listen(0) lies inside that range, and between our
+ * probe and the member's own listen any outgoing connection on the machine
+ * (another test file's client, say) may take it as its local port: the member
+ * then fails with EADDRINUSE. Below the range only a deliberate bind competes.
+ */
+const DRAW_FROM = 10_000;
+const ephemeralStart = ((): number => {
+  try {
+    return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 32_768;
+  } catch {
+    return 32_768;
+  }
+})();
+
+/** A loopback port nothing listens on now, outside the ephemeral range where there is one, never the same twice in one test process. */
 export async function freePort(): Promise<number> {
-  for (;;) {
-    const port = await unusedPort();
-    if (handedOut.has(port)) continue;
+  for (let tries = 0; ; tries++) {
+    const wanted = ephemeralStart - DRAW_FROM > 1_000 && tries < 50 ? DRAW_FROM + Math.floor(Math.random() * (ephemeralStart - DRAW_FROM)) : 0;
+    if (wanted !== 0 && handedOut.has(wanted)) continue;
+    const port = await probePort(wanted);
+    if (port === undefined || handedOut.has(port)) continue;
     handedOut.add(port);
     return port;
   }
 }
 
-function unusedPort(): Promise<number> {
+/** Binds `port` on loopback (0: any) and closes it again: the port bound, or undefined when it is taken. */
+function probePort(port: number): Promise<number | undefined> {
   return new Promise((resolvePort, reject) => {
     const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolvePort(port));
+    s.once('error', (err: NodeJS.ErrnoException) => (err.code === 'EADDRINUSE' || err.code === 'EACCES' ? resolvePort(undefined) : reject(err)));
+    s.listen(port, '127.0.0.1', () => {
+      const bound = (s.address() as { port: number }).port;
+      s.close(() => resolvePort(bound));
     });
   });
 }
