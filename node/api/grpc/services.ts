@@ -14,7 +14,7 @@ import type { PermType } from '../../server/auth/key-permissions.js';
 import { deleteRangeAccess, leaseAccess, putAccess, rangeAccess, txnAccess, type LeaseKeys } from '../../server/auth/request-access.js';
 import { PreEncoded } from './pre-encoded.js';
 import { SendWindow } from './send-window.js';
-import { StreamOutbox } from './stream-outbox.js';
+import { FAN_OUT_PACING, StreamOutbox } from './stream-outbox.js';
 import { encodeHeaderField, encodeSnapshotChunk, WatchEventsResponse } from './watch-wire.js';
 import {
   deleteRangeRequest,
@@ -225,7 +225,7 @@ export function watchService(ctx: ServiceContext): UntypedServiceImplementation 
       let closed = false;
       const window = new SendWindow(WATCH_SEND_WINDOW_BYTES, (id) => watchers.get(id)?.resume());
       // Every response of the stream goes through the outbox, so they keep their order.
-      const outbox = new StreamOutbox(call, (bytes) => window.taken(bytes));
+      const outbox = new StreamOutbox(call, (bytes) => window.taken(bytes), FAN_OUT_PACING);
       const send = (msg: Pb | PreEncoded): void => {
         if (!closed) outbox.send(msg);
       };

@@ -9,6 +9,16 @@
 // HTTP/2 stream once per turn of the event loop: the same messages in the
 // same order, in fewer, fuller frames.
 //
+// While one such write is still on its way to the socket, the next waits in
+// the outbox instead of behind it in the stream. Nothing leaves sooner by
+// queueing it there, and a watcher's response waiting here can still take
+// later revisions (see epoch): a client that reads slower than revisions
+// commit gets fewer, fuller responses, and both sides spend less per event.
+// The socket takes a write at once on loopback or a fast network, though,
+// long before the client has read it; so a stream busy with fan-out also
+// spaces its writes (see FAN_OUT_PACING), and its revisions coalesce in the
+// gap, as etcd's overflowing send channel coalesces them.
+//
 // It reaches under grpc-js (its server call's HTTP/2 stream and serializer),
 // checked once per call; when they do not match, every message goes through
 // call.write as before.
@@ -38,11 +48,38 @@ function baseCallOf(call: ServerDuplexStream<unknown, unknown>): BaseCall | unde
 /** What a generic message counts for when it goes through call.write unserialized (its size is unknown). */
 const GENERIC_MESSAGE_BYTES = 64;
 
+/** When a stream's writes are spaced (see StreamOutbox's `pacing`). */
+export interface OutboxPacing {
+  /** A write of at least this many messages makes the stream busy... */
+  busyMessages: number;
+  /** ...and its next write waits until this long after it. */
+  gapMs: number;
+}
+
+/**
+ * A stream busy with fan-out: a write of 64 messages or more holds the
+ * stream's next write for 25 ms, and a watcher's response waiting out the
+ * gap takes the revisions that commit meanwhile. A hundred watchers on one
+ * stream then get a response per 25 ms at most, each with several
+ * revisions, about as many events per response as etcd sends such a stream
+ * (its slow watchers are batched once its send buffer of 128 overflows).
+ * A stream with a few watchers, however fast its revisions come, is never
+ * held; a busy one's events are late by at most the gap.
+ */
+export const FAN_OUT_PACING: OutboxPacing = { busyMessages: 64, gapMs: 25 };
+
 export class StreamOutbox {
   private readonly base: BaseCall | undefined;
   private messages: (Uint8Array | Encodable)[] = [];
   private bytes = 0;
   private flushScheduled = false;
+  /** Writes handed to the HTTP/2 stream whose callback has not run yet. */
+  private inFlight = 0;
+  private readonly drainWaiters: (() => void)[] = [];
+  /** When the last write went, and whether it made the stream busy (pacing). */
+  private lastWriteAt = 0;
+  private lastWriteBusy = false;
+  private pacingTimer: NodeJS.Timeout | undefined;
   private headersSent = false;
   /** A message was too large: grpc-js fails the call, and nothing may follow the lost message. */
   private failed = false;
@@ -52,6 +89,8 @@ export class StreamOutbox {
     private readonly call: ServerDuplexStream<unknown, unknown>,
     /** Runs when the transport has taken `bytes` of messages queued by send(). */
     private readonly taken: (bytes: number) => void = () => {},
+    /** Spaces a busy stream's writes; none: every turn's messages go at once. */
+    private readonly pacing?: OutboxPacing,
   ) {
     this.base = baseCallOf(call);
   }
@@ -82,9 +121,9 @@ export class StreamOutbox {
     if (!(queued instanceof Encodable)) this.epochs++;
     this.messages.push(queued);
     this.bytes += FRAME_PREFIX_BYTES + size;
-    if (!this.flushScheduled) {
+    if (!this.flushScheduled && this.inFlight === 0 && this.pacingTimer === undefined) {
       this.flushScheduled = true;
-      queueMicrotask(() => this.flush());
+      queueMicrotask(() => this.flushWhenDue());
     }
     return size;
   }
@@ -103,19 +142,30 @@ export class StreamOutbox {
     this.bytes += bytes;
   }
 
-  /** True while the transport holds more than it wants (wait for onDrain). */
+  /**
+   * True while the transport holds more than it wants (wait for onDrain):
+   * the HTTP/2 stream's buffer is full, or the outbox holds a stream
+   * buffer's worth behind a write still in flight.
+   */
   get needDrain(): boolean {
-    return this.base === undefined ? this.call.writableNeedDrain : this.base.stream.writableNeedDrain;
+    if (this.base === undefined) return this.call.writableNeedDrain;
+    const stream = this.base.stream;
+    return stream.writableNeedDrain || (this.inFlight > 0 && this.bytes >= stream.writableHighWaterMark);
   }
 
   onceDrain(listener: () => void): void {
     if (this.base === undefined) this.call.once('drain', listener);
-    else this.base.stream.once('drain', listener);
+    else if (this.base.stream.writableNeedDrain) this.base.stream.once('drain', () => this.whenDrained(listener));
+    else this.whenDrained(listener);
   }
 
-  /** Writes everything queued now, as one HTTP/2 write. */
+  /** Writes everything queued now, as one HTTP/2 write, even behind a write in flight or a busy stream's gap. */
   flush(): void {
     this.flushScheduled = false;
+    if (this.pacingTimer !== undefined) {
+      clearTimeout(this.pacingTimer);
+      this.pacingTimer = undefined;
+    }
     this.epochs++;
     const base = this.base;
     if (base === undefined || this.messages.length === 0) return;
@@ -143,6 +193,58 @@ export class StreamOutbox {
       }
     }
     const payload = total - messages.length * FRAME_PREFIX_BYTES;
-    stream.write(buf, () => this.taken(payload));
+    if (this.pacing !== undefined) {
+      this.lastWriteAt = performance.now();
+      this.lastWriteBusy = messages.length >= this.pacing.busyMessages;
+    }
+    this.inFlight++;
+    stream.write(buf, () => {
+      this.inFlight--;
+      this.taken(payload);
+      // What waited behind this write goes now (or when the gap ends), in one write.
+      this.flushWhenDue();
+      this.wakeDrainWaiters();
+    });
+  }
+
+  /**
+   * The write of what send() queued, once due: not while a write is still
+   * in flight (its completion comes back here), nor within a busy stream's
+   * gap (a timer comes back at its end).
+   */
+  private flushWhenDue(): void {
+    this.flushScheduled = false;
+    if (this.inFlight > 0 || this.pacingTimer !== undefined || this.messages.length === 0) return;
+    if (this.pacing !== undefined && this.lastWriteBusy) {
+      const wait = this.lastWriteAt + this.pacing.gapMs - performance.now();
+      if (wait > 0) {
+        this.pacingTimer = setTimeout(() => {
+          this.pacingTimer = undefined;
+          this.flushWhenDue();
+        }, wait);
+        return;
+      }
+    }
+    this.flush();
+  }
+
+  private whenDrained(listener: () => void): void {
+    if (!this.needDrain) {
+      listener();
+      return;
+    }
+    this.drainWaiters.push(listener);
+  }
+
+  private wakeDrainWaiters(): void {
+    if (this.drainWaiters.length === 0 || this.base === undefined) return;
+    if (this.base.stream.writableNeedDrain) {
+      // The stream's own buffer is full: its 'drain' comes later.
+      const waiters = this.drainWaiters.splice(0);
+      for (const w of waiters) this.onceDrain(w);
+      return;
+    }
+    if (this.needDrain) return;
+    for (const w of this.drainWaiters.splice(0)) w();
   }
 }

@@ -4,8 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client, credentials, Server, ServerCredentials, type ServerDuplexStream, type ServiceDefinition } from '@grpc/grpc-js';
-import { PreEncoded, withPreEncodedResponses } from '../../../node/api/grpc/pre-encoded.js';
-import { StreamOutbox } from '../../../node/api/grpc/stream-outbox.js';
+import { Encodable, PreEncoded, withPreEncodedResponses } from '../../../node/api/grpc/pre-encoded.js';
+import { type OutboxPacing, StreamOutbox } from '../../../node/api/grpc/stream-outbox.js';
 
 const raw = (b: Buffer): Buffer => b;
 const definition = withPreEncodedResponses({
@@ -69,4 +69,95 @@ test('messages sent through the outbox arrive in order, before the status', asyn
   const expected = [...Array.from({ length: 500 }, (_, i) => String(i)), ...Array.from({ length: 7 }, (_, i) => String(i))];
   assert.deepEqual(got, expected);
   assert.equal(takenBytes, sentBytes, 'the window hears of every byte the transport took');
+});
+
+/** A message that writes its own bytes (as a watcher's events response does), so a queued one may still grow. */
+class Text extends Encodable {
+  constructor(private readonly text: string) {
+    super();
+  }
+  get size(): number {
+    return this.text.length;
+  }
+  writeTo(buf: Uint8Array, at: number): number {
+    return at + Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).write(this.text, at, 'latin1');
+  }
+}
+
+/** A server whose Chat call answers each request "N" with N self-encoding messages through an outbox with `pacing`; the client records when each arrives. */
+async function pacedChat(t: { after: (fn: () => void) => void }, pacing: OutboxPacing) {
+  let outbox: StreamOutbox | undefined;
+  const server = new Server();
+  server.addService(definition, {
+    Chat: (call: ServerDuplexStream<Buffer, unknown>) => {
+      outbox = new StreamOutbox(call, () => {}, pacing);
+      let next = 0;
+      call.on('data', (req: Buffer) => {
+        for (let i = Number(req.toString()); i > 0; i--) outbox!.send(new Text(String(next++)));
+      });
+      call.on('end', () => {
+        outbox!.flush();
+        call.end();
+      });
+    },
+  });
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+  );
+  t.after(() => server.forceShutdown());
+  const client = new Client(`127.0.0.1:${port}`, credentials.createInsecure());
+  t.after(() => client.close());
+  const stream = client.makeBidiStreamRequest<Buffer, Buffer>('/test.Outbox/Chat', raw, raw);
+  const arrivals: { n: number; at: number }[] = [];
+  stream.on('data', (b: Buffer) => arrivals.push({ n: Number(b.toString()), at: performance.now() }));
+  const status = new Promise<void>((resolve, reject) => {
+    stream.on('status', (s: { code: number }) => (s.code === 0 ? resolve() : reject(new Error(`status ${s.code}`))));
+    stream.on('error', reject);
+  });
+  const until = async (count: number): Promise<void> => {
+    const deadline = Date.now() + 10_000;
+    while (arrivals.length < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+    assert.equal(arrivals.length, count, 'every message arrived');
+  };
+  return { stream, arrivals, until, status, outbox: () => outbox! };
+}
+
+test('pacing: after a busy write the stream holds what follows until the gap ends, and a held message may still grow', async (t) => {
+  const GAP = 300;
+  const chat = await pacedChat(t, { busyMessages: 3, gapMs: GAP });
+  chat.stream.write(Buffer.from('3')); // a busy write
+  await chat.until(3);
+  const busyAt = chat.arrivals[2]!.at;
+  const epoch = chat.outbox().epoch;
+  chat.stream.write(Buffer.from('2'));
+  await new Promise((r) => setTimeout(r, GAP / 3));
+  assert.equal(chat.arrivals.length, 3, 'nothing leaves within the gap');
+  assert.equal(chat.outbox().epoch, epoch, 'a message held in the gap is not yet written, so it may still take later events');
+  await chat.until(5);
+  assert.ok(chat.arrivals[3]!.at - busyAt >= GAP * 0.8, `held ${Math.round(chat.arrivals[3]!.at - busyAt)} ms, not the ${GAP} ms gap`);
+  assert.ok(Math.abs(chat.arrivals[4]!.at - chat.arrivals[3]!.at) < GAP / 3, 'what waited out the gap went together');
+  chat.stream.end();
+  await chat.status;
+  assert.deepEqual(chat.arrivals.map((a) => a.n), [0, 1, 2, 3, 4], 'in order');
+});
+
+test('pacing: a stream whose writes stay under the busy size is never held', async (t) => {
+  const GAP = 2_000;
+  const chat = await pacedChat(t, { busyMessages: 3, gapMs: GAP });
+  const started = performance.now();
+  for (let round = 1; round <= 5; round++) {
+    chat.stream.write(Buffer.from('2'));
+    await chat.until(2 * round);
+  }
+  assert.ok(performance.now() - started < GAP, 'five small writes in a row were not held for the gap');
+  // A flush() (the stream's end) writes at once, even within a busy stream's gap.
+  chat.stream.write(Buffer.from('3'));
+  await chat.until(13);
+  chat.stream.write(Buffer.from('1'));
+  await new Promise((r) => setTimeout(r, 50));
+  const beforeEnd = performance.now();
+  chat.stream.end();
+  await chat.status;
+  assert.equal(chat.arrivals.length, 14);
+  assert.ok(chat.arrivals[13]!.at - beforeEnd < GAP / 2, 'the end flushed the held message without waiting out the gap');
 });

@@ -1,6 +1,7 @@
 // A watcher's events response that is still unwritten takes the events of
-// later revisions committed in the same turn (fewer, larger responses, as
-// etcd sends a watcher behind by several revisions). Over real gRPC: every
+// later revisions committed in the same turn, or while a stream busy with
+// fan-out waits out its gap (fewer, larger responses, as etcd sends a
+// watcher behind by several revisions). Over real gRPC: every
 // event arrives once, in revision order, a txn's events together, and no
 // response or progress notification reports a revision below one already
 // seen.
@@ -9,12 +10,15 @@ import assert from 'node:assert/strict';
 import { InProcessCluster } from '../server/in-process-cluster.js';
 import { watchClient } from './watch-fixture.js';
 
-const WATCHERS = 20;
 const TXNS = 60;
 const KEYS_PER_TXN = 3;
 const GROUP = 10;
 
-test('responses coalesced in a turn keep every event once, in order, whole revisions, monotonic headers', async (t) => {
+// 20 watchers: responses coalesce only within an apply turn. 100: the
+// stream is busy with fan-out (FAN_OUT_PACING), so its writes are spaced and
+// responses also coalesce across turns, with progress requests in between.
+for (const WATCHERS of [20, 100]) {
+test(`${WATCHERS} watchers on a stream: coalesced responses keep every event once, in order, whole revisions, monotonic headers`, async (t) => {
   const cluster = new InProcessCluster(1, { limits: { quotaBytes: 2 ** 31, requestTimeoutMs: 60_000, maxTxnOps: 128 } });
   t.after(() => cluster.close());
   await cluster.startAll();
@@ -89,3 +93,4 @@ test('responses coalesced in a turn keep every event once, in order, whole revis
   assert.ok(coalesced > 0, "no response carried several revisions: the test no longer exercises coalescing");
   t.diagnostic(`${responses} responses, ${coalesced} of them with several revisions`);
 });
+}
