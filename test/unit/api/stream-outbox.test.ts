@@ -3,7 +3,7 @@
 // ones mixed), before the status, and the window must hear of every byte.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Client, credentials, Server, ServerCredentials, type ServerDuplexStream, type ServiceDefinition } from '@grpc/grpc-js';
+import { Client, type ClientDuplexStream, credentials, Server, ServerCredentials, type ServerDuplexStream, type ServiceDefinition } from '@grpc/grpc-js';
 import { Encodable, PreEncoded, withPreEncodedResponses } from '../../../node/api/grpc/pre-encoded.js';
 import { type OutboxPacing, StreamOutbox } from '../../../node/api/grpc/stream-outbox.js';
 
@@ -21,43 +21,50 @@ const definition = withPreEncodedResponses({
   },
 } as unknown as ServiceDefinition);
 
-test('messages sent through the outbox arrive in order, before the status', async (t) => {
-  let takenBytes = 0;
-  let sentBytes = 0;
-  let direct: boolean | undefined;
+/** Serves `chat` as the Chat method on a loopback port; returns a new client stream to it. */
+async function openChat(t: { after: (fn: () => void) => void }, chat: (call: ServerDuplexStream<Buffer, unknown>) => void) {
   const server = new Server();
-  server.addService(definition, {
-    Chat: (call: ServerDuplexStream<Buffer, unknown>) => {
-      const outbox = new StreamOutbox(call, (bytes) => (takenBytes += bytes));
-      direct = outbox.direct;
-      call.on('data', (req: Buffer) => {
-        const count = Number(req.toString());
-        for (let i = 0; i < count; i++) {
-          // Every third message generic, the rest hand-encoded (one large).
-          const msg = i % 3 === 0 ? { n: i } : new PreEncoded(Buffer.from(i === 100 ? `${i}`.padEnd(70_000, ' ') : `${i}`));
-          sentBytes += outbox.send(msg);
-        }
-      });
-      call.on('end', () => {
-        outbox.flush();
-        call.end();
-      });
-    },
-  });
+  server.addService(definition, { Chat: chat });
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
   );
   t.after(() => server.forceShutdown());
   const client = new Client(`127.0.0.1:${port}`, credentials.createInsecure());
   t.after(() => client.close());
+  return client.makeBidiStreamRequest<Buffer, Buffer>('/test.Outbox/Chat', raw, raw);
+}
 
-  const stream = client.makeBidiStreamRequest<Buffer, Buffer>('/test.Outbox/Chat', raw, raw);
-  const got: string[] = [];
-  const done = new Promise<void>((resolve, reject) => {
-    stream.on('data', (b: Buffer) => got.push(b.toString().trim()));
-    stream.on('status', (s: { code: number }) => (s.code === 0 ? resolve() : reject(new Error(`status ${s.code}`))));
+/** Resolves when the stream ends with status OK, rejects on any other end. */
+function statusOf(stream: ClientDuplexStream<Buffer, Buffer>): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    stream.on('status', (st: { code: number }) => (st.code === 0 ? resolve() : reject(new Error(`status ${st.code}`))));
     stream.on('error', reject);
   });
+}
+
+test('messages sent through the outbox arrive in order, before the status', async (t) => {
+  let takenBytes = 0;
+  let sentBytes = 0;
+  let direct: boolean | undefined;
+  const stream = await openChat(t, (call) => {
+    const outbox = new StreamOutbox(call, (bytes) => (takenBytes += bytes));
+    direct = outbox.direct;
+    call.on('data', (req: Buffer) => {
+      const count = Number(req.toString());
+      for (let i = 0; i < count; i++) {
+        // Every third message generic, the rest hand-encoded (one large).
+        const msg = i % 3 === 0 ? { n: i } : new PreEncoded(Buffer.from(i === 100 ? `${i}`.padEnd(70_000, ' ') : `${i}`));
+        sentBytes += outbox.send(msg);
+      }
+    });
+    call.on('end', () => {
+      outbox.flush();
+      call.end();
+    });
+  });
+  const got: string[] = [];
+  stream.on('data', (b: Buffer) => got.push(b.toString().trim()));
+  const done = statusOf(stream);
   stream.write(Buffer.from('500'));
   // A second request arrives in a later turn: its messages follow the first 500.
   await new Promise((r) => setTimeout(r, 20));
@@ -87,33 +94,20 @@ class Text extends Encodable {
 /** A server whose Chat call answers each request "N" with N self-encoding messages through an outbox with `pacing`; the client records when each arrives. */
 async function pacedChat(t: { after: (fn: () => void) => void }, pacing: OutboxPacing) {
   let outbox: StreamOutbox | undefined;
-  const server = new Server();
-  server.addService(definition, {
-    Chat: (call: ServerDuplexStream<Buffer, unknown>) => {
-      outbox = new StreamOutbox(call, () => {}, pacing);
-      let next = 0;
-      call.on('data', (req: Buffer) => {
-        for (let i = Number(req.toString()); i > 0; i--) outbox!.send(new Text(String(next++)));
-      });
-      call.on('end', () => {
-        outbox!.flush();
-        call.end();
-      });
-    },
+  const stream = await openChat(t, (call) => {
+    outbox = new StreamOutbox(call, () => {}, pacing);
+    let next = 0;
+    call.on('data', (req: Buffer) => {
+      for (let i = Number(req.toString()); i > 0; i--) outbox!.send(new Text(String(next++)));
+    });
+    call.on('end', () => {
+      outbox!.flush();
+      call.end();
+    });
   });
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
-  );
-  t.after(() => server.forceShutdown());
-  const client = new Client(`127.0.0.1:${port}`, credentials.createInsecure());
-  t.after(() => client.close());
-  const stream = client.makeBidiStreamRequest<Buffer, Buffer>('/test.Outbox/Chat', raw, raw);
   const arrivals: { n: number; at: number }[] = [];
   stream.on('data', (b: Buffer) => arrivals.push({ n: Number(b.toString()), at: performance.now() }));
-  const status = new Promise<void>((resolve, reject) => {
-    stream.on('status', (s: { code: number }) => (s.code === 0 ? resolve() : reject(new Error(`status ${s.code}`))));
-    stream.on('error', reject);
-  });
+  const status = statusOf(stream);
   const until = async (count: number): Promise<void> => {
     const deadline = Date.now() + 10_000;
     while (arrivals.length < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
