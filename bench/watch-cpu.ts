@@ -4,6 +4,10 @@
 // members and the benchmark client used while the events flowed (from the
 // `Watch creation summary` on), per event. Wall-clock rates on a shared
 // machine swing; CPU per event is what a change to the fan-out moves.
+// Also the events per Watch response, from the members' own
+// grpc_server_msg_sent_total (etcd's go-grpc-prometheus counter; Kvorum
+// serves the same): a client pays per response, so fewer, fuller ones
+// cost it less.
 //
 //   node dist/bench/watch-cpu.js [--system kvorum|etcd] [--members 3] [--runs 4] [--per-stream 100]
 import { spawn } from 'node:child_process';
@@ -22,10 +26,24 @@ function flag(name: string, fallback: string): string {
   return i > 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
 }
 
+/** Watch messages all members have sent so far (grpc_server_msg_sent_total, Watch method). */
+async function watchMessagesSent(cluster: Cluster): Promise<number> {
+  let sum = 0;
+  for (const endpoint of cluster.endpoints()) {
+    const text = await (await fetch(`http://${endpoint}/metrics`)).text();
+    for (const line of text.split('\n')) {
+      if (line.startsWith('grpc_server_msg_sent_total{') && line.includes('grpc_method="Watch"')) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+    }
+  }
+  return sum;
+}
+
 interface Run {
   eventsPerSec: number;
   memberCpu: number;
   clientCpu: number;
+  /** Watch responses that carried events (the members' sent messages less one created answer per watcher). */
+  eventResponses?: number;
 }
 
 /** Runs the benchmark once; CPU is counted from the end of watch creation to the end. */
@@ -73,18 +91,25 @@ async function main(): Promise<void> {
   const results: Run[] = [];
   try {
     await cluster.start(60_000);
-    const events = STREAMS * perStream * PUTS;
+    const watchers = STREAMS * perStream;
+    const events = watchers * PUTS;
+    const perResponse = (run: Run): string => (run.eventResponses === undefined ? 'events per response unknown (no grpc_server_msg_sent_total)' : `${(events / run.eventResponses).toFixed(2)} events per response`);
     for (let r = 0; r < runs; r++) {
+      const sentBefore = await watchMessagesSent(cluster);
       const run = await runOnce(tools.benchmark, cluster, perStream);
+      const sent = (await watchMessagesSent(cluster)) - sentBefore;
+      if (sent > watchers) run.eventResponses = sent - watchers;
       results.push(run);
       process.stdout.write(
-        `${system} run ${r + 1}: ${Math.round(run.eventsPerSec)} events/s, members ${(run.memberCpu * 1e6 / events).toFixed(2)} µs CPU/event, client ${(run.clientCpu * 1e6 / events).toFixed(2)} µs CPU/event\n`,
+        `${system} run ${r + 1}: ${Math.round(run.eventsPerSec)} events/s, members ${(run.memberCpu * 1e6 / events).toFixed(2)} µs CPU/event, client ${(run.clientCpu * 1e6 / events).toFixed(2)} µs CPU/event, ` +
+          `${perResponse(run)}\n`,
       );
     }
     const m = (f: (r: Run) => number): number => median(results.map(f));
     process.stdout.write(
       `${system} (${members} members, ${STREAMS * perStream} watchers) median of ${runs}: ${Math.round(m((r) => r.eventsPerSec))} events/s, ` +
-        `members ${(m((r) => r.memberCpu) * 1e6 / events).toFixed(2)} µs CPU/event, client ${(m((r) => r.clientCpu) * 1e6 / events).toFixed(2)} µs CPU/event\n`,
+        `members ${(m((r) => r.memberCpu) * 1e6 / events).toFixed(2)} µs CPU/event, client ${(m((r) => r.clientCpu) * 1e6 / events).toFixed(2)} µs CPU/event, ` +
+        (results.every((r) => r.eventResponses !== undefined) ? `${(events / m((r) => r.eventResponses!)).toFixed(2)} events per response\n` : 'events per response unknown\n'),
     );
   } finally {
     // SIGTERM, so members started with --cpu-prof (KVORUM_BENCH_NODE_FLAGS) write their profiles.

@@ -2,7 +2,9 @@
 // go-grpc-prometheus, which etcd serves and the etcd mixin's alerts read:
 // grpc_server_started_total when a call arrives, grpc_server_handled_total
 // and grpc_server_handling_seconds when the server has finished it, with the
-// gRPC status code's name (OK, Unavailable, ...) as grpc_code.
+// gRPC status code's name (OK, Unavailable, ...) as grpc_code, and
+// grpc_server_msg_received_total / grpc_server_msg_sent_total per message
+// (a unary call counts one of each; a stream every message either way).
 import { status, type ServiceDefinition, type UntypedHandleCall, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { Counter, type Registry } from 'prom-client';
 import { FastHistogram } from './fast-histogram.js';
@@ -51,10 +53,18 @@ function errorCode(err: unknown): number {
   return typeof code === 'number' ? code : status.UNKNOWN;
 }
 
+/**
+ * Set on a stream call by instrument(): a writer that bypasses call.write
+ * (see node/api/grpc/stream-outbox.ts) reports the messages it sent here.
+ */
+export const COUNT_SENT = Symbol('kvorum.grpcCountSent');
+
 /** Counts of one method's calls not yet handed to prom-client (see createGrpcMetrics). */
 interface MethodCounts {
   labels: Record<string, string>;
   started: number;
+  received: number;
+  sent: number;
   /** Handled calls by status code, each with its full label set. */
   handled: Map<number, { labels: Record<string, string>; n: number }>;
 }
@@ -93,6 +103,24 @@ export function createGrpcMetrics(registry: Registry): GrpcMetrics {
       }
     },
   });
+  for (const [name, help, field] of [
+    ['grpc_server_msg_received_total', 'Total number of RPC stream messages received on the server.', 'received'],
+    ['grpc_server_msg_sent_total', 'Total number of gRPC stream messages sent by the server.', 'sent'],
+  ] as const) {
+    new Counter({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect() {
+        for (const m of methods) {
+          if (m[field] === 0) continue;
+          this.inc(m.labels, m[field]);
+          m[field] = 0;
+        }
+      },
+    });
+  }
   const handling = new FastHistogram(
     'grpc_server_handling_seconds',
     'Histogram of response latency (seconds) of gRPC that had been application-level handled by the server.',
@@ -113,7 +141,7 @@ export function createGrpcMetrics(registry: Registry): GrpcMetrics {
         // path is "/etcdserverpb.KV/Range".
         const service = def.path.split('/')[1] ?? '';
         const labels = { grpc_type: grpcType(def.requestStream, def.responseStream), grpc_service: service, grpc_method: method };
-        const counts: MethodCounts = { labels, started: 0, handled: new Map() };
+        const counts: MethodCounts = { labels, started: 0, received: 0, sent: 0, handled: new Map() };
         methods.push(counts);
         const timing = handling.child(labels);
         const handled = (code: number): void => {
@@ -135,7 +163,7 @@ export function createGrpcMetrics(registry: Registry): GrpcMetrics {
             handled(code);
           };
         };
-        wrapped[method] = (def.responseStream || def.requestStream ? instrumentStream(handler, begin) : instrumentUnary(handler, begin)) as UntypedHandleCall;
+        wrapped[method] = (def.responseStream || def.requestStream ? instrumentStream(handler, begin, counts) : instrumentUnary(handler, begin, counts)) as UntypedHandleCall;
       }
       return wrapped;
     },
@@ -144,31 +172,58 @@ export function createGrpcMetrics(registry: Registry): GrpcMetrics {
 
 type Finish = (code: number) => void;
 
-function instrumentUnary(handler: UntypedHandleCall, begin: () => Finish): (call: unknown, callback: (err: unknown, value?: unknown) => void) => void {
+/** What the wrappers count messages into. */
+type MessageCounts = Pick<MethodCounts, 'received' | 'sent'>;
+
+function instrumentUnary(handler: UntypedHandleCall, begin: () => Finish, counts: MessageCounts): (call: unknown, callback: (err: unknown, value?: unknown) => void) => void {
   const h = handler as unknown as (call: unknown, callback: (err: unknown, value?: unknown) => void) => void;
   return (call, callback) => {
     const finish = begin();
+    counts.received += 1;
     // A client that gives up ends the call for the server too, as a Go
     // handler returns when its context is cancelled.
     (call as { on?(event: string, listener: () => void): unknown }).on?.('cancelled', () => finish(status.CANCELLED));
     h(call, (err: unknown, value?: unknown) => {
       finish(err ? errorCode(err) : status.OK);
+      if (!err) counts.sent += 1;
       callback(err, value);
     });
   };
 }
 
 interface StreamCall {
+  write?(...args: unknown[]): boolean;
+  push?(chunk: unknown, ...args: unknown[]): boolean;
+  [COUNT_SENT]?: (messages: number) => void;
   end(...args: unknown[]): unknown;
   destroy(err?: unknown): unknown;
   on(event: string, listener: (...args: unknown[]) => void): unknown;
 }
 
 /** A stream is handled when the server ends it (OK), fails it (its code) or the client cancels it. */
-function instrumentStream(handler: UntypedHandleCall, begin: () => Finish): (call: StreamCall, callback?: (err: unknown, value?: unknown) => void) => void {
+function instrumentStream(handler: UntypedHandleCall, begin: () => Finish, counts: MessageCounts): (call: StreamCall, callback?: (err: unknown, value?: unknown) => void) => void {
   const h = handler as unknown as (call: StreamCall, callback?: (err: unknown, value?: unknown) => void) => void;
   return (call, callback) => {
     const finish = begin();
+    // grpc-js pushes each request message into the call (null: the end);
+    // counting there leaves the call's flow as the handler sets it.
+    const push = call.push?.bind(call);
+    if (push) {
+      call.push = (chunk: unknown, ...rest: unknown[]) => {
+        if (chunk !== null) counts.received += 1;
+        return push(chunk, ...rest);
+      };
+    }
+    const write = call.write?.bind(call);
+    if (write) {
+      call.write = (...args: unknown[]) => {
+        counts.sent += 1;
+        return write(...args);
+      };
+    }
+    call[COUNT_SENT] = (messages) => {
+      counts.sent += messages;
+    };
     const end = call.end.bind(call);
     const destroy = call.destroy.bind(call);
     call.end = (...args: unknown[]) => {
@@ -187,6 +242,7 @@ function instrumentStream(handler: UntypedHandleCall, begin: () => Finish): (cal
     // Client streams answer through a callback, as unary calls do.
     h(call, (err: unknown, value?: unknown) => {
       finish(err ? errorCode(err) : status.OK);
+      if (!err) counts.sent += 1;
       callback(err, value);
     });
   };

@@ -26,6 +26,7 @@ import { Metadata, type ServerDuplexStream } from '@grpc/grpc-js';
 import type { Duplex } from 'node:stream';
 import { Encodable, FRAME_PREFIX_BYTES, PreEncoded, writeFramePrefix } from './pre-encoded.js';
 import { grpcServerCallClass } from './grpc-internals.js';
+import { COUNT_SENT } from '../grpc-metrics.js';
 
 /** The parts of grpc-js's BaseServerInterceptingCall the outbox uses. */
 interface BaseCall {
@@ -193,6 +194,8 @@ export class StreamOutbox {
       }
     }
     const payload = total - messages.length * FRAME_PREFIX_BYTES;
+    // These bypass call.write, where the gRPC metrics count sent messages.
+    (this.call as { [COUNT_SENT]?: (messages: number) => void })[COUNT_SENT]?.(messages.length);
     if (this.pacing !== undefined) {
       this.lastWriteAt = performance.now();
       this.lastWriteBusy = messages.length >= this.pacing.busyMessages;

@@ -3,9 +3,11 @@
 // ones mixed), before the status, and the window must hear of every byte.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Client, type ClientDuplexStream, credentials, Server, ServerCredentials, type ServerDuplexStream, type ServiceDefinition } from '@grpc/grpc-js';
+import { Client, type ClientDuplexStream, credentials, Server, ServerCredentials, type ServerDuplexStream, type ServiceDefinition, type UntypedHandleCall, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { Encodable, PreEncoded, withPreEncodedResponses } from '../../../node/api/grpc/pre-encoded.js';
 import { type OutboxPacing, StreamOutbox } from '../../../node/api/grpc/stream-outbox.js';
+import { createGrpcMetrics } from '../../../node/api/grpc-metrics.js';
+import { Registry } from 'prom-client';
 
 const raw = (b: Buffer): Buffer => b;
 const definition = withPreEncodedResponses({
@@ -22,9 +24,13 @@ const definition = withPreEncodedResponses({
 } as unknown as ServiceDefinition);
 
 /** Serves `chat` as the Chat method on a loopback port; returns a new client stream to it. */
-async function openChat(t: { after: (fn: () => void) => void }, chat: (call: ServerDuplexStream<Buffer, unknown>) => void) {
+async function openChat(
+  t: { after: (fn: () => void) => void },
+  chat: (call: ServerDuplexStream<Buffer, unknown>) => void,
+  wrap: (impl: UntypedServiceImplementation) => UntypedServiceImplementation = (impl) => impl,
+) {
   const server = new Server();
-  server.addService(definition, { Chat: chat });
+  server.addService(definition, wrap({ Chat: chat as unknown as UntypedHandleCall }));
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
   );
@@ -154,4 +160,36 @@ test('pacing: a stream whose writes stay under the busy size is never held', asy
   await chat.status;
   assert.equal(chat.arrivals.length, 14);
   assert.ok(chat.arrivals[13]!.at - beforeEnd < GAP / 2, 'the end flushed the held message without waiting out the gap');
+});
+
+test('grpc_server_msg_sent_total counts the messages the outbox writes past call.write, and those that go through it', async (t) => {
+  const registry = new Registry();
+  const metrics = createGrpcMetrics(registry);
+  const stream = await openChat(
+    t,
+    (call) => {
+      const outbox = new StreamOutbox(call);
+      call.on('data', (req: Buffer) => {
+        for (let i = 0; i < Number(req.toString()); i++) outbox.send(i % 4 === 0 ? { n: i } : new PreEncoded(Buffer.from(String(i))));
+      });
+      call.on('end', () => {
+        outbox.flush();
+        call.end();
+      });
+    },
+    (impl) => metrics.instrument(definition, impl),
+  );
+  let got = 0;
+  stream.on('data', () => got++);
+  const done = statusOf(stream);
+  stream.write(Buffer.from('300'));
+  await new Promise((r) => setTimeout(r, 20));
+  stream.write(Buffer.from('9'));
+  stream.end();
+  await done;
+  assert.equal(got, 309);
+  const sent = (await registry.metrics()).split('\n').find((l) => l.startsWith('grpc_server_msg_sent_total'));
+  assert.equal(sent, 'grpc_server_msg_sent_total{grpc_type="bidi_stream",grpc_service="test.Outbox",grpc_method="Chat"} 309');
+  const received = (await registry.metrics()).split('\n').find((l) => l.startsWith('grpc_server_msg_received_total'));
+  assert.equal(received, 'grpc_server_msg_received_total{grpc_type="bidi_stream",grpc_service="test.Outbox",grpc_method="Chat"} 2');
 });
