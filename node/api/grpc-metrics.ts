@@ -71,39 +71,13 @@ interface MethodCounts {
 
 export function createGrpcMetrics(registry: Registry): GrpcMetrics {
   const labelNames = ['grpc_type', 'grpc_service', 'grpc_method'] as const;
-  // Every call would touch two counters; prom-client hashes and validates a
-  // label set per inc(), so calls are counted in plain fields here and
-  // added to the counters when the registry is read (collect).
+  // Every call would touch several counters; prom-client hashes and
+  // validates a label set per inc(), so calls and messages are counted in
+  // plain fields here and added to the counters when the registry is read
+  // (collect).
   const methods: MethodCounts[] = [];
-  new Counter({
-    name: 'grpc_server_started_total',
-    help: 'Total number of RPCs started on the server.',
-    labelNames,
-    registers: [registry],
-    collect() {
-      for (const m of methods) {
-        if (m.started === 0) continue;
-        this.inc(m.labels, m.started);
-        m.started = 0;
-      }
-    },
-  });
-  new Counter({
-    name: 'grpc_server_handled_total',
-    help: 'Total number of RPCs completed on the server, regardless of success or failure.',
-    labelNames: [...labelNames, 'grpc_code'],
-    registers: [registry],
-    collect() {
-      for (const m of methods) {
-        for (const h of m.handled.values()) {
-          if (h.n === 0) continue;
-          this.inc(h.labels, h.n);
-          h.n = 0;
-        }
-      }
-    },
-  });
   for (const [name, help, field] of [
+    ['grpc_server_started_total', 'Total number of RPCs started on the server.', 'started'],
     ['grpc_server_msg_received_total', 'Total number of RPC stream messages received on the server.', 'received'],
     ['grpc_server_msg_sent_total', 'Total number of gRPC stream messages sent by the server.', 'sent'],
   ] as const) {
@@ -121,6 +95,21 @@ export function createGrpcMetrics(registry: Registry): GrpcMetrics {
       },
     });
   }
+  new Counter({
+    name: 'grpc_server_handled_total',
+    help: 'Total number of RPCs completed on the server, regardless of success or failure.',
+    labelNames: [...labelNames, 'grpc_code'],
+    registers: [registry],
+    collect() {
+      for (const m of methods) {
+        for (const h of m.handled.values()) {
+          if (h.n === 0) continue;
+          this.inc(h.labels, h.n);
+          h.n = 0;
+        }
+      }
+    },
+  });
   const handling = new FastHistogram(
     'grpc_server_handling_seconds',
     'Histogram of response latency (seconds) of gRPC that had been application-level handled by the server.',

@@ -9,15 +9,12 @@
 // HTTP/2 stream once per turn of the event loop: the same messages in the
 // same order, in fewer, fuller frames.
 //
-// While one such write is still on its way to the socket, the next waits in
-// the outbox instead of behind it in the stream. Nothing leaves sooner by
-// queueing it there, and a watcher's response waiting here can still take
-// later revisions (see epoch): a client that reads slower than revisions
-// commit gets fewer, fuller responses, and both sides spend less per event.
-// The socket takes a write at once on loopback or a fast network, though,
-// long before the client has read it; so a stream busy with fan-out also
-// spaces its writes (see FAN_OUT_PACING), and its revisions coalesce in the
-// gap, as etcd's overflowing send channel coalesces them.
+// A stream busy with fan-out also spaces its writes (see FAN_OUT_PACING): a
+// watcher's response waiting in the outbox can still take later revisions
+// (see epoch), so its client gets fewer, fuller responses, as etcd's
+// overflowing send channel gives them. (The socket takes a write at once on
+// loopback or a fast network, long before the client has read it, so
+// waiting for the socket would not space them.)
 //
 // It reaches under grpc-js (its server call's HTTP/2 stream and serializer),
 // checked once per call; when they do not match, every message goes through
@@ -74,9 +71,6 @@ export class StreamOutbox {
   private messages: (Uint8Array | Encodable)[] = [];
   private bytes = 0;
   private flushScheduled = false;
-  /** Writes handed to the HTTP/2 stream whose callback has not run yet. */
-  private inFlight = 0;
-  private readonly drainWaiters: (() => void)[] = [];
   /** When the last write went, and whether it made the stream busy (pacing). */
   private lastWriteAt = 0;
   private lastWriteBusy = false;
@@ -122,7 +116,7 @@ export class StreamOutbox {
     if (!(queued instanceof Encodable)) this.epochs++;
     this.messages.push(queued);
     this.bytes += FRAME_PREFIX_BYTES + size;
-    if (!this.flushScheduled && this.inFlight === 0 && this.pacingTimer === undefined) {
+    if (!this.flushScheduled && this.pacingTimer === undefined) {
       this.flushScheduled = true;
       queueMicrotask(() => this.flushWhenDue());
     }
@@ -143,24 +137,17 @@ export class StreamOutbox {
     this.bytes += bytes;
   }
 
-  /**
-   * True while the transport holds more than it wants (wait for onDrain):
-   * the HTTP/2 stream's buffer is full, or the outbox holds a stream
-   * buffer's worth behind a write still in flight.
-   */
+  /** True while the transport holds more than it wants (wait for onDrain). */
   get needDrain(): boolean {
-    if (this.base === undefined) return this.call.writableNeedDrain;
-    const stream = this.base.stream;
-    return stream.writableNeedDrain || (this.inFlight > 0 && this.bytes >= stream.writableHighWaterMark);
+    return this.base === undefined ? this.call.writableNeedDrain : this.base.stream.writableNeedDrain;
   }
 
   onceDrain(listener: () => void): void {
     if (this.base === undefined) this.call.once('drain', listener);
-    else if (this.base.stream.writableNeedDrain) this.base.stream.once('drain', () => this.whenDrained(listener));
-    else this.whenDrained(listener);
+    else this.base.stream.once('drain', listener);
   }
 
-  /** Writes everything queued now, as one HTTP/2 write, even behind a write in flight or a busy stream's gap. */
+  /** Writes everything queued now, as one HTTP/2 write, even within a busy stream's gap. */
   flush(): void {
     this.flushScheduled = false;
     if (this.pacingTimer !== undefined) {
@@ -200,24 +187,13 @@ export class StreamOutbox {
       this.lastWriteAt = performance.now();
       this.lastWriteBusy = messages.length >= this.pacing.busyMessages;
     }
-    this.inFlight++;
-    stream.write(buf, () => {
-      this.inFlight--;
-      this.taken(payload);
-      // What waited behind this write goes now (or when the gap ends), in one write.
-      this.flushWhenDue();
-      this.wakeDrainWaiters();
-    });
+    stream.write(buf, () => this.taken(payload));
   }
 
-  /**
-   * The write of what send() queued, once due: not while a write is still
-   * in flight (its completion comes back here), nor within a busy stream's
-   * gap (a timer comes back at its end).
-   */
+  /** The write of what send() queued, once due: not within a busy stream's gap (a timer comes back at its end). */
   private flushWhenDue(): void {
     this.flushScheduled = false;
-    if (this.inFlight > 0 || this.pacingTimer !== undefined || this.messages.length === 0) return;
+    if (this.pacingTimer !== undefined || this.messages.length === 0) return;
     if (this.pacing !== undefined && this.lastWriteBusy) {
       const wait = this.lastWriteAt + this.pacing.gapMs - performance.now();
       if (wait > 0) {
@@ -229,25 +205,5 @@ export class StreamOutbox {
       }
     }
     this.flush();
-  }
-
-  private whenDrained(listener: () => void): void {
-    if (!this.needDrain) {
-      listener();
-      return;
-    }
-    this.drainWaiters.push(listener);
-  }
-
-  private wakeDrainWaiters(): void {
-    if (this.drainWaiters.length === 0 || this.base === undefined) return;
-    if (this.base.stream.writableNeedDrain) {
-      // The stream's own buffer is full: its 'drain' comes later.
-      const waiters = this.drainWaiters.splice(0);
-      for (const w of waiters) this.onceDrain(w);
-      return;
-    }
-    if (this.needDrain) return;
-    for (const w of this.drainWaiters.splice(0)) w();
   }
 }

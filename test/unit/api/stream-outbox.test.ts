@@ -48,6 +48,25 @@ function statusOf(stream: ClientDuplexStream<Buffer, Buffer>): Promise<void> {
   });
 }
 
+/** Asks for `first` messages, then in a later turn for `second`, ends the stream and waits for an OK status. */
+async function askTwice(stream: ClientDuplexStream<Buffer, Buffer>, first: number, second: number): Promise<void> {
+  const done = statusOf(stream);
+  stream.write(Buffer.from(String(first)));
+  await new Promise((r) => setTimeout(r, 20));
+  stream.write(Buffer.from(String(second)));
+  stream.end();
+  await done;
+}
+
+/** Answers each request "N" on `call` through `outbox` by `answer(N)`; at the client's end, flushes and ends the call. */
+function serveCounts(call: ServerDuplexStream<Buffer, unknown>, outbox: StreamOutbox, answer: (count: number) => void): void {
+  call.on('data', (req: Buffer) => answer(Number(req.toString())));
+  call.on('end', () => {
+    outbox.flush();
+    call.end();
+  });
+}
+
 test('messages sent through the outbox arrive in order, before the status', async (t) => {
   let takenBytes = 0;
   let sentBytes = 0;
@@ -55,28 +74,18 @@ test('messages sent through the outbox arrive in order, before the status', asyn
   const stream = await openChat(t, (call) => {
     const outbox = new StreamOutbox(call, (bytes) => (takenBytes += bytes));
     direct = outbox.direct;
-    call.on('data', (req: Buffer) => {
-      const count = Number(req.toString());
+    serveCounts(call, outbox, (count) => {
       for (let i = 0; i < count; i++) {
         // Every third message generic, the rest hand-encoded (one large).
         const msg = i % 3 === 0 ? { n: i } : new PreEncoded(Buffer.from(i === 100 ? `${i}`.padEnd(70_000, ' ') : `${i}`));
         sentBytes += outbox.send(msg);
       }
     });
-    call.on('end', () => {
-      outbox.flush();
-      call.end();
-    });
   });
   const got: string[] = [];
   stream.on('data', (b: Buffer) => got.push(b.toString().trim()));
-  const done = statusOf(stream);
-  stream.write(Buffer.from('500'));
   // A second request arrives in a later turn: its messages follow the first 500.
-  await new Promise((r) => setTimeout(r, 20));
-  stream.write(Buffer.from('7'));
-  stream.end();
-  await done;
+  await askTwice(stream, 500, 7);
 
   assert.equal(direct, true, 'grpc-js internals no longer match: every message went through call.write');
   const expected = [...Array.from({ length: 500 }, (_, i) => String(i)), ...Array.from({ length: 7 }, (_, i) => String(i))];
@@ -101,14 +110,11 @@ class Text extends Encodable {
 async function pacedChat(t: { after: (fn: () => void) => void }, pacing: OutboxPacing) {
   let outbox: StreamOutbox | undefined;
   const stream = await openChat(t, (call) => {
-    outbox = new StreamOutbox(call, () => {}, pacing);
+    const paced = new StreamOutbox(call, () => {}, pacing);
+    outbox = paced;
     let next = 0;
-    call.on('data', (req: Buffer) => {
-      for (let i = Number(req.toString()); i > 0; i--) outbox!.send(new Text(String(next++)));
-    });
-    call.on('end', () => {
-      outbox!.flush();
-      call.end();
+    serveCounts(call, paced, (count) => {
+      for (let i = count; i > 0; i--) paced.send(new Text(String(next++)));
     });
   });
   const arrivals: { n: number; at: number }[] = [];
@@ -169,24 +175,15 @@ test('grpc_server_msg_sent_total counts the messages the outbox writes past call
     t,
     (call) => {
       const outbox = new StreamOutbox(call);
-      call.on('data', (req: Buffer) => {
-        for (let i = 0; i < Number(req.toString()); i++) outbox.send(i % 4 === 0 ? { n: i } : new PreEncoded(Buffer.from(String(i))));
-      });
-      call.on('end', () => {
-        outbox.flush();
-        call.end();
+      serveCounts(call, outbox, (count) => {
+        for (let i = 0; i < count; i++) outbox.send(i % 4 === 0 ? { n: i } : new PreEncoded(Buffer.from(String(i))));
       });
     },
     (impl) => metrics.instrument(definition, impl),
   );
   let got = 0;
   stream.on('data', () => got++);
-  const done = statusOf(stream);
-  stream.write(Buffer.from('300'));
-  await new Promise((r) => setTimeout(r, 20));
-  stream.write(Buffer.from('9'));
-  stream.end();
-  await done;
+  await askTwice(stream, 300, 9);
   assert.equal(got, 309);
   const sent = (await registry.metrics()).split('\n').find((l) => l.startsWith('grpc_server_msg_sent_total'));
   assert.equal(sent, 'grpc_server_msg_sent_total{grpc_type="bidi_stream",grpc_service="test.Outbox",grpc_method="Chat"} 309');
