@@ -44,3 +44,9 @@ hz=$(getconf CLK_TCK)
 echo "members=$members keys=$keys leader=m$((leader + 1)) rss=$((before[leader] >> 20))->$((after >> 20)) MiB" \
   "growth=$(( (after - before[leader]) / keys )) B/key" \
   "leader_cpu=$(( ($(cpu "$pid") - ticks[leader]) * 1000000 / hz / keys )) us/put env=${*:-none}"
+# Where the leader's memory is, from its own metrics: V8's heap (committed and
+# in use), memory outside it that V8 knows of (external: array buffers), the rest.
+ep=$(cut -d, -f$((leader + 1)) <<<"$endpoints")
+curl -s "http://$ep/metrics" | awk -v rss="$after" '
+  /^nodejs_heap_size_total_bytes / { total = $2 } /^nodejs_heap_size_used_bytes / { used = $2 } /^nodejs_external_memory_bytes / { ext = $2 }
+  END { if (total) printf "leader memory: heap %d MiB (%d in use), external %d MiB, rest %d MiB\n", total / 2^20, used / 2^20, ext / 2^20, (rss - total - ext) / 2^20 }'

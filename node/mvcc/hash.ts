@@ -16,7 +16,7 @@ import {
   modRevisionAt,
   recordCount,
   slotOf,
-  valueAt,
+  valueRefAt,
   versionAt,
 } from './key-index.js';
 
@@ -37,7 +37,7 @@ export function hashRecords(index: KeyIndex, upToRevision: number): number {
     for (let i = 0; i < recordCount(h); i++) {
       const slot = slotOf(i);
       if (modRevisionAt(h, slot) > upToRevision) break;
-      const value = valueAt(h, slot);
+      const value = index.values.view(valueRefAt(h, slot));
       const size = FIXED_BYTES + key.length + value.length;
       if (used + size > buf.length) {
         flush();
@@ -51,7 +51,7 @@ export function hashRecords(index: KeyIndex, upToRevision: number): number {
       used = buf.writeUInt32BE(key.length, used);
       used = buf.writeUInt32BE(value.length, used);
       used += buf.write(key, used, 'latin1');
-      used += buf.write(value, used, 'latin1');
+      used += value.copy(buf, used);
     }
   });
   flush();

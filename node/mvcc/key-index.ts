@@ -7,8 +7,9 @@
 //
 // with one five-slot record per revision that touched the key. The key string
 // is stored once, shared by the tree and the history; there is no object per
-// revision. A tombstone (the key deleted at `mod`) has version 0, create 0,
-// lease 0 and an empty value. Consecutive records are one "generation" from a
+// revision. A value is a ref into the index's ValueSlabs (values.ts), off
+// V8's heap; dropping a record frees its value. A tombstone (the key deleted
+// at `mod`) has version 0, create 0, lease 0 and an empty value. Consecutive records are one "generation" from a
 // create up to its tombstone; version and create revision restart after one.
 
 import bTreeModule from 'sorted-btree';
@@ -16,6 +17,7 @@ import { bulkLoad } from 'sorted-btree/extended/bulkLoad.js';
 import { type ByteString, type KeyRange, compareByteStrings } from './keys.js';
 import type { LeaseId } from './types.js';
 import { KeysBytes } from './snapshot-size.js';
+import { type ValueRef, ValueSlabs } from './values.js';
 
 const BTree = bTreeModule.default;
 type BTree<K, V> = InstanceType<typeof bTreeModule.default<K, V>>;
@@ -34,7 +36,7 @@ export const modRevisionAt = (h: History, slot: number): number => h[slot] as nu
 export const createRevisionAt = (h: History, slot: number): number => h[slot + 1] as number;
 export const versionAt = (h: History, slot: number): number => h[slot + 2] as number;
 export const leaseAt = (h: History, slot: number): LeaseId => h[slot + 3] as LeaseId;
-export const valueAt = (h: History, slot: number): ByteString => h[slot + 4] as string;
+export const valueRefAt = (h: History, slot: number): ValueRef => h[slot + 4] as number;
 export const isTombstoneAt = (h: History, slot: number): boolean => h[slot + 2] === 0;
 export const recordCount = (h: History): number => (h.length - FIRST) / RECORD;
 export const slotOf = (recordIndex: number): number => FIRST + recordIndex * RECORD;
@@ -74,25 +76,21 @@ export function slotWrittenAt(h: History, revision: number): number {
 }
 
 /** Adds a whole history to a running total of the snapshot encoding's keys part. */
-function countEncoded(tally: KeysBytes, h: History): void {
+function countEncoded(tally: KeysBytes, values: ValueSlabs, h: History): void {
   let previousMod = 0;
   for (let i = 0; i < recordCount(h); i++) {
     const slot = slotOf(i);
-    tally.record(1, modRevisionAt(h, slot) - previousMod, createRevisionAt(h, slot), versionAt(h, slot), leaseAt(h, slot), valueAt(h, slot));
+    tally.record(1, modRevisionAt(h, slot) - previousMod, createRevisionAt(h, slot), versionAt(h, slot), leaseAt(h, slot), values.length(valueRefAt(h, slot)));
     previousMod = modRevisionAt(h, slot);
   }
   tally.header(historyKey(h), 0, recordCount(h));
 }
 
-/** What whole histories take in the keys part of a snapshot's encoding (see KeyIndex.encodedBytes). */
-export function encodedHistoriesBytes(histories: readonly History[], wide: boolean): number {
+/** What whole histories, their values in `values`, take in the keys part of a snapshot's encoding (see KeyIndex.encodedBytes). */
+export function encodedHistoriesBytes(histories: readonly History[], values: ValueSlabs, wide: boolean): number {
   const tally = new KeysBytes();
-  for (const h of histories) countEncoded(tally, h);
+  for (const h of histories) countEncoded(tally, values, h);
   return tally.total(wide);
-}
-
-function recordBytes(h: History, slot: number): number {
-  return historyKey(h).length + valueAt(h, slot).length + RECORD_OVERHEAD_BYTES;
 }
 
 export class KeyIndex {
@@ -101,18 +99,53 @@ export class KeyIndex {
   /** What the keys take in a snapshot's encoding, kept exact (see snapshot-size.ts). */
   private readonly encoded = new KeysBytes();
 
-  constructor(private readonly tree: BTree<ByteString, History> = new BTree(undefined, compareByteStrings)) {}
+  constructor(
+    /** Where the records' values are; the index frees a value with its record. */
+    readonly values: ValueSlabs = new ValueSlabs(),
+    private readonly tree: BTree<ByteString, History> = new BTree(undefined, compareByteStrings),
+  ) {}
 
-  /** Builds an index from whole histories already in key order (a restored snapshot), in O(n). */
-  static fromSortedHistories(histories: History[]): KeyIndex {
+  /**
+   * Builds an index from whole histories already in key order (a restored
+   * snapshot), in O(n); their values are refs into `values`.
+   */
+  static fromSortedHistories(histories: History[], values: ValueSlabs): KeyIndex {
     const maxNodeSize = new BTree<ByteString, History>().maxNodeSize;
-    const index = new KeyIndex(bulkLoad(histories.map(historyKey), histories, maxNodeSize, compareByteStrings));
+    const index = new KeyIndex(values, bulkLoad(histories.map(historyKey), histories, maxNodeSize, compareByteStrings));
     for (const h of histories) {
-      for (let i = 0; i < recordCount(h); i++) index.bytes += recordBytes(h, slotOf(i));
+      for (let i = 0; i < recordCount(h); i++) index.bytes += index.recordBytes(h, slotOf(i));
       index.records += recordCount(h);
-      countEncoded(index.encoded, h);
+      countEncoded(index.encoded, values, h);
     }
     return index;
+  }
+
+  /** A record's value, aliasing its slot: valid until the index next changes (copy to keep it). */
+  valueView(h: History, slot: number): Buffer {
+    return this.values.view(valueRefAt(h, slot));
+  }
+
+  /** A record's value as a new array of its own. */
+  valueCopy(h: History, slot: number): Uint8Array {
+    const view = this.valueView(h, slot);
+    if (view.length === 0) return new Uint8Array(0);
+    // From Buffer's pool, as the other byte arrays handed out (keys.ts); a plain Uint8Array over it.
+    const copy = Buffer.allocUnsafe(view.length);
+    view.copy(copy);
+    return new Uint8Array(copy.buffer, copy.byteOffset, copy.byteLength);
+  }
+
+  /** A record's value as a byte string (one latin1 character per byte). */
+  valueString(h: History, slot: number): ByteString {
+    return this.values.string(valueRefAt(h, slot));
+  }
+
+  valueLength(h: History, slot: number): number {
+    return this.values.length(valueRefAt(h, slot));
+  }
+
+  private recordBytes(h: History, slot: number): number {
+    return historyKey(h).length + this.valueLength(h, slot) + RECORD_OVERHEAD_BYTES;
   }
 
   /** Keys remembered, including ones whose newest record is a tombstone. */
@@ -173,23 +206,26 @@ export class KeyIndex {
     });
   }
 
-  /** Appends a record for `key` (which must be newer than its last one) and returns the history. */
+  /**
+   * Appends a record for `key` (which must be newer than its last one) and
+   * returns the history. The value is copied (a string is taken as latin1).
+   */
   append(
     key: ByteString,
     modRevision: number,
     createRevision: number,
     version: number,
     lease: LeaseId,
-    value: ByteString,
+    value: Uint8Array | ByteString,
   ): History {
     const h = this.tree.get(key);
     if (h !== undefined) return this.appendTo(h, modRevision, createRevision, version, lease, value);
-    const created: History = [key, modRevision, createRevision, version, lease, value];
+    const created: History = [key, modRevision, createRevision, version, lease, this.values.store(value)];
     this.tree.set(key, created);
-    this.bytes += recordBytes(created, lastSlot(created));
+    this.bytes += key.length + value.length + RECORD_OVERHEAD_BYTES;
     this.records += 1;
     this.encoded.header(key, 0, 1);
-    this.encoded.record(1, modRevision, createRevision, version, lease, value);
+    this.encoded.record(1, modRevision, createRevision, version, lease, value.length);
     return created;
   }
 
@@ -198,13 +234,13 @@ export class KeyIndex {
    * without looking its key up again (a delete of 300k keys spent most of
    * its time in those lookups).
    */
-  appendTo(h: History, modRevision: number, createRevision: number, version: number, lease: LeaseId, value: ByteString): History {
+  appendTo(h: History, modRevision: number, createRevision: number, version: number, lease: LeaseId, value: Uint8Array | ByteString): History {
     const before = recordCount(h);
     const previousMod = before > 0 ? modRevisionAt(h, lastSlot(h)) : 0;
     this.encoded.header(historyKey(h), before, before + 1);
-    this.encoded.record(1, modRevision - previousMod, createRevision, version, lease, value);
-    h.push(modRevision, createRevision, version, lease, value);
-    this.bytes += recordBytes(h, lastSlot(h));
+    this.encoded.record(1, modRevision - previousMod, createRevision, version, lease, value.length);
+    h.push(modRevision, createRevision, version, lease, this.values.store(value));
+    this.bytes += historyKey(h).length + value.length + RECORD_OVERHEAD_BYTES;
     this.records += 1;
     return h;
   }
@@ -221,8 +257,10 @@ export class KeyIndex {
     if (keepFrom === FIRST) return;
     let previousMod = 0;
     for (let s = FIRST; s < keepFrom; s += RECORD) {
-      this.bytes -= recordBytes(h, s);
-      this.encoded.record(-1, modRevisionAt(h, s) - previousMod, createRevisionAt(h, s), versionAt(h, s), leaseAt(h, s), valueAt(h, s));
+      const valueLength = this.valueLength(h, s);
+      this.bytes -= historyKey(h).length + valueLength + RECORD_OVERHEAD_BYTES;
+      this.encoded.record(-1, modRevisionAt(h, s) - previousMod, createRevisionAt(h, s), versionAt(h, s), leaseAt(h, s), valueLength);
+      this.values.free(valueRefAt(h, s));
       previousMod = modRevisionAt(h, s);
     }
     // The first record kept now states its mod revision whole, not as a delta.

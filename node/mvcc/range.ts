@@ -19,7 +19,6 @@ import {
   leaseAt,
   liveSlotAtRevision,
   modRevisionAt,
-  valueAt,
   versionAt,
 } from './key-index.js';
 import { type KeyRange, fromByteString, keyRange } from './keys.js';
@@ -34,13 +33,13 @@ export interface RangeResult {
   count: number;
 }
 
-export function toKeyValue(h: History, slot: number, keysOnly = false): KeyValue {
+export function toKeyValue(index: KeyIndex, h: History, slot: number, keysOnly = false): KeyValue {
   return {
     key: fromByteString(historyKey(h)),
     createRevision: createRevisionAt(h, slot),
     modRevision: modRevisionAt(h, slot),
     version: versionAt(h, slot),
-    value: keysOnly ? EMPTY : fromByteString(valueAt(h, slot)),
+    value: keysOnly ? EMPTY : index.valueCopy(h, slot),
     lease: leaseAt(h, slot),
   };
 }
@@ -74,7 +73,7 @@ export function readRange(index: KeyIndex, r: RangeRequest, revision: number, co
       const slot = liveSlotAtRevision(h, revision);
       if (slot < 0) return;
       count += 1;
-      if (limit === 0 || kvs.length < limit) kvs.push(toKeyValue(h, slot, r.keysOnly));
+      if (limit === 0 || kvs.length < limit) kvs.push(toKeyValue(index, h, slot, r.keysOnly));
     });
     return { kvs, more: limit > 0 && count > limit, count };
   }
@@ -86,10 +85,10 @@ export function readRange(index: KeyIndex, r: RangeRequest, revision: number, co
   });
   const count = rows.length;
   rows = rows.filter(revisionFilter(r));
-  if (order !== 'NONE') sortRows(rows, r.sortTarget ?? 'KEY', order);
+  if (order !== 'NONE') sortRows(index, rows, r.sortTarget ?? 'KEY', order);
   const more = limit > 0 && rows.length > limit;
   if (more) rows.length = limit;
-  return { kvs: rows.map((row) => toKeyValue(row.h, row.slot, r.keysOnly)), more, count };
+  return { kvs: rows.map((row) => toKeyValue(index, row.h, row.slot, r.keysOnly)), more, count };
 }
 
 /**
@@ -104,7 +103,7 @@ function readPage(index: KeyIndex, range: KeyRange & { single: false }, limit: n
     index.forEachInRange(range, (h) => {
       const slot = liveSlotAtRevision(h, revision);
       if (slot < 0) return true;
-      kvs.push(toKeyValue(h, slot, keysOnly));
+      kvs.push(toKeyValue(index, h, slot, keysOnly));
       return kvs.length < limit;
     });
     const count = samples.total - liveBefore(index, samples, range.start, revision);
@@ -117,7 +116,7 @@ function readPage(index: KeyIndex, range: KeyRange & { single: false }, limit: n
     if (slot < 0) return;
     if (count % STRIDE === 0) keys.push(historyKey(h));
     count += 1;
-    if (kvs.length < limit) kvs.push(toKeyValue(h, slot, keysOnly));
+    if (kvs.length < limit) kvs.push(toKeyValue(index, h, slot, keysOnly));
   });
   if (count > limit && count >= MIN_SAMPLED_KEYS) counts.remember({ start: range.start, end: range.end, revision, keys, total: count });
   return { kvs, more: count > limit, count };
@@ -164,14 +163,17 @@ function revisionFilter(r: RangeRequest): (row: Row) => boolean {
   };
 }
 
-function sortRows(rows: Row[], target: SortTarget, order: 'ASCEND' | 'DESCEND'): void {
+function sortRows(index: KeyIndex, rows: Row[], target: SortTarget, order: 'ASCEND' | 'DESCEND'): void {
   const sign = order === 'ASCEND' ? 1 : -1;
   const compare = (a: number | string, b: number | string): number => (a < b ? -sign : a > b ? sign : 0);
-  const field = sortField(target);
-  rows.sort((a, b) => compare(field(a), field(b)));
+  const field = sortField(index, target);
+  // Each row's field read once (a value is copied out of its slot to compare).
+  const keyed = rows.map((row) => ({ row, field: field(row) }));
+  keyed.sort((a, b) => compare(a.field, b.field));
+  for (let i = 0; i < rows.length; i++) rows[i] = keyed[i]!.row;
 }
 
-function sortField(target: SortTarget): (row: Row) => number | string {
+function sortField(index: KeyIndex, target: SortTarget): (row: Row) => number | string {
   switch (target) {
     case 'KEY':
       return ({ h }) => historyKey(h);
@@ -182,6 +184,6 @@ function sortField(target: SortTarget): (row: Row) => number | string {
     case 'MOD':
       return ({ h, slot }) => modRevisionAt(h, slot);
     case 'VALUE':
-      return ({ h, slot }) => valueAt(h, slot);
+      return ({ h, slot }) => index.valueString(h, slot);
   }
 }

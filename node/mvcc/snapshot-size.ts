@@ -15,8 +15,8 @@ function keyHeaderBytes(key: string, records: number): number {
 }
 
 /** One record without its lease: mod revision delta, create revision, version, value. */
-function recordBytes(modDelta: number, createRevision: number, version: number, value: string): number {
-  return varintSize(modDelta) + varintSize(createRevision) + varintSize(version) + varintSize(value.length) + value.length;
+function recordBytes(modDelta: number, createRevision: number, version: number, valueLength: number): number {
+  return varintSize(modDelta) + varintSize(createRevision) + varintSize(version) + varintSize(valueLength) + valueLength;
 }
 
 /**
@@ -66,8 +66,8 @@ export class KeysBytes {
   }
 
   /** Adds (sign 1) or removes (sign -1) a record. */
-  record(sign: 1 | -1, modDelta: number, createRevision: number, version: number, lease: LeaseId, value: string): void {
-    this.base += sign * recordBytes(modDelta, createRevision, version, value);
+  record(sign: 1 | -1, modDelta: number, createRevision: number, version: number, lease: LeaseId, valueLength: number): void {
+    this.base += sign * recordBytes(modDelta, createRevision, version, valueLength);
     this.narrowLeases += sign * narrowLeaseBytes(lease);
     this.wideLeases += sign * wideLeaseBytes(lease);
   }

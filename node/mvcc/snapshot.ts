@@ -32,9 +32,10 @@ import {
   modRevisionAt,
   recordsAtOrBefore,
   slotOf,
-  valueAt,
+  valueRefAt,
   versionAt,
 } from './key-index.js';
+import { ValueSlabs } from './values.js';
 import { ChangeLog } from './change-log.js';
 import { zigzag } from './snapshot-size.js';
 import { type LeaseId, type LeaseInfo, NO_LEASE } from './types.js';
@@ -55,6 +56,8 @@ export interface SnapshotContent {
   wideLeaseIds: boolean;
   /** Every remembered key's history, in key byte order. */
   histories: History[];
+  /** Where the histories' values are (their value slots hold refs into it). */
+  values: ValueSlabs;
   /** Which of those histories each retained revision changed. */
   changeLog: ChangeLog;
 }
@@ -98,7 +101,7 @@ export function encodeSnapshot(content: SnapshotContent): Uint8Array {
     lastRevision: content.changeLog.lastRevision,
     // Whole encodings are not sized first: the keys' pass runs only if asked.
     totals: () => ({
-      keyBytes: encodedHistoriesBytes(content.histories, content.wideLeaseIds),
+      keyBytes: encodedHistoriesBytes(content.histories, content.values, content.wideLeaseIds),
       changeCount: content.changeLog.changeCount,
       changeCountBytes: content.changeLog.countVarintBytes,
     }),
@@ -277,9 +280,10 @@ export class SnapshotEncoder {
     let touched = 0;
     for (let k = from; k < end; k++) touched += ordered[k]!.length;
     for (let k = from; k < end; k++) touched += historyKey(ordered[k]!).length;
+    const { values } = this.view;
     for (let k = from; k < end; k++) {
       const h = ordered[k]!;
-      touched += valueAt(h, lastSlot(h)).length;
+      touched += values.length(valueRefAt(h, lastSlot(h)));
     }
     this.touched = touched;
     for (let k = fresh; k < end; k++) {
@@ -312,7 +316,7 @@ export class SnapshotEncoder {
 
   /** Encodes until `deadline`; undefined while unfinished, else the last chunks. */
   private encodeSome(deadline: number): Uint8Array[] | undefined {
-    const { keyCount, revision, changeLog, lastRevision } = this.view;
+    const { keyCount, revision, changeLog, lastRevision, values } = this.view;
     const { out } = this;
     while (this.encodedKeys < keyCount) {
       const end = Math.min(keyCount, this.encodedKeys + CLOCK_CHECK_EVERY);
@@ -331,7 +335,7 @@ export class SnapshotEncoder {
           out.uint(createRevisionAt(h, slot));
           out.uint(versionAt(h, slot));
           this.leaseId(leaseAt(h, slot));
-          out.bytes(valueAt(h, slot));
+          out.byteArray(values.view(valueRefAt(h, slot)));
         }
       }
       this.encodedKeys = end;
@@ -510,6 +514,7 @@ export function decodeSnapshot(bytes: Uint8Array): SnapshotContent {
   }
 
   const histories: History[] = [];
+  const values = new ValueSlabs();
   for (let n = input.uint(); n > 0; n--) {
     const key = input.latin1(input.uint());
     const records = input.uint();
@@ -525,7 +530,7 @@ export function decodeSnapshot(bytes: Uint8Array): SnapshotContent {
       h[slot + 1] = input.uint();
       h[slot + 2] = input.uint();
       h[slot + 3] = leaseId();
-      h[slot + 4] = input.latin1(input.uint());
+      h[slot + 4] = values.store(input.view(input.uint()));
     }
     histories.push(h);
   }
@@ -542,7 +547,7 @@ export function decodeSnapshot(bytes: Uint8Array): SnapshotContent {
     changeLog.append(revision, changed);
   }
   input.end();
-  return { appliedIndex, revision, compactRevision, leases, wideLeaseIds, histories, changeLog };
+  return { appliedIndex, revision, compactRevision, leases, wideLeaseIds, histories, values, changeLog };
 }
 
 function unzigzag(z: bigint): bigint {
@@ -636,6 +641,14 @@ export class ByteWriter {
   bytes(s: string): void {
     this.uint(s.length);
     this.latin1(s);
+  }
+
+  /** Length-prefixed bytes. */
+  byteArray(b: Uint8Array): void {
+    this.uint(b.length);
+    this.reserve(b.length);
+    this.chunk.set(b, this.length);
+    this.length += b.length;
   }
 
   latin1(s: string): void {
@@ -741,6 +754,14 @@ class ByteReader {
   int(): number {
     const z = this.uint();
     return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+  }
+
+  /** The next `length` bytes, aliasing the input. */
+  view(length: number): Buffer {
+    if (this.pos + length > this.buf.length) throw new Error('snapshot: truncated');
+    const v = this.buf.subarray(this.pos, this.pos + length);
+    this.pos += length;
+    return v;
   }
 
   latin1(length: number): string {

@@ -30,7 +30,6 @@ import {
   modRevisionAt,
   slotOf,
   slotWrittenAt,
-  valueAt,
   versionAt,
 } from './key-index.js';
 import { type KeyRange, fromByteString, keyRange, rangeContains, toByteString } from './keys.js';
@@ -73,6 +72,8 @@ import {
   validateRange,
   validateTxn,
 } from './validate.js';
+
+const NO_VALUE = new Uint8Array(0);
 
 export interface MvccStoreOptions {
   /** etcd's --max-txn-ops; must be the same on every member. */
@@ -260,10 +261,10 @@ export class MvccStore {
       if (slot < 0) continue;
       const event: WatchEvent = isTombstoneAt(h, slot)
         ? { type: 'DELETE', kv: tombstoneKv(h, revision) }
-        : { type: 'PUT', kv: toKeyValue(h, slot) };
+        : { type: 'PUT', kv: toKeyValue(this.index, h, slot) };
       if (withPrevKv && revision - 1 >= this.compacted) {
         const prev = slot - RECORD;
-        if (prev >= slotOf(0) && !isTombstoneAt(h, prev)) event.prevKv = toKeyValue(h, prev);
+        if (prev >= slotOf(0) && !isTombstoneAt(h, prev)) event.prevKv = toKeyValue(this.index, h, prev);
       }
       events.push(event);
     }
@@ -301,6 +302,7 @@ export class MvccStore {
       wideLeaseIds: this.wideLeaseIds,
       keyCount: keys.count,
       histories: keys.histories,
+      values: this.index.values,
       changeLog: this.changeLog,
       lastRevision: this.changeLog.lastRevision,
       totals: () => totals,
@@ -347,7 +349,7 @@ export class MvccStore {
     }
     let liveKeys = 0;
     for (const h of content.histories) if (!isTombstoneAt(h, lastSlot(h))) liveKeys += 1;
-    this.index = KeyIndex.fromSortedHistories(content.histories);
+    this.index = KeyIndex.fromSortedHistories(content.histories, content.values);
     this.liveKeys = liveKeys;
     this.leases = leases;
     this.wideLeaseIds = content.wideLeaseIds;
@@ -444,7 +446,7 @@ export class MvccStore {
     const key = toByteString(r.key);
     const h = this.index.get(key);
     const prev = h === undefined ? -1 : liveSlotAtRevision(h, w.revision);
-    const value = r.ignoreValue && h !== undefined && prev >= 0 ? valueAt(h, prev) : toByteString(r.value);
+    const value = r.ignoreValue && h !== undefined && prev >= 0 ? this.index.valueView(h, prev) : (r.value ?? NO_VALUE);
     const lease = r.ignoreLease && h !== undefined && prev >= 0 ? leaseAt(h, prev) : this.leases.canonical(r.lease ?? NO_LEASE);
     let createRevision = w.revision;
     let version = 1;
@@ -452,7 +454,7 @@ export class MvccStore {
     if (h !== undefined && prev >= 0) {
       createRevision = createRevisionAt(h, prev);
       version = versionAt(h, prev) + 1;
-      if (r.prevKv) response.prevKv = toKeyValue(h, prev);
+      if (r.prevKv) response.prevKv = toKeyValue(this.index, h, prev);
       if (leaseAt(h, prev) !== lease) this.leases.detach(leaseAt(h, prev), key);
     } else {
       this.liveKeys += 1;
@@ -476,7 +478,7 @@ export class MvccStore {
     });
     for (const h of doomed) {
       const slot = lastSlot(h);
-      if (prevKvs !== null) prevKvs.push(toKeyValue(h, slot));
+      if (prevKvs !== null) prevKvs.push(toKeyValue(this.index, h, slot));
       this.leases.detach(leaseAt(h, slot), historyKey(h));
       this.index.appendTo(h, w.revision, 0, 0, NO_LEASE, '');
       w.changed.push(h);
@@ -571,24 +573,22 @@ export class MvccStore {
       const slot = liveSlotAtRevision(h, this.currentRevision);
       if (slot < 0) return true;
       matched = true;
-      holds = compareRecord(c, h, slot);
+      holds = compareRecord(this.index, c, h, slot);
       return holds;
     });
     if (matched) return holds;
     // A missing key has no value to compare, so VALUE compares always fail.
-    return c.target !== 'VALUE' && compareRecord(c, null, 0);
+    return c.target !== 'VALUE' && compareRecord(this.index, c, null, 0);
   }
 }
 
-function compareRecord(c: Compare, h: History | null, slot: number): boolean {
+function compareRecord(index: KeyIndex, c: Compare, h: History | null, slot: number): boolean {
   let order: number;
   switch (c.target) {
-    case 'VALUE': {
-      const actual = h === null ? '' : valueAt(h, slot);
-      const wanted = toByteString(c.value);
-      order = actual < wanted ? -1 : actual > wanted ? 1 : 0;
+    case 'VALUE':
+      // Unsigned bytes, a prefix first: etcd's bytes.Compare.
+      order = Buffer.compare(h === null ? NO_VALUE : index.valueView(h, slot), c.value ?? NO_VALUE);
       break;
-    }
     case 'VERSION':
       order = Math.sign((h === null ? 0 : versionAt(h, slot)) - (c.version ?? 0));
       break;

@@ -10,7 +10,6 @@ import {
   slotAtRevision,
   slotOf,
   slotWrittenAt,
-  valueAt,
   versionAt,
 } from '../../../node/mvcc/key-index.js';
 import { fromByteString, keyRange, rangeContains, toByteString } from '../../../node/mvcc/keys.js';
@@ -28,10 +27,11 @@ function sample(): KeyIndex {
 
 describe('key index', () => {
   it('finds the record visible at any revision', () => {
-    const h = sample().get('k')!;
+    const index = sample();
+    const h = index.get('k')!;
     const valueSeenAt = (rev: number) => {
       const slot = liveSlotAtRevision(h, rev);
-      return slot < 0 ? null : valueAt(h, slot);
+      return slot < 0 ? null : index.valueString(h, slot);
     };
     assert.deepEqual(
       [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11].map(valueSeenAt),
