@@ -81,6 +81,8 @@ export class LeaseTable {
 
   /** The table's own copy of the ID, so key records share one bigint per lease. */
   canonical(id: LeaseId): LeaseId {
+    // The shared 0n, not the one each decoded request carries: a record holds its lease ID.
+    if (id === NO_LEASE) return NO_LEASE;
     return this.leases.get(id)?.id ?? id;
   }
 
