@@ -35,7 +35,7 @@ import {
   valueRefAt,
   versionAt,
 } from './key-index.js';
-import { ValueSlabs } from './values.js';
+import { type ValueRef, ValueSlabs } from './values.js';
 import { ChangeLog } from './change-log.js';
 import { zigzag } from './snapshot-size.js';
 import { type LeaseId, type LeaseInfo, NO_LEASE } from './types.js';
@@ -335,7 +335,7 @@ export class SnapshotEncoder {
           out.uint(createRevisionAt(h, slot));
           out.uint(versionAt(h, slot));
           this.leaseId(leaseAt(h, slot));
-          out.byteArray(values.view(valueRefAt(h, slot)));
+          out.value(values, valueRefAt(h, slot));
         }
       }
       this.encodedKeys = end;
@@ -643,12 +643,12 @@ export class ByteWriter {
     this.latin1(s);
   }
 
-  /** Length-prefixed bytes. */
-  byteArray(b: Uint8Array): void {
-    this.uint(b.length);
-    this.reserve(b.length);
-    this.chunk.set(b, this.length);
-    this.length += b.length;
+  /** A stored value, length-prefixed, copied from its slot. */
+  value(values: ValueSlabs, ref: ValueRef): void {
+    const length = values.length(ref);
+    this.uint(length);
+    this.reserve(length);
+    this.length += values.copyInto(ref, this.chunk, this.length);
   }
 
   latin1(s: string): void {

@@ -142,6 +142,22 @@ export class ValueSlabs {
     return slab.subarray(at, at + slab.readUInt32LE(at - LENGTH_BYTES));
   }
 
+  /** Copies the value into `target` at `offset` (which must have room) and returns its length. */
+  copyInto(ref: ValueRef, target: Uint8Array, offset: number): number {
+    if (ref === EMPTY_VALUE) return 0;
+    if (ref < EMPTY_VALUE) {
+      const large = this.large[-ref - 2]!;
+      target.set(large, offset);
+      return large.length;
+    }
+    const slab = this.slabs[ref >>> UNITS_SHIFT]!;
+    const at = (ref & UNITS_MASK) << UNIT_SHIFT;
+    const length = slab.readUInt32LE(at);
+    // A plain view over the slab's own buffer (offset 0): cheaper than a Buffer's subarray.
+    target.set(new Uint8Array(slab.buffer, at + LENGTH_BYTES, length), offset);
+    return length;
+  }
+
   /** The value as a latin1 string (one character per byte). */
   string(ref: ValueRef): string {
     if (ref === EMPTY_VALUE) return '';

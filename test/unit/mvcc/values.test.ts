@@ -51,6 +51,9 @@ describe('value slabs', () => {
     for (const [ref, bytes] of live) {
       assert.equal(values.length(ref), bytes.length);
       assert.ok(values.view(ref).equals(bytes), `value of ref ${ref} changed`);
+      const target = Buffer.alloc(bytes.length + 3);
+      assert.equal(values.copyInto(ref, target, 2), bytes.length);
+      assert.ok(target.subarray(2, 2 + bytes.length).equals(bytes), `copy of ref ${ref} differs`);
     }
     assert.equal(values.liveBytes, stored);
   });
