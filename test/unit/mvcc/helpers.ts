@@ -14,6 +14,18 @@ import type {
 } from '../../../node/mvcc/index.js';
 
 export const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+/** mulberry32: deterministic pseudo-random numbers in [0, 1), so a failure replays. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
 export const text = (u: Uint8Array): string => new TextDecoder().decode(u);
 
 /** etcd's rangeEnd for "every key from here on". */

@@ -21,19 +21,7 @@ import type {
   TxnRequest,
   WatchEvent,
 } from '../../../node/mvcc/index.js';
-import { COMPACTED, DUPLICATE_KEY, FUTURE, LEASE_NOT_FOUND, bytes, text } from './helpers.js';
-
-/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { COMPACTED, DUPLICATE_KEY, FUTURE, LEASE_NOT_FOUND, bytes, seededRandom, text } from './helpers.js';
 
 interface ModelKv {
   value: string;

@@ -5,7 +5,7 @@ import { KeyIndex } from '../../../node/mvcc/key-index.js';
 import { keyRange } from '../../../node/mvcc/keys.js';
 import { readRange } from '../../../node/mvcc/range.js';
 import { MIN_SAMPLED_KEYS, RangeCounts, STRIDE } from '../../../node/mvcc/range-counts.js';
-import { Driver, FROM_KEY, bytes, prefixEnd, text } from './helpers.js';
+import { Driver, FROM_KEY, bytes, prefixEnd, seededRandom, text } from './helpers.js';
 
 const PREFIX = '/registry/configmaps/default/';
 const name = (i: number): string => `${PREFIX}cm-${String(i).padStart(5, '0')}`;
@@ -19,18 +19,6 @@ function expectedPage(d: Driver, r: RangeRequest): { keys: string[]; more: boole
 
 function page(res: RangeResponse): { keys: string[]; more: boolean; count: number } {
   return { keys: res.kvs.map((kv) => text(kv.key)), more: res.more, count: res.count };
-}
-
-/** Deterministic pseudo-random numbers (mulberry32), so a failure replays. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Walks [PREFIX, prefixEnd) at `revision` page by page the way kube-apiserver does, checking every page. */
@@ -50,7 +38,7 @@ function walk(d: Driver, revision: number, limit: number, from = PREFIX): number
 describe('paginated range counts', () => {
   it('every page of walks at pinned revisions matches a full read, through deletes, re-creates and later writes', () => {
     const d = new Driver();
-    const next = rng(15);
+    const next = seededRandom(15);
     for (let i = 0; i < 3000; i++) d.put(name(i), 'v0');
     const revisions: number[] = [d.store.revision];
     for (let round = 0; round < 4; round++) {

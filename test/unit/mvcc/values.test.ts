@@ -2,18 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { EMPTY_VALUE, ValueSlabs } from '../../../node/mvcc/values.js';
 import { MvccStore } from '../../../node/mvcc/store.js';
-
-/** A deterministic generator, so a failure replays. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
+import { seededRandom } from './helpers.js';
 
 function bytesOf(length: number, next: () => number): Buffer {
   const b = Buffer.allocUnsafe(length);
@@ -23,7 +12,7 @@ function bytesOf(length: number, next: () => number): Buffer {
 
 describe('value slabs', () => {
   it('gives back every value stored, across size classes and large values, while others come and go', () => {
-    const next = rng(7);
+    const next = seededRandom(7);
     const values = new ValueSlabs();
     const live = new Map<number, Buffer>();
     // Around each class bound: 8-byte steps to 512, the geometric steps, the largest class, and past it.
