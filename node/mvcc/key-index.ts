@@ -9,8 +9,9 @@
 // is stored once, shared by the tree and the history; there is no object per
 // revision. A value is a ref into the index's ValueSlabs (values.ts), off
 // V8's heap; dropping a record frees its value. A tombstone (the key deleted
-// at `mod`) has version 0, create 0, lease 0 and an empty value. Consecutive records are one "generation" from a
-// create up to its tombstone; version and create revision restart after one.
+// at `mod`) has version 0, create 0, lease 0 and an empty value. Consecutive
+// records are one "generation" from a create up to its tombstone; version
+// and create revision restart after one.
 
 import bTreeModule from 'sorted-btree';
 import { bulkLoad } from 'sorted-btree/extended/bulkLoad.js';
