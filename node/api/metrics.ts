@@ -52,6 +52,18 @@ export function createNodeMetrics(options: { defaultMetrics?: boolean } = {}): N
     },
   });
   new Gauge({
+    name: 'kvorum_mvcc_value_bytes',
+    help: 'Bytes of the stored values (state="live") and of the slabs and buffers holding them outside the V8 heap (state="held").',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      if (!server) return;
+      const { live, held } = server.store.valueBytes;
+      this.set({ state: 'live' }, live);
+      this.set({ state: 'held' }, held);
+    },
+  });
+  new Gauge({
     name: 'etcd_debugging_mvcc_keys_total',
     help: 'Total number of keys.',
     registers: [registry],

@@ -152,6 +152,11 @@ export class MvccStore {
   }
 
   /** Approximate bytes of retained data, for the quota and etcd_mvcc_db_total_size_in_bytes. */
+  /** Bytes of the stored values, and of the slabs holding them (values.ts). */
+  get valueBytes(): { live: number; held: number } {
+    return { live: this.index.values.liveBytes, held: this.index.values.heldBytes };
+  }
+
   get sizeBytes(): number {
     return this.index.sizeBytes + this.leases.size * 64;
   }

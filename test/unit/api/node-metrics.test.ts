@@ -2,6 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createNodeMetrics } from '../../../node/api/metrics.js';
 import { Role } from '../../../node/raft/raft.js';
+import { MvccStore } from '../../../node/mvcc/store.js';
+import type { EtcdServer } from '../../../node/server/etcd-server.js';
 
 async function value(metrics: ReturnType<typeof createNodeMetrics>, name: string): Promise<number> {
   const m = (await metrics.registry.getMetricsAsJSON()).find((x) => x.name === name);
@@ -32,4 +34,16 @@ test('etcd_server_proposals_failed_total and _committed_total follow the server 
   metrics.hooks.onProposalFailed!();
   assert.equal(await value(metrics, 'etcd_server_proposals_committed_total'), 1);
   assert.equal(await value(metrics, 'etcd_server_proposals_failed_total'), 2);
+});
+
+test('kvorum_mvcc_value_bytes reports the values stored and the slabs that hold them', async () => {
+  const metrics = createNodeMetrics({ defaultMetrics: false });
+  const store = new MvccStore();
+  metrics.bind({ store, identity: { memberId: 1n } } as unknown as EtcdServer);
+  for (let i = 1; i <= 1000; i++) store.apply(i, { put: { key: Buffer.from(`k${i}`), value: new Uint8Array(100).fill(1) } });
+  const series = (await metrics.registry.getSingleMetric('kvorum_mvcc_value_bytes')!.get()).values;
+  const of = (state: string) => series.find((v) => v.labels.state === state)?.value;
+  assert.equal(of('live'), 100_000);
+  // 100-byte values take 104-byte slots (a 4-byte length first), in whole 64 KiB slabs.
+  assert.equal(of('held'), Math.ceil((1000 * 104) / (64 * 1024)) * 64 * 1024);
 });
