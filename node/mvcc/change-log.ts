@@ -81,6 +81,23 @@ export class ChangeLog {
     return isLone(entry) ? [entry] : entry;
   }
 
+  /** Replaces histories by their copies (KeyIndex.compactHistory) in every logged revision. */
+  repoint(moved: ReadonlyMap<History, History>): void {
+    if (moved.size === 0) return;
+    for (let i = 0; i < this.changes.length; i++) {
+      const entry = this.changes[i]!;
+      if (isLone(entry)) {
+        const now = moved.get(entry);
+        if (now !== undefined) this.changes[i] = now;
+        continue;
+      }
+      for (let k = 0; k < entry.length; k++) {
+        const now = moved.get(entry[k]!);
+        if (now !== undefined) entry[k] = now;
+      }
+    }
+  }
+
   /**
    * Forgets revisions before `revision`, and at `revision` itself any change
    * whose record compaction removed (a tombstone), so every logged change

@@ -250,16 +250,24 @@ export class KeyIndex {
    * Drops what a compaction at `revision` makes unreachable from `h`: every
    * record older than the one visible at `revision`, and that one too if it
    * is a tombstone. A key left with no records leaves the index.
+   *
+   * Returns the key's history from now on. One that keeps records is copied
+   * into an array of its own size, which takes the key's place in the tree,
+   * and `h` is left with no records: V8 grows an array by half again plus 16
+   * slots on push and keeps them when it shrinks, so a key written twice
+   * would hold 25 slots for the 6 it keeps. The caller points its other
+   * references (the change log, ChangeLog.repoint) at the copy.
    */
-  compactHistory(h: History, revision: number): void {
+  compactHistory(h: History, revision: number): History {
     const slot = slotAtRevision(h, revision);
-    if (slot < 0) return;
+    if (slot < 0) return h;
     const keepFrom = isTombstoneAt(h, slot) ? slot + RECORD : slot;
-    if (keepFrom === FIRST) return;
+    if (keepFrom === FIRST) return h;
+    const key = historyKey(h);
     let previousMod = 0;
     for (let s = FIRST; s < keepFrom; s += RECORD) {
       const valueLength = this.valueLength(h, s);
-      this.bytes -= historyKey(h).length + valueLength + RECORD_OVERHEAD_BYTES;
+      this.bytes -= key.length + valueLength + RECORD_OVERHEAD_BYTES;
       this.encoded.record(-1, modRevisionAt(h, s) - previousMod, createRevisionAt(h, s), versionAt(h, s), leaseAt(h, s), valueLength);
       this.values.free(valueRefAt(h, s));
       previousMod = modRevisionAt(h, s);
@@ -268,9 +276,20 @@ export class KeyIndex {
     if (keepFrom < h.length) this.encoded.delta(modRevisionAt(h, keepFrom) - previousMod, modRevisionAt(h, keepFrom));
     const before = recordCount(h);
     this.records -= (keepFrom - FIRST) / RECORD;
-    h.splice(FIRST, keepFrom - FIRST);
-    this.encoded.header(historyKey(h), before, recordCount(h));
-    // A history emptied here leaves the tree (unless the key already has a newer one).
-    if (h.length === FIRST && this.tree.get(historyKey(h)) === h) this.tree.delete(historyKey(h));
+    const current = this.tree.get(key) === h;
+    if (keepFrom === h.length) {
+      h.length = FIRST;
+      this.encoded.header(key, before, 0);
+      // A history emptied here leaves the tree (unless the key already has a newer one).
+      if (current) this.tree.delete(key);
+      return h;
+    }
+    // slice() allocates exactly what it copies; the slot before the first record kept takes the key.
+    const compacted = h.slice(keepFrom - FIRST);
+    compacted[0] = key;
+    h.length = FIRST;
+    this.encoded.header(key, before, recordCount(compacted));
+    if (current) this.tree.set(key, compacted);
+    return compacted;
   }
 }

@@ -405,9 +405,15 @@ export class MvccStore {
     if (revision > this.currentRevision) throw errors.futureRevision();
     // Only keys changed since the last compaction can hold records it makes
     // unreachable; everything older was pruned then.
+    const moved = new Map<History, History>();
     for (let rev = Math.max(this.compacted + 1, this.changeLog.firstRevision); rev <= revision; rev++) {
-      this.changeLog.forEachAt(rev, (h) => this.index.compactHistory(h, revision));
+      this.changeLog.forEachAt(rev, (h) => {
+        const kept = this.index.compactHistory(h, revision);
+        if (kept !== h) moved.set(h, kept);
+      });
     }
+    // Before the log's own compaction, which reads the records of the histories it keeps.
+    this.changeLog.repoint(moved);
     this.changeLog.compact(revision);
     this.compacted = revision;
     this.rewrites += 1;

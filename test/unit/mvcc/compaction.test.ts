@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { COMPACTED, Driver, FUTURE, assertMvccError, bytes } from './helpers.js';
+import { MvccStore } from '../../../node/mvcc/index.js';
+import { COMPACTED, Driver, FUTURE, assertMvccError, bytes, text } from './helpers.js';
 
 describe('compaction', () => {
   function history(): Driver {
@@ -24,6 +25,25 @@ describe('compaction', () => {
     assert.deepEqual(d.dump(5), atFive);
     assert.deepEqual(d.dump(6), atSix);
     assert.deepEqual(d.dump(), current);
+  });
+
+  it('events after the compact revision still resolve once compaction has copied the histories', () => {
+    const d = history();
+    d.compact(5);
+    const events = (rev: number) =>
+      d.store.eventsAt(rev, null, true).map((e) => `${e.type} ${text(e.kv.key)}=${text(e.kv.value)} prev=${e.prevKv ? text(e.prevKv.value) : '-'}`);
+    assert.deepEqual(events(5), [], 'the tombstone at the compact revision went with its key');
+    assert.deepEqual(events(6), ['PUT c=1 prev=-']);
+    assert.deepEqual(events(7), ['PUT a=3 prev=2']);
+    d.put('a', '4'); // 8
+    d.compact(7);
+    d.put('c', '2'); // 9
+    assert.deepEqual(events(8), ['PUT a=4 prev=3']);
+    assert.deepEqual(events(9), ['PUT c=2 prev=1']);
+    // The state survives a snapshot of the compacted store.
+    const restored = MvccStore.restore(d.store.snapshot());
+    assert.deepEqual(restored.range({ key: bytes('a'), rangeEnd: bytes('z') }).kvs.map((kv) => text(kv.value)), ['4', '2']);
+    assert.deepEqual(restored.eventsAt(9, null, false).map((e) => text(e.kv.key)), ['c']);
   });
 
   it('refuses reads below the compact revision', () => {
