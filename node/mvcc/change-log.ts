@@ -81,10 +81,10 @@ export class ChangeLog {
     return isLone(entry) ? [entry] : entry;
   }
 
-  /** Replaces histories by their copies (KeyIndex.compactHistory) in every logged revision. */
-  repoint(moved: ReadonlyMap<History, History>): void {
+  /** Replaces histories by their copies (KeyIndex.compactHistory) in the logged revisions from `from` on. */
+  repoint(moved: ReadonlyMap<History, History>, from: number): void {
     if (moved.size === 0) return;
-    for (let i = 0; i < this.changes.length; i++) {
+    for (let i = Math.max(0, from - this.first); i < this.changes.length; i++) {
       const entry = this.changes[i]!;
       if (isLone(entry)) {
         const now = moved.get(entry);

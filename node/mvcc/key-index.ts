@@ -252,11 +252,11 @@ export class KeyIndex {
    * is a tombstone. A key left with no records leaves the index.
    *
    * Returns the key's history from now on. One that keeps records is copied
-   * into an array of its own size, which takes the key's place in the tree,
-   * and `h` is left with no records: V8 grows an array by half again plus 16
-   * slots on push and keeps them when it shrinks, so a key written twice
-   * would hold 25 slots for the 6 it keeps. The caller points its other
-   * references (the change log, ChangeLog.repoint) at the copy.
+   * into an array of its own size, and `h` is left with no records: V8 grows
+   * an array by half again plus 16 slots on push and keeps them when it
+   * shrinks, so a key written twice would hold 25 slots for the 6 it keeps.
+   * The caller hands every copy to replaceHistories() (the tree) and
+   * ChangeLog.repoint() before anything reads the index again.
    */
   compactHistory(h: History, revision: number): History {
     const slot = slotAtRevision(h, revision);
@@ -276,12 +276,11 @@ export class KeyIndex {
     if (keepFrom < h.length) this.encoded.delta(modRevisionAt(h, keepFrom) - previousMod, modRevisionAt(h, keepFrom));
     const before = recordCount(h);
     this.records -= (keepFrom - FIRST) / RECORD;
-    const current = this.tree.get(key) === h;
     if (keepFrom === h.length) {
       h.length = FIRST;
       this.encoded.header(key, before, 0);
       // A history emptied here leaves the tree (unless the key already has a newer one).
-      if (current) this.tree.delete(key);
+      if (this.tree.get(key) === h) this.tree.delete(key);
       return h;
     }
     // slice() allocates exactly what it copies; the slot before the first record kept takes the key.
@@ -289,7 +288,23 @@ export class KeyIndex {
     compacted[0] = key;
     h.length = FIRST;
     this.encoded.header(key, before, recordCount(compacted));
-    if (current) this.tree.set(key, compacted);
     return compacted;
+  }
+
+  /**
+   * Puts compactHistory()'s copies in the tree in place of the histories
+   * they replace (a history with records is always its key's in the tree).
+   * Many copies are put in one walk over the tree, a few by key.
+   */
+  replaceHistories(moved: ReadonlyMap<History, History>): void {
+    if (moved.size === 0) return;
+    if (moved.size * 16 < this.tree.size) {
+      for (const now of moved.values()) this.tree.set(historyKey(now), now);
+      return;
+    }
+    this.tree.editAll((_key, h) => {
+      const now = moved.get(h);
+      return now === undefined ? undefined : { value: now };
+    });
   }
 }

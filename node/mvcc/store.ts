@@ -412,8 +412,10 @@ export class MvccStore {
         if (kept !== h) moved.set(h, kept);
       });
     }
-    // Before the log's own compaction, which reads the records of the histories it keeps.
-    this.changeLog.repoint(moved);
+    this.index.replaceHistories(moved);
+    // The revisions the log keeps (from `revision` on), before its own
+    // compaction, which reads their histories' records.
+    this.changeLog.repoint(moved, revision);
     this.changeLog.compact(revision);
     this.compacted = revision;
     this.rewrites += 1;

@@ -47,12 +47,14 @@ describe('key index', () => {
     const index = sample();
     const original = index.get('k')!;
     const h = index.compactHistory(original, 5);
+    index.replaceHistories(new Map([[original, h]]));
     assert.deepEqual([0, 1, 2].map((i) => modRevisionAt(h, slotOf(i))), [4, 6, 8]);
     assert.equal(versionAt(h, slotOf(0)), 2, 'versions survive compaction');
     assert.equal(index.get('k'), h, 'the compacted copy takes the key\'s place');
     assert.equal(recordCount(original), 0, 'the history it replaced holds no records (a second visit is a no-op)');
     assert.equal(index.compactHistory(original, 5), original);
     const h2 = index.compactHistory(h, 8);
+    index.replaceHistories(new Map([[h, h2]]));
     assert.equal(recordCount(h2), 1, 'a compacted tombstone takes its generation with it');
     assert.equal(modRevisionAt(h2, slotOf(0)), 10);
     assert.equal(h2.length, 6, 'one record, nothing spare');
