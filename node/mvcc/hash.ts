@@ -37,8 +37,9 @@ export function hashRecords(index: KeyIndex, upToRevision: number): number {
     for (let i = 0; i < recordCount(h); i++) {
       const slot = slotOf(i);
       if (modRevisionAt(h, slot) > upToRevision) break;
-      const value = index.values.view(valueRefAt(h, slot));
-      const size = FIXED_BYTES + key.length + value.length;
+      const value = valueRefAt(h, slot);
+      const valueLength = index.values.length(value);
+      const size = FIXED_BYTES + key.length + valueLength;
       if (used + size > buf.length) {
         flush();
         if (size > buf.length) buf = Buffer.allocUnsafe(size);
@@ -49,9 +50,9 @@ export function hashRecords(index: KeyIndex, upToRevision: number): number {
       // As a double, as before int64 lease IDs, so a legacy ID hashes as it did.
       used = buf.writeDoubleBE(Number(leaseAt(h, slot)), used);
       used = buf.writeUInt32BE(key.length, used);
-      used = buf.writeUInt32BE(value.length, used);
+      used = buf.writeUInt32BE(valueLength, used);
       used += buf.write(key, used, 'latin1');
-      used += value.copy(buf, used);
+      used += index.values.copyInto(value, buf, used);
     }
   });
   flush();

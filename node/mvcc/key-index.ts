@@ -32,6 +32,9 @@ const FIRST = 1;
 /** Rough per-record bookkeeping cost, for the db size estimate. */
 const RECORD_OVERHEAD_BYTES = 48;
 
+/** What one record counts for in the db size estimate. */
+const recordBytes = (key: ByteString, valueLength: number): number => key.length + valueLength + RECORD_OVERHEAD_BYTES;
+
 export const historyKey = (h: History): ByteString => h[0] as string;
 export const modRevisionAt = (h: History, slot: number): number => h[slot] as number;
 export const createRevisionAt = (h: History, slot: number): number => h[slot + 1] as number;
@@ -114,7 +117,7 @@ export class KeyIndex {
     const maxNodeSize = new BTree<ByteString, History>().maxNodeSize;
     const index = new KeyIndex(values, bulkLoad(histories.map(historyKey), histories, maxNodeSize, compareByteStrings));
     for (const h of histories) {
-      for (let i = 0; i < recordCount(h); i++) index.bytes += index.recordBytes(h, slotOf(i));
+      for (let i = 0; i < recordCount(h); i++) index.bytes += recordBytes(historyKey(h), index.valueLength(h, slotOf(i)));
       index.records += recordCount(h);
       countEncoded(index.encoded, values, h);
     }
@@ -143,10 +146,6 @@ export class KeyIndex {
 
   valueLength(h: History, slot: number): number {
     return this.values.length(valueRefAt(h, slot));
-  }
-
-  private recordBytes(h: History, slot: number): number {
-    return historyKey(h).length + this.valueLength(h, slot) + RECORD_OVERHEAD_BYTES;
   }
 
   /** Keys remembered, including ones whose newest record is a tombstone. */
@@ -223,7 +222,7 @@ export class KeyIndex {
     if (h !== undefined) return this.appendTo(h, modRevision, createRevision, version, lease, value);
     const created: History = [key, modRevision, createRevision, version, lease, this.values.store(value)];
     this.tree.set(key, created);
-    this.bytes += key.length + value.length + RECORD_OVERHEAD_BYTES;
+    this.bytes += recordBytes(key, value.length);
     this.records += 1;
     this.encoded.header(key, 0, 1);
     this.encoded.record(1, modRevision, createRevision, version, lease, value.length);
@@ -241,7 +240,7 @@ export class KeyIndex {
     this.encoded.header(historyKey(h), before, before + 1);
     this.encoded.record(1, modRevision - previousMod, createRevision, version, lease, value.length);
     h.push(modRevision, createRevision, version, lease, this.values.store(value));
-    this.bytes += historyKey(h).length + value.length + RECORD_OVERHEAD_BYTES;
+    this.bytes += recordBytes(historyKey(h), value.length);
     this.records += 1;
     return h;
   }
@@ -267,7 +266,7 @@ export class KeyIndex {
     let previousMod = 0;
     for (let s = FIRST; s < keepFrom; s += RECORD) {
       const valueLength = this.valueLength(h, s);
-      this.bytes -= key.length + valueLength + RECORD_OVERHEAD_BYTES;
+      this.bytes -= recordBytes(key, valueLength);
       this.encoded.record(-1, modRevisionAt(h, s) - previousMod, createRevisionAt(h, s), versionAt(h, s), leaseAt(h, s), valueLength);
       this.values.free(valueRefAt(h, s));
       previousMod = modRevisionAt(h, s);

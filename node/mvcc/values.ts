@@ -57,6 +57,9 @@ function classOf(slotBytes: number): number {
   return lo;
 }
 
+/** Where a slotted value's slot starts in its slab. */
+const slotAt = (ref: ValueRef): number => (ref & UNITS_MASK) << UNIT_SHIFT;
+
 interface SizeClass {
   readonly index: number;
   readonly slotBytes: number;
@@ -98,8 +101,8 @@ export class ValueSlabs {
     const slotBytes = (LENGTH_BYTES + length + 7) & ~7;
     if (slotBytes > LARGEST_SLOT) return this.storeLarge(bytes);
     const ref = this.allocate(this.classes[classOf(slotBytes)]!);
-    const slab = this.slabs[ref >>> UNITS_SHIFT]!;
-    const at = (ref & UNITS_MASK) << UNIT_SHIFT;
+    const slab = this.slabOf(ref);
+    const at = slotAt(ref);
     slab.writeUInt32LE(length, at);
     if (typeof bytes === 'string') slab.write(bytes, at + LENGTH_BYTES, length, 'latin1');
     else slab.set(bytes, at + LENGTH_BYTES);
@@ -130,15 +133,15 @@ export class ValueSlabs {
   length(ref: ValueRef): number {
     if (ref === EMPTY_VALUE) return 0;
     if (ref < EMPTY_VALUE) return this.large[-ref - 2]!.length;
-    return this.slabs[ref >>> UNITS_SHIFT]!.readUInt32LE((ref & UNITS_MASK) << UNIT_SHIFT);
+    return this.slabOf(ref).readUInt32LE(slotAt(ref));
   }
 
   /** The value's bytes, aliasing the slab: valid until the ref is freed. */
   view(ref: ValueRef): Buffer {
     if (ref === EMPTY_VALUE) return EMPTY;
     if (ref < EMPTY_VALUE) return this.large[-ref - 2]!;
-    const slab = this.slabs[ref >>> UNITS_SHIFT]!;
-    const at = ((ref & UNITS_MASK) << UNIT_SHIFT) + LENGTH_BYTES;
+    const slab = this.slabOf(ref);
+    const at = slotAt(ref) + LENGTH_BYTES;
     return slab.subarray(at, at + slab.readUInt32LE(at - LENGTH_BYTES));
   }
 
@@ -150,8 +153,8 @@ export class ValueSlabs {
       target.set(large, offset);
       return large.length;
     }
-    const slab = this.slabs[ref >>> UNITS_SHIFT]!;
-    const at = (ref & UNITS_MASK) << UNIT_SHIFT;
+    const slab = this.slabOf(ref);
+    const at = slotAt(ref);
     const length = slab.readUInt32LE(at);
     // A plain view over the slab's own buffer (offset 0): cheaper than a Buffer's subarray.
     target.set(new Uint8Array(slab.buffer, at + LENGTH_BYTES, length), offset);
@@ -172,6 +175,10 @@ export class ValueSlabs {
   /** Bytes held for them: whole slabs, and the buffers of large values. */
   get heldBytes(): number {
     return this.slabCount * SLAB_BYTES + this.largeHeld;
+  }
+
+  private slabOf(ref: ValueRef): Buffer {
+    return this.slabs[ref >>> UNITS_SHIFT]!;
   }
 
   private allocate(cls: SizeClass): ValueRef {
