@@ -1,24 +1,61 @@
 // The retained Raft log in memory: a base position (the snapshot or the last
 // compacted entry, whose term stays answerable) followed by contiguous
 // entries. WAL replay rebuilds one; DiskStorage serves the Raft core from one.
-import { CompactedError, UnavailableError, entriesWithin } from '../raft/storage.js';
-import type { Entry } from '../raft/types.js';
+//
+// A member keeps every entry since its last snapshot plus some for slow
+// followers: up to a few hundred thousand. Held as Entry objects, each cost
+// about 870 bytes of memory for 300 bytes of payload (the object, a typed
+// array, its ArrayBuffer and the native backing store behind it, all of it
+// kept by V8's heap growth), so the log is packed instead: terms, types and
+// where each payload lies in typed-array columns, payloads copied back to back
+// into 256 KiB chunks. Reads hand out new Entry objects whose data are views
+// of a chunk. A chunk is never written again once a byte of it is handed
+// out, so a view stays valid for as long as anyone holds it; a chunk leaves
+// the log once compaction has passed every entry in it.
+import { CompactedError, UnavailableError } from '../raft/storage.js';
+import type { Entry, EntryType } from '../raft/types.js';
 
 export interface LogPosition {
   index: number;
   term: number;
 }
 
+/** Payloads are copied into chunks of this size... */
+const CHUNK_BYTES = 256 * 1024;
+/** ...except larger ones, which get a chunk of their own size. */
+const OWN_CHUNK_BYTES = CHUNK_BYTES / 8;
+const INITIAL_CAPACITY = 1024;
+const EMPTY = new Uint8Array(0);
+
+interface Chunk {
+  bytes: Uint8Array;
+  /** The highest entry index ever written into it. */
+  lastIndex: number;
+}
+
 export class LogCache {
   private baseIndex: number;
   private baseTerm: number;
-  /** entries[k] has index baseIndex + 1 + k. */
-  private log: Entry[];
+  /** Entry baseIndex + 1 + k lives in row head + k of the columns. */
+  private head = 0;
+  private count = 0;
+  private terms = new Float64Array(INITIAL_CAPACITY);
+  private types = new Uint8Array(INITIAL_CAPACITY);
+  /** Sequence number of the chunk holding the payload (chunks[seq - firstChunkSeq]). */
+  private chunkSeqs = new Float64Array(INITIAL_CAPACITY);
+  private offsets = new Uint32Array(INITIAL_CAPACITY);
+  private lengths = new Uint32Array(INITIAL_CAPACITY);
+  /** Oldest first; dropped from the front once compaction passes their last entry. */
+  private chunks: Chunk[] = [];
+  private firstChunkSeq = 0;
+  /** The chunk small payloads are appended to, and where its free space starts. */
+  private filling: Chunk | undefined;
+  private fillingSeq = 0;
+  private fill = 0;
 
-  constructor(base: LogPosition = { index: 0, term: 0 }, entries: Entry[] = []) {
+  constructor(base: LogPosition = { index: 0, term: 0 }, entries: readonly Entry[] = []) {
     this.baseIndex = base.index;
     this.baseTerm = base.term;
-    this.log = [];
     this.append(entries);
   }
 
@@ -31,14 +68,21 @@ export class LogCache {
   }
 
   lastIndex(): number {
-    return this.baseIndex + this.log.length;
+    return this.baseIndex + this.count;
+  }
+
+  /** Payload bytes held in chunks, gaps included (what the log costs beyond its columns). */
+  get heldBytes(): number {
+    let n = 0;
+    for (const c of this.chunks) n += c.bytes.length;
+    return n;
   }
 
   /** Term at i, or undefined when i is outside [base, last]. */
   termAt(i: number): number | undefined {
     if (i === this.baseIndex) return this.baseTerm;
     if (i < this.baseIndex || i > this.lastIndex()) return undefined;
-    return this.log[i - this.baseIndex - 1]!.term;
+    return this.terms[this.head + i - this.baseIndex - 1];
   }
 
   term(i: number): number {
@@ -48,17 +92,25 @@ export class LogCache {
   }
 
   /** Entries in [lo, hi), cut after about maxBytes of payload (at least one). */
-  entries(lo: number, hi: number, maxBytes?: number): Entry[] {
+  entries(lo: number, hi: number, maxBytes = Infinity): Entry[] {
     if (lo <= this.baseIndex) throw new CompactedError(lo, this.firstIndex());
     if (hi > this.lastIndex() + 1) throw new UnavailableError(hi - 1, this.lastIndex());
-    if (lo >= hi) return [];
-    return entriesWithin(this.log, lo - this.baseIndex - 1, hi - this.baseIndex - 1, maxBytes);
+    const out: Entry[] = [];
+    let used = 0;
+    for (let i = lo; i < hi; i++) {
+      const row = this.head + i - this.baseIndex - 1;
+      used += this.lengths[row]!;
+      if (used > maxBytes && out.length > 0) break;
+      out.push({ term: this.terms[row]!, index: i, type: this.types[row]! as EntryType, data: this.dataAt(row) });
+    }
+    return out;
   }
 
   /**
-   * Appends contiguous entries. An entry at or below the last index replaces
-   * that position and drops everything after it (Raft's conflicting suffix);
-   * entries at or below the base are already covered and skipped.
+   * Appends contiguous entries, copying their payloads. An entry at or below
+   * the last index replaces that position and drops everything after it
+   * (Raft's conflicting suffix); entries at or below the base are already
+   * covered and skipped.
    */
   append(entries: readonly Entry[]): void {
     assertContiguous(entries);
@@ -68,8 +120,9 @@ export class LogCache {
     if (first > this.lastIndex() + 1) {
       throw new RangeError(`log: entry ${first} would leave a gap after last index ${this.lastIndex()}`);
     }
-    this.log.length = first - this.baseIndex - 1;
-    for (const entry of fresh) this.log.push(entry);
+    // A dropped suffix's payload bytes stay where they are: views of them may be held.
+    this.count = first - this.baseIndex - 1;
+    for (const entry of fresh) this.push(entry);
   }
 
   /** Checks what append() would accept, without changing anything. */
@@ -90,12 +143,14 @@ export class LogCache {
   applySnapshot(snap: LogPosition): void {
     if (snap.index <= this.baseIndex) return;
     if (this.termAt(snap.index) === snap.term) {
-      this.log = this.log.slice(snap.index - this.baseIndex);
+      this.dropThrough(snap.index);
     } else {
-      this.log = [];
+      this.head = 0;
+      this.count = 0;
+      this.baseIndex = snap.index;
     }
-    this.baseIndex = snap.index;
     this.baseTerm = snap.term;
+    this.releaseChunks();
   }
 
   /** Forgets entries up to and including i (its term is kept as the base). */
@@ -103,8 +158,93 @@ export class LogCache {
     if (i <= this.baseIndex) return;
     if (i > this.lastIndex()) throw new UnavailableError(i, this.lastIndex());
     this.baseTerm = this.termAt(i)!;
-    this.log = this.log.slice(i - this.baseIndex);
+    this.dropThrough(i);
+    this.releaseChunks();
+  }
+
+  private dropThrough(i: number): void {
+    const dropped = i - this.baseIndex;
+    this.head += dropped;
+    this.count -= dropped;
     this.baseIndex = i;
+    if (this.count === 0) this.head = 0;
+  }
+
+  /** Lets go of the chunks no retained entry lies in. */
+  private releaseChunks(): void {
+    let drop = 0;
+    if (this.count === 0) drop = this.chunks.length;
+    while (drop < this.chunks.length && this.chunks[drop]!.lastIndex <= this.baseIndex) drop++;
+    if (drop === 0) return;
+    if (this.filling !== undefined && this.fillingSeq < this.firstChunkSeq + drop) this.filling = undefined;
+    this.chunks = this.chunks.slice(drop);
+    this.firstChunkSeq += drop;
+  }
+
+  private push(entry: Entry): void {
+    if (this.head + this.count === this.terms.length) this.makeRoom();
+    const row = this.head + this.count;
+    this.terms[row] = entry.term;
+    this.types[row] = entry.type;
+    this.lengths[row] = entry.data.length;
+    if (entry.data.length > 0) this.store(row, entry.index, entry.data);
+    this.count += 1;
+  }
+
+  /** Copies a payload into a chunk and records where it went. */
+  private store(row: number, index: number, data: Uint8Array): void {
+    let chunk: Chunk;
+    let seq: number;
+    let offset = 0;
+    if (data.length > OWN_CHUNK_BYTES) {
+      chunk = { bytes: new Uint8Array(data.length), lastIndex: index };
+      seq = this.firstChunkSeq + this.chunks.push(chunk) - 1;
+    } else {
+      if (this.filling === undefined || this.fill + data.length > this.filling.bytes.length) {
+        this.filling = { bytes: new Uint8Array(CHUNK_BYTES), lastIndex: index };
+        this.fillingSeq = this.firstChunkSeq + this.chunks.push(this.filling) - 1;
+        this.fill = 0;
+      }
+      chunk = this.filling;
+      seq = this.fillingSeq;
+      offset = this.fill;
+      this.fill += data.length;
+    }
+    chunk.bytes.set(data, offset);
+    chunk.lastIndex = Math.max(chunk.lastIndex, index);
+    this.chunkSeqs[row] = seq;
+    this.offsets[row] = offset;
+  }
+
+  private dataAt(row: number): Uint8Array {
+    const length = this.lengths[row]!;
+    if (length === 0) return EMPTY;
+    const chunk = this.chunks[this.chunkSeqs[row]! - this.firstChunkSeq]!;
+    const offset = this.offsets[row]!;
+    return chunk.bytes.subarray(offset, offset + length);
+  }
+
+  /** Moves the rows to the front when half the columns are behind the head, else doubles them. */
+  private makeRoom(): void {
+    const capacity = this.terms.length;
+    const grown = this.head * 2 >= capacity ? capacity : capacity * 2;
+    const from = this.head;
+    const to = this.head + this.count;
+    const move = <T extends Float64Array | Uint32Array | Uint8Array>(column: T, make: (n: number) => T): T => {
+      if (grown === capacity) {
+        column.copyWithin(0, from, to);
+        return column;
+      }
+      const next = make(grown);
+      next.set(column.subarray(from, to));
+      return next;
+    };
+    this.terms = move(this.terms, (n) => new Float64Array(n));
+    this.types = move(this.types, (n) => new Uint8Array(n));
+    this.chunkSeqs = move(this.chunkSeqs, (n) => new Float64Array(n));
+    this.offsets = move(this.offsets, (n) => new Uint32Array(n));
+    this.lengths = move(this.lengths, (n) => new Uint32Array(n));
+    this.head = 0;
   }
 
   private notCovered(entries: readonly Entry[]): readonly Entry[] {
