@@ -11,7 +11,7 @@ import type { Registry } from 'prom-client';
 import { checkDataDir } from './data-format.js';
 import type { SyncFile } from './durable-fs.js';
 import { SnapshotCorruptionError } from './errors.js';
-import { LogCache } from './log-cache.js';
+import type { LogCache } from './log-cache.js';
 import { defaultStorageLogger, type Logger } from './logger.js';
 import { DEFAULT_SNAPSHOTS_TO_KEEP, SnapshotStore, inSlices } from './snapshot-file.js';
 import { Wal, type WalStats } from './wal.js';
@@ -78,9 +78,8 @@ export class DiskStorage implements LogStorage {
       // crash and never took effect.
       const orphans = await snapshots.removeNewerThan(state.snapshot.index);
       if (orphans.length > 0) logger.info({ files: orphans }, 'storage: removed snapshot files the WAL never recorded');
-      const log = new LogCache(state.snapshot, state.entries);
       const kept = snap.meta.index === 0 ? snap : fileBacked(snapshots, snap.meta, snap.data);
-      return new DiskStorage(wal, snapshots, log, state.hardState, kept, created);
+      return new DiskStorage(wal, snapshots, state.log, state.hardState, kept, created);
     } catch (err) {
       await wal.close();
       throw err;

@@ -9,8 +9,22 @@ import type { Entry, HardState } from '../raft/types.js';
 export interface ReplayedLog {
   hardState: HardState;
   snapshot: SnapshotMarker;
-  /** The entries after the snapshot, contiguous. */
-  entries: Entry[];
+  /** The entries after the snapshot, contiguous, as the log that holds them (see log-cache.ts). */
+  log: LogCache;
+  /** The same entries as objects, made when read. */
+  readonly entries: Entry[];
+}
+
+/** A ReplayedLog over `log`. */
+export function replayedLog(hardState: HardState, log: LogCache): ReplayedLog {
+  return {
+    hardState,
+    snapshot: log.base,
+    log,
+    get entries(): Entry[] {
+      return log.entries(log.firstIndex(), log.lastIndex() + 1);
+    },
+  };
 }
 
 /** Where a record came from, for error messages. */
@@ -74,14 +88,10 @@ export class WalReplay {
     if (this.baseAssumed) {
       throw new Error(`wal: the oldest segment starts at entry ${this.log.firstIndex()} but no snapshot marker covers index ${this.log.base.index}; segments are missing`);
     }
-    return { hardState: this.hardState, snapshot: this.log.base, entries: this.allEntries() };
-  }
-
-  private allEntries(): Entry[] {
-    return this.log.entries(this.log.firstIndex(), this.log.lastIndex() + 1);
+    return replayedLog(this.hardState, this.log);
   }
 
   private logWithBase(base: LogPosition): LogCache {
-    return new LogCache(base, this.allEntries());
+    return new LogCache(base, this.log.entries(this.log.firstIndex(), this.log.lastIndex() + 1));
   }
 }

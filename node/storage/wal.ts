@@ -11,7 +11,7 @@ import type { Registry } from 'prom-client';
 import { removeTempFiles, syncDir, syncFileData, writeAll, writeAllSoon, writeFileAtomically, type SyncFile } from './durable-fs.js';
 import { DataFormatError, WalCorruptionError } from './errors.js';
 import { GroupCommit } from './group-commit.js';
-import { assertContiguous } from './log-cache.js';
+import { LogCache, assertContiguous } from './log-cache.js';
 import { defaultStorageLogger, type Logger } from './logger.js';
 import { walFsyncHistogram } from './metrics.js';
 import { findValidRecordAfter, RecordType, scanRecords, type ScannedRecord } from './record.js';
@@ -28,7 +28,7 @@ import {
   type SegmentMetadata,
   type SnapshotMarker,
 } from './wal-codec.js';
-import { WalReplay, type ReplayedLog } from './wal-replay.js';
+import { WalReplay, replayedLog, type ReplayedLog } from './wal-replay.js';
 import type { Entry, HardState } from '../raft/types.js';
 
 /** Version of the segment and record layout, written in every metadata record. */
@@ -169,7 +169,7 @@ export class Wal {
     const segment = { ...first, file, bytes: totalBytes(head), maxIndex: 0 };
     const wal = new Wal(dir, metadata, [segment], handle, { ...empty }, logger, options);
     logger.info({ dir, file }, 'wal: created');
-    return { wal, state: { hardState: empty.hardState, snapshot: empty.marker, entries: [] } };
+    return { wal, state: replayedLog(empty.hardState, new LogCache(empty.marker)) };
   }
 
   /**
