@@ -7,7 +7,7 @@ import { SnapshotStore, snapshotFileName } from '../../../node/storage/snapshot-
 import { DATA_FORMAT_FILE } from '../../../node/storage/data-format.js';
 import { DataFormatError, SnapshotCorruptionError } from '../../../node/storage/errors.js';
 import { CompactedError, UnavailableError } from '../../../node/raft/storage.js';
-import type { Snapshot } from '../../../node/raft/types.js';
+import { EntryType, type Snapshot } from '../../../node/raft/types.js';
 import { entries, entry, silentLogger, withTempDir } from './helpers.js';
 
 const options: DiskStorageOptions = { memberId: 1, clusterId: 1000, logger: silentLogger };
@@ -63,6 +63,30 @@ test('a conflicting suffix is replaced in memory and on disk', async () => {
     const again = await reopened(dir);
     assert.equal(again.lastIndex(), 6);
     assert.deepEqual(again.entries(4, 7), [entry(4, 1), entry(5, 3), entry(6, 3)]);
+    await again.close();
+  });
+});
+
+test('payloads of every size, empty and over a chunk, read back the same before and after a reopen', async () => {
+  await withTempDir(async (dir) => {
+    const sizes = [0, 1, 300, 32 * 1024, 32 * 1024 + 1, 300_000, 0, 5];
+    const made = sizes.map((size, k) => {
+      const data = new Uint8Array(size);
+      for (let b = 0; b < size; b++) data[b] = (k * 37 + b) & 0xff;
+      return { term: 1, index: k + 1, type: EntryType.Normal, data };
+    });
+    const storage = await DiskStorage.open(dir, options);
+    await storage.save({ term: 1, vote: 1, commit: 0 }, made);
+    const read = storage.entries(1, sizes.length + 1);
+    assert.deepEqual(read, made);
+    // Later writes leave what was read alone.
+    await storage.save(undefined, [{ term: 2, index: 3, type: EntryType.Normal, data: new Uint8Array(400).fill(9) }]);
+    assert.deepEqual(read, made);
+    await storage.close();
+    const again = await reopened(dir);
+    assert.deepEqual(again.entries(1, 3), made.slice(0, 2));
+    assert.deepEqual(again.entries(3, 4)[0]!.data, new Uint8Array(400).fill(9));
+    assert.equal(again.lastIndex(), 3);
     await again.close();
   });
 });
