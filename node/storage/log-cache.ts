@@ -2,16 +2,11 @@
 // compacted entry, whose term stays answerable) followed by contiguous
 // entries. WAL replay rebuilds one; DiskStorage serves the Raft core from one.
 //
-// A member keeps every entry since its last snapshot plus some for slow
-// followers: up to a few hundred thousand. Held as Entry objects, each cost
-// about 870 bytes of memory for 300 bytes of payload (the object, a typed
-// array, its ArrayBuffer and the native backing store behind it, all of it
-// kept by V8's heap growth), so the log is packed instead: terms, types and
-// where each payload lies in typed-array columns, payloads copied back to back
-// into 256 KiB chunks. Reads hand out new Entry objects whose data are views
-// of a chunk. A chunk is never written again once a byte of it is handed
-// out, so a view stays valid for as long as anyone holds it; a chunk leaves
-// the log once compaction has passed every entry in it.
+// It can hold a few hundred thousand entries, and as Entry objects each cost
+// nearly three times its payload (README.md), so it is packed: typed-array
+// columns, payloads copied into chunks. Reads hand out Entry objects over
+// views of a chunk. Bytes handed out are never written again, so a view
+// stays valid while held; a chunk goes once compaction passes its entries.
 import { CompactedError, UnavailableError } from '../raft/storage.js';
 import type { Entry, EntryType } from '../raft/types.js';
 

@@ -50,8 +50,8 @@ export function decodeEntry(payload: Buffer): Entry {
     term: readU64(payload, 0),
     index: readU64(payload, 8),
     type: payload.readUInt8(16) as EntryType,
-    // A copy, so a retained entry does not pin the whole segment buffer.
-    data: new Uint8Array(payload.subarray(ENTRY_FIXED_BYTES)),
+    // A view of the segment's buffer: the replayed log copies what it keeps (log-cache.ts).
+    data: new Uint8Array(payload.buffer, payload.byteOffset + ENTRY_FIXED_BYTES, payload.length - ENTRY_FIXED_BYTES),
   };
 }
 
