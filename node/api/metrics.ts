@@ -6,14 +6,15 @@ import type { EtcdServer } from '../server/etcd-server.js';
 import type { ServerHooks } from '../server/etcd-server.js';
 import { Role } from '../raft/raft.js';
 import { createBackendMetrics } from './backend-metrics.js';
+import type { RetainedLog } from '../storage/raft-storage.js';
 import { MAX_ENTRY_FORMAT } from '../server/entry-format.js';
 import { ETCD_API_VERSION, KVORUM_VERSION } from '../../contract/version.js';
 
 export interface NodeMetrics {
   registry: Registry;
   hooks: ServerHooks;
-  /** Starts reading gauges from the server at scrape time. */
-  bind(server: EtcdServer): void;
+  /** Starts reading gauges from the server (and the retained Raft log, when given) at scrape time. */
+  bind(server: EtcdServer, log?: { retainedLog(): RetainedLog }): void;
 }
 
 export function createNodeMetrics(options: { defaultMetrics?: boolean } = {}): NodeMetrics {
@@ -61,6 +62,23 @@ export function createNodeMetrics(options: { defaultMetrics?: boolean } = {}): N
       const { live, held } = server.store.valueBytes;
       this.set({ state: 'live' }, live);
       this.set({ state: 'held' }, held);
+    },
+  });
+  let log: { retainedLog(): RetainedLog } | undefined;
+  new Gauge({
+    name: 'kvorum_raft_log_entries',
+    help: 'Raft entries this member holds in memory: those since its last snapshot and the ones kept for slow followers.',
+    registers: [registry],
+    collect() {
+      if (log) this.set(log.retainedLog().entries);
+    },
+  });
+  new Gauge({
+    name: 'kvorum_raft_log_bytes',
+    help: 'Bytes of the buffers that hold those entries\' payloads, outside the V8 heap.',
+    registers: [registry],
+    collect() {
+      if (log) this.set(log.retainedLog().bytes);
     },
   });
   new Gauge({
@@ -128,8 +146,9 @@ export function createNodeMetrics(options: { defaultMetrics?: boolean } = {}): N
   return {
     registry,
     hooks,
-    bind(s) {
+    bind(s, retained) {
       server = s;
+      log = retained;
       serverId.set({ server_id: s.identity.memberId.toString(16) }, 1);
     },
   };

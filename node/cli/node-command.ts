@@ -225,7 +225,7 @@ async function startOnPorts(
     },
   );
   await transport!.start();
-  metrics.bind(running.server);
+  metrics.bind(running.server, running.storage);
   logger.info({ member: running.memberId.toString(16), cluster: running.clusterId.toString(16), peer: cfg.listenPeerUrls.map((u) => u.href) }, 'member started');
 
   const forwarder = new LeaderForwarder(running.server, cfg.requestTimeoutMs, forwardTlsFromFiles(cfg.clientTls, cfg.peerTls));

@@ -66,6 +66,11 @@ export class LogCache {
     return this.baseIndex + this.count;
   }
 
+  /** Entries held (after the base). */
+  get entryCount(): number {
+    return this.count;
+  }
+
   /** Payload bytes held in chunks, gaps included (what the log costs beyond its columns). */
   get heldBytes(): number {
     let n = 0;

@@ -37,6 +37,11 @@ export interface DiskStorageOptions {
   beforeWrite?: () => Promise<void>;
 }
 
+export interface RetainedLog {
+  entries: number;
+  bytes: number;
+}
+
 export interface StorageIdentity {
   memberId: number;
   clusterId: number;
@@ -199,6 +204,11 @@ export class DiskStorage implements LogStorage {
   async close(): Promise<void> {
     await this.orderedTail;
     await this.wal.close();
+  }
+
+  /** What the retained log holds in memory: its entries and the payload chunks they lie in. */
+  retainedLog(): RetainedLog {
+    return { entries: this.log.entryCount, bytes: this.log.heldBytes };
   }
 
   walStats(): WalStats {
