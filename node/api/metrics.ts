@@ -6,7 +6,7 @@ import type { EtcdServer } from '../server/etcd-server.js';
 import type { ServerHooks } from '../server/etcd-server.js';
 import { Role } from '../raft/raft.js';
 import { createBackendMetrics } from './backend-metrics.js';
-import type { RetainedLog } from '../storage/raft-storage.js';
+import type { DiskStorage } from '../storage/raft-storage.js';
 import { MAX_ENTRY_FORMAT } from '../server/entry-format.js';
 import { ETCD_API_VERSION, KVORUM_VERSION } from '../../contract/version.js';
 
@@ -14,8 +14,11 @@ export interface NodeMetrics {
   registry: Registry;
   hooks: ServerHooks;
   /** Starts reading gauges from the server (and the retained Raft log, when given) at scrape time. */
-  bind(server: EtcdServer, log?: { retainedLog(): RetainedLog }): void;
+  bind(server: EtcdServer, log?: RetainedLogSource): void;
 }
+
+/** Where the retained Raft log's gauges read from. */
+export type RetainedLogSource = Pick<DiskStorage, 'retainedLog'>;
 
 export function createNodeMetrics(options: { defaultMetrics?: boolean } = {}): NodeMetrics {
   const registry = new Registry();
@@ -64,7 +67,7 @@ export function createNodeMetrics(options: { defaultMetrics?: boolean } = {}): N
       this.set({ state: 'held' }, held);
     },
   });
-  let log: { retainedLog(): RetainedLog } | undefined;
+  let log: RetainedLogSource | undefined;
   new Gauge({
     name: 'kvorum_raft_log_entries',
     help: 'Raft entries this member holds in memory: those since its last snapshot and the ones kept for slow followers.',

@@ -153,6 +153,11 @@ export class LogCache {
     this.releaseChunks();
   }
 
+  /** The base's term, assumed until now (WAL replay after a gap), turned out to be `term`. */
+  baseTermKnown(term: number): void {
+    this.baseTerm = term;
+  }
+
   /** Forgets entries up to and including i (its term is kept as the base). */
   compact(i: number): void {
     if (i <= this.baseIndex) return;

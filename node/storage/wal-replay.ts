@@ -2,7 +2,7 @@
 // index (and drops what followed it), a snapshot marker moves the log's
 // start, the newest hard state counts.
 import { WalCorruptionError } from './errors.js';
-import { LogCache, type LogPosition } from './log-cache.js';
+import { LogCache } from './log-cache.js';
 import type { SnapshotMarker } from './wal-codec.js';
 import type { Entry, HardState } from '../raft/types.js';
 
@@ -52,7 +52,7 @@ export class WalReplay {
     if (this.baseAssumed && marker.index >= this.log.base.index) {
       this.baseAssumed = false;
       if (marker.index === this.log.base.index) {
-        this.log = this.logWithBase(marker);
+        this.log.baseTermKnown(marker.term);
         return;
       }
     }
@@ -89,9 +89,5 @@ export class WalReplay {
       throw new Error(`wal: the oldest segment starts at entry ${this.log.firstIndex()} but no snapshot marker covers index ${this.log.base.index}; segments are missing`);
     }
     return replayedLog(this.hardState, this.log);
-  }
-
-  private logWithBase(base: LogPosition): LogCache {
-    return new LogCache(base, this.log.entries(this.log.firstIndex(), this.log.lastIndex() + 1));
   }
 }
