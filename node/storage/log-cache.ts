@@ -7,6 +7,13 @@
 // columns, payloads copied into chunks. Reads hand out Entry objects over
 // views of a chunk. Bytes handed out are never written again, so a view
 // stays valid while held; a chunk goes once compaction passes its entries.
+//
+// Committed entries are read again only by a follower that fell behind, yet
+// a member snapshots once they add up to a quarter of its state, so held in
+// memory they could take a quarter again of the state's size. Once the WAL
+// says where an entry's record lies (place()), spill() lets go of the chunks
+// whose entries are all committed and placed; a read of one of those goes
+// to the WAL through the cold reader, which checks the record it reads.
 import { CompactedError, UnavailableError } from '../raft/storage.js';
 import type { Entry, EntryType } from '../raft/types.js';
 
@@ -22,8 +29,12 @@ const OWN_CHUNK_BYTES = CHUNK_BYTES / 8;
 const INITIAL_CAPACITY = 1024;
 const EMPTY = new Uint8Array(0);
 
+/** Reads entry (term, index)'s payload of `length` bytes back from its WAL record. */
+export type ColdReader = (segmentSeq: number, offset: number, term: number, index: number, length: number) => Uint8Array;
+
 interface Chunk {
-  bytes: Uint8Array;
+  /** Undefined once spilled: its payloads are read from the WAL. */
+  bytes: Uint8Array | undefined;
   /** The highest entry index ever written into it. */
   lastIndex: number;
 }
@@ -40,6 +51,13 @@ export class LogCache {
   private chunkSeqs = new Float64Array(INITIAL_CAPACITY);
   private offsets = new Uint32Array(INITIAL_CAPACITY);
   private lengths = new Uint32Array(INITIAL_CAPACITY);
+  /** Where the WAL wrote the entry's record: segment sequence number (0: not told yet) and offset. */
+  private walSeqs = new Float64Array(INITIAL_CAPACITY);
+  private walOffsets = new Float64Array(INITIAL_CAPACITY);
+  /** Every entry up to here has an empty payload or a known place in the WAL. */
+  private placedThrough = 0;
+  private coldReader: ColdReader | undefined;
+  private resident = 0;
   /** Oldest first; dropped from the front once compaction passes their last entry. */
   private chunks: Chunk[] = [];
   private firstChunkSeq = 0;
@@ -51,6 +69,7 @@ export class LogCache {
   constructor(base: LogPosition = { index: 0, term: 0 }, entries: readonly Entry[] = []) {
     this.baseIndex = base.index;
     this.baseTerm = base.term;
+    this.placedThrough = base.index;
     this.append(entries);
   }
 
@@ -71,11 +90,48 @@ export class LogCache {
     return this.count;
   }
 
-  /** Payload bytes held in chunks, gaps included (what the log costs beyond its columns). */
+  /** Payload bytes held in memory in chunks, gaps included (what the log costs beyond its columns). */
   get heldBytes(): number {
-    let n = 0;
-    for (const c of this.chunks) n += c.bytes.length;
-    return n;
+    return this.resident;
+  }
+
+  /** Lets spill() go ahead: payloads of spilled chunks are read back through `reader`. */
+  readColdFrom(reader: ColdReader): void {
+    this.coldReader = reader;
+  }
+
+  /** The WAL wrote entry (term, index)'s record at `offset` of segment `segmentSeq`. */
+  place(term: number, index: number, segmentSeq: number, offset: number): void {
+    if (index <= this.baseIndex || this.termAt(index) !== term) return; // compacted, or replaced since
+    const row = this.head + index - this.baseIndex - 1;
+    this.walSeqs[row] = segmentSeq;
+    this.walOffsets[row] = offset;
+  }
+
+  /**
+   * Lets go of the oldest chunks whose entries are all at or below
+   * `committed` and placed in the WAL (the chunk being filled stays);
+   * returns the bytes let go. Needs a cold reader.
+   */
+  spill(committed: number): number {
+    if (this.coldReader === undefined) return 0;
+    const through = Math.min(committed, this.lastIndex());
+    let i = Math.max(this.placedThrough, this.baseIndex) + 1;
+    for (; i <= through; i++) {
+      const row = this.head + i - this.baseIndex - 1;
+      if (this.lengths[row] !== 0 && this.walSeqs[row] === 0) break;
+    }
+    this.placedThrough = i - 1;
+    let released = 0;
+    // Oldest first, up to the first that holds a later entry (the chunk being filled is passed over).
+    for (const chunk of this.chunks) {
+      if (chunk.bytes === undefined || chunk === this.filling) continue;
+      if (chunk.lastIndex > this.placedThrough) break;
+      released += chunk.bytes.length;
+      chunk.bytes = undefined;
+    }
+    this.resident -= released;
+    return released;
   }
 
   /** Term at i, or undefined when i is outside [base, last]. */
@@ -101,7 +157,7 @@ export class LogCache {
       const row = this.head + i - this.baseIndex - 1;
       used += this.lengths[row]!;
       if (used > maxBytes && out.length > 0) break;
-      out.push({ term: this.terms[row]!, index: i, type: this.types[row]! as EntryType, data: this.dataAt(row) });
+      out.push({ term: this.terms[row]!, index: i, type: this.types[row]! as EntryType, data: this.dataAt(row, i) });
     }
     return out;
   }
@@ -122,6 +178,7 @@ export class LogCache {
     }
     // A dropped suffix's payload bytes stay where they are: views of them may be held.
     this.count = first - this.baseIndex - 1;
+    if (this.placedThrough >= first) this.placedThrough = first - 1;
     for (const entry of fresh) this.push(entry);
   }
 
@@ -148,6 +205,7 @@ export class LogCache {
       this.head = 0;
       this.count = 0;
       this.baseIndex = snap.index;
+      this.placedThrough = snap.index;
     }
     this.baseTerm = snap.term;
     this.releaseChunks();
@@ -182,6 +240,7 @@ export class LogCache {
     while (drop < this.chunks.length && this.chunks[drop]!.lastIndex <= this.baseIndex) drop++;
     if (drop === 0) return;
     if (this.filling !== undefined && this.fillingSeq < this.firstChunkSeq + drop) this.filling = undefined;
+    for (let k = 0; k < drop; k++) this.resident -= this.chunks[k]!.bytes?.length ?? 0;
     this.chunks = this.chunks.slice(drop);
     this.firstChunkSeq += drop;
   }
@@ -192,6 +251,7 @@ export class LogCache {
     this.terms[row] = entry.term;
     this.types[row] = entry.type;
     this.lengths[row] = entry.data.length;
+    this.walSeqs[row] = 0;
     if (entry.data.length > 0) this.store(row, entry.index, entry.data);
     this.count += 1;
   }
@@ -204,27 +264,30 @@ export class LogCache {
     if (data.length > OWN_CHUNK_BYTES) {
       chunk = { bytes: new Uint8Array(data.length), lastIndex: index };
       seq = this.firstChunkSeq + this.chunks.push(chunk) - 1;
+      this.resident += data.length;
     } else {
-      if (this.filling === undefined || this.fill + data.length > this.filling.bytes.length) {
+      if (this.filling === undefined || this.fill + data.length > CHUNK_BYTES) {
         this.filling = { bytes: new Uint8Array(CHUNK_BYTES), lastIndex: index };
         this.fillingSeq = this.firstChunkSeq + this.chunks.push(this.filling) - 1;
         this.fill = 0;
+        this.resident += CHUNK_BYTES;
       }
       chunk = this.filling;
       seq = this.fillingSeq;
       offset = this.fill;
       this.fill += data.length;
     }
-    chunk.bytes.set(data, offset);
+    chunk.bytes!.set(data, offset);
     chunk.lastIndex = Math.max(chunk.lastIndex, index);
     this.chunkSeqs[row] = seq;
     this.offsets[row] = offset;
   }
 
-  private dataAt(row: number): Uint8Array {
+  private dataAt(row: number, index: number): Uint8Array {
     const length = this.lengths[row]!;
     if (length === 0) return EMPTY;
     const chunk = this.chunks[this.chunkSeqs[row]! - this.firstChunkSeq]!;
+    if (chunk.bytes === undefined) return this.coldReader!(this.walSeqs[row]!, this.walOffsets[row]!, this.terms[row]!, index, length);
     const offset = this.offsets[row]!;
     return chunk.bytes.subarray(offset, offset + length);
   }
@@ -249,6 +312,8 @@ export class LogCache {
     this.chunkSeqs = move(this.chunkSeqs, (n) => new Float64Array(n));
     this.offsets = move(this.offsets, (n) => new Uint32Array(n));
     this.lengths = move(this.lengths, (n) => new Uint32Array(n));
+    this.walSeqs = move(this.walSeqs, (n) => new Float64Array(n));
+    this.walOffsets = move(this.walOffsets, (n) => new Float64Array(n));
     this.head = 0;
   }
 

@@ -6,6 +6,7 @@
 //   meta.json   data-format version (data-format.ts)
 //   wal/        WAL segments (wal.ts)
 //   snap/       snapshot files (snapshot-file.ts)
+import { closeSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Registry } from 'prom-client';
 import { checkDataDir } from './data-format.js';
@@ -15,6 +16,7 @@ import type { LogCache } from './log-cache.js';
 import { defaultStorageLogger, type Logger } from './logger.js';
 import { DEFAULT_SNAPSHOTS_TO_KEEP, SnapshotStore, inSlices } from './snapshot-file.js';
 import { Wal, type WalStats } from './wal.js';
+import { entryDataFromRecord, entryRecordBytes } from './wal-codec.js';
 import type { LogStorage } from '../raft/storage.js';
 import type { ConfState, Entry, HardState, Snapshot } from '../raft/types.js';
 
@@ -35,7 +37,16 @@ export interface DiskStorageOptions {
   walSyncFile?: SyncFile;
   /** See WalOptions.beforeWrite (test builds only). */
   beforeWrite?: () => Promise<void>;
+  /**
+   * Payload bytes of the retained log kept in memory before committed
+   * entries' payloads are left to the WAL and read back from it when asked
+   * for (default 16 MiB: a few seconds of writes at full speed, so followers
+   * and apply keep reading from memory).
+   */
+  logMemoryBytes?: number;
 }
+
+export const DEFAULT_LOG_MEMORY_BYTES = 16 * 1024 * 1024;
 
 export interface RetainedLog {
   entries: number;
@@ -56,6 +67,8 @@ export class DiskStorage implements LogStorage {
   /** Work that must reach the WAL before anything submitted later. */
   private orderedTail: Promise<unknown> = Promise.resolve();
   private orderedPending = 0;
+  /** Open segment files that spilled payloads are read from, by segment sequence number. */
+  private readonly coldFiles = new Map<number, number>();
 
   private constructor(
     private readonly wal: Wal,
@@ -65,7 +78,11 @@ export class DiskStorage implements LogStorage {
     private snap: Snapshot,
     /** True when open() initialised an empty data dir: the caller bootstraps it. */
     readonly created: boolean,
-  ) {}
+    private readonly logMemoryBytes: number,
+  ) {
+    wal.onEntryWritten = (seq, offset, term, index) => log.place(term, index, seq, offset);
+    log.readColdFrom((seq, offset, term, index, length) => this.readCold(seq, offset, term, index, length));
+  }
 
   /** Opens (or initialises) the data dir and recovers the log from it. */
   static async open(dir: string, options: DiskStorageOptions): Promise<DiskStorage> {
@@ -84,7 +101,7 @@ export class DiskStorage implements LogStorage {
       const orphans = await snapshots.removeNewerThan(state.snapshot.index);
       if (orphans.length > 0) logger.info({ files: orphans }, 'storage: removed snapshot files the WAL never recorded');
       const kept = snap.meta.index === 0 ? snap : fileBacked(snapshots, snap.meta, snap.data);
-      return new DiskStorage(wal, snapshots, state.log, state.hardState, kept, created);
+      return new DiskStorage(wal, snapshots, state.log, state.hardState, kept, created, options.logMemoryBytes ?? DEFAULT_LOG_MEMORY_BYTES);
     } catch (err) {
       await wal.close();
       throw err;
@@ -198,11 +215,33 @@ export class DiskStorage implements LogStorage {
     }
     this.log.compact(index);
     await this.wal.releaseTo(Math.min(index, this.wal.durableSnapshotIndex()));
+    for (const [seq, fd] of this.coldFiles) {
+      if (this.wal.segmentFile(seq) !== undefined) continue;
+      this.coldFiles.delete(seq);
+      closeSync(fd);
+    }
+  }
+
+  /** A spilled entry's payload, read back from its WAL record (a follower far behind asked for it). */
+  private readCold(seq: number, offset: number, term: number, index: number, length: number): Uint8Array {
+    let fd = this.coldFiles.get(seq);
+    if (fd === undefined) {
+      const file = this.wal.segmentFile(seq);
+      if (file === undefined) throw new RangeError(`storage: entry ${index} lies in WAL segment ${seq}, which is gone`);
+      fd = openSync(file, 'r');
+      this.coldFiles.set(seq, fd);
+    }
+    const record = Buffer.allocUnsafe(entryRecordBytes(length));
+    const read = readSync(fd, record, 0, record.length, offset);
+    if (read !== record.length) throw new RangeError(`storage: entry ${index}'s WAL record ends early (${read} of ${record.length} bytes at ${offset} of segment ${seq})`);
+    return entryDataFromRecord(record, term, index);
   }
 
   /** Waits for queued writes and closes the WAL. */
   async close(): Promise<void> {
     await this.orderedTail;
+    for (const fd of this.coldFiles.values()) closeSync(fd);
+    this.coldFiles.clear();
     await this.wal.close();
   }
 
@@ -231,6 +270,7 @@ export class DiskStorage implements LogStorage {
     const durable = this.wal.append(fresh, hardState, sync);
     this.log.append(fresh);
     if (hardState !== undefined) this.hardState = { ...hardState };
+    if (this.log.heldBytes > this.logMemoryBytes) this.log.spill(this.hardState.commit);
     return { durable };
   }
 

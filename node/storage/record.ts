@@ -85,7 +85,7 @@ export function findValidRecordAfter(buf: Buffer, from: number): number | undefi
 }
 
 /** Returns why the record at `offset` cannot be trusted, or undefined if it can. */
-function checkRecordAt(buf: Buffer, offset: number): string | undefined {
+export function checkRecordAt(buf: Buffer, offset: number): string | undefined {
   const remaining = buf.length - offset;
   if (remaining < RECORD_HEADER_BYTES) return `partial record header (${remaining} of ${RECORD_HEADER_BYTES} bytes)`;
   const length = buf.readUInt32LE(offset + 4);

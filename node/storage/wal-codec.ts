@@ -1,7 +1,7 @@
 // Payload encodings of the WAL record types. All integers are little-endian;
 // positions and IDs take 8 bytes (see binary.ts).
 import { readU64, writeU64 } from './binary.js';
-import { frameRecord, RecordType } from './record.js';
+import { checkRecordAt, frameRecord, RECORD_HEADER_BYTES, RecordType } from './record.js';
 import type { Entry, EntryType, HardState } from '../raft/types.js';
 
 /** Written at the head of every segment. */
@@ -53,6 +53,28 @@ export function decodeEntry(payload: Buffer): Entry {
     // A view of the segment's buffer: the replayed log copies what it keeps (log-cache.ts).
     data: new Uint8Array(payload.buffer, payload.byteOffset + ENTRY_FIXED_BYTES, payload.length - ENTRY_FIXED_BYTES),
   };
+}
+
+/** The bytes an entry's whole record takes, framing included, for a payload of `dataBytes`. */
+export const entryRecordBytes = (dataBytes: number): number => RECORD_HEADER_BYTES + ENTRY_FIXED_BYTES + dataBytes;
+
+/**
+ * The payload of entry (term, index) from its record read back out of a
+ * segment. Throws unless the bytes are that record, whole and intact: a
+ * payload served from disk goes to followers and to the state machine.
+ */
+export function entryDataFromRecord(record: Buffer, term: number, index: number): Uint8Array {
+  const damage = checkRecordAt(record, 0);
+  if (damage !== undefined) throw new RangeError(`wal: the record of entry ${index} read back is damaged: ${damage}`);
+  const payload = record.subarray(RECORD_HEADER_BYTES, RECORD_HEADER_BYTES + record.readUInt32LE(4));
+  if (record[8] !== RecordType.Entry || payload.length !== record.length - RECORD_HEADER_BYTES) {
+    throw new RangeError(`wal: the record read back for entry ${index} is not an entry of the expected size`);
+  }
+  const entry = decodeEntry(payload);
+  if (entry.term !== term || entry.index !== index) {
+    throw new RangeError(`wal: read back entry ${entry.index} of term ${entry.term} where entry ${index} of term ${term} was written`);
+  }
+  return entry.data;
 }
 
 export function hardStateRecord(hs: HardState): Buffer {

@@ -14,7 +14,8 @@ import { GroupCommit } from './group-commit.js';
 import { LogCache, assertContiguous } from './log-cache.js';
 import { defaultStorageLogger, type Logger } from './logger.js';
 import { walFsyncHistogram } from './metrics.js';
-import { findValidRecordAfter, RecordType, scanRecords, type ScannedRecord } from './record.js';
+import { readU64 } from './binary.js';
+import { findValidRecordAfter, RECORD_HEADER_BYTES, RecordType, scanRecords, type ScannedRecord } from './record.js';
 import { formatSegmentName, parseSegmentName, type SegmentName } from './segment-name.js';
 import {
   decodeEntry,
@@ -103,6 +104,12 @@ export class Wal {
   private fsyncCount = 0;
   private submissionCount = 0;
   private file: FileHandle | undefined;
+  /**
+   * Told where each entry record landed once it is written: the segment's
+   * sequence number, the record's offset in it, and the entry's term and
+   * index (DiskStorage reads cold payloads back from there).
+   */
+  onEntryWritten: ((segmentSeq: number, offset: number, term: number, index: number) => void) | undefined;
 
   private constructor(
     private readonly dir: string,
@@ -289,9 +296,11 @@ export class Wal {
     if (this.currentSegment().bytes >= this.segmentBytes) await this.cutSegment();
     const data = Buffer.concat(batch.flatMap((w) => w.records));
     const file = this.openFile();
-    await writeAllSoon(file, data);
     const segment = this.currentSegment();
+    const start = segment.bytes;
+    await writeAllSoon(file, data);
     segment.bytes += data.length;
+    if (this.onEntryWritten !== undefined) this.reportEntries(batch, segment.seq, start);
     for (const write of batch) this.noteWritten(write, segment);
     if (!batch.some((w) => w.sync)) {
       this.unsynced = true;
@@ -300,6 +309,23 @@ export class Wal {
     await this.syncCurrent(file);
     this.unsynced = false;
     this.snapshotIndexOnDisk = this.written.marker.index;
+  }
+
+  private reportEntries(batch: PendingWrite[], seq: number, start: number): void {
+    const report = this.onEntryWritten!;
+    let at = start;
+    for (const write of batch) {
+      for (const record of write.records) {
+        if (record[8] === RecordType.Entry) report(seq, at, readU64(record, RECORD_HEADER_BYTES), readU64(record, RECORD_HEADER_BYTES + 8));
+        at += record.length;
+      }
+    }
+  }
+
+  /** The file of segment `seq`, while the WAL still holds it. */
+  segmentFile(seq: number): string | undefined {
+    const segment = this.segments.find((s) => s.seq === seq);
+    return segment === undefined ? undefined : join(this.dir, segment.file);
   }
 
   /** The current segment holds records written since its last fsync. */

@@ -296,3 +296,61 @@ test('a hard state whose commit alone moved is written without an fsync; entries
     await again.close();
   });
 });
+
+test('past its memory budget the log leaves committed payloads to the WAL and reads them back from it, checked', async () => {
+  await withTempDir(async (dir) => {
+    // 4,000 entries of 300 B (1.2 MB) over 128 KiB segments, against a 256 KiB budget.
+    const storage = await DiskStorage.open(dir, { ...options, segmentBytes: 128 * 1024, logMemoryBytes: 256 * 1024 });
+    const payload = (i: number): Uint8Array => {
+      const data = new Uint8Array(300);
+      for (let b = 0; b < data.length; b++) data[b] = (i * 31 + b) & 0xff;
+      return data;
+    };
+    const made = Array.from({ length: 4000 }, (_, k) => ({ term: 1 + Math.floor(k / 1000), index: k + 1, type: EntryType.Normal, data: payload(k + 1) }));
+    const early = storage.entries(1, 1); // nothing yet: [1, 1) is empty
+    assert.deepEqual(early, []);
+    let heldBefore = 0;
+    for (let at = 0; at < made.length; at += 100) {
+      const batch = made.slice(at, at + 100);
+      // Commit trails the appends by a batch, as it does when followers acknowledge later.
+      await storage.save({ term: batch[0]!.term, vote: 1, commit: at }, batch);
+      if (at === 1000) heldBefore = storage.retainedLog().bytes;
+    }
+    const held = storage.retainedLog().bytes;
+    assert.ok(held <= 256 * 1024 + 2 * 256 * 1024, `held ${held} bytes with a 256 KiB budget`);
+    assert.ok(held < heldBefore * 2, `what is held stopped growing (${heldBefore} then ${held})`);
+    assert.equal(storage.retainedLog().entries, 4000);
+    // Every entry reads back whole, spilled or not, and in maxBytes-cut pages too.
+    assert.deepEqual(storage.entries(1, 4001), made);
+    assert.deepEqual(storage.entries(501, 4001, 3000).map((e) => e.index), [501, 502, 503, 504, 505, 506, 507, 508, 509, 510]);
+    // The uncommitted tail stays in memory and may still be replaced.
+    await storage.save(undefined, [{ term: 9, index: 3950, type: EntryType.Normal, data: payload(0) }]);
+    assert.equal(storage.lastIndex(), 3950);
+    assert.deepEqual(storage.entries(3949, 3951).map((e) => e.term), [4, 9]);
+    // Compaction past spilled entries, and WAL segments released under them.
+    await storage.saveSnapshot(snapshotAt(2000, 2));
+    await storage.compact(2000);
+    assert.deepEqual(storage.entries(2001, 3950), made.slice(2000, 3949));
+    await storage.close();
+  });
+});
+
+test('a spilled payload whose WAL record no longer checks out is an error, never other bytes', async () => {
+  await withTempDir(async (dir) => {
+    const storage = await DiskStorage.open(dir, { ...options, logMemoryBytes: 64 * 1024 });
+    const made = Array.from({ length: 2000 }, (_, k) => ({ term: 1, index: k + 1, type: EntryType.Normal, data: new Uint8Array(300).fill(k & 0xff) }));
+    for (let at = 0; at < made.length; at += 100) await storage.save({ term: 1, vote: 1, commit: at }, made.slice(at, at + 100));
+    assert.ok(storage.retainedLog().bytes < 300 * 2000, 'some payloads were spilled');
+    // Flip a byte inside the first entry's payload on disk.
+    const [segment] = (await readdir(join(dir, 'wal'))).sort();
+    const file = join(dir, 'wal', segment!);
+    const bytes = await readFile(file);
+    const at = bytes.indexOf(Buffer.from(made[0]!.data));
+    assert.ok(at > 0);
+    bytes[at + 10] ^= 0xff;
+    await writeFile(file, bytes);
+    assert.throws(() => storage.entries(1, 2), /record of entry 1 read back is damaged: checksum mismatch/);
+    assert.deepEqual(storage.entries(1999, 2001), made.slice(1998));
+    await storage.close();
+  });
+});
