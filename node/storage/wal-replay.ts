@@ -27,9 +27,10 @@ export function replayedLog(hardState: HardState, log: LogCache): ReplayedLog {
   };
 }
 
-/** Where a record came from, for error messages. */
+/** Where a record came from: for error messages, and for reading an entry's payload back later (log-cache.ts). */
 export interface RecordLocation {
   file: string;
+  segmentSeq: number;
   offset: number;
 }
 
@@ -69,6 +70,7 @@ export class WalReplay {
       throw new WalCorruptionError(where.file, where.offset, `entry ${entry.index} leaves a gap after index ${this.log.lastIndex()}`);
     }
     this.log.append([entry]);
+    this.log.place(entry.term, entry.index, where.segmentSeq, where.offset);
   }
 
   /** Index of the last entry replayed so far (or the base if there are none). */

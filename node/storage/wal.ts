@@ -423,7 +423,7 @@ async function recoverSegments(dir: string, names: NamedSegment[], ownMetadata: 
     }
     const segmentMetadata = checkHead(path, records, metadata);
     metadata ??= segmentMetadata;
-    const maxIndex = replaySegment(path, records, replay);
+    const maxIndex = replaySegment(path, name.seq, records, replay);
     segments.push({ ...name, maxIndex, bytes: validBytes });
   }
   return { segments, metadata: metadata!, replay };
@@ -477,14 +477,14 @@ function checkHead(path: string, records: ScannedRecord[], expected: SegmentMeta
 }
 
 /** Feeds a segment's records (after its metadata) to the replay; returns its highest entry index. */
-function replaySegment(path: string, records: ScannedRecord[], replay: WalReplay): number {
+function replaySegment(path: string, segmentSeq: number, records: ScannedRecord[], replay: WalReplay): number {
   let maxIndex = 0;
   for (const record of records.slice(1)) {
     try {
       switch (record.type) {
         case RecordType.Entry: {
           const entry = decodeEntry(record.payload);
-          replay.onEntry(entry, { file: path, offset: record.offset });
+          replay.onEntry(entry, { file: path, segmentSeq, offset: record.offset });
           maxIndex = Math.max(maxIndex, entry.index);
           break;
         }

@@ -332,6 +332,13 @@ test('past its memory budget the log leaves committed payloads to the WAL and re
     await storage.compact(2000);
     assert.deepEqual(storage.entries(2001, 3950), made.slice(2000, 3949));
     await storage.close();
+    // After a restart the replayed entries know their places too: the next save spills them.
+    const again = await reopened(dir, { segmentBytes: 128 * 1024, logMemoryBytes: 256 * 1024 });
+    assert.ok(again.retainedLog().bytes > 256 * 1024 * 2, 'replay holds the log in memory at first');
+    await again.save({ term: 9, vote: 1, commit: 3900 }, []);
+    assert.ok(again.retainedLog().bytes <= 256 * 1024 * 2, `held ${again.retainedLog().bytes} bytes after the first save`);
+    assert.deepEqual(again.entries(2001, 3950), made.slice(2000, 3949));
+    await again.close();
   });
 });
 
