@@ -38,6 +38,8 @@ export interface MemberConfig {
   maxSnapshots?: number;
   /** WAL segment size before a new one is cut (64 MiB by default). */
   walSegmentBytes?: number;
+  /** Payload bytes of the retained Raft log held in memory before committed ones are left to the WAL (16 MiB by default). */
+  logMemoryBytes?: number;
   /**
    * Where WAL fsyncs run: 'adaptive' (the default) on the event loop while
    * they are fast, else in the thread pool (storage/adaptive-sync.ts);
@@ -94,6 +96,7 @@ export async function startMember(cfg: MemberConfig, link: (member: { memberId: 
     ...(cfg.registry && { registry: cfg.registry }),
     ...(cfg.maxSnapshots !== undefined && { snapshotsToKeep: cfg.maxSnapshots }),
     ...(cfg.walSegmentBytes !== undefined && { segmentBytes: cfg.walSegmentBytes }),
+    ...(cfg.logMemoryBytes !== undefined && { logMemoryBytes: cfg.logMemoryBytes }),
     // Test builds only (node/failpoints.ts): a disk that stalls or fails.
     syncFile: withFsyncFailpoint(syncFileData),
     walSyncFile: withFsyncFailpoint(walSync(cfg)),
