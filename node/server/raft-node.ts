@@ -20,6 +20,8 @@ const READ_INDEX_RETRY_MS = 500;
 export interface DurableLog extends SnapshotStorage {
   save(hardState: HardState | undefined, entries: readonly Entry[]): Promise<void>;
   saveSnapshot(snapshot: Snapshot): Promise<void>;
+  /** The application has applied every entry up to `index`: from now on only followers read them. */
+  appliedTo?(index: number): void;
 }
 
 export interface MessageSender {
@@ -470,6 +472,7 @@ export class RaftNode {
     this.snapshots.countApplied(bytes);
     this.opts.app.apply(entries);
     this.appliedIndex = entries[entries.length - 1]!.index;
+    this.opts.storage.appliedTo?.(this.appliedIndex);
   }
 
   /** Applies the Ready after its write is durable; the first `appliedEarly` committed entries already were. */
@@ -482,6 +485,7 @@ export class RaftNode {
     if (rd.snapshot) {
       this.opts.app.installSnapshot(rd.snapshot);
       this.appliedIndex = rd.snapshot.meta.index;
+      this.opts.storage.appliedTo?.(this.appliedIndex);
       this.snapshots.installed(rd.snapshot.meta.index);
       this.confState = rd.snapshot.meta.conf;
     }

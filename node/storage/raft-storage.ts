@@ -69,6 +69,12 @@ export class DiskStorage implements LogStorage {
   private orderedPending = 0;
   /** Open segment files that spilled payloads are read from, by segment sequence number. */
   private readonly coldFiles = new Map<number, number>();
+  /**
+   * What the application has applied (appliedTo): committed entries above it
+   * are about to be read for applying, so they stay in memory (a member that
+   * restarts applies its whole replayed log).
+   */
+  private appliedIndex = 0;
 
   private constructor(
     private readonly wal: Wal,
@@ -222,6 +228,11 @@ export class DiskStorage implements LogStorage {
     }
   }
 
+  /** Entries up to `index` are applied: past the memory budget, their payloads may be left to the WAL. */
+  appliedTo(index: number): void {
+    this.appliedIndex = Math.max(this.appliedIndex, index);
+  }
+
   /** A spilled entry's payload, read back from its WAL record (a follower far behind asked for it). */
   private readCold(seq: number, offset: number, term: number, index: number, length: number): Uint8Array {
     let fd = this.coldFiles.get(seq);
@@ -270,7 +281,7 @@ export class DiskStorage implements LogStorage {
     const durable = this.wal.append(fresh, hardState, sync);
     this.log.append(fresh);
     if (hardState !== undefined) this.hardState = { ...hardState };
-    if (this.log.heldBytes > this.logMemoryBytes) this.log.spill(this.hardState.commit);
+    if (this.log.heldBytes > this.logMemoryBytes) this.log.spill(Math.min(this.hardState.commit, this.appliedIndex));
     return { durable };
   }
 

@@ -312,8 +312,9 @@ test('past its memory budget the log leaves committed payloads to the WAL and re
     let heldBefore = 0;
     for (let at = 0; at < made.length; at += 100) {
       const batch = made.slice(at, at + 100);
-      // Commit trails the appends by a batch, as it does when followers acknowledge later.
+      // Commit trails the appends by a batch, as it does when followers acknowledge later; apply follows commit.
       await storage.save({ term: batch[0]!.term, vote: 1, commit: at }, batch);
+      storage.appliedTo(at);
       if (at === 1000) heldBefore = storage.retainedLog().bytes;
     }
     const held = storage.retainedLog().bytes;
@@ -332,9 +333,13 @@ test('past its memory budget the log leaves committed payloads to the WAL and re
     await storage.compact(2000);
     assert.deepEqual(storage.entries(2001, 3950), made.slice(2000, 3949));
     await storage.close();
-    // After a restart the replayed entries know their places too: the next save spills them.
+    // After a restart the replayed entries know their places too, and stay
+    // in memory until applied (a restarting member applies them first).
     const again = await reopened(dir, { segmentBytes: 128 * 1024, logMemoryBytes: 256 * 1024 });
     assert.ok(again.retainedLog().bytes > 256 * 1024 * 2, 'replay holds the log in memory at first');
+    await again.save({ term: 9, vote: 1, commit: 3900 }, []);
+    assert.ok(again.retainedLog().bytes > 256 * 1024 * 2, 'committed but not applied: still in memory');
+    again.appliedTo(3900);
     await again.save({ term: 9, vote: 1, commit: 3900 }, []);
     assert.ok(again.retainedLog().bytes <= 256 * 1024 * 2, `held ${again.retainedLog().bytes} bytes after the first save`);
     assert.deepEqual(again.entries(2001, 3950), made.slice(2000, 3949));
@@ -346,7 +351,10 @@ test('a spilled payload whose WAL record no longer checks out is an error, never
   await withTempDir(async (dir) => {
     const storage = await DiskStorage.open(dir, { ...options, logMemoryBytes: 64 * 1024 });
     const made = Array.from({ length: 2000 }, (_, k) => ({ term: 1, index: k + 1, type: EntryType.Normal, data: new Uint8Array(300).fill(k & 0xff) }));
-    for (let at = 0; at < made.length; at += 100) await storage.save({ term: 1, vote: 1, commit: at }, made.slice(at, at + 100));
+    for (let at = 0; at < made.length; at += 100) {
+      await storage.save({ term: 1, vote: 1, commit: at }, made.slice(at, at + 100));
+      storage.appliedTo(at);
+    }
     assert.ok(storage.retainedLog().bytes < 300 * 2000, 'some payloads were spilled');
     // Flip a byte inside the first entry's payload on disk.
     const [segment] = (await readdir(join(dir, 'wal'))).sort();
