@@ -439,8 +439,8 @@ export class SuiteRun {
           return cell;
         };
         // A first round unmeasured, as the put rows' warm-up: the load lasts
-        // well under a second, and a fresh member's first one is mostly its
-        // JIT compiling the fan-out path, which a running member has done.
+        // well under a second, and a fresh member's first round ran at about
+        // two thirds of the next ones' rate (bench/RESULTS.md, tenth pass).
         let first = 'failed';
         try {
           const warm = await round();

@@ -12,7 +12,7 @@
 // a member snapshots once they add up to a quarter of its state, so held in
 // memory they could take a quarter again of the state's size. Once the WAL
 // says where an entry's record lies (place()), spill() lets go of the chunks
-// whose entries are all committed and placed; a read of one of those goes
+// whose entries are all applied and placed; a read of one of those goes
 // to the WAL through the cold reader, which checks the record it reads.
 import { CompactedError, UnavailableError } from '../raft/storage.js';
 import type { Entry, EntryType } from '../raft/types.js';
@@ -110,12 +110,12 @@ export class LogCache {
 
   /**
    * Lets go of the oldest chunks whose entries are all at or below
-   * `committed` and placed in the WAL (the chunk being filled stays);
-   * returns the bytes let go. Needs a cold reader.
+   * `applied` (so committed, never rewritten) and placed in the WAL (the
+   * chunk being filled stays); returns the bytes let go. Needs a cold reader.
    */
-  spill(committed: number): number {
+  spill(applied: number): number {
     if (this.coldReader === undefined) return 0;
-    const through = Math.min(committed, this.lastIndex());
+    const through = Math.min(applied, this.lastIndex());
     let i = Math.max(this.placedThrough, this.baseIndex) + 1;
     for (; i <= through; i++) {
       const row = this.head + i - this.baseIndex - 1;

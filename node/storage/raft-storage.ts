@@ -46,7 +46,7 @@ export interface DiskStorageOptions {
   logMemoryBytes?: number;
 }
 
-export const DEFAULT_LOG_MEMORY_BYTES = 16 * 1024 * 1024;
+const DEFAULT_LOG_MEMORY_BYTES = 16 * 1024 * 1024;
 
 export interface RetainedLog {
   entries: number;
@@ -69,12 +69,6 @@ export class DiskStorage implements LogStorage {
   private orderedPending = 0;
   /** Open segment files that spilled payloads are read from, by segment sequence number. */
   private readonly coldFiles = new Map<number, number>();
-  /**
-   * What the application has applied (appliedTo): committed entries above it
-   * are about to be read for applying, so they stay in memory (a member that
-   * restarts applies its whole replayed log).
-   */
-  private appliedIndex = 0;
 
   private constructor(
     private readonly wal: Wal,
@@ -228,9 +222,13 @@ export class DiskStorage implements LogStorage {
     }
   }
 
-  /** Entries up to `index` are applied: past the memory budget, their payloads may be left to the WAL. */
+  /**
+   * Entries up to `index` are applied: past the memory budget, their
+   * payloads may be left to the WAL. Entries above it stay, since applying
+   * reads them next (a member that restarts applies its whole replayed log).
+   */
   appliedTo(index: number): void {
-    this.appliedIndex = Math.max(this.appliedIndex, index);
+    if (this.log.heldBytes > this.logMemoryBytes) this.log.spill(index);
   }
 
   /** A spilled entry's payload, read back from its WAL record (a follower far behind asked for it). */
@@ -281,7 +279,6 @@ export class DiskStorage implements LogStorage {
     const durable = this.wal.append(fresh, hardState, sync);
     this.log.append(fresh);
     if (hardState !== undefined) this.hardState = { ...hardState };
-    if (this.log.heldBytes > this.logMemoryBytes) this.log.spill(Math.min(this.hardState.commit, this.appliedIndex));
     return { durable };
   }
 
