@@ -4,7 +4,7 @@
 // across a snapshot. Entries point at the key's history array, so the log
 // costs one reference per change and never copies a key.
 
-import { type History, slotWrittenAt } from './key-index.js';
+import type { History } from './key-index.js';
 import { varintSize } from '../varint.js';
 
 export class ChangeLog {
@@ -99,9 +99,9 @@ export class ChangeLog {
   }
 
   /**
-   * Forgets revisions before `revision`, and at `revision` itself any change
-   * whose record compaction removed (a tombstone), so every logged change
-   * still resolves to a record.
+   * Forgets revisions before `revision`. The compact revision's own changes
+   * stay whole: compaction keeps their records, tombstones included
+   * (KeyIndex.compactHistory), so every logged change still resolves.
    */
   compact(revision: number): void {
     if (revision <= this.first) return;
@@ -109,12 +109,6 @@ export class ChangeLog {
     for (let r = this.first; r < this.first + drop; r++) this.tally(this.countAt(r), -1);
     this.changes.splice(0, drop);
     this.first += drop;
-    if (this.first === revision && this.changes.length > 0) {
-      const kept = this.at(revision).filter((h) => slotWrittenAt(h, revision) >= 0);
-      this.tally(this.countAt(revision), -1);
-      this.changes[0] = kept.length === 1 ? kept[0]! : kept;
-      this.tally(kept.length, 1);
-    }
   }
 }
 

@@ -248,7 +248,10 @@ export class KeyIndex {
   /**
    * Drops what a compaction at `revision` makes unreachable from `h`: every
    * record older than the one visible at `revision`, and that one too if it
-   * is a tombstone. A key left with no records leaves the index.
+   * is a tombstone written before `revision`. A tombstone written at
+   * `revision` itself stays until the next compaction: a watch may start at
+   * the compact revision and must see that delete (etcd keeps it as well
+   * since 3.4.34/3.5.15). A key left with no records leaves the index.
    *
    * Returns the key's history from now on. One that keeps records is copied
    * into an array of its own size, and `h` is left with no records: V8 grows
@@ -260,7 +263,7 @@ export class KeyIndex {
   compactHistory(h: History, revision: number): History {
     const slot = slotAtRevision(h, revision);
     if (slot < 0) return h;
-    const keepFrom = isTombstoneAt(h, slot) ? slot + RECORD : slot;
+    const keepFrom = isTombstoneAt(h, slot) && modRevisionAt(h, slot) < revision ? slot + RECORD : slot;
     if (keepFrom === FIRST) return h;
     const key = historyKey(h);
     let previousMod = 0;

@@ -404,9 +404,10 @@ export class MvccStore {
     if (revision <= this.compacted) throw errors.compacted();
     if (revision > this.currentRevision) throw errors.futureRevision();
     // Only keys changed since the last compaction can hold records it makes
-    // unreachable; everything older was pruned then.
+    // unreachable; everything older was pruned then, except the tombstones
+    // written at the last compact revision, which go now.
     const moved = new Map<History, History>();
-    for (let rev = Math.max(this.compacted + 1, this.changeLog.firstRevision); rev <= revision; rev++) {
+    for (let rev = Math.max(this.compacted, this.changeLog.firstRevision); rev <= revision; rev++) {
       this.changeLog.forEachAt(rev, (h) => {
         const kept = this.index.compactHistory(h, revision);
         if (kept !== h) moved.set(h, kept);

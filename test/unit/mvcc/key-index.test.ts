@@ -55,18 +55,24 @@ describe('key index', () => {
     assert.equal(index.compactHistory(original, 5), original);
     const h2 = index.compactHistory(h, 8);
     index.replaceHistories(new Map([[h, h2]]));
-    assert.equal(recordCount(h2), 1, 'a compacted tombstone takes its generation with it');
-    assert.equal(modRevisionAt(h2, slotOf(0)), 10);
-    assert.equal(h2.length, 6, 'one record, nothing spare');
+    assert.deepEqual([0, 1].map((i) => modRevisionAt(h2, slotOf(i))), [8, 10], 'a tombstone written at the compact revision stays');
+    const h3 = index.compactHistory(h2, 9);
+    index.replaceHistories(new Map([[h2, h3]]));
+    assert.equal(recordCount(h3), 1, 'a compacted tombstone takes its generation with it');
+    assert.equal(modRevisionAt(h3, slotOf(0)), 10);
+    assert.equal(h3.length, 6, 'one record, nothing spare');
     assert.equal(index.recordCount, 1);
-    assert.equal(index.valueString(h2, slotOf(0)), 'd');
+    assert.equal(index.valueString(h3, slotOf(0)), 'd');
   });
 
   it('drops a key whose last record is a compacted tombstone', () => {
     const index = new KeyIndex();
     index.append('gone', 2, 2, 1, 0n, 'v');
     index.append('gone', 3, 0, 0, 0n, '');
-    index.compactHistory(index.get('gone')!, 3);
+    const kept = index.compactHistory(index.get('gone')!, 3);
+    index.replaceHistories(new Map([[index.get('gone')!, kept]]));
+    assert.equal(recordCount(index.get('gone')!), 1, 'the tombstone at the compact revision stays until the next compaction');
+    index.compactHistory(index.get('gone')!, 4);
     assert.equal(index.get('gone'), undefined);
     assert.equal(index.keyCount, 0);
     assert.equal(index.sizeBytes, 0);
@@ -130,6 +136,8 @@ describe('change log', () => {
     log.compact(3);
     assert.equal(log.firstRevision, 3);
     assert.deepEqual(log.at(2), []);
-    assert.deepEqual(log.at(3).map((h) => h[0]), ['b'], 'the compacted tombstone of a is no longer logged');
+    assert.deepEqual(log.at(3).map((h) => h[0]), ['b', 'a'], "a's tombstone at the compact revision is kept, and logged");
+    log.compact(4);
+    assert.deepEqual(log.at(3), []);
   });
 });

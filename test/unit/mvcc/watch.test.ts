@@ -111,7 +111,7 @@ describe('watch', () => {
     assert.equal(old.batches.length, 1, 'a canceled watcher hears nothing more');
   });
 
-  it('like etcd, misses a delete made exactly at the compact revision when starting there', () => {
+  it('a watch starting at the compact revision sees a delete made there (etcd issue 18089, fixed in 3.4.34/3.5.15)', () => {
     const { d, hub, scheduler } = setup();
     d.put('gone', '1'); // 2
     d.put('kept', '1'); // 3
@@ -125,7 +125,15 @@ describe('watch', () => {
     const r = recorder();
     hub.watch({ key: FROM_KEY, rangeEnd: FROM_KEY, startRevision: 4 }, r.callback);
     scheduler.runAll();
-    assert.deepEqual(r.events(), ['PUT kept=2@4']);
+    assert.deepEqual(r.events(), ['DELETE gone=@4', 'PUT kept=2@4']);
+    // The next compaction takes the tombstone: a watch from there has nothing at 4 to miss.
+    d.put('other', '1'); // 5
+    d.compact(5);
+    const after = recorder();
+    hub.watch({ key: FROM_KEY, rangeEnd: FROM_KEY, startRevision: 5 }, after.callback);
+    scheduler.runAll();
+    assert.deepEqual(after.events(), ['PUT other=1@5']);
+    assert.equal(d.get('gone'), undefined);
   });
 
   it('filters out puts or deletes', () => {
