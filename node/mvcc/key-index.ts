@@ -251,7 +251,7 @@ export class KeyIndex {
    * is a tombstone written before `revision`. A tombstone written at
    * `revision` itself stays until the next compaction: a watch may start at
    * the compact revision and must see that delete (etcd keeps it as well
-   * since 3.4.34/3.5.15). A key left with no records leaves the index.
+   * since its fix for issue 18089). A key left with no records leaves the index.
    *
    * Returns the key's history from now on. One that keeps records is copied
    * into an array of its own size, and `h` is left with no records: V8 grows

@@ -96,7 +96,7 @@ describe('compaction', () => {
     assert.deepEqual([b.createRevision, b.version], [8, 1]);
   });
 
-  it('keeps a tombstone written at the compact revision until the next compaction, which forgets its key', () => {
+  it('keeps a tombstone written at the compact revision until the next compaction takes it', () => {
     const d = history();
     d.compact(5); // b's tombstone is at 5
     assert.equal(d.get('b'), undefined);

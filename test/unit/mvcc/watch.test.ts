@@ -111,7 +111,7 @@ describe('watch', () => {
     assert.equal(old.batches.length, 1, 'a canceled watcher hears nothing more');
   });
 
-  it('a watch starting at the compact revision sees a delete made there (etcd issue 18089, fixed in 3.4.34/3.5.15)', () => {
+  it('a watch starting at the compact revision sees a delete made there (as etcd since its fix for issue 18089)', () => {
     const { d, hub, scheduler } = setup();
     d.put('gone', '1'); // 2
     d.put('kept', '1'); // 3
