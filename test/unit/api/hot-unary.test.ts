@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type AddressInfo } from 'node:net';
+import { connect } from 'node:http2';
 import { Client, credentials, Metadata, Server, ServerCredentials, type ServiceError, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { kvService } from '../../../node/api/proto/load.js';
 import { hotMethods, serveHotUnaryCalls } from '../../../node/api/grpc/hot-unary.js';
@@ -57,6 +58,57 @@ test('hot methods get the hot path, the others grpc-js, on one connection; token
     ]);
   } finally {
     client.close();
+    injector.destroy();
+    listener.close();
+  }
+});
+
+test('a hot answer on the wire: grpc-js headers without a Date, the framed message, then grpc-status 0; a refusal is trailers-only', async () => {
+  const impl: UntypedServiceImplementation = {
+    Put: (call: { request: { key: Buffer } }, cb: (err: unknown, res?: unknown) => void) => {
+      if (call.request.key.toString() === 'refuse') cb({ code: 9, details: 'etcdserver: refused here' });
+      else cb(null, { header: { revision: '7' } });
+    },
+  } as unknown as UntypedServiceImplementation;
+  const grpc = new Server();
+  grpc.addService(kvService, impl);
+  const injector = grpc.createConnectionInjector(ServerCredentials.createInsecure());
+  serveHotUnaryCalls(grpc, hotMethods(kvService, impl, ['Put']), 1024 * 1024);
+  const listener = createServer((socket) => injector.injectConnection(socket));
+  await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+  const session = connect(`http://127.0.0.1:${(listener.address() as AddressInfo).port}`);
+  const defs = kvService as unknown as Record<string, MethodDef>;
+  const raw = (key: string): Promise<{ headers: Record<string, unknown>; body: Buffer; trailers: Record<string, unknown> }> =>
+    new Promise((resolve, reject) => {
+      const message = defs.Put!.requestSerialize({ key: Buffer.from(key) });
+      const prefix = Buffer.alloc(5);
+      prefix.writeUInt32BE(message.length, 1);
+      const req = session.request({ ':method': 'POST', ':path': defs.Put!.path, 'content-type': 'application/grpc', te: 'trailers' });
+      let headers: Record<string, unknown> = {};
+      let trailers: Record<string, unknown> = {};
+      const chunks: Buffer[] = [];
+      req.on('response', (h) => (headers = { ...h }));
+      req.on('trailers', (t) => (trailers = { ...t }));
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => resolve({ headers, body: Buffer.concat(chunks), trailers }));
+      req.on('error', reject);
+      req.end(Buffer.concat([prefix, message]));
+    });
+  try {
+    const ok = await raw('a');
+    assert.equal(ok.headers[':status'], 200);
+    assert.equal(ok.headers['content-type'], 'application/grpc+proto');
+    assert.equal(ok.headers['grpc-encoding'], 'identity');
+    assert.equal(ok.headers.date, undefined, 'no Date header');
+    assert.equal(ok.body.readUInt32BE(1), ok.body.length - 5, 'one framed message');
+    assert.equal((defs.Put!.responseDeserialize(ok.body.subarray(5)) as { header: { revision: string } }).header.revision, '7');
+    assert.deepEqual([ok.trailers['grpc-status'], ok.trailers['grpc-message']], ['0', 'OK']);
+    const refused = await raw('refuse');
+    assert.equal(refused.headers['grpc-status'], '9', 'the status rides in the headers (trailers-only)');
+    assert.equal(refused.headers.date, undefined);
+    assert.equal(refused.body.length, 0);
+  } finally {
+    session.close();
     injector.destroy();
     listener.close();
   }
