@@ -11,6 +11,23 @@ import { hotMethods, serveHotUnaryCalls } from '../../../node/api/grpc/hot-unary
 
 type MethodDef = { requestSerialize: (v: unknown) => Buffer; responseDeserialize: (b: Buffer) => unknown; path: string };
 
+/** A grpc-js server for `impl` on loopback, with Put on the hot path. */
+async function hotServer(impl: UntypedServiceImplementation): Promise<{ port: number; close(): void }> {
+  const grpc = new Server();
+  grpc.addService(kvService, impl);
+  const injector = grpc.createConnectionInjector(ServerCredentials.createInsecure());
+  serveHotUnaryCalls(grpc, hotMethods(kvService, impl, ['Put']), 1024 * 1024);
+  const listener = createServer((socket) => injector.injectConnection(socket));
+  await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (listener.address() as AddressInfo).port,
+    close: () => {
+      injector.destroy();
+      listener.close();
+    },
+  };
+}
+
 test('hot methods get the hot path, the others grpc-js, on one connection; tokens and errors come through', async () => {
   const seen: Array<{ method: string; grpcJsCall: boolean; token: unknown }> = [];
   const record = (method: string, call: { getPeer?: unknown; metadata: Metadata }): void => {
@@ -27,13 +44,8 @@ test('hot methods get the hot path, the others grpc-js, on one connection; token
       cb(null, { header: { revision: '8' } });
     },
   } as unknown as UntypedServiceImplementation;
-  const grpc = new Server();
-  grpc.addService(kvService, impl);
-  const injector = grpc.createConnectionInjector(ServerCredentials.createInsecure());
-  serveHotUnaryCalls(grpc, hotMethods(kvService, impl, ['Put']), 1024 * 1024);
-  const listener = createServer((socket) => injector.injectConnection(socket));
-  await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
-  const client = new Client(`127.0.0.1:${(listener.address() as AddressInfo).port}`, credentials.createInsecure());
+  const server = await hotServer(impl);
+  const client = new Client(`127.0.0.1:${server.port}`, credentials.createInsecure());
   const defs = kvService as unknown as Record<string, MethodDef>;
   const call = (name: string, req: unknown, token: string): Promise<{ err?: ServiceError; res?: unknown }> => {
     const md = new Metadata();
@@ -58,8 +70,7 @@ test('hot methods get the hot path, the others grpc-js, on one connection; token
     ]);
   } finally {
     client.close();
-    injector.destroy();
-    listener.close();
+    server.close();
   }
 });
 
@@ -70,13 +81,8 @@ test('a hot answer on the wire: grpc-js headers without a Date, the framed messa
       else cb(null, { header: { revision: '7' } });
     },
   } as unknown as UntypedServiceImplementation;
-  const grpc = new Server();
-  grpc.addService(kvService, impl);
-  const injector = grpc.createConnectionInjector(ServerCredentials.createInsecure());
-  serveHotUnaryCalls(grpc, hotMethods(kvService, impl, ['Put']), 1024 * 1024);
-  const listener = createServer((socket) => injector.injectConnection(socket));
-  await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
-  const session = connect(`http://127.0.0.1:${(listener.address() as AddressInfo).port}`);
+  const server = await hotServer(impl);
+  const session = connect(`http://127.0.0.1:${server.port}`);
   const defs = kvService as unknown as Record<string, MethodDef>;
   const raw = (key: string): Promise<{ headers: Record<string, unknown>; body: Buffer; trailers: Record<string, unknown> }> =>
     new Promise((resolve, reject) => {
@@ -109,7 +115,6 @@ test('a hot answer on the wire: grpc-js headers without a Date, the framed messa
     assert.equal(refused.body.length, 0);
   } finally {
     session.close();
-    injector.destroy();
-    listener.close();
+    server.close();
   }
 });
