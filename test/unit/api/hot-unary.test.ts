@@ -155,13 +155,12 @@ test("a call's 'cancelled' listeners run once on a cancel before the answer, and
   assert.ok('message' in (replies[0] as object));
 });
 
-test('a call object has no accessor of its own, so nothing of it lives in the old generation from the start', () => {
-  // V8 allocates the accessor pair of an object's own getter in the old
-  // generation; an object literal with a getter gets one per object, and it
-  // kept the getter's closure, and through it the whole call and its
-  // stream, alive through every young-generation collection until a full
-  // one (about 3 KB per call, bench/member-gc.sh). The getter belongs on a
-  // prototype.
+test('a call object has no getter of its own (its accessor pair would sit in the old generation and keep the call alive)', () => {
+  // V8's factory allocates accessor pairs in the old generation; an object
+  // literal with a getter gets one per object, which kept the getter's
+  // closure, and through it the call and its stream, alive through every
+  // young-generation collection until a full one (about 3 KB per call,
+  // bench/member-gc.sh). The getter belongs on a prototype.
   const calls: object[] = [];
   const [put] = hotMethods(kvService, { Put: (call: object, cb: (err: unknown, value?: unknown) => void) => (calls.push(call), cb(null, {})) } as never, ['Put']);
   answerUnary(put!, framedPut(), 1024, { metadata: () => new Metadata(), authContext: () => ({}) }, () => undefined);
