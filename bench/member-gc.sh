@@ -19,22 +19,9 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 target="${1:-$here/..}"; clients="${2:-100}"; conns="${3:-10}"; writes="${4:-40000}"
 eval "$(bash "$here/tools.sh" | grep -E '^(etcd|etcdctl|benchmark)=')"
-dir="$(mktemp -d)"
-client=$((26000 + RANDOM % 500 * 2)) peer=$((client + 1))
-flags=(--name m1 --data-dir "$dir/m1" --listen-client-urls "http://127.0.0.1:$client" --advertise-client-urls "http://127.0.0.1:$client"
-  --listen-peer-urls "http://127.0.0.1:$peer" --initial-advertise-peer-urls "http://127.0.0.1:$peer"
-  --initial-cluster "m1=http://127.0.0.1:$peer" --initial-cluster-state new)
-if [ "$target" = etcd ]; then
-  GODEBUG=gctrace=1 "$etcd" "${flags[@]}" >"$dir/m1.log" 2>&1 &
-else
-  (cd "$target" && exec node --trace-gc-nvp bin/kvorum node "${flags[@]}" --log-level warn >"$dir/m1.log" 2>&1) &
-fi
-pid=$!
-trap 'kill "$pid" 2>/dev/null || true; wait || true; rm -rf "$dir"' EXIT
-for _ in $(seq 1 150); do
-  kill -0 "$pid" 2>/dev/null || { echo "the member exited at startup:" >&2; tail -5 "$dir/m1.log" >&2; exit 1; }
-  "$etcdctl" --endpoints "127.0.0.1:$client" endpoint health >/dev/null 2>&1 && break; sleep 0.2
-done
+# shellcheck source=bench/member-start.sh
+source "$here/member-start.sh"
+if [ "$target" = etcd ]; then GODEBUG=gctrace=1 start_member etcd; else start_member "$target" --trace-gc-nvp; fi
 put() { timeout 300 "$benchmark" --endpoints "127.0.0.1:$client" --clients "$1" --conns "$2" put --total "$3" --val-size 256 --key-space-size 100000; }
 # Warm-up in the measured shape, so the JIT has compiled what it runs.
 put "$clients" "$conns" $(( writes / 3 > 2000 ? writes / 3 : 2000 )) >/dev/null 2>&1

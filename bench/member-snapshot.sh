@@ -12,19 +12,9 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 target="${1:-$here/..}"; keys="${2:-1000000}"; saves="${3:-3}"; shift $(( $# < 3 ? $# : 3 ))
 eval "$(bash "$here/tools.sh" | grep -E '^(etcd|etcdctl|benchmark)=')"
-dir="$(mktemp -d)"
-client=$((27000 + RANDOM % 500 * 2)) peer=$((client + 1))
-flags=(--name m1 --data-dir "$dir/m1" --listen-client-urls "http://127.0.0.1:$client" --advertise-client-urls "http://127.0.0.1:$client"
-  --listen-peer-urls "http://127.0.0.1:$peer" --initial-advertise-peer-urls "http://127.0.0.1:$peer"
-  --initial-cluster "m1=http://127.0.0.1:$peer" --initial-cluster-state new)
-if [ "$target" = etcd ]; then
-  "$etcd" "${flags[@]}" >"$dir/m1.log" 2>&1 &
-else
-  (cd "$target" && exec node "$@" bin/kvorum node "${flags[@]}" --log-level warn >"$dir/m1.log" 2>&1) &
-fi
-pid=$!
-trap 'kill "$pid" 2>/dev/null || true; wait || true; rm -rf "$dir"' EXIT
-for _ in $(seq 1 150); do "$etcdctl" --endpoints "127.0.0.1:$client" endpoint health >/dev/null 2>&1 && break; sleep 0.2; done
+# shellcheck source=bench/member-start.sh
+source "$here/member-start.sh"
+start_member "$target" "$@"
 hz=$(getconf CLK_TCK)
 cpu() { awk '{ print $14 + $15 }' "/proc/$pid/stat"; }
 c0=$(cpu)
